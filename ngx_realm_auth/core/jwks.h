@@ -1,0 +1,62 @@
+// JSON Web Key Sets: JWK → EVP_PKEY for RSA, EC (P-256/384/521) and Ed25519,
+// and key selection by kid + use + alg compatibility. A parsed Jwks is
+// immutable and shared as std::shared_ptr<const Jwks> between requests.
+//
+//   std::shared_ptr<const Jwks> keys;
+//   if (Jwks::parse(body, keys) != Status::kOk) ...;
+//   Status why;
+//   const Jwk* k = keys->select(jwt.kid, jwt.alg, why);
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "algorithm.h"
+#include "json.h"
+#include "status.h"
+
+namespace realm_auth {
+
+struct EvpPkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyDeleter>;
+
+struct Jwk {
+  std::string kid;
+  std::string kty;  // "RSA", "EC", "OKP"
+  std::string crv;  // "P-256", "P-384", "P-521", "Ed25519"; empty for RSA
+  std::string alg;  // as published; may be empty
+  std::string use;  // as published; may be empty
+  EvpPkeyPtr key;
+};
+
+class Jwks {
+ public:
+  // Parses a JWKS document ({"keys":[...]}). Keys that cannot verify
+  // signatures (use "enc", e.g. Keycloak's RSA-OAEP key; unknown kty; bad or
+  // weak parameters such as RSA below 2048 bits; private members present)
+  // are skipped, not fatal. kJwksMalformed when the document is not an
+  // object with a "keys" array or holds no usable key.
+  static Status parse(std::string_view json, std::shared_ptr<const Jwks>& out);
+
+  // The key with this kid that may verify `alg`: use absent or "sig", alg
+  // absent or equal, kty/crv matching the algorithm family (RS/PS → RSA,
+  // ES256 → P-256, ES384 → P-384, ES512 → P-521, EdDSA → Ed25519).
+  // nullptr with why = kKeyNotFound (no such kid) or kKeyMismatch.
+  const Jwk* select(std::string_view kid, Alg alg, Status& why) const;
+
+  size_t size() const { return keys_.size(); }
+
+ private:
+  std::vector<Jwk> keys_;
+};
+
+// Parses one JWK object into `out` (helper for parse; exposed for tests).
+Status parse_jwk(const json_t* jwk, Jwk& out);
+
+}  // namespace realm_auth

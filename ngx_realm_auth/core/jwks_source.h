@@ -1,0 +1,45 @@
+// Where the keys come from once the local tiers (worker memory, shared zone)
+// missed: Redis (shared by every nginx instance), then the issuer over HTTP.
+// Blocking: runs in the nginx thread pool or a sidecar thread only.
+//
+// Fleet-wide single flight: the instance that misses Redis takes a lock
+// (SET NX PX); the others poll Redis for the document until the lock
+// expires, then fetch themselves. Redis errors never fail the lookup: the
+// fetch goes straight to HTTP ("Redis down → keep serving").
+#pragma once
+
+#include <string>
+
+#include "redis_client.h"
+#include "status.h"
+
+namespace realm_auth {
+
+struct JwksSourceConfig {
+  bool use_redis = false;
+  RedisEndpoint redis;
+  long fetch_timeout_ms = 3000;  // whole HTTP exchange
+  size_t max_body = 65536;       // bytes of a JWKS document
+  long ttl_ms = 300000;          // Redis entry lifetime (auth_realm_jwks_ttl)
+  long lock_ttl_ms = 5000;       // fleet lock; also bounds how long others wait
+  long poll_interval_ms = 50;    // how often a waiting instance re-reads Redis
+};
+
+enum class JwksOrigin { kNone, kRedis, kHttp };
+
+struct JwksFetchOutcome {
+  Status status = Status::kJwksUnavailable;  // kOk, kJwksUnavailable or kJwksMalformed
+  JwksOrigin origin = JwksOrigin::kNone;
+  std::string body;           // a JWKS document that Jwks::parse accepts
+  std::string error;          // for the error log
+  bool redis_error = false;   // Redis was configured but failed
+  long http_status = 0;       // status of the HTTP fetch, 0 when none arrived
+};
+
+// `force_http` skips the Redis read (unknown-kid refetch: Redis holds the
+// same stale set); the fresh document is still written back to Redis.
+// Only documents that Jwks::parse accepts are returned or stored in Redis.
+JwksFetchOutcome obtain_jwks(const std::string& issuer, bool force_http,
+                             const JwksSourceConfig& config);
+
+}  // namespace realm_auth

@@ -1,0 +1,56 @@
+// Verification outcome codes shared by the core library, the nginx module and
+// the sidecar. One enum, one mapping to text: the module turns a Status into
+// 401/400 + WWW-Authenticate and a log line, the sidecar into problem+json.
+#pragma once
+
+#include <cstdint>
+
+namespace realm_auth {
+
+enum class Status : uint8_t {
+  kOk = 0,
+  // Token shape (no key material involved).
+  kTokenMissing,      // no Authorization: Bearer credential
+  kTokenTooLarge,     // longer than the configured limit
+  kTokenMalformed,    // not three dot-separated segments, empty segment
+  kTokenIsJwe,        // five segments: encrypted tokens are not accepted
+  kBadBase64,         // a segment is not strict unpadded base64url
+  kHeaderNotJson,     // header is not a JSON object
+  kPayloadNotJson,    // payload is not a JSON object
+  kDuplicateKey,      // a JSON object repeats a member name
+  kJsonTooDeep,       // nesting deeper than the limit
+  // JOSE header rules.
+  kAlgNotAllowed,     // alg missing, none, HMAC or not in the allowlist
+  kCritUnsupported,   // a crit header is present
+  kTypNotAllowed,     // typ present and not JWT / at+jwt / Bearer
+  kKidInvalid,        // kid missing, not a string, too long or odd characters
+  // Claim rules.
+  kIssuerMissing,     // no iss, or not a string
+  kIssuerNotAllowed,  // iss matches no configured pattern
+  kSubMissing,        // sub missing, not a string or empty
+  kExpMissing,        // exp missing or not a number
+  kExpired,           // exp (+ leeway) in the past
+  kNotYetValid,       // nbf (- leeway) in the future, or nbf not a number
+  kAudienceMismatch,  // aud lacks every configured audience
+  kClaimInvalid,      // an identity claim has the wrong type or control bytes
+  // Keys and signatures.
+  kKeyNotFound,       // no signing key with that kid in the issuer's JWKS
+  kKeyMismatch,       // the kid's key cannot be used with the token's alg
+  kSignatureInvalid,  // signature does not verify
+  kJwksUnavailable,   // no keys could be obtained for the issuer
+  kJwksMalformed,     // the JWKS document is unusable
+  kTenantDisabled,    // the tenant was disabled or deleted by the platform
+  // Request rules (module only).
+  kPurposeMissing,    // X-Purpose required and absent
+  kCount
+};
+
+// Stable snake_case name ("expired", "issuer_not_allowed"): used as the
+// counter key in auth_realm_status, in $realm_auth_error and in logs.
+const char* status_name(Status s);
+
+// Short human text for RFC 6750 error_description. Never mentions keys,
+// URLs or internals: it is sent to the client.
+const char* status_description(Status s);
+
+}  // namespace realm_auth

@@ -1,0 +1,214 @@
+// The access-phase handler. Like auth_request it is re-entrant: it may
+// return NGX_AGAIN while the issuer's keys are fetched, and runs again when
+// woken (fetch landed in this worker) or when its poll timer fires (fetch
+// running in another worker). The outcome is decided in one place, finish().
+#include <cstring>
+#include <new>
+
+#include "key_store.h"
+#include "module.h"
+#include "token_hash.h"
+#include "zone.h"
+
+namespace realm_auth {
+
+namespace {
+
+// How often a waiting request re-reads the zone: the fetch may be running in
+// another worker, which cannot wake this one.
+constexpr ngx_msec_t kPollIntervalMs = 10;
+
+void cleanup_ctx(void* data) {
+  auto* ctx = static_cast<RequestCtx*>(data);
+  KeyStore::stop_waiting(ctx);
+  ctx->~RequestCtx();
+}
+
+RequestCtx* create_ctx(ngx_http_request_t* r) {
+  void* mem = ngx_palloc(r->pool, sizeof(RequestCtx));
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, 0);
+  if (mem == nullptr || cln == nullptr) return nullptr;
+  auto* ctx = new (mem) RequestCtx();
+  ctx->request = r;
+  cln->handler = cleanup_ctx;
+  cln->data = ctx;
+  ngx_http_set_ctx(r, ctx, ngx_http_realm_auth_module);
+  return ctx;
+}
+
+// "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1).
+bool bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
+  ngx_table_elt_t* h = r->headers_in.authorization;
+  if (h == nullptr) return false;
+  u_char* p = h->value.data;
+  u_char* end = p + h->value.len;
+  static const char kScheme[] = "Bearer ";
+  if (h->value.len < sizeof(kScheme) - 1 ||
+      ngx_strncasecmp(p, reinterpret_cast<u_char*>(const_cast<char*>(kScheme)),
+                      sizeof(kScheme) - 1) != 0) {
+    return false;
+  }
+  p += sizeof(kScheme) - 1;
+  while (p < end && *p == ' ') p++;
+  while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
+  token.data = p;
+  token.len = static_cast<size_t>(end - p);
+  return token.len > 0;
+}
+
+bool has_purpose(ngx_http_request_t* r) {
+  ngx_list_part_t* part = &r->headers_in.headers.part;
+  auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+  for (ngx_uint_t i = 0;; i++) {
+    if (i >= part->nelts) {
+      if (part->next == nullptr) return false;
+      part = part->next;
+      h = static_cast<ngx_table_elt_t*>(part->elts);
+      i = 0;
+      if (part->nelts == 0) continue;
+    }
+    if (h[i].key.len == sizeof("x-purpose") - 1 &&
+        ngx_strncmp(h[i].lowcase_key, "x-purpose", h[i].key.len) == 0 && h[i].value.len > 0) {
+      return true;
+    }
+  }
+}
+
+ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
+  ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
+  if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  h->hash = 1;
+  ngx_str_set(&h->key, "WWW-Authenticate");
+  if (s == Status::kTokenMissing) {
+    ngx_str_set(&h->value, "Bearer");
+  } else {
+    const char* desc = status_description(s);
+    size_t len = sizeof("Bearer error=\"invalid_token\", error_description=\"\"") - 1 +
+                 std::strlen(desc);
+    h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, len));
+    if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    h->value.len = static_cast<size_t>(
+        ngx_sprintf(h->value.data, "Bearer error=\"invalid_token\", error_description=\"%s\"",
+                    desc) -
+        h->value.data);
+  }
+  r->headers_out.www_authenticate = h;
+  return NGX_HTTP_UNAUTHORIZED;
+}
+
+// The single Status → response mapping.
+ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
+  Zone* zone = main_conf(r)->zone;
+  ctx->phase = RequestCtx::Phase::kDone;
+  if (s == Status::kOk && lcf.require_purpose && !has_purpose(r)) s = Status::kPurposeMissing;
+  ctx->status = s;
+
+  if (s == Status::kOk) {
+    zone->count(Counter::kVerified);
+    ctx->rc = lcf.identity_headers && set_identity_headers(r, *ctx) != NGX_OK
+                  ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                  : NGX_OK;
+    return ctx->rc;
+  }
+
+  zone->count_refused(s);
+  // info, not error: every refusal is caused by a client, who must not be
+  // able to flood the log at the levels operators alert on.
+  ngx_uint_t level = s == Status::kTokenMissing ? NGX_LOG_DEBUG : NGX_LOG_INFO;
+  ngx_log_error(level, r->connection->log, 0, "realm_auth: %s refused: %s",
+                s == Status::kPurposeMissing ? "request" : "token", status_name(s));
+  ctx->rc = s == Status::kPurposeMissing ? NGX_HTTP_BAD_REQUEST : unauthorized(r, s);
+  return ctx->rc;
+}
+
+void wake(ngx_http_request_t* r) {
+  ngx_event_t* wev = r->connection->write;
+  if (wev->timer_set) ngx_del_timer(wev);
+  wev->timedout = 0;
+  r->read_event_handler = ngx_http_block_reading;
+  r->write_event_handler = ngx_http_core_run_phases;
+  ngx_http_core_run_phases(r);
+}
+
+ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx) {
+  worker_key_store()->wait(ctx, ctx->inspected.issuer);
+  if (ctx->phase != RequestCtx::Phase::kWaitingForKeys) {
+    ctx->phase = RequestCtx::Phase::kWaitingForKeys;
+    ctx->wait_started = ngx_current_msec;
+  }
+  // test_reading finalizes the request if the client goes away meanwhile.
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, kPollIntervalMs);
+  return NGX_AGAIN;
+}
+
+// Keys → signature → claims → identity; suspends while keys are fetched.
+ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
+  KeyStore* keys = worker_key_store();
+  KeyStore::stop_waiting(ctx);
+  if (ctx->phase == RequestCtx::Phase::kWaitingForKeys &&
+      ngx_current_msec - ctx->wait_started > lcf.fetch_timeout + 1000) {
+    return finish(r, lcf, ctx, Status::kJwksUnavailable);
+  }
+
+  KeyStore::Lookup found = keys->acquire(ctx->inspected.issuer, lcf, ctx->refetch_requested);
+  if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+  if (found.result == KeyStore::Result::kFail) return finish(r, lcf, ctx, found.status);
+
+  Status s = verify_token(ctx->inspected, *found.keys, *lcf.verifier, ngx_time(), ctx->identity);
+  if (s == Status::kKeyNotFound && !ctx->refetch_requested) {
+    // Maybe the issuer rotated its keys: one rate-limited refetch.
+    ctx->refetch_requested = true;
+    found = keys->refetch(ctx->inspected.issuer, lcf);
+    if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+  }
+  if (s == Status::kOk && lcf.token_cache) {  // inspect_token enforced the size limit
+    main_conf(r)->zone->store_token(ctx->cache_key, ctx->identity,
+                                    ctx->identity.exp + lcf.leeway);
+  }
+  return finish(r, lcf, ctx, s);
+}
+
+ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
+  if (!bearer_token(r, ctx->token)) return finish(r, lcf, ctx, Status::kTokenMissing);
+
+  Zone* zone = main_conf(r)->zone;
+  bool cacheable = lcf.token_cache && ctx->token.len <= lcf.token_max_size;
+  if (cacheable) {
+    ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
+    if (zone->find_token(ctx->cache_key, ngx_time(), ctx->identity)) {
+      zone->count(Counter::kTokenCacheHits);
+      return finish(r, lcf, ctx, Status::kOk);
+    }
+    zone->count(Counter::kTokenCacheMisses);
+  }
+
+  Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
+  if (s != Status::kOk) return finish(r, lcf, ctx, s);
+  return resolve(r, lcf, ctx);
+}
+
+}  // namespace
+
+ngx_int_t access_handler(ngx_http_request_t* r) {
+  LocConf* lcf = loc_conf(r);
+  if (!lcf->enable) return NGX_DECLINED;
+
+  RequestCtx* ctx = request_ctx(r);
+  if (ctx == nullptr) {
+    ctx = create_ctx(r);
+    if (ctx == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return begin(r, *lcf, ctx);
+  }
+  switch (ctx->phase) {
+    case RequestCtx::Phase::kWaitingForKeys:
+      return resolve(r, *lcf, ctx);
+    case RequestCtx::Phase::kDone:
+      return ctx->rc;
+    default:
+      return begin(r, *lcf, ctx);
+  }
+}
+
+}  // namespace realm_auth

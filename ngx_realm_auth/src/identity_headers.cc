@@ -1,0 +1,90 @@
+// Identity headers for the upstream. The client's own X-Actor-*, X-Tenant-Id,
+// X-Realm-* and extra X-Purpose headers are dropped first, so an upstream
+// that reads X-Tenant-Id can only ever see the value derived from the
+// verified issuer.
+#include <cstring>
+#include <string>
+
+#include "module.h"
+
+namespace realm_auth {
+
+namespace {
+
+bool starts_with(const ngx_table_elt_t& h, const char* prefix) {
+  size_t n = std::strlen(prefix);
+  return h.key.len >= n && std::memcmp(h.lowcase_key, prefix, n) == 0;
+}
+
+bool is_exactly(const ngx_table_elt_t& h, const char* name) {
+  return h.key.len == std::strlen(name) && std::memcmp(h.lowcase_key, name, h.key.len) == 0;
+}
+
+// Headers only this module may set.
+bool is_identity_header(const ngx_table_elt_t& h) {
+  return starts_with(h, "x-actor-") || starts_with(h, "x-realm-") || is_exactly(h, "x-tenant-id") ||
+         is_exactly(h, "x-purpose");
+}
+
+ngx_int_t push(ngx_http_request_t* r, ngx_list_t* list, const char* name, const std::string& value) {
+  if (value.empty()) return NGX_OK;
+  auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
+  size_t name_len = std::strlen(name);
+  u_char* buf = static_cast<u_char*>(ngx_pnalloc(r->pool, 2 * name_len + value.size()));
+  if (h == nullptr || buf == nullptr) return NGX_ERROR;
+  h->key.data = buf;
+  h->key.len = name_len;
+  std::memcpy(buf, name, name_len);
+  h->lowcase_key = buf + name_len;
+  ngx_strlow(h->lowcase_key, h->key.data, name_len);
+  h->value.data = buf + 2 * name_len;
+  h->value.len = value.size();
+  std::memcpy(h->value.data, value.data(), value.size());
+  h->hash = ngx_hash_key(h->lowcase_key, name_len);
+  return NGX_OK;
+}
+
+}  // namespace
+
+ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx) {
+  // Rebuild the list without the reserved names: nginx 1.22 has no way to
+  // unlink one element, and proxy/fastcgi/grpc all walk this list.
+  ngx_list_t fresh;
+  if (ngx_list_init(&fresh, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
+  std::string purpose;
+  bool have_purpose = false;
+
+  for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
+    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
+    for (ngx_uint_t i = 0; i < part->nelts; i++) {
+      if (is_identity_header(h[i])) {
+        if (!have_purpose && is_exactly(h[i], "x-purpose")) {
+          purpose.assign(reinterpret_cast<char*>(h[i].value.data), h[i].value.len);
+          have_purpose = true;
+        }
+        continue;
+      }
+      auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&fresh));
+      if (copy == nullptr) return NGX_ERROR;
+      *copy = h[i];
+    }
+  }
+
+  const Identity& id = ctx.identity;
+  if (push(r, &fresh, "X-Actor-Id", id.actor_id) != NGX_OK ||
+      push(r, &fresh, "X-Tenant-Id", id.tenant_id) != NGX_OK ||
+      push(r, &fresh, "X-Realm-Name", id.realm) != NGX_OK ||
+      push(r, &fresh, "X-Actor-Roles", join_roles(id.roles)) != NGX_OK ||
+      push(r, &fresh, "X-Actor-Username", id.username) != NGX_OK ||
+      push(r, &fresh, "X-Actor-Email", id.email) != NGX_OK ||
+      push(r, &fresh, "X-Actor-Department-Id", id.department_id) != NGX_OK ||
+      push(r, &fresh, "X-Purpose", purpose) != NGX_OK) {
+    return NGX_ERROR;
+  }
+  bool single_part = fresh.last == &fresh.part;
+  r->headers_in.headers = fresh;
+  if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;  // was &fresh.part
+  return NGX_OK;
+}
+
+}  // namespace realm_auth

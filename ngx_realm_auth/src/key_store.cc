@@ -1,0 +1,173 @@
+// Worker-side JWKS tiers and fetch hand-off to the thread pool (key_store.h).
+#include "key_store.h"
+
+#include <new>
+
+namespace realm_auth {
+
+// Everything a fetch needs, owned by the job: the thread never touches a
+// request, a pool or the zone. Deleted by fetch_done on the event loop.
+struct KeyStore::FetchJob {
+  ngx_thread_task_t task;  // must stay first-class: nginx links it into its queue
+  KeyStore* store;
+  std::string issuer;
+  bool force_http;
+  JwksSourceConfig config;
+  JwksFetchOutcome outcome;            // written by the thread
+  std::shared_ptr<const Jwks> parsed;  // written by the thread
+};
+
+KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
+  auto [it, inserted] = issuers_.try_emplace(issuer);
+  if (inserted) {
+    ngx_queue_init(&it->second.waiters);
+  }
+  return it->second;
+}
+
+void KeyStore::refresh_from_zone(Issuer& w, IssuerSnapshot& snap) {
+  if (!snap.has_document) return;
+  if (snap.generation == w.generation) {
+    w.fetched_at = snap.fetched_at;
+    return;
+  }
+  std::shared_ptr<const Jwks> keys;
+  if (Jwks::parse(snap.document, keys) != Status::kOk) return;  // stored only after parsing
+  w.keys = std::move(keys);
+  w.generation = snap.generation;
+  w.fetched_at = snap.fetched_at;
+  zone_->count(Counter::kZoneHits);
+}
+
+KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf,
+                                   bool after_refetch) {
+  Issuer& w = issuer_entry(issuer);
+  ngx_msec_t now = ngx_current_msec;
+  if (!after_refetch && w.keys && now - w.fetched_at < lcf.jwks_ttl) {
+    zone_->count(Counter::kWorkerHits);
+    return {Result::kReady, w.keys, Status::kOk};
+  }
+
+  ClaimPolicy policy{after_refetch ? Claim::kNone : Claim::kIfStale, lcf.jwks_ttl,
+                     lcf.fetch_timeout, lcf.refetch_interval};
+  IssuerSnapshot snap;
+  if (!zone_->look_up_issuer(issuer, w.generation, policy, snap)) {
+    ngx_log_error(NGX_LOG_WARN, log_, 0, "realm_auth: zone full, cannot track issuer");
+    return {Result::kFail, nullptr, Status::kJwksUnavailable};
+  }
+  refresh_from_zone(w, snap);
+  if (snap.claimed && !start_fetch(issuer, false, lcf)) {
+    zone_->fetch_failed(issuer);
+    snap.fetch_in_flight = false;
+  }
+  if (after_refetch && snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
+  if (w.keys && now - w.fetched_at < lcf.jwks_ttl + lcf.jwks_stale) {
+    return {Result::kReady, w.keys, Status::kOk};
+  }
+  if (snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
+  return {Result::kFail, nullptr, Status::kJwksUnavailable};
+}
+
+KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf) {
+  Issuer& w = issuer_entry(issuer);
+  ClaimPolicy policy{Claim::kRefetch, lcf.jwks_ttl, lcf.fetch_timeout, lcf.refetch_interval};
+  IssuerSnapshot snap;
+  if (!zone_->look_up_issuer(issuer, w.generation, policy, snap)) {
+    return {Result::kFail, nullptr, Status::kKeyNotFound};
+  }
+  refresh_from_zone(w, snap);
+  if (snap.claimed) {
+    zone_->count(Counter::kRefetches);
+    if (!start_fetch(issuer, true, lcf)) {
+      zone_->fetch_failed(issuer);
+      return {Result::kFail, nullptr, Status::kKeyNotFound};
+    }
+  }
+  // A fetch in flight (ours or another's) may bring the kid; otherwise the
+  // rate limit says no.
+  if (snap.claimed || snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
+  return {Result::kFail, nullptr, Status::kKeyNotFound};
+}
+
+void KeyStore::wait(RequestCtx* ctx, const std::string& issuer) {
+  if (ctx->queued) return;
+  ngx_queue_insert_tail(&issuer_entry(issuer).waiters, &ctx->waiting);
+  ctx->queued = true;
+}
+
+void KeyStore::stop_waiting(RequestCtx* ctx) {
+  if (!ctx->queued) return;
+  ngx_queue_remove(&ctx->waiting);
+  ctx->queued = false;
+}
+
+bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf) {
+  auto* job = new (std::nothrow) FetchJob();
+  if (job == nullptr) return false;
+  ngx_memzero(&job->task, sizeof(job->task));
+  job->store = this;
+  job->issuer = issuer;
+  job->force_http = force_http;
+  job->config = source_;
+  job->config.fetch_timeout_ms = static_cast<long>(lcf.fetch_timeout);
+  job->config.ttl_ms = static_cast<long>(lcf.jwks_ttl);
+  job->task.ctx = job;
+  job->task.handler = run_fetch;
+  job->task.event.handler = fetch_done;
+  job->task.event.data = job;
+  job->task.event.log = log_;
+  if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) {
+    delete job;
+    return false;
+  }
+  return true;
+}
+
+void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
+  auto* job = static_cast<FetchJob*>(data);
+  job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
+  if (job->outcome.status == Status::kOk &&
+      Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
+    job->outcome.status = Status::kJwksMalformed;
+  }
+}
+
+void KeyStore::fetch_done(ngx_event_t* ev) {
+  auto* job = static_cast<FetchJob*>(ev->data);
+  job->store->finish_fetch(*job);
+  delete job;
+}
+
+void KeyStore::finish_fetch(FetchJob& job) {
+  const JwksFetchOutcome& out = job.outcome;
+  Issuer& w = issuer_entry(job.issuer);
+  if (out.redis_error) zone_->count(Counter::kRedisErrors);
+
+  if (out.status == Status::kOk) {
+    zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);
+    uint64_t generation = zone_->store_document(job.issuer, out.body);
+    w.keys = job.parsed;
+    w.generation = generation;
+    w.fetched_at = ngx_current_msec;
+  } else {
+    zone_->count(Counter::kFetchFailures);
+    zone_->fetch_failed(job.issuer);
+    // Connection-level failures concern the operator; an HTTP error usually
+    // means a client named a realm that does not exist, so keep it quiet.
+    ngx_uint_t level = out.http_status == 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
+    ngx_log_error(level, log_, 0,
+                  "realm_auth: JWKS fetch for \"%*s\" failed: %s", job.issuer.size(),
+                  job.issuer.data(), out.error.c_str());
+  }
+
+  // Wake this worker's waiters; they re-run the access phase and find the
+  // keys (or the failure) in the worker tier.
+  while (!ngx_queue_empty(&w.waiters)) {
+    ngx_queue_t* q = ngx_queue_head(&w.waiters);
+    RequestCtx* ctx = ngx_queue_data(q, RequestCtx, waiting);
+    stop_waiting(ctx);
+    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+  }
+}
+
+}  // namespace realm_auth

@@ -1,0 +1,390 @@
+// ngx_http_realm_auth_module: in-process verification of bearer JWTs from
+// many Keycloak realms. This file is the configuration surface, in nginx's
+// order: directive table, module context, create/merge, postconfiguration,
+// process init, directive parsers. The request path is access_handler.cc.
+#include <cstring>
+#include <memory>
+#include <new>
+
+#include "http_fetch.h"
+#include "key_store.h"
+#include "module.h"
+#include "zone.h"
+
+namespace realm_auth {
+namespace {
+
+char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* add_issuer(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+ngx_int_t preconfiguration(ngx_conf_t* cf);
+ngx_int_t postconfiguration(ngx_conf_t* cf);
+void* create_main_conf(ngx_conf_t* cf);
+void* create_loc_conf(ngx_conf_t* cf);
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
+ngx_int_t init_process(ngx_cycle_t* cycle);
+void exit_process(ngx_cycle_t* cycle);
+
+#define LOC_ANY (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF)
+#define LOC_OFFSET(field) offsetof(LocConf, field)
+
+ngx_command_t commands[] = {
+    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_redis,
+     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
+     nullptr},
+    {ngx_string("auth_realm"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(enable), nullptr},
+    {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, add_issuer,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(issuers), nullptr},
+    {ngx_string("auth_realm_audience"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(audiences), nullptr},
+    {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE, set_algorithms,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
+    {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE, set_client_roles,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles), nullptr},
+    {ngx_string("auth_realm_leeway"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(leeway), nullptr},
+    {ngx_string("auth_realm_token_max_size"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_size_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(token_max_size), nullptr},
+    {ngx_string("auth_realm_jwks_ttl"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(jwks_ttl), nullptr},
+    {ngx_string("auth_realm_jwks_stale"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(jwks_stale), nullptr},
+    {ngx_string("auth_realm_jwks_refetch_interval"), LOC_ANY | NGX_CONF_TAKE1,
+     ngx_conf_set_msec_slot, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(refetch_interval), nullptr},
+    {ngx_string("auth_realm_fetch_timeout"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(fetch_timeout), nullptr},
+    {ngx_string("auth_realm_token_cache"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(token_cache), nullptr},
+    {ngx_string("auth_realm_require_purpose"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_purpose), nullptr},
+    {ngx_string("auth_realm_identity_headers"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(identity_headers), nullptr},
+    {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
+     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    ngx_null_command};
+
+ngx_http_module_t module_ctx = {
+    preconfiguration, postconfiguration, create_main_conf, nullptr,
+    nullptr,          nullptr,           create_loc_conf,  merge_loc_conf,
+};
+
+// The worker's key store (per-worker state; created in init_process).
+KeyStore* worker_keys = nullptr;
+
+// --- configuration objects ---------------------------------------------------
+
+template <typename T>
+void destroy(void* p) {
+  delete static_cast<T*>(p);
+}
+
+// Allocates a C++ object owned by the configuration pool.
+template <typename T, typename... Args>
+T* make_owned(ngx_conf_t* cf, Args&&... args) {
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(cf->pool, 0);
+  if (cln == nullptr) return nullptr;
+  T* obj = new (std::nothrow) T(std::forward<Args>(args)...);
+  cln->handler = destroy<T>;
+  cln->data = obj;
+  return obj;
+}
+
+void* create_main_conf(ngx_conf_t* cf) {
+  auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
+  if (mcf == nullptr) return nullptr;
+  mcf->source = make_owned<JwksSourceConfig>(cf);
+  if (mcf->source == nullptr) return nullptr;
+  return mcf;
+}
+
+void* create_loc_conf(ngx_conf_t* cf) {
+  auto* lcf = static_cast<LocConf*>(ngx_pcalloc(cf->pool, sizeof(LocConf)));
+  if (lcf == nullptr) return nullptr;
+  // ngx_pcalloc left verifier and fingerprint null: they are built in merge.
+  lcf->enable = NGX_CONF_UNSET;
+  lcf->issuers = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  lcf->audiences = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  lcf->algorithms = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  lcf->client_roles = static_cast<ngx_array_t*>(NGX_CONF_UNSET_PTR);
+  lcf->leeway = NGX_CONF_UNSET;
+  lcf->token_max_size = NGX_CONF_UNSET_SIZE;
+  lcf->jwks_ttl = NGX_CONF_UNSET_MSEC;
+  lcf->jwks_stale = NGX_CONF_UNSET_MSEC;
+  lcf->refetch_interval = NGX_CONF_UNSET_MSEC;
+  lcf->fetch_timeout = NGX_CONF_UNSET_MSEC;
+  lcf->token_cache = NGX_CONF_UNSET;
+  lcf->require_purpose = NGX_CONF_UNSET;
+  lcf->identity_headers = NGX_CONF_UNSET;
+  return lcf;
+}
+
+std::vector<std::string> strings_of(const ngx_array_t* a) {
+  std::vector<std::string> out;
+  if (a == nullptr) return out;
+  auto* s = static_cast<ngx_str_t*>(a->elts);
+  for (ngx_uint_t i = 0; i < a->nelts; i++) out.emplace_back(to_view(s[i]));
+  return out;
+}
+
+// Turns the merged directives into the core library's VerifierConfig.
+char* build_verifier(ngx_conf_t* cf, LocConf* conf) {
+  if (conf->issuers == nullptr || conf->issuers->nelts == 0) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"auth_realm on\" needs at least one \"auth_realm_issuer\"");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  VerifierConfig* v = make_owned<VerifierConfig>(cf);
+  if (v == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  for (const std::string& text : strings_of(conf->issuers)) {
+    IssuerPattern pattern;
+    std::string error;
+    IssuerPattern::parse(text, pattern, error);  // validated by add_issuer already
+    v->issuers.push_back(std::move(pattern));
+  }
+  v->claims.audiences = strings_of(conf->audiences);
+  v->claims.leeway_s = conf->leeway;
+  if (conf->algorithms != nullptr) {
+    v->algorithms = 0;
+    for (const std::string& name : strings_of(conf->algorithms)) {
+      Alg alg;
+      alg_from_name(name, alg);  // validated by set_algorithms already
+      v->algorithms |= alg_bit(alg);
+    }
+  }
+  v->limits.max_token_size = conf->token_max_size;
+  v->role_clients = strings_of(conf->client_roles);
+  conf->verifier = v;
+  conf->fingerprint = make_owned<std::string>(cf, v->fingerprint());
+  return conf->fingerprint == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
+}
+
+char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
+  auto* prev = static_cast<LocConf*>(parent);
+  auto* conf = static_cast<LocConf*>(child);
+  ngx_conf_merge_value(conf->enable, prev->enable, 0);
+  ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, nullptr);
+  ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, nullptr);
+  ngx_conf_merge_ptr_value(conf->algorithms, prev->algorithms, nullptr);
+  ngx_conf_merge_ptr_value(conf->client_roles, prev->client_roles, nullptr);
+  ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 30);
+  ngx_conf_merge_size_value(conf->token_max_size, prev->token_max_size, 8192);
+  ngx_conf_merge_msec_value(conf->jwks_ttl, prev->jwks_ttl, 300000);
+  ngx_conf_merge_msec_value(conf->jwks_stale, prev->jwks_stale, 600000);
+  ngx_conf_merge_msec_value(conf->refetch_interval, prev->refetch_interval, 30000);
+  ngx_conf_merge_msec_value(conf->fetch_timeout, prev->fetch_timeout, 3000);
+  ngx_conf_merge_value(conf->token_cache, prev->token_cache, 1);
+  ngx_conf_merge_value(conf->require_purpose, prev->require_purpose, 0);
+  ngx_conf_merge_value(conf->identity_headers, prev->identity_headers, 0);
+  if (!conf->enable) return NGX_CONF_OK;
+
+  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  mcf->used = 1;
+  return build_verifier(cf, conf);
+}
+
+// --- phases and process lifecycle -------------------------------------------
+
+ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf); }
+
+ngx_int_t postconfiguration(ngx_conf_t* cf) {
+  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  if (!mcf->used) return NGX_OK;
+  if (mcf->shm_zone == nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"auth_realm on\" needs \"auth_realm_zone\" in the http block");
+    return NGX_ERROR;
+  }
+  // Registers (or finds) the pool at configuration time; nginx reports an
+  // undeclared non-default pool as "unknown thread pool".
+  mcf->thread_pool = ngx_thread_pool_add(cf, mcf->thread_pool_name.len ? &mcf->thread_pool_name
+                                                                         : nullptr);
+  if (mcf->thread_pool == nullptr) return NGX_ERROR;
+
+  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
+      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+  auto* h = static_cast<ngx_http_handler_pt*>(
+      ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+  if (h == nullptr) return NGX_ERROR;
+  *h = access_handler;
+  return NGX_OK;
+}
+
+ngx_int_t init_process(ngx_cycle_t* cycle) {
+  auto* mcf = static_cast<MainConf*>(
+      ngx_http_cycle_get_module_main_conf(cycle, ngx_http_realm_auth_module));
+  if (mcf == nullptr || !mcf->used) return NGX_OK;
+  http_fetch_global_init();
+  worker_keys =
+      new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
+  return worker_keys == nullptr ? NGX_ERROR : NGX_OK;
+}
+
+void exit_process(ngx_cycle_t*) {
+  delete worker_keys;
+  worker_keys = nullptr;
+}
+
+// --- directive parsers -------------------------------------------------------
+
+// auth_realm_zone name:size
+char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* mcf = static_cast<MainConf*>(conf);
+  if (mcf->shm_zone != nullptr) return const_cast<char*>("is duplicate");
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  u_char* colon = static_cast<u_char*>(ngx_strlchr(value[1].data, value[1].data + value[1].len, ':'));
+  ngx_str_t name{0, value[1].data};
+  ngx_str_t size_text{0, nullptr};
+  if (colon != nullptr) {
+    name.len = static_cast<size_t>(colon - value[1].data);
+    size_text.data = colon + 1;
+    size_text.len = value[1].len - name.len - 1;
+  }
+  ssize_t size = size_text.len ? ngx_parse_size(&size_text) : NGX_ERROR;
+  if (name.len == 0 || size == NGX_ERROR) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" takes name:size, not \"%V\"", &cmd->name,
+                       &value[1]);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" zone \"%V\" is too small", &cmd->name,
+                       &value[1]);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  mcf->shm_zone = ngx_shared_memory_add(cf, &name, static_cast<size_t>(size),
+                                        &ngx_http_realm_auth_module);
+  if (mcf->shm_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  if (mcf->shm_zone->data != nullptr) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": zone \"%V\" is already used", &cmd->name,
+                       &name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  mcf->shm_zone->init = Zone::init;
+  mcf->shm_zone->data = mcf;  // replaced by Zone::init with the shared state
+  mcf->zone = make_owned<Zone>(cf, mcf->shm_zone);
+  return mcf->zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
+}
+
+// auth_realm_redis host:port [prefix=<text>] [timeout=<time>]
+char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* mcf = static_cast<MainConf*>(conf);
+  if (mcf->source->use_redis) return const_cast<char*>("is duplicate");
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+
+  ngx_url_t u;
+  ngx_memzero(&u, sizeof(u));
+  u.url = value[1];
+  u.no_resolve = 1;
+  if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.no_port || u.host.len == 0 || u.uri.len) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs host:port, not \"%V\"", &cmd->name,
+                       &value[1]);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  RedisEndpoint& ep = mcf->source->redis;
+  ep.host.assign(to_view(u.host));
+  ep.port = u.port;
+
+  for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+    std::string_view arg = to_view(value[i]);
+    if (arg.rfind("prefix=", 0) == 0) {
+      ep.prefix.assign(arg.substr(7));
+    } else if (arg.rfind("timeout=", 0) == 0) {
+      ngx_str_t t{value[i].len - 8, value[i].data + 8};
+      ngx_int_t ms = ngx_parse_time(&t, 0);
+      if (ms == NGX_ERROR || ms <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": invalid timeout \"%V\"", &cmd->name,
+                           &value[i]);
+        return static_cast<char*>(NGX_CONF_ERROR);
+      }
+      ep.timeout_ms = static_cast<int>(ms);
+    } else {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": unknown parameter \"%V\"", &cmd->name,
+                         &value[i]);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+  }
+  mcf->source->use_redis = true;
+  return NGX_CONF_OK;
+}
+
+char* add_issuer(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  IssuerPattern pattern;
+  std::string error;
+  if (!IssuerPattern::parse(to_view(value[1]), pattern, error)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": invalid pattern \"%V\": %s", &cmd->name,
+                       &value[1], error.c_str());
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  return ngx_conf_set_str_array_slot(cf, cmd, conf);
+}
+
+// Collects every argument into the ngx_str_t array at cmd->offset.
+char* set_list(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto** list = reinterpret_cast<ngx_array_t**>(static_cast<char*>(conf) + cmd->offset);
+  if (*list != NGX_CONF_UNSET_PTR) return const_cast<char*>("is duplicate");
+  *list = ngx_array_create(cf->pool, cf->args->nelts - 1, sizeof(ngx_str_t));
+  if (*list == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
+    auto* s = static_cast<ngx_str_t*>(ngx_array_push(*list));
+    if (s == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+    *s = value[i];
+  }
+  return NGX_CONF_OK;
+}
+
+char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  for (ngx_uint_t i = 1; i < cf->args->nelts; i++) {
+    Alg alg;
+    if (!alg_from_name(to_view(value[i]), alg)) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"%V\": unsupported algorithm \"%V\" (asymmetric JWS algorithms "
+                         "only: RS256..512, PS256..512, ES256..512, EdDSA)",
+                         &cmd->name, &value[i]);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+  }
+  return set_list(cf, cmd, conf);
+}
+
+char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  return set_list(cf, cmd, conf);
+}
+
+char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
+  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
+      ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+  clcf->handler = status_handler;
+  return NGX_CONF_OK;
+}
+
+}  // namespace
+
+KeyStore* worker_key_store() { return worker_keys; }
+
+}  // namespace realm_auth
+
+extern "C" {
+ngx_module_t ngx_http_realm_auth_module = {
+    NGX_MODULE_V1,
+    &realm_auth::module_ctx,
+    realm_auth::commands,
+    NGX_HTTP_MODULE,
+    nullptr,                    // init master
+    nullptr,                    // init module
+    realm_auth::init_process,   // init process
+    nullptr,                    // init thread
+    nullptr,                    // exit thread
+    realm_auth::exit_process,   // exit process
+    nullptr,                    // exit master
+    NGX_MODULE_V1_PADDING};
+}

@@ -1,0 +1,469 @@
+// Shared-memory zone: issuer JWKS entries, verified-token cache, counters.
+// Layout and locking are described in zone.h.
+#include "zone.h"
+
+#include <cstring>
+
+namespace realm_auth {
+
+namespace {
+
+// A back-off after a failed fetch, so a down issuer is not hammered by every
+// request that arrives while it is down; those requests fail fast instead.
+constexpr ngx_msec_t kFailureBackoffMs = 1000;
+
+// Expired token entries reclaimed per insert, and entries evicted when the
+// slab is full; small so the critical section stays short.
+constexpr int kExpirePerInsert = 2;
+constexpr int kEvictWhenFull = 16;
+
+struct IssuerNode {
+  ngx_rbtree_node_t node;     // key: crc32 of the issuer
+  uint64_t generation;        // bumps on every stored document
+  ngx_msec_t fetched_at;      // when the document arrived
+  ngx_msec_t fetching_since;  // 0 = nobody fetching
+  ngx_msec_t failed_at;       // last failed fetch, 0 = none
+  ngx_msec_t last_refetch;    // last unknown-kid refetch
+  u_char* document;           // raw JWKS, slab-allocated
+  size_t document_len;
+  size_t issuer_len;
+  u_char issuer[1];
+};
+
+struct TokenNode {
+  ngx_rbtree_node_t node;  // key: leading bytes of the hash
+  ngx_queue_t lru;         // most recently used at the head
+  time_t valid_until;      // exp + leeway
+  u_char hash[32];
+  size_t data_len;         // serialized identity
+  u_char data[1];
+};
+
+IssuerNode* issuer_of(ngx_rbtree_node_t* n) { return reinterpret_cast<IssuerNode*>(n); }
+TokenNode* token_of(ngx_rbtree_node_t* n) { return reinterpret_cast<TokenNode*>(n); }
+
+int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
+  if (a->issuer_len != len) return a->issuer_len < len ? -1 : 1;
+  return std::memcmp(a->issuer, name, len);
+}
+
+void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
+                   ngx_rbtree_node_t* sentinel) {
+  for (;;) {
+    ngx_rbtree_node_t** p;
+    if (node->key != temp->key) {
+      p = node->key < temp->key ? &temp->left : &temp->right;
+    } else {
+      IssuerNode* n = issuer_of(node);
+      p = compare_issuer(issuer_of(temp), n->issuer, n->issuer_len) > 0 ? &temp->left
+                                                                          : &temp->right;
+    }
+    if (*p == sentinel) {
+      *p = node;
+      break;
+    }
+    temp = *p;
+  }
+  node->parent = temp;
+  node->left = sentinel;
+  node->right = sentinel;
+  ngx_rbt_red(node);
+}
+
+void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
+                  ngx_rbtree_node_t* sentinel) {
+  for (;;) {
+    ngx_rbtree_node_t** p;
+    if (node->key != temp->key) {
+      p = node->key < temp->key ? &temp->left : &temp->right;
+    } else {
+      p = std::memcmp(token_of(temp)->hash, token_of(node)->hash, 32) > 0 ? &temp->left
+                                                                            : &temp->right;
+    }
+    if (*p == sentinel) {
+      *p = node;
+      break;
+    }
+    temp = *p;
+  }
+  node->parent = temp;
+  node->left = sentinel;
+  node->right = sentinel;
+  ngx_rbt_red(node);
+}
+
+ngx_rbtree_key_t token_key(const TokenHash& h) {
+  ngx_rbtree_key_t k;
+  std::memcpy(&k, h.data(), sizeof(k));
+  return k;
+}
+
+// Identity ⇄ bytes: each string as a 4-byte length then its bytes; roles as
+// a count then strings. Only this file reads what this file writes.
+void put(std::string& out, const std::string& s) {
+  uint32_t n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof(n));
+  out.append(s);
+}
+
+void put_u64(std::string& out, uint64_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+bool get_u64(const u_char*& p, const u_char* end, uint64_t& v) {
+  if (static_cast<size_t>(end - p) < sizeof(v)) return false;
+  std::memcpy(&v, p, sizeof(v));
+  p += sizeof(v);
+  return true;
+}
+
+bool get(const u_char*& p, const u_char* end, std::string& s) {
+  uint32_t n;
+  if (static_cast<size_t>(end - p) < sizeof(n)) return false;
+  std::memcpy(&n, p, sizeof(n));
+  p += sizeof(n);
+  if (static_cast<size_t>(end - p) < n) return false;
+  s.assign(reinterpret_cast<const char*>(p), n);
+  p += n;
+  return true;
+}
+
+std::string serialize(const Identity& id) {
+  std::string out;
+  out.reserve(256);
+  for (const std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
+                               &id.email, &id.department_id}) {
+    put(out, *s);
+  }
+  put_u64(out, id.roles.size());
+  for (const auto& role : id.roles) put(out, role);
+  put_u64(out, static_cast<uint64_t>(id.exp));
+  return out;
+}
+
+bool deserialize(const u_char* p, size_t len, Identity& id) {
+  const u_char* end = p + len;
+  for (std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
+                         &id.email, &id.department_id}) {
+    if (!get(p, end, *s)) return false;
+  }
+  uint64_t count, exp;
+  if (!get_u64(p, end, count) || count > len) return false;
+  id.roles.resize(count);
+  for (auto& role : id.roles) {
+    if (!get(p, end, role)) return false;
+  }
+  if (!get_u64(p, end, exp)) return false;
+  id.exp = static_cast<int64_t>(exp);
+  return p == end;
+}
+
+}  // namespace
+
+struct Zone::Shared {
+  ngx_rbtree_t issuers;
+  ngx_rbtree_node_t issuers_sentinel;
+  ngx_rbtree_t tokens;
+  ngx_rbtree_node_t tokens_sentinel;
+  ngx_queue_t token_lru;
+  ngx_uint_t issuer_count;  // under the mutex
+  ngx_uint_t token_count;   // under the mutex
+  ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
+  ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
+};
+
+Zone::Shared* Zone::shared() const { return static_cast<Shared*>(shm_zone_->data); }
+ngx_slab_pool_t* Zone::slab() const {
+  return reinterpret_cast<ngx_slab_pool_t*>(shm_zone_->shm.addr);
+}
+
+ngx_int_t Zone::init(ngx_shm_zone_t* shm_zone, void* old_data) {
+  if (old_data != nullptr) {  // reload with the same zone: keep everything
+    shm_zone->data = old_data;
+    return NGX_OK;
+  }
+  auto* pool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+  if (shm_zone->shm.exists) {  // Windows-only path in nginx; kept for symmetry
+    shm_zone->data = pool->data;
+    return NGX_OK;
+  }
+  auto* sh = static_cast<Shared*>(ngx_slab_calloc(pool, sizeof(Shared)));
+  if (sh == nullptr) return NGX_ERROR;
+  ngx_rbtree_init(&sh->issuers, &sh->issuers_sentinel, insert_issuer);
+  ngx_rbtree_init(&sh->tokens, &sh->tokens_sentinel, insert_token);
+  ngx_queue_init(&sh->token_lru);
+  pool->data = sh;
+  shm_zone->data = sh;
+
+  static const char kLogCtx[] = " in auth_realm_zone \"";
+  size_t len = sizeof(kLogCtx) + shm_zone->shm.name.len + 1;
+  pool->log_ctx = static_cast<u_char*>(ngx_slab_alloc(pool, len));
+  if (pool->log_ctx == nullptr) return NGX_ERROR;
+  ngx_sprintf(pool->log_ctx, "%s%V\"%Z", kLogCtx, &shm_zone->shm.name);
+  pool->log_nomem = 0;  // a full zone evicts tokens; no "no memory" alert per insert
+  return NGX_OK;
+}
+
+// --- issuers ---------------------------------------------------------------
+
+namespace {
+
+IssuerNode* find_issuer(ngx_rbtree_t* tree, const std::string& issuer, uint32_t hash) {
+  ngx_rbtree_node_t* n = tree->root;
+  ngx_rbtree_node_t* sentinel = tree->sentinel;
+  auto* name = reinterpret_cast<const u_char*>(issuer.data());
+  while (n != sentinel) {
+    if (hash != n->key) {
+      n = hash < n->key ? n->left : n->right;
+      continue;
+    }
+    int rc = compare_issuer(issuer_of(n), name, issuer.size());
+    if (rc == 0) return issuer_of(n);
+    n = rc > 0 ? n->left : n->right;
+  }
+  return nullptr;
+}
+
+uint32_t issuer_hash(const std::string& issuer) {
+  return ngx_crc32_short(reinterpret_cast<u_char*>(const_cast<char*>(issuer.data())),
+                         issuer.size());
+}
+
+}  // namespace
+
+bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
+                          IssuerSnapshot& out) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  uint32_t hash = issuer_hash(issuer);
+  ngx_msec_t now = ngx_current_msec;
+
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
+  if (e == nullptr && policy.claim != Claim::kNone) {
+    e = static_cast<IssuerNode*>(
+        ngx_slab_calloc_locked(pool, offsetof(IssuerNode, issuer) + issuer.size()));
+    if (e == nullptr) {
+      ngx_shmtx_unlock(&pool->mutex);
+      return false;
+    }
+    e->node.key = hash;
+    e->issuer_len = issuer.size();
+    std::memcpy(e->issuer, issuer.data(), issuer.size());
+    ngx_rbtree_insert(&sh->issuers, &e->node);
+    sh->issuer_count++;
+  }
+  if (e != nullptr) {
+    out.known = true;
+    out.generation = e->generation;
+    out.fetched_at = e->fetched_at;
+    out.has_document = e->document != nullptr;
+    if (out.has_document && e->generation != have) {
+      out.document.assign(reinterpret_cast<char*>(e->document), e->document_len);
+    }
+    // A claim older than the fetch timeout belongs to a worker that died or
+    // lost its task: let someone else fetch.
+    if (e->fetching_since != 0 && now - e->fetching_since > policy.fetch_timeout + 1000) {
+      e->fetching_since = 0;
+    }
+    out.failed_recently = e->failed_at != 0 && now - e->failed_at < kFailureBackoffMs;
+    bool idle = e->fetching_since == 0;
+    bool stale = !out.has_document || now - e->fetched_at >= policy.ttl;
+    bool want = false;
+    if (policy.claim == Claim::kIfStale) {
+      want = stale && !out.failed_recently;
+    } else if (policy.claim == Claim::kRefetch) {
+      want = e->last_refetch == 0 || now - e->last_refetch >= policy.refetch_interval;
+      if (want && idle) e->last_refetch = now;
+    }
+    if (want && idle) {
+      e->fetching_since = now;
+      out.claimed = true;
+    }
+    out.fetch_in_flight = e->fetching_since != 0;
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+  return true;
+}
+
+uint64_t Zone::store_document(const std::string& issuer, const std::string& document) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  uint64_t generation = 0;
+
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
+  if (e != nullptr) {
+    e->fetching_since = 0;
+    auto* copy = static_cast<u_char*>(ngx_slab_alloc_locked(pool, document.size()));
+    if (copy != nullptr) {
+      std::memcpy(copy, document.data(), document.size());
+      if (e->document != nullptr) ngx_slab_free_locked(pool, e->document);
+      e->document = copy;
+      e->document_len = document.size();
+      e->fetched_at = ngx_current_msec;
+      e->failed_at = 0;
+      generation = ++e->generation;
+    }
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+  return generation;
+}
+
+void Zone::fetch_failed(const std::string& issuer) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
+  if (e != nullptr) {
+    e->fetching_since = 0;
+    e->failed_at = ngx_current_msec;
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
+// --- verified tokens -------------------------------------------------------
+
+namespace {
+
+TokenNode* find_token_node(ngx_rbtree_t* tree, const TokenHash& key) {
+  ngx_rbtree_key_t k = token_key(key);
+  ngx_rbtree_node_t* n = tree->root;
+  ngx_rbtree_node_t* sentinel = tree->sentinel;
+  while (n != sentinel) {
+    if (k != n->key) {
+      n = k < n->key ? n->left : n->right;
+      continue;
+    }
+    int rc = std::memcmp(key.data(), token_of(n)->hash, 32);
+    if (rc == 0) return token_of(n);
+    n = rc < 0 ? n->left : n->right;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool Zone::find_token(const TokenHash& key, time_t now, Identity& out) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  std::string data;
+
+  ngx_shmtx_lock(&pool->mutex);
+  TokenNode* t = find_token_node(&sh->tokens, key);
+  bool hit = t != nullptr && t->valid_until > now;
+  if (hit) {
+    ngx_queue_remove(&t->lru);
+    ngx_queue_insert_head(&sh->token_lru, &t->lru);
+    data.assign(reinterpret_cast<char*>(t->data), t->data_len);
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+
+  return hit && deserialize(reinterpret_cast<const u_char*>(data.data()), data.size(), out);
+}
+
+void Zone::store_token(const TokenHash& key, const Identity& identity, time_t valid_until) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  std::string data = serialize(identity);
+  size_t size = offsetof(TokenNode, data) + data.size();
+  time_t now = ngx_time();
+
+  auto drop = [&](TokenNode* t) {
+    ngx_queue_remove(&t->lru);
+    ngx_rbtree_delete(&sh->tokens, &t->node);
+    ngx_slab_free_locked(pool, t);
+    sh->token_count--;
+  };
+  auto drop_oldest = [&](int n, bool only_expired) {
+    while (n-- > 0 && !ngx_queue_empty(&sh->token_lru)) {
+      TokenNode* t = ngx_queue_data(ngx_queue_last(&sh->token_lru), TokenNode, lru);
+      if (only_expired && t->valid_until > now) return;
+      drop(t);
+    }
+  };
+
+  ngx_shmtx_lock(&pool->mutex);
+  drop_oldest(kExpirePerInsert, true);
+  if (find_token_node(&sh->tokens, key) == nullptr) {
+    auto* t = static_cast<TokenNode*>(ngx_slab_alloc_locked(pool, size));
+    if (t == nullptr) {
+      drop_oldest(kEvictWhenFull, false);
+      t = static_cast<TokenNode*>(ngx_slab_alloc_locked(pool, size));
+    }
+    if (t != nullptr) {
+      t->node.key = token_key(key);
+      std::memcpy(t->hash, key.data(), 32);
+      t->valid_until = valid_until;
+      t->data_len = data.size();
+      std::memcpy(t->data, data.data(), data.size());
+      ngx_rbtree_insert(&sh->tokens, &t->node);
+      ngx_queue_insert_head(&sh->token_lru, &t->lru);
+      sh->token_count++;
+    }
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
+// --- counters and status ---------------------------------------------------
+
+void Zone::count(Counter c, ngx_atomic_int_t n) {
+  ngx_atomic_fetch_add(&shared()->counters[static_cast<unsigned>(c)], n);
+}
+
+void Zone::count_refused(Status s) {
+  ngx_atomic_fetch_add(&shared()->refused[static_cast<unsigned>(s)], 1);
+}
+
+ngx_str_t Zone::status_json(ngx_pool_t* pool) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* sp = slab();
+  auto c = [&](Counter k) {
+    return static_cast<unsigned long long>(sh->counters[static_cast<unsigned>(k)]);
+  };
+
+  std::string refused;
+  for (unsigned i = 1; i < static_cast<unsigned>(Status::kCount); i++) {
+    if (!refused.empty()) refused += ',';
+    refused += '"';
+    refused += status_name(static_cast<Status>(i));
+    refused += "\":" + std::to_string(static_cast<unsigned long long>(sh->refused[i]));
+  }
+
+  ngx_shmtx_lock(&sp->mutex);
+  ngx_uint_t issuers = sh->issuer_count;
+  ngx_uint_t tokens = sh->token_count;
+  ngx_uint_t free_pages = sp->pfree;
+  ngx_shmtx_unlock(&sp->mutex);
+  size_t total_pages = static_cast<size_t>(sp->end - sp->start) / ngx_pagesize;
+
+  std::string json = "{\"verified\":" + std::to_string(c(Counter::kVerified)) +
+                     ",\"refused\":{" + refused + "}" +
+                     ",\"token_cache\":{\"hits\":" + std::to_string(c(Counter::kTokenCacheHits)) +
+                     ",\"misses\":" + std::to_string(c(Counter::kTokenCacheMisses)) +
+                     ",\"entries\":" + std::to_string(tokens) + "}" +
+                     ",\"jwks\":{\"worker_hits\":" + std::to_string(c(Counter::kWorkerHits)) +
+                     ",\"zone_hits\":" + std::to_string(c(Counter::kZoneHits)) +
+                     ",\"redis_hits\":" + std::to_string(c(Counter::kRedisHits)) +
+                     ",\"http_fetches\":" + std::to_string(c(Counter::kHttpFetches)) +
+                     ",\"fetch_failures\":" + std::to_string(c(Counter::kFetchFailures)) +
+                     ",\"redis_errors\":" + std::to_string(c(Counter::kRedisErrors)) +
+                     ",\"refetches\":" + std::to_string(c(Counter::kRefetches)) +
+                     ",\"issuers_cached\":" + std::to_string(issuers) + "}" +
+                     ",\"zone\":{\"name\":\"" +
+                     std::string(reinterpret_cast<char*>(shm_zone_->shm.name.data),
+                                 shm_zone_->shm.name.len) +
+                     "\",\"size\":" + std::to_string(shm_zone_->shm.size) +
+                     ",\"pages\":" + std::to_string(total_pages) +
+                     ",\"free_pages\":" + std::to_string(free_pages) + "}}\n";
+
+  ngx_str_t out{0, nullptr};
+  out.data = static_cast<u_char*>(ngx_pnalloc(pool, json.size()));
+  if (out.data != nullptr) {
+    std::memcpy(out.data, json.data(), json.size());
+    out.len = json.size();
+  }
+  return out;
+}
+
+}  // namespace realm_auth

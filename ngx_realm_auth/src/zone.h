@@ -1,0 +1,90 @@
+// The shared-memory zone (auth_realm_zone): what every worker of one nginx
+// sees. Three things live in its slab pool, under its one mutex:
+//   - per-issuer JWKS entries (raw document, fetch time, in-flight claim),
+//   - the verified-token cache (SHA-256 key → serialized identity, LRU),
+//   - counters for auth_realm_status (atomics, no lock).
+// Critical sections only copy bytes; parsing and crypto happen outside.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "identity.h"
+#include "ngx.h"
+#include "status.h"
+#include "token_hash.h"
+
+namespace realm_auth {
+
+enum class Counter : unsigned {
+  kVerified,
+  kTokenCacheHits,
+  kTokenCacheMisses,
+  kWorkerHits,
+  kZoneHits,
+  kRedisHits,
+  kHttpFetches,
+  kFetchFailures,
+  kRedisErrors,
+  kRefetches,
+  kCount
+};
+
+// What a worker learns about an issuer from the zone in one locked look.
+struct IssuerSnapshot {
+  bool known = false;           // an entry exists
+  uint64_t generation = 0;      // bumps on every stored document
+  ngx_msec_t fetched_at = 0;    // when the stored document arrived
+  bool has_document = false;
+  std::string document;         // copied only when generation differs from `have`
+  bool fetch_in_flight = false; // some worker of this nginx is fetching
+  bool claimed = false;         // this call claimed the fetch: caller must fetch
+  bool failed_recently = false; // last fetch failed within the back-off
+};
+
+// When a caller wants to claim the issuer's fetch.
+enum class Claim { kNone, kIfStale, kRefetch };
+
+struct ClaimPolicy {
+  Claim claim = Claim::kNone;
+  ngx_msec_t ttl = 0;               // stale after this
+  ngx_msec_t fetch_timeout = 0;     // an older in-flight claim is abandoned
+  ngx_msec_t refetch_interval = 0;  // for kRefetch
+};
+
+class Zone {
+ public:
+  // Called from the shm zone init callback (master, then on reload).
+  static ngx_int_t init(ngx_shm_zone_t* shm_zone, void* old_data);
+
+  explicit Zone(ngx_shm_zone_t* shm_zone) : shm_zone_(shm_zone) {}
+
+  // Looks the issuer up; copies the document when its generation is not
+  // `have`; optionally claims the fetch (see ClaimPolicy). False only when
+  // a needed entry could not be allocated.
+  bool look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
+                      IssuerSnapshot& out);
+  // Stores a fetched document and releases the claim. Returns the new
+  // generation (0 when the zone is full).
+  uint64_t store_document(const std::string& issuer, const std::string& document);
+  // Releases the claim after a failed fetch and starts the back-off.
+  void fetch_failed(const std::string& issuer);
+
+  // Verified-token cache. `now` in seconds since the epoch.
+  bool find_token(const TokenHash& key, time_t now, Identity& out);
+  void store_token(const TokenHash& key, const Identity& identity, time_t valid_until);
+
+  void count(Counter c, ngx_atomic_int_t n = 1);
+  void count_refused(Status s);
+
+  // JSON for auth_realm_status, allocated in `pool`.
+  ngx_str_t status_json(ngx_pool_t* pool);
+
+ private:
+  struct Shared;
+  Shared* shared() const;
+  ngx_slab_pool_t* slab() const;
+  ngx_shm_zone_t* shm_zone_;
+};
+
+}  // namespace realm_auth

@@ -1,0 +1,214 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/stack/*.sh. Source it, don't run it:
+#   . "$(dirname "$0")/common.sh"
+# It loads the configuration (environment > conf/stack.local.env >
+# conf/stack.env), defines where state, secrets and the download cache live,
+# and offers small process, HTTP and JSON helpers. Nothing here prints a secret.
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE_DIR=${REALM_AUTH_STATE:-$STACK_ROOT/.state}
+SECRETS_DIR=$STATE_DIR/secrets
+CACHE_DIR=${REALM_AUTH_CACHE:-$HOME/.cache/realm-auth}
+export STACK_ROOT STATE_DIR SECRETS_DIR CACHE_DIR
+
+log() { printf '%s: %s\n' "${COMPONENT:-stack}" "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+# --- configuration ------------------------------------------------------------
+
+# KEY=VALUE files without shell expansion (docker compose's env_file format).
+# A key already present in the environment before loading wins over both files.
+stack_load_env() {
+  local files=("$STACK_ROOT/conf/stack.env" "$STACK_ROOT/conf/stack.local.env")
+  local -A preset=()
+  local f line key value
+  for f in "${files[@]}"; do
+    [[ -f $f ]] || continue
+    while IFS= read -r line || [[ -n $line ]]; do
+      [[ $line =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)= ]] || continue
+      key=${BASH_REMATCH[1]}
+      [[ -n ${!key+x} ]] && preset[$key]=1
+    done <"$f"
+  done
+  for f in "${files[@]}"; do
+    [[ -f $f ]] || continue
+    while IFS= read -r line || [[ -n $line ]]; do
+      [[ $line =~ ^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] || continue
+      key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+      [[ -n ${preset[$key]+x} ]] && continue
+      # Optional surrounding quotes, as compose allows.
+      [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]] && value=${BASH_REMATCH[1]}
+      export "$key=$value"
+    done <"$f"
+  done
+  : "${KEYCLOAK_URL:=http://localhost:${KEYCLOAK_PORT}}"
+  KEYCLOAK_URL=${KEYCLOAK_URL%/}
+  export KEYCLOAK_URL
+}
+stack_load_env
+
+# --- secrets ------------------------------------------------------------------
+
+secret_path() { printf '%s/%s\n' "$SECRETS_DIR" "$1"; }
+
+# ensure_secret NAME GENERATOR...: create .state/secrets/NAME (0600) from the
+# generator's output unless it already exists.
+ensure_secret() {
+  local name=$1 path
+  shift
+  path=$(secret_path "$name")
+  [[ -s $path ]] && return 0
+  (
+    umask 077
+    mkdir -p "$SECRETS_DIR"
+    "$@" >"$path.tmp"
+    mv "$path.tmp" "$path"
+  )
+}
+
+# read_secret NAME: the secret's value, for $(...) capture only.
+read_secret() {
+  local path
+  path=$(secret_path "$1")
+  [[ -s $path ]] || die "missing secret $path (run 'make up' first)"
+  tr -d '\n' <"$path"
+}
+
+gen_password() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+# 32 random bytes, base64 on one line: the sidecar's AES-256-GCM key.
+gen_aes_key() { python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
+
+# All secrets of the local stack; called by up.sh and by components that need them.
+stack_secrets_init() {
+  ensure_secret postgres.password gen_password
+  ensure_secret platform-services.secret gen_password
+  ensure_secret provisioner.secret gen_password
+  ensure_secret sidecar-aes.key gen_aes_key
+  if [[ -n ${PLATFORM_OPERATOR_PASSWORD:-} ]]; then
+    # An operator password chosen in stack.local.env or the environment wins;
+    # keycloak-bootstrap.sh applies it to the user.
+    (umask 077 && mkdir -p "$SECRETS_DIR" && printf '%s\n' "$PLATFORM_OPERATOR_PASSWORD" >"$(secret_path operator.password)")
+  else
+    ensure_secret operator.password gen_password
+  fi
+  chmod 700 "$SECRETS_DIR"
+}
+
+# --- processes ----------------------------------------------------------------
+
+# pid_alive PIDFILE: true when the file names a running process.
+pid_alive() {
+  local pid
+  [[ -s $1 ]] || return 1
+  pid=$(<"$1")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
+# port_busy PORT: true when something listens on 127.0.0.1/any:PORT.
+port_busy() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+
+# wait_for TIMEOUT COMMAND...: poll COMMAND every 0.5 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# stop_pid PIDFILE NAME [TIMEOUT]: TERM the process, KILL its process group if
+# it is still there after TIMEOUT seconds (default 30), remove the pid file.
+stop_pid() {
+  local pidfile=$1 name=$2 timeout=${3:-30} pid
+  if ! pid_alive "$pidfile"; then
+    rm -f "$pidfile"
+    log "$name not running"
+    return 0
+  fi
+  pid=$(<"$pidfile")
+  kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_for "$timeout" eval "! kill -0 $pid 2>/dev/null"; then
+    log "$name (pid $pid) ignored TERM for ${timeout}s; killing its process group"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  log "$name stopped"
+}
+
+# --- HTTP and JSON ------------------------------------------------------------
+
+# Private scratch directory for request and response bodies, created here
+# (not lazily: helpers run in $(...) subshells) and removed on exit. Scripts
+# sourcing this file must not install their own EXIT trap.
+_STACK_TMP=$(mktemp -d)
+trap 'rm -rf "$_STACK_TMP"' EXIT
+stack_tmp() { printf '%s\n' "$_STACK_TMP"; }
+
+# http METHOD URL [TOKEN] [JSON_BODY]: prints the status code; the response
+# body is left in "$(stack_tmp)/body". The token and the body go through
+# curl's config on stdin and a private temp file, never the command line
+# (which other users of the machine can read in ps).
+http() {
+  local method=$1 url=$2 token=${3:-} body=${4:-} tmp
+  tmp=$(stack_tmp)
+  local args=(-sS -X "$method" -o "$tmp/body" -w '%{http_code}' --max-time 30 -K -)
+  if [[ -n $body ]]; then
+    printf '%s' "$body" >"$tmp/req"
+    args+=(-H 'Content-Type: application/json' --data-binary "@$tmp/req")
+  fi
+  local code
+  code=$(
+    if [[ -n $token ]]; then
+      printf 'header = "Authorization: Bearer %s"\n' "$token"
+    fi | curl "${args[@]}" "$url" 2>/dev/null
+  ) || true
+  printf '%s' "${code:-000}"
+}
+http_body() { cat "$(stack_tmp)/body"; }
+
+# form_post URL: POST application/x-www-form-urlencoded built from KEY=VALUE
+# lines on stdin; prints the status code, body as with http().
+form_post() {
+  local tmp
+  tmp=$(stack_tmp)
+  python3 -c 'import sys, urllib.parse
+pairs = [l.rstrip("\n").split("=", 1) for l in sys.stdin if "=" in l]
+sys.stdout.write(urllib.parse.urlencode(pairs))' >"$tmp/req"
+  local code
+  code=$(curl -sS -o "$tmp/body" -w '%{http_code}' --max-time 30 \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "@$tmp/req" "$1" 2>/dev/null) || true
+  printf '%s' "${code:-000}"
+}
+
+# json_get EXPR: evaluate a Python expression over the JSON document on stdin
+# (bound to d); strings print raw, everything else as JSON. Fails on a missing key.
+json_get() {
+  python3 -c 'import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"d": d})
+print(v if isinstance(v, str) else json.dumps(v))' "$1"
+}
+
+# kc_token REALM CLIENT_ID: prints an access token. Credentials come from the
+# environment so they never reach a command line: CLIENT_SECRET (optional),
+# and TOKEN_USER + TOKEN_PASSWORD for a password grant (client_credentials otherwise).
+kc_token() {
+  local realm=$1 client=$2 code
+  code=$(
+    {
+      printf '%s\n' "client_id=$client"
+      [[ -n ${CLIENT_SECRET:-} ]] && printf '%s\n' "client_secret=$CLIENT_SECRET"
+      if [[ -n ${TOKEN_USER:-} ]]; then
+        printf '%s\n' "grant_type=password" "username=$TOKEN_USER" "password=${TOKEN_PASSWORD:-}"
+      else
+        printf '%s\n' "grant_type=client_credentials"
+      fi
+    } | form_post "$KEYCLOAK_URL/realms/$realm/protocol/openid-connect/token"
+  )
+  if [[ $code != 200 ]]; then
+    log "token request to realm $realm (client $client${TOKEN_USER:+, user $TOKEN_USER}) failed: HTTP $code $(http_body | head -c 300)"
+    return 1
+  fi
+  http_body | json_get 'd["access_token"]'
+}
