@@ -49,3 +49,6 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+bench: build
+	bench/run.sh

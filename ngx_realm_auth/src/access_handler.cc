@@ -8,6 +8,7 @@
 #include "key_store.h"
 #include "module.h"
 #include "token_hash.h"
+#include "worker_token_cache.h"
 #include "zone.h"
 
 namespace realm_auth {
@@ -143,6 +144,32 @@ ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx) {
   return NGX_AGAIN;
 }
 
+// Verified-token cache: this worker's table first (no hashing, no lock),
+// then the zone shared by all workers (SHA-256 key).
+bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
+  Zone* zone = main_conf(r)->zone;
+  time_t now = ngx_time();
+  ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now);
+  if (!ctx->identity) {
+    ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
+    Identity found;
+    if (zone->find_token(ctx->cache_key, now, found)) {
+      time_t valid_until = found.exp + lcf.leeway;
+      ctx->identity = std::make_shared<const Identity>(std::move(found));
+      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity,
+                                  valid_until);
+    }
+  }
+  zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
+  return ctx->identity != nullptr;
+}
+
+void remember(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
+  time_t valid_until = ctx->identity->exp + lcf.leeway;
+  main_conf(r)->zone->store_token(ctx->cache_key, *ctx->identity, valid_until);
+  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
+}
+
 // Keys → signature → claims → identity; suspends while keys are fetched.
 ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   KeyStore* keys = worker_key_store();
@@ -156,16 +183,17 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
   if (found.result == KeyStore::Result::kFail) return finish(r, lcf, ctx, found.status);
 
-  Status s = verify_token(ctx->inspected, *found.keys, *lcf.verifier, ngx_time(), ctx->identity);
+  auto identity = std::make_shared<Identity>();
+  Status s = verify_token(ctx->inspected, *found.keys, *lcf.verifier, ngx_time(), *identity);
   if (s == Status::kKeyNotFound && !ctx->refetch_requested) {
     // Maybe the issuer rotated its keys: one rate-limited refetch.
     ctx->refetch_requested = true;
     found = keys->refetch(ctx->inspected.issuer, lcf);
     if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
   }
-  if (s == Status::kOk && lcf.token_cache) {  // inspect_token enforced the size limit
-    main_conf(r)->zone->store_token(ctx->cache_key, ctx->identity,
-                                    ctx->identity.exp + lcf.leeway);
+  if (s == Status::kOk) {
+    ctx->identity = std::move(identity);
+    if (lcf.token_cache) remember(r, lcf, ctx);
   }
   return finish(r, lcf, ctx, s);
 }
@@ -173,15 +201,8 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (!bearer_token(r, ctx->token)) return finish(r, lcf, ctx, Status::kTokenMissing);
 
-  Zone* zone = main_conf(r)->zone;
-  bool cacheable = lcf.token_cache && ctx->token.len <= lcf.token_max_size;
-  if (cacheable) {
-    ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
-    if (zone->find_token(ctx->cache_key, ngx_time(), ctx->identity)) {
-      zone->count(Counter::kTokenCacheHits);
-      return finish(r, lcf, ctx, Status::kOk);
-    }
-    zone->count(Counter::kTokenCacheMisses);
+  if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {
+    return finish(r, lcf, ctx, Status::kOk);
   }
 
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);

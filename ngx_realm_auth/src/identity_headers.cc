@@ -70,7 +70,7 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx) {
     }
   }
 
-  const Identity& id = ctx.identity;
+  const Identity& id = *ctx.identity;
   if (push(r, &fresh, "X-Actor-Id", id.actor_id) != NGX_OK ||
       push(r, &fresh, "X-Tenant-Id", id.tenant_id) != NGX_OK ||
       push(r, &fresh, "X-Realm-Name", id.realm) != NGX_OK ||

@@ -9,6 +9,7 @@
 #include "http_fetch.h"
 #include "key_store.h"
 #include "module.h"
+#include "worker_token_cache.h"
 #include "zone.h"
 
 namespace realm_auth {
@@ -76,8 +77,12 @@ ngx_http_module_t module_ctx = {
     nullptr,          nullptr,           create_loc_conf,  merge_loc_conf,
 };
 
-// The worker's key store (per-worker state; created in init_process).
+// Per-worker state, created in init_process.
 KeyStore* worker_keys = nullptr;
+WorkerTokenCache* worker_tokens = nullptr;
+
+// Slots of the per-worker verified-token table (tokens are ~1 KB each).
+constexpr size_t kWorkerTokenSlots = 4096;
 
 // --- configuration objects ---------------------------------------------------
 
@@ -224,12 +229,15 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
   http_fetch_global_init();
   worker_keys =
       new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
-  return worker_keys == nullptr ? NGX_ERROR : NGX_OK;
+  worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
+  return worker_keys == nullptr || worker_tokens == nullptr ? NGX_ERROR : NGX_OK;
 }
 
 void exit_process(ngx_cycle_t*) {
   delete worker_keys;
   worker_keys = nullptr;
+  delete worker_tokens;
+  worker_tokens = nullptr;
 }
 
 // --- directive parsers -------------------------------------------------------
@@ -370,6 +378,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
 }  // namespace
 
 KeyStore* worker_key_store() { return worker_keys; }
+WorkerTokenCache* worker_token_cache() { return worker_tokens; }
 
 }  // namespace realm_auth
 

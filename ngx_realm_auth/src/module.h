@@ -18,6 +18,7 @@ namespace realm_auth {
 
 class Zone;
 class KeyStore;
+class WorkerTokenCache;
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
@@ -57,7 +58,7 @@ struct RequestCtx {
   ngx_str_t token{};               // the bearer credential (points into the header)
   TokenHash cache_key{};           // verified-token cache key (when the cache is on)
   InspectedToken inspected;        // parsed token awaiting keys
-  Identity identity;               // filled when verified
+  std::shared_ptr<const Identity> identity;  // set when verified
   Status status = Status::kOk;     // outcome, for $realm_auth_error
   ngx_int_t rc = NGX_DECLINED;     // access-phase result once done
   ngx_msec_t wait_started = 0;     // when the request began waiting for keys
@@ -87,5 +88,6 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx);
 
 // The worker's key store, created in init_process (per-worker state).
 KeyStore* worker_key_store();
+WorkerTokenCache* worker_token_cache();
 
 }  // namespace realm_auth

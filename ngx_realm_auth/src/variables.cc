@@ -51,8 +51,8 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
   if (field == Field::kError) {
     return ctx->status == Status::kOk ? NGX_OK : set_value(r, v, status_name(ctx->status));
   }
-  if (ctx->status != Status::kOk) return NGX_OK;
-  const Identity& id = ctx->identity;
+  if (ctx->status != Status::kOk || !ctx->identity) return NGX_OK;
+  const Identity& id = *ctx->identity;
   switch (field) {
     case Field::kActorId: return set_value(r, v, id.actor_id);
     case Field::kTenantId: return set_value(r, v, id.tenant_id);

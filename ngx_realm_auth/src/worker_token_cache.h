@@ -1,0 +1,40 @@
+// First tier of the verified-token cache, private to one worker: a
+// direct-mapped table keyed by the token bytes themselves (compared in full,
+// so a cheap non-cryptographic hash is enough to pick the slot). A hit costs
+// no SHA-256, no lock and no copy of the identity; a miss falls through to
+// the zone's cache, which all workers share.
+#pragma once
+
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "identity.h"
+
+namespace realm_auth {
+
+class WorkerTokenCache {
+ public:
+  explicit WorkerTokenCache(size_t slots) : slots_(slots) {}
+
+  // `settings` identifies the location's verification settings (its
+  // fingerprint object): an entry made under other settings never matches.
+  std::shared_ptr<const Identity> find(const void* settings, std::string_view token,
+                                       time_t now) const;
+  void store(const void* settings, std::string_view token,
+             std::shared_ptr<const Identity> identity, time_t valid_until);
+
+ private:
+  struct Slot {
+    const void* settings = nullptr;
+    std::string token;
+    std::shared_ptr<const Identity> identity;
+    time_t valid_until = 0;
+  };
+  size_t index(const void* settings, std::string_view token) const;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace realm_auth
