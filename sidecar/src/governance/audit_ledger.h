@@ -1,0 +1,49 @@
+// The audit ledger: an append-only, hash-chained table in PostgreSQL.
+// Each row stores SHA-256(canonical content) and SHA-256 of the previous
+// row, so any change behind the sidecar's back breaks the chain, which
+// `realm-sidecar audit verify` finds. The database refuses UPDATE/DELETE
+// (trigger + grants); appends are serialized so concurrent requests keep one
+// chain (no forks, no gaps).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace realm_sidecar {
+
+struct AuditEvent {
+  std::string event_type;   // REQUEST, AUTHZ_DECISION, TENANT_CREATED, USER_CREATED,
+                            // TENANT_UPDATED, TENANT_DELETED, SECRET_ROTATED, PROVISIONING_FAILED
+  std::string request_id;
+  std::string actor_id;
+  std::string actor_realm;
+  std::string tenant_id;    // tenant acted on
+  std::string action;       // tenant.create …
+  std::string purpose;
+  std::string decision;     // "allow" / "deny" / "" (not a decision event)
+  std::string reason;
+  std::string details_json; // outcome details (user id, roles …) — never a password or secret
+};
+
+struct AuditRow {
+  int64_t seq = 0;
+  std::string occurred_at;  // RFC 3339, UTC
+  AuditEvent event;
+  std::string prev_hash;    // hex
+  std::string row_hash;     // hex
+};
+
+class AuditLedger {
+ public:
+  virtual ~AuditLedger() = default;
+  // Appends one event; false when the row could not be written (the caller
+  // must then refuse the operation with 503: no audit, no work).
+  virtual bool append(const AuditEvent& event) = 0;
+  // Rows for one tenant (or all when empty), newest last, at most `limit`.
+  virtual bool tail(const std::string& tenant_id, int limit, std::vector<AuditRow>& out) = 0;
+  // Recomputes the chain; on a break sets first_broken_seq and why.
+  virtual bool verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) = 0;
+};
+
+}  // namespace realm_sidecar

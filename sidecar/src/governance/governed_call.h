@@ -1,0 +1,50 @@
+// The one path every governed operation takes (DESIGN.md "Every governed
+// call"), so no handler can forget a step or reorder them:
+//
+//   1. X-Purpose present             else 400, field "X-Purpose"
+//   2. ledger.append(REQUEST)        else 503   ─┐ no audit,
+//   3. pdp.authorize(request)                     │ no work:
+//   4. ledger.append(AUTHZ_DECISION) else 503   ─┘ nothing touched yet
+//   5. deny → 403 with the policy's reason
+//   6. work()
+//   7. ledger.append(outcome): op.success_event when work answered < 400,
+//      PROVISIONING_FAILED for a failed mutation, nothing for a failed read.
+//
+// Authentication (401) happens before: the caller passes the verified Actor.
+// The policy and the ledger are interfaces (governance/authorize.h,
+// governance/audit_ledger.h); this file is only the flow.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "governance/audit_ledger.h"
+#include "governance/authorize.h"
+#include "http/message.h"
+
+namespace realm_sidecar {
+
+struct GovernedOp {
+  std::string action;         // tenant.create, user.create, tenant.read …
+  Resource resource;
+  std::string success_event;  // TENANT_CREATED …; empty for reads
+};
+
+struct WorkResult {
+  HttpResponse response;
+  std::string details_json = "{}";  // outcome details: ids, roles; never a secret
+  std::string failure_reason;       // for PROVISIONING_FAILED; defaults to the status
+};
+
+struct Governance {
+  AuditLedger& ledger;
+  PolicyDecisionPoint& pdp;
+};
+
+// Trimmed X-Purpose, or "" when absent/blank; `error` explains a bad one.
+std::string purpose_of(const HttpRequest& request, std::string& error);
+
+HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,
+                           const GovernedOp& op, const std::function<WorkResult()>& work);
+
+}  // namespace realm_sidecar

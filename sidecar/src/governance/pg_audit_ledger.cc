@@ -1,0 +1,252 @@
+#include "pg_audit_ledger.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "json_util.h"
+#include "text.h"
+
+namespace realm_sidecar {
+
+namespace {
+
+// Canonical occurred_at text (see ledger_hash.h); also used to read rows.
+#define LEDGER_TS(expr) \
+  "to_char((" expr ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+constexpr const char kColumns[] =
+    "seq, " LEDGER_TS("occurred_at") ", event_type, request_id, actor_id, actor_realm, "
+    "tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash";
+
+constexpr int kAppendAttempts = 3;
+constexpr int kMaxTail = 10000;
+
+bool sensitive_key(const char* key) {
+  std::string k(key);
+  std::transform(k.begin(), k.end(), k.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* word : {"password", "secret", "token", "credential"}) {
+    if (k.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Replaces values of sensitive members, recursively; true if any was.
+bool redact(json_t* j) {
+  bool changed = false;
+  if (json_is_object(j)) {
+    const char* key;
+    json_t* value;
+    json_object_foreach(j, key, value) {
+      if (sensitive_key(key)) {
+        json_object_set_new(j, key, json_string("[REDACTED]"));
+        changed = true;
+      } else {
+        changed = redact(value) || changed;
+      }
+    }
+  } else if (json_is_array(j)) {
+    for (size_t i = 0; i < json_array_size(j); ++i)
+      changed = redact(json_array_get(j, i)) || changed;
+  }
+  return changed;
+}
+
+AuditRow row_from(const PgResult& r, int i) {
+  AuditRow row;
+  row.seq = std::strtoll(r.get(i, 0).c_str(), nullptr, 10);
+  row.occurred_at = r.get(i, 1);
+  AuditEvent& e = row.event;
+  e.event_type = r.get(i, 2);
+  e.request_id = r.get(i, 3);
+  e.actor_id = r.get(i, 4);
+  e.actor_realm = r.get(i, 5);
+  e.tenant_id = r.get(i, 6);
+  e.action = r.get(i, 7);
+  e.purpose = r.get(i, 8);
+  e.decision = r.get(i, 9);
+  e.reason = r.get(i, 10);
+  e.details_json = r.get(i, 11);
+  row.prev_hash = r.get(i, 12);
+  row.row_hash = r.get(i, 13);
+  return row;
+}
+
+bool retryable(const std::string& sqlstate) {
+  // unique violation (a writer that skipped the lock won the race),
+  // serialization failure, deadlock.
+  return sqlstate == "23505" || sqlstate == "40001" || sqlstate == "40P01";
+}
+
+}  // namespace
+
+bool normalize_audit_event(const AuditEvent& in, AuditEvent& out, std::string& error) {
+  out.event_type = sanitize_utf8(in.event_type);
+  out.request_id = sanitize_utf8(in.request_id);
+  out.actor_id = sanitize_utf8(in.actor_id);
+  out.actor_realm = sanitize_utf8(in.actor_realm);
+  out.tenant_id = sanitize_utf8(in.tenant_id);
+  out.action = sanitize_utf8(in.action);
+  out.purpose = sanitize_utf8(in.purpose);
+  out.decision = sanitize_utf8(in.decision);
+  out.reason = sanitize_utf8(in.reason);
+  if (in.details_json.empty()) {
+    out.details_json = "{}";
+    return true;
+  }
+  json_error_t jerr;
+  gov::Json details(
+      json_loadb(in.details_json.data(), in.details_json.size(), JSON_REJECT_DUPLICATES, &jerr));
+  if (!details || !json_is_object(details.get())) {
+    error = "audit details_json is not a JSON object";
+    return false;
+  }
+  out.details_json = redact(details.get()) ? gov::json_dump(details.get()) : in.details_json;
+  return true;
+}
+
+void PgAuditLedger::set_error(std::string e) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = std::move(e);
+}
+
+std::string PgAuditLedger::last_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_error_;
+}
+
+bool PgAuditLedger::append(const AuditEvent& event) {
+  AuditEvent clean;
+  std::string error;
+  if (!normalize_audit_event(event, clean, error)) {
+    set_error(error);
+    return false;
+  }
+  PgSession session = pool_.acquire();
+  if (!session.raw()) {
+    set_error("audit ledger: PostgreSQL unreachable");
+    return false;
+  }
+  for (int attempt = 1; attempt <= kAppendAttempts; ++attempt) {
+    std::string sqlstate;
+    if (append_once(session, clean, sqlstate)) return true;
+    if (!retryable(sqlstate) || !session.healthy()) break;
+  }
+  return false;
+}
+
+// One transaction: lock, read head + clock, hash, insert, commit. On any
+// failure it rolls back, records the error and returns the SQLSTATE.
+bool PgAuditLedger::append_once(PgSession& s, const AuditEvent& e, std::string& sqlstate) {
+  auto fail = [&](const char* step, const PgResult& r) {
+    sqlstate = r.sqlstate;
+    set_error(std::string("audit ledger: ") + step + " failed: " + r.error);
+    if (s.healthy()) s.exec("ROLLBACK");
+    return false;
+  };
+  PgResult r = s.exec("BEGIN");
+  if (!r.ok) return fail("BEGIN", r);
+  // Bounded waits: a stuck holder must not hang every request thread.
+  r = s.exec("SET LOCAL lock_timeout = '10s'");
+  if (!r.ok) return fail("SET lock_timeout", r);
+  r = s.exec("SELECT pg_advisory_xact_lock($1::bigint)", {std::to_string(kLedgerLockKey)});
+  if (!r.ok) return fail("advisory lock", r);
+  // A new statement, so its snapshot includes every append committed before
+  // the lock was granted.
+  r = s.exec("SELECT " LEDGER_TS("clock_timestamp()") ", h.seq, h.row_hash "
+             "FROM (SELECT 1) AS one LEFT JOIN "
+             "(SELECT seq, row_hash FROM audit_ledger ORDER BY seq DESC LIMIT 1) AS h ON true");
+  if (!r.ok || r.rows() != 1) return fail("reading the chain head", r);
+
+  AuditRow row;
+  row.occurred_at = r.get(0, 0);
+  row.seq = r.is_null(0, 1) ? 1 : std::strtoll(r.get(0, 1).c_str(), nullptr, 10) + 1;
+  row.prev_hash = r.is_null(0, 2) ? kGenesisHash : r.get(0, 2);
+  row.event = e;
+  row.row_hash = ledger_row_hash(row);
+  if (row.row_hash.empty()) {
+    set_error("audit ledger: SHA-256 failed");
+    s.exec("ROLLBACK");
+    return false;
+  }
+  r = s.exec(
+      "INSERT INTO audit_ledger (seq, occurred_at, event_type, request_id, actor_id, "
+      "actor_realm, tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash) "
+      "VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+      {std::to_string(row.seq), row.occurred_at, e.event_type, e.request_id, e.actor_id,
+       e.actor_realm, e.tenant_id, e.action, e.purpose, e.decision, e.reason, e.details_json,
+       row.prev_hash, row.row_hash});
+  if (!r.ok) return fail("INSERT", r);
+  r = s.exec("COMMIT");
+  if (!r.ok) return fail("COMMIT", r);
+  return true;
+}
+
+bool PgAuditLedger::tail(const std::string& tenant_id, int limit, std::vector<AuditRow>& out) {
+  out.clear();
+  limit = std::clamp(limit, 1, kMaxTail);
+  PgSession s = pool_.acquire();
+  if (!s.raw()) {
+    set_error("audit ledger: PostgreSQL unreachable");
+    return false;
+  }
+  const std::string base = std::string("SELECT ") + kColumns + " FROM audit_ledger ";
+  PgResult r = tenant_id.empty()
+                   ? s.exec(base + "ORDER BY seq DESC LIMIT $1::int", {std::to_string(limit)})
+                   : s.exec(base + "WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2::int",
+                            {sanitize_utf8(tenant_id), std::to_string(limit)});
+  if (!r.ok) {
+    set_error("audit ledger: tail failed: " + r.error);
+    return false;
+  }
+  for (int i = r.rows() - 1; i >= 0; --i) out.push_back(row_from(r, i));
+  return true;
+}
+
+bool PgAuditLedger::verify_chain(ChainCheck& out, std::string& db_error) {
+  PgSession s = pool_.acquire();
+  if (!s.raw()) {
+    db_error = "PostgreSQL unreachable";
+    set_error("audit ledger: " + db_error);
+    return false;
+  }
+  ChainVerifier verifier;
+  int64_t after = 0;
+  for (;;) {
+    PgResult r = s.exec(std::string("SELECT ") + kColumns +
+                            " FROM audit_ledger WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int",
+                        {std::to_string(after), std::to_string(kVerifyPage)});
+    if (!r.ok) {
+      db_error = "reading audit_ledger failed: " + r.error;
+      set_error("audit ledger: " + db_error);
+      return false;
+    }
+    bool broken = false;
+    for (int i = 0; i < r.rows() && !broken; ++i) {
+      AuditRow row = row_from(r, i);
+      after = row.seq;
+      broken = !verifier.feed(row);
+    }
+    if (broken || r.rows() < kVerifyPage) break;
+  }
+  out = verifier.result();
+  return true;
+}
+
+bool PgAuditLedger::verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) {
+  ChainCheck check;
+  std::string db_error;
+  if (!verify_chain(check, db_error)) {
+    rows_checked = 0;
+    first_broken_seq = 0;
+    why = db_error;
+    return false;
+  }
+  rows_checked = check.rows_checked;
+  first_broken_seq = check.first_broken_seq;
+  why = check.why;
+  return check.ok;
+}
+
+}  // namespace realm_sidecar
