@@ -18,7 +18,8 @@ struct ClaimRules {
 // exp required and numeric (kExpMissing), now < exp + leeway (kExpired);
 // nbf optional, numeric, nbf - leeway <= now (kNotYetValid); sub a non-empty
 // string (kSubMissing); aud a string or array of strings containing a
-// configured audience (kAudienceMismatch).
+// configured audience (kAudienceMismatch). iat, when present, must be
+// numeric (kClaimInvalid). Numbers may be integers or reals, never strings.
 Status check_claims(const json_t* payload, const ClaimRules& rules, int64_t now);
 
 }  // namespace realm_auth

@@ -7,6 +7,7 @@
 
 #include "key_store.h"
 #include "module.h"
+#include "tenant_state.h"
 #include "token_hash.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -101,6 +102,11 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
 ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
   Zone* zone = main_conf(r)->zone;
   ctx->phase = RequestCtx::Phase::kDone;
+  TenantStates* tenants = worker_tenant_states();
+  if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty() &&
+      !tenants->allowed(ctx->identity->tenant_id)) {
+    s = Status::kTenantDisabled;
+  }
   if (s == Status::kOk && lcf.require_purpose && !has_purpose(r)) s = Status::kPurposeMissing;
   ctx->status = s;
 

@@ -9,6 +9,7 @@
 #include "http_fetch.h"
 #include "key_store.h"
 #include "module.h"
+#include "tenant_state.h"
 #include "worker_token_cache.h"
 #include "zone.h"
 
@@ -24,6 +25,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 ngx_int_t preconfiguration(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 void* create_main_conf(ngx_conf_t* cf);
+char* init_main_conf(ngx_conf_t* cf, void* conf);
 void* create_loc_conf(ngx_conf_t* cf);
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 ngx_int_t init_process(ngx_cycle_t* cycle);
@@ -37,6 +39,9 @@ ngx_command_t commands[] = {
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_redis,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(MainConf, tenant_state_interval), nullptr},
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
      nullptr},
@@ -73,13 +78,14 @@ ngx_command_t commands[] = {
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
-    preconfiguration, postconfiguration, create_main_conf, nullptr,
+    preconfiguration, postconfiguration, create_main_conf, init_main_conf,
     nullptr,          nullptr,           create_loc_conf,  merge_loc_conf,
 };
 
 // Per-worker state, created in init_process.
 KeyStore* worker_keys = nullptr;
 WorkerTokenCache* worker_tokens = nullptr;
+TenantStates* worker_tenants = nullptr;
 
 // Slots of the per-worker verified-token table (tokens are ~1 KB each).
 constexpr size_t kWorkerTokenSlots = 4096;
@@ -107,7 +113,14 @@ void* create_main_conf(ngx_conf_t* cf) {
   if (mcf == nullptr) return nullptr;
   mcf->source = make_owned<JwksSourceConfig>(cf);
   if (mcf->source == nullptr) return nullptr;
+  mcf->tenant_state_interval = NGX_CONF_UNSET_MSEC;
   return mcf;
+}
+
+char* init_main_conf(ngx_conf_t*, void* conf) {
+  auto* mcf = static_cast<MainConf*>(conf);
+  ngx_conf_init_msec_value(mcf->tenant_state_interval, 5000);
+  return NGX_CONF_OK;
 }
 
 void* create_loc_conf(ngx_conf_t* cf) {
@@ -230,7 +243,13 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
   worker_keys =
       new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
-  return worker_keys == nullptr || worker_tokens == nullptr ? NGX_ERROR : NGX_OK;
+  if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
+  if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
+    worker_tenants = new (std::nothrow) TenantStates(
+        mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool, cycle->log);
+    if (worker_tenants == nullptr) return NGX_ERROR;
+  }
+  return NGX_OK;
 }
 
 void exit_process(ngx_cycle_t*) {
@@ -238,6 +257,8 @@ void exit_process(ngx_cycle_t*) {
   worker_keys = nullptr;
   delete worker_tokens;
   worker_tokens = nullptr;
+  delete worker_tenants;
+  worker_tenants = nullptr;
 }
 
 // --- directive parsers -------------------------------------------------------
@@ -379,6 +400,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
 
 KeyStore* worker_key_store() { return worker_keys; }
 WorkerTokenCache* worker_token_cache() { return worker_tokens; }
+TenantStates* worker_tenant_states() { return worker_tenants; }
 
 }  // namespace realm_auth
 

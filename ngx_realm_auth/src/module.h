@@ -19,6 +19,7 @@ namespace realm_auth {
 class Zone;
 class KeyStore;
 class WorkerTokenCache;
+class TenantStates;
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
@@ -27,6 +28,7 @@ struct MainConf {
   ngx_str_t thread_pool_name;      // auth_realm_thread_pool
   ngx_thread_pool_t* thread_pool;  // resolved at postconfiguration
   JwksSourceConfig* source;        // Redis endpoint and fetch limits (auth_realm_redis)
+  ngx_msec_t tenant_state_interval;  // auth_realm_tenant_state_interval (0 = off)
   ngx_flag_t used;                 // some location has auth_realm on
 };
 
@@ -89,5 +91,6 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx);
 // The worker's key store, created in init_process (per-worker state).
 KeyStore* worker_key_store();
 WorkerTokenCache* worker_token_cache();
+TenantStates* worker_tenant_states();  // null without Redis
 
 }  // namespace realm_auth

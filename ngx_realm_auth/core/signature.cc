@@ -1,0 +1,118 @@
+#include "signature.h"
+
+#include <openssl/rsa.h>
+
+#include <string>
+
+#include "ossl.h"
+
+namespace realm_auth {
+
+namespace {
+
+enum class Family { kRsaPkcs1, kRsaPss, kEcdsa, kEdDsa };
+
+struct AlgInfo {
+  Family family;
+  const EVP_MD* md;  // nullptr for EdDSA (the hash is part of the scheme)
+  size_t ec_coord;   // ECDSA: bytes of R and of S (RFC 7518 §3.4)
+};
+
+AlgInfo info(Alg alg) {
+  switch (alg) {
+    case Alg::kRS256:
+      return {Family::kRsaPkcs1, ossl::sha256(), 0};
+    case Alg::kRS384:
+      return {Family::kRsaPkcs1, ossl::sha384(), 0};
+    case Alg::kRS512:
+      return {Family::kRsaPkcs1, ossl::sha512(), 0};
+    case Alg::kPS256:
+      return {Family::kRsaPss, ossl::sha256(), 0};
+    case Alg::kPS384:
+      return {Family::kRsaPss, ossl::sha384(), 0};
+    case Alg::kPS512:
+      return {Family::kRsaPss, ossl::sha512(), 0};
+    case Alg::kES256:
+      return {Family::kEcdsa, ossl::sha256(), 32};
+    case Alg::kES384:
+      return {Family::kEcdsa, ossl::sha384(), 48};
+    case Alg::kES512:
+      return {Family::kEcdsa, ossl::sha512(), 66};
+    case Alg::kEdDSA:
+    case Alg::kCount:  // refused by the caller before we get here
+      break;
+  }
+  return {Family::kEdDsa, nullptr, 0};
+}
+
+bool key_fits(Family family, EVP_PKEY* key, size_t ec_coord) {
+  switch (family) {
+    case Family::kRsaPkcs1:
+    case Family::kRsaPss:
+      return EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
+    case Family::kEcdsa:
+      // The coordinate width pins the curve: P-256 → 32, P-384 → 48, P-521 → 66.
+      return EVP_PKEY_get_base_id(key) == EVP_PKEY_EC &&
+             static_cast<size_t>((EVP_PKEY_get_bits(key) + 7) / 8) == ec_coord;
+    case Family::kEdDsa:
+      return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
+  }
+  return false;
+}
+
+// JOSE carries ECDSA signatures as fixed-width R||S; EVP wants DER.
+bool raw_to_der(std::string_view raw, size_t coord, std::string& der) {
+  if (raw.size() != 2 * coord) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  ossl::BignumPtr r(BN_bin2bn(p, static_cast<int>(coord), nullptr));
+  ossl::BignumPtr s(BN_bin2bn(p + coord, static_cast<int>(coord), nullptr));
+  ossl::EcdsaSigPtr sig(ECDSA_SIG_new());
+  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return false;
+  r.release();  // owned by sig now
+  s.release();
+  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (len <= 0) return false;
+  der.resize(static_cast<size_t>(len));
+  auto* out = reinterpret_cast<unsigned char*>(der.data());
+  return i2d_ECDSA_SIG(sig.get(), &out) == len;
+}
+
+bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std::string_view sig) {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, a.md, nullptr, key) != 1) return false;
+  if (a.family == Family::kRsaPss) {
+    // RFC 7518 §3.5: salt as long as the hash, MGF1 with the same hash.
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, a.md) != 1) {
+      return false;
+    }
+  }
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
+}
+
+}  // namespace
+
+bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
+                      std::string_view signature) {
+  if (key == nullptr || alg >= Alg::kCount) return false;
+  const AlgInfo a = info(alg);
+  if (a.family != Family::kEdDsa && a.md == nullptr) return false;  // fetch failed
+  if (!key_fits(a.family, key, a.ec_coord)) return false;
+
+  bool ok;
+  if (a.family == Family::kEcdsa) {
+    std::string der;
+    ok = raw_to_der(signature, a.ec_coord, der) && digest_verify(a, key, signing_input, der);
+  } else {
+    ok = digest_verify(a, key, signing_input, signature);
+  }
+  // A failed verify leaves entries on this thread's OpenSSL error queue;
+  // clear them so they are not blamed on the next, unrelated TLS call.
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+}  // namespace realm_auth

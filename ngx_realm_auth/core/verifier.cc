@@ -1,0 +1,75 @@
+#include "verifier.h"
+
+#include "signature.h"
+
+namespace realm_auth {
+
+namespace {
+
+// Length-prefixed, so no value can imitate a separator: "2:ab" vs "1:a1:b".
+void append_field(std::string& out, std::string_view value) {
+  out += std::to_string(value.size());
+  out += ':';
+  out.append(value.data(), value.size());
+}
+
+void append_list(std::string& out, const char* name, const std::vector<std::string>& values) {
+  out += name;
+  out += '=';
+  for (const std::string& v : values) append_field(out, v);
+  out += '\n';
+}
+
+}  // namespace
+
+std::string VerifierConfig::fingerprint() const {
+  std::string out = "realm_auth/1\n";
+  std::vector<std::string> issuer_texts;
+  issuer_texts.reserve(issuers.size());
+  for (const IssuerPattern& p : issuers) issuer_texts.push_back(p.text());
+  append_list(out, "issuers", issuer_texts);
+  append_list(out, "audiences", claims.audiences);
+  out += "leeway=" + std::to_string(claims.leeway_s) + '\n';
+  out += "algorithms=";
+  for (unsigned i = 0; i < static_cast<unsigned>(Alg::kCount); ++i) {
+    if (algorithms & alg_bit(static_cast<Alg>(i))) {
+      out += alg_name(static_cast<Alg>(i));
+      out += ',';
+    }
+  }
+  out += "\nmax_token_size=" + std::to_string(limits.max_token_size);
+  out += "\nmax_depth=" + std::to_string(limits.max_depth) + '\n';
+  append_list(out, "role_clients", role_clients);
+  return out;
+}
+
+Status inspect_token(std::string_view token, const VerifierConfig& config, InspectedToken& out) {
+  Status s = parse_jwt(token, config.limits, config.algorithms, out.jwt);
+  if (s != Status::kOk) return s;
+  std::string_view iss;
+  if (!json_get_string(out.jwt.payload.get(), "iss", iss) || iss.empty()) {
+    return Status::kIssuerMissing;
+  }
+  // Checked before any key lookup: an unknown issuer never causes a fetch.
+  if (!match_issuer(config.issuers, iss, out.match)) return Status::kIssuerNotAllowed;
+  out.issuer.assign(iss);
+  return Status::kOk;
+}
+
+Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,
+                    int64_t now, Identity& out) {
+  // Cheap guard against a token inspected under a wider algorithm list.
+  if ((config.algorithms & alg_bit(t.jwt.alg)) == 0) return Status::kAlgNotAllowed;
+
+  Status s;
+  const Jwk* key = keys.select(t.jwt.kid, t.jwt.alg, s);
+  if (key == nullptr) return s;
+  if (!verify_signature(t.jwt.alg, key->key.get(), t.jwt.signing_input, t.jwt.signature)) {
+    return Status::kSignatureInvalid;
+  }
+  s = check_claims(t.jwt.payload.get(), config.claims, now);
+  if (s != Status::kOk) return s;
+  return extract_identity(t.jwt.payload.get(), t.match, t.issuer, config.role_clients, out);
+}
+
+}  // namespace realm_auth
