@@ -11,6 +11,12 @@ SECRETS_DIR=$STATE_DIR/secrets
 CACHE_DIR=${REALM_AUTH_CACHE:-$HOME/.cache/realm-auth}
 export STACK_ROOT STATE_DIR SECRETS_DIR CACHE_DIR
 
+# Only the standard library is used: prefer the system interpreter, which
+# starts much faster than version-manager shims (pyenv and the like).
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3 || true)}
+[[ -n $PYTHON ]] || { echo "python3 is required (apt-get install python3)" >&2; exit 1; }
+export PYTHON
+
 log() { printf '%s: %s\n' "${COMPONENT:-stack}" "$*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -74,12 +80,15 @@ read_secret() {
   tr -d '\n' <"$path"
 }
 
-gen_password() { python3 -c 'import secrets; print(secrets.token_urlsafe(32))'; }
+gen_password() { "$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 # 32 random bytes, base64 on one line: the sidecar's AES-256-GCM key.
-gen_aes_key() { python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
+gen_aes_key() { "$PYTHON" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
 
 # All secrets of the local stack; called by up.sh and by components that need them.
 stack_secrets_init() {
+  # Created before the secrets (umask 077) so that .state/ itself stays
+  # traversable: PostgreSQL runs as another user when started by root.
+  mkdir -p "$STATE_DIR"
   ensure_secret postgres.password gen_password
   ensure_secret platform-services.secret gen_password
   ensure_secret provisioner.secret gen_password
@@ -172,8 +181,8 @@ http_body() { cat "$(stack_tmp)/body"; }
 form_post() {
   local tmp
   tmp=$(stack_tmp)
-  python3 -c 'import sys, urllib.parse
-pairs = [l.rstrip("\n").split("=", 1) for l in sys.stdin if "=" in l]
+  "$PYTHON" -c 'import sys, urllib.parse
+pairs = [tuple(l.rstrip("\n").split("=", 1)) for l in sys.stdin if "=" in l]
 sys.stdout.write(urllib.parse.urlencode(pairs))' >"$tmp/req"
   local code
   code=$(curl -sS -o "$tmp/body" -w '%{http_code}' --max-time 30 \
@@ -184,7 +193,7 @@ sys.stdout.write(urllib.parse.urlencode(pairs))' >"$tmp/req"
 # json_get EXPR: evaluate a Python expression over the JSON document on stdin
 # (bound to d); strings print raw, everything else as JSON. Fails on a missing key.
 json_get() {
-  python3 -c 'import json, sys
+  "$PYTHON" -c 'import json, sys
 d = json.load(sys.stdin)
 v = eval(sys.argv[1], {"d": d})
 print(v if isinstance(v, str) else json.dumps(v))' "$1"

@@ -17,10 +17,11 @@ if [[ ! -s $zip ]]; then
   command -v mvn >/dev/null || die "mvn not found: install maven (apt-get install maven) to download Keycloak"
   mkdir -p "$dir"
   log "downloading org.keycloak:keycloak-quarkus-dist:$version:zip from Maven Central"
-  # dependency:copy checks the repository's checksums on download.
-  mvn -q -B -Dstyle.color=never dependency:copy \
+  # dependency:copy checks the repository's checksums on download; sed drops
+  # the colour codes mvn -q prints even in batch mode.
+  mvn -q -B dependency:copy \
     "-Dartifact=org.keycloak:keycloak-quarkus-dist:$version:zip" \
-    "-DoutputDirectory=$dir" >&2 ||
+    "-DoutputDirectory=$dir" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2 ||
     die "download of keycloak-quarkus-dist $version failed (see mvn output above)"
   [[ -s $zip ]] || die "mvn finished but $zip is missing"
 fi

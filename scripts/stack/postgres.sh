@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# PostgreSQL for the local stack: start|stop|status.
+#
+# A private cluster in .state/postgres/data, listening on 127.0.0.1:POSTGRES_PORT
+# and on a unix socket in .state/postgres/run (not the system's /var/run/postgresql,
+# so it never clashes with a packaged cluster). Role and database POSTGRES_USER /
+# POSTGRES_DB are created idempotently; the role's password is
+# .state/secrets/postgres.password, and .state/secrets/pgpass (PGPASSFILE format)
+# lets libpq clients connect without putting it on a command line.
+set -euo pipefail
+COMPONENT=postgres
+. "$(dirname "$0")/common.sh"
+
+dir=$STATE_DIR/postgres
+data=$dir/data
+sock=$dir/run
+logfile=$dir/postgres.log
+pidfile=$dir/postgres.pid
+
+pg_bin=${POSTGRES_BIN:-}
+if [[ -z $pg_bin ]]; then
+  for pg_bin in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+    [[ -x $pg_bin/pg_ctl ]] && break
+  done
+fi
+[[ -x $pg_bin/pg_ctl ]] || die "PostgreSQL server binaries not found (apt-get install postgresql-15, or set POSTGRES_BIN)"
+
+# The server refuses to run as root: as root, everything runs as the
+# `postgres` system user, which owns .state/postgres.
+if [[ $(id -u) -eq 0 ]]; then
+  pg_os_user=postgres
+  id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (installed by the postgresql package)"
+else
+  pg_os_user=$(id -un)
+fi
+# The cluster's superuser has the OS user's name, so local peer auth works.
+pg_super=$pg_os_user
+
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then
+    (cd "$dir" && runuser -u postgres -- "$@")
+  else
+    (cd "$dir" && "$@")
+  fi
+}
+
+running() { as_pg "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+accepting() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 2; }
+
+init_cluster() {
+  [[ -s $data/PG_VERSION ]] && return
+  log "initdb in $data"
+  mkdir -p "$data" "$sock"
+  if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$STATE_DIR"; then
+    die "user postgres cannot reach $STATE_DIR (a parent directory lacks o+x; umask 077?)"
+  fi
+  [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$dir"
+  chmod 700 "$dir" "$data"
+  as_pg "$pg_bin/initdb" -D "$data" -U "$pg_super" -E UTF8 --locale=C.UTF-8 \
+    --auth-local=peer --auth-host=scram-sha-256 >>"$logfile" 2>&1 ||
+    die "initdb failed; see $logfile"
+}
+
+# SQL string literal.
+sql_quote() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
+
+# Role, password and database; safe to rerun.
+ensure_db() {
+  local pw
+  pw=$(read_secret postgres.password)
+  # Piped through stdin: the password never reaches a command line.
+  {
+    printf 'SET client_min_messages = warning;\n'
+    printf "SELECT format('CREATE ROLE %%I LOGIN', %s) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)\\\\gexec\n" \
+      "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$POSTGRES_USER")"
+    printf "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s, %s)\\\\gexec\n" \
+      "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$pw")"
+    printf "SELECT format('CREATE DATABASE %%I OWNER %%I', %s, %s) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = %s)\\\\gexec\n" \
+      "$(sql_quote "$POSTGRES_DB")" "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$POSTGRES_DB")"
+  } | as_pg "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$POSTGRES_PORT" -U "$pg_super" -d postgres >/dev/null ||
+    die "creating role/database $POSTGRES_USER/$POSTGRES_DB failed"
+  (
+    umask 077
+    # host:port:database:username:password (':' and '\' escaped)
+    local esc=${pw//\\/\\\\}
+    esc=${esc//:/\\:}
+    printf '127.0.0.1:%s:%s:%s:%s\n' "$POSTGRES_PORT" "$POSTGRES_DB" "$POSTGRES_USER" "$esc" >"$SECRETS_DIR/pgpass"
+  )
+}
+
+start() {
+  stack_secrets_init
+  if running; then
+    log "already running (pid $(head -n1 "$data/postmaster.pid"))"
+  else
+    port_busy "$POSTGRES_PORT" && die "port $POSTGRES_PORT is already in use; change POSTGRES_PORT in conf/stack.local.env"
+    init_cluster
+    mkdir -p "$sock"
+    [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$sock" "$dir" && touch "$logfile" && chown postgres:postgres "$logfile"
+    log "starting on 127.0.0.1:$POSTGRES_PORT (socket dir $sock)"
+    # Listen address, port and socket are passed on each start so a changed
+    # POSTGRES_PORT applies to an existing cluster.
+    as_pg "$pg_bin/pg_ctl" -D "$data" -l "$logfile" -w -t "${POSTGRES_START_TIMEOUT:-30}" \
+      -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_PORT -c unix_socket_directories=$sock" start >/dev/null ||
+      die "postgres did not become ready on 127.0.0.1:$POSTGRES_PORT within ${POSTGRES_START_TIMEOUT:-30}s; see $logfile"
+  fi
+  wait_for "${POSTGRES_START_TIMEOUT:-30}" accepting ||
+    die "postgres did not accept connections on 127.0.0.1:$POSTGRES_PORT within ${POSTGRES_START_TIMEOUT:-30}s; see $logfile"
+  head -n1 "$data/postmaster.pid" >"$pidfile"
+  ensure_db
+  log "ready: postgresql://$POSTGRES_USER@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB (PGPASSFILE=$SECRETS_DIR/pgpass)"
+}
+
+stop() {
+  if running; then
+    as_pg "$pg_bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null || die "pg_ctl stop failed; see $logfile"
+    log "postgres stopped"
+  else
+    log "postgres not running"
+  fi
+  rm -f "$pidfile"
+}
+
+status() {
+  if running && accepting; then
+    printf '%-10s running  pid %-7s postgresql://%s@127.0.0.1:%s/%s\n' postgres \
+      "$(head -n1 "$data/postmaster.pid")" "$POSTGRES_USER" "$POSTGRES_PORT" "$POSTGRES_DB"
+    return 0
+  fi
+  printf '%-10s stopped\n' postgres
+  return 3
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) die "usage: $0 start|stop|status" ;;
+esac

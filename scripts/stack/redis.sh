@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Redis for the local stack: start|stop|status.
+# 127.0.0.1:REDIS_PORT only, no persistence (--save "", no AOF): it holds the
+# shared JWKS tier and tenant state, both rebuilt from their sources.
+set -euo pipefail
+COMPONENT=redis
+. "$(dirname "$0")/common.sh"
+
+dir=$STATE_DIR/redis
+pidfile=$dir/redis.pid
+logfile=$dir/redis.log
+
+command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+
+ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+
+start() {
+  if pid_alive "$pidfile"; then
+    log "already running (pid $(<"$pidfile"))"
+  else
+    port_busy "$REDIS_PORT" && die "port $REDIS_PORT is already in use; change REDIS_PORT in conf/stack.local.env"
+    mkdir -p "$dir"
+    log "starting on 127.0.0.1:$REDIS_PORT"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
+      --save "" --appendonly no --dir "$dir" \
+      --daemonize yes --pidfile "$pidfile" --logfile "$logfile" ||
+      die "redis-server failed to start; see $logfile"
+  fi
+  wait_for "${REDIS_START_TIMEOUT:-10}" ping ||
+    die "redis did not become ready on 127.0.0.1:$REDIS_PORT within ${REDIS_START_TIMEOUT:-10}s; see $logfile"
+  log "ready: redis://127.0.0.1:$REDIS_PORT"
+}
+
+status() {
+  if pid_alive "$pidfile" && ping; then
+    printf '%-10s running  pid %-7s redis://127.0.0.1:%s\n' redis "$(<"$pidfile")" "$REDIS_PORT"
+    return 0
+  fi
+  printf '%-10s stopped\n' redis
+  return 3
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop_pid "$pidfile" redis 20 ;;
+  status) status ;;
+  *) die "usage: $0 start|stop|status" ;;
+esac

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# realm-sidecar for the local stack: start|stop|status|restart.
+#
+# Applies the migrations, then runs `realm-sidecar serve` on
+# SIDECAR_HOST:SIDECAR_PORT (loopback) in its own session, with the stack's
+# PostgreSQL (password through PGPASSFILE), Redis, Keycloak and the secrets
+# generated in .state/secrets. Logs to .state/sidecar/sidecar.log.
+set -euo pipefail
+COMPONENT=sidecar
+. "$(dirname "$0")/common.sh"
+
+dir=$STATE_DIR/sidecar
+pidfile=$dir/sidecar.pid
+logfile=$dir/sidecar.log
+bin=${REALM_SIDECAR_BIN:-$STACK_ROOT/build/bin/realm-sidecar}
+
+# The sidecar's configuration, derived from conf/stack.env. Only file paths
+# of secrets are passed, never their values.
+sidecar_env() {
+  export REALM_SIDECAR_LISTEN=$SIDECAR_HOST:$SIDECAR_PORT
+  export KEYCLOAK_URL PROVISIONER_CLIENT_ID
+  export PROVISIONER_SECRET_FILE=$SECRETS_DIR/provisioner.secret
+  export DATABASE_URL="host=127.0.0.1 port=$POSTGRES_PORT dbname=$POSTGRES_DB user=$POSTGRES_USER"
+  export PGPASSFILE=$SECRETS_DIR/pgpass
+  export SECRET_KEY_FILE=$SECRETS_DIR/sidecar-aes.key
+  export REDIS_HOST=127.0.0.1 REDIS_PORT REDIS_PREFIX=realm_auth:
+  export REALM_SIDECAR_MIGRATIONS=$STACK_ROOT/migrations
+  export TENANT_CONSOLE_REDIRECT_URIS="http://localhost:$NGINX_PORT/* http://localhost:3000/*"
+  # Local stack only: lets users and tests log in with the password grant
+  # through admin-console (like the platform realm's platform-cli).
+  export TENANT_CONSOLE_PASSWORD_GRANT=${TENANT_CONSOLE_PASSWORD_GRANT:-true}
+  export POLICY_URL=${POLICY_URL:-}
+}
+
+healthy() {
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$SIDECAR_HOST:$SIDECAR_PORT/healthz" || true) == 200 ]]
+}
+
+start() {
+  if pid_alive "$pidfile"; then
+    log "already running (pid $(<"$pidfile"))"
+    return 0
+  fi
+  [[ -x $bin ]] || die "$bin not built (run 'make build')"
+  port_busy "$SIDECAR_PORT" && die "port $SIDECAR_PORT is already in use; change SIDECAR_PORT in conf/stack.local.env"
+  stack_secrets_init
+  mkdir -p "$dir"
+  sidecar_env
+  "$bin" migrate >>"$logfile" 2>&1 || { tail -n 5 "$logfile" >&2; die "migrations failed; see $logfile"; }
+  log "starting on $REALM_SIDECAR_LISTEN"
+  printf '\n==== %s start ====\n' "$(date -Is)" >>"$logfile"
+  setsid "$bin" serve >>"$logfile" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  if ! wait_for 15 healthy; then
+    tail -n 20 "$logfile" >&2 || true
+    die "sidecar did not answer on $REALM_SIDECAR_LISTEN; see $logfile"
+  fi
+  log "ready (pid $(<"$pidfile"), log $logfile)"
+}
+
+status() {
+  if pid_alive "$pidfile" && healthy; then
+    printf '%-10s running  pid %-7s http://%s:%s\n' sidecar "$(<"$pidfile")" "$SIDECAR_HOST" "$SIDECAR_PORT"
+    return 0
+  fi
+  printf '%-10s stopped\n' sidecar
+  return 3
+}
+
+# run ARGS...: a realm-sidecar command with the stack's configuration
+# (e.g. `scripts/stack/sidecar.sh run audit verify`).
+run() {
+  sidecar_env
+  exec "$bin" "$@"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop_pid "$pidfile" sidecar 30 ;;
+  restart) stop_pid "$pidfile" sidecar 30; start ;;
+  status) status ;;
+  run) shift; run "$@" ;;
+  *) die "usage: $0 start|stop|restart|status|run ARGS..." ;;
+esac

@@ -1,0 +1,107 @@
+package E2E::Sidecar;
+# Helpers for the sidecar suites (t/e2e/03x-*.t): calls to the provisioning
+# API through nginx (:NGINX_PORT), tokens of the platform operator and the
+# master-realm provisioner, and a test-only way to finish a new user's
+# UPDATE_PASSWORD required action through the Admin API, so that tests can
+# log in with the password grant. Nothing here prints a secret.
+use strict;
+use warnings;
+use Exporter 'import';
+use HTTP::Tiny;
+use JSON::PP;
+use Test::More;
+use E2E::Stack qw(env secret token http_json random_slug);
+
+our @EXPORT_OK = qw(api gateway operator_token provisioner_token kc_admin activate_user
+                    create_tenant delete_tenant sidecar_cli require_sidecar new_password);
+
+my $JSON = JSON::PP->new->utf8->canonical;
+my $UA = HTTP::Tiny->new(timeout => 120, agent => 'realm-auth-e2e/1');
+
+sub gateway { 'http://localhost:' . env('NGINX_PORT') }
+
+# api(METHOD, PATH, token => T, json => REF, purpose => P (default "e2e test";
+# undef for none), headers => {...}) → (status, body (decoded JSON or text), response)
+sub api {
+    my ($method, $path, %o) = @_;
+    my %h = (Accept => 'application/json', %{ $o{headers} // {} });
+    $h{Authorization} = "Bearer $o{token}" if $o{token};
+    my $purpose = exists $o{purpose} ? $o{purpose} : 'e2e test';
+    $h{'X-Purpose'} = $purpose if defined $purpose;
+    my %req = (headers => \%h);
+    if (exists $o{json}) {
+        $h{'Content-Type'} = 'application/json';
+        $req{content} = ref $o{json} ? $JSON->encode($o{json}) : $o{json};
+    }
+    my $res = $UA->request($method, gateway() . $path, \%req);
+    my $body = $res->{content} // '';
+    if (length $body && ($res->{headers}{'content-type'} // '') =~ m{json}) {
+        $body = eval { $JSON->decode($body) } // $body;
+    }
+    return ($res->{status}, $body, $res);
+}
+
+sub operator_token {
+    return token(env('PLATFORM_REALM'), env('PLATFORM_CLI_CLIENT_ID'),
+                 user => env('PLATFORM_OPERATOR_USER'), password => secret('operator.password'));
+}
+
+sub provisioner_token {
+    return token('master', env('PROVISIONER_CLIENT_ID'), secret => secret('provisioner.secret'));
+}
+
+# kc_admin(METHOD, "/tenant-x/users/…", json => …): Admin API as the
+# provisioner (it administers the realms it created).
+sub kc_admin {
+    my ($method, $path, %o) = @_;
+    my $tok = provisioner_token() or return (0, 'no provisioner token');
+    return http_json($method, env('KEYCLOAK_URL') . "/admin/realms$path", token => $tok, %o);
+}
+
+# A fresh password for test users (never printed).
+sub new_password { join '', 'Pw-', map { ('a'..'z', 'A'..'Z', 0..9)[rand 62] } 1 .. 24 }
+
+# Test-only: what the user would do at first login (UPDATE_PASSWORD), done
+# through the Admin API: a permanent password and no pending action.
+sub activate_user {
+    my ($realm, $user_id, $password) = @_;
+    my ($st) = kc_admin(PUT => "/$realm/users/$user_id/reset-password",
+                        json => { type => 'password', value => $password, temporary => JSON::PP::false });
+    return 0 unless $st == 204;
+    my ($gst, $user) = kc_admin(GET => "/$realm/users/$user_id");
+    return 0 unless $gst == 200 && ref $user;
+    $user->{requiredActions} = [];
+    ($st) = kc_admin(PUT => "/$realm/users/$user_id", json => $user);
+    return $st == 204;
+}
+
+# create_tenant(TOKEN, SLUG, %extra) → (status, body)
+sub create_tenant {
+    my ($tok, $slug, %extra) = @_;
+    return api(POST => '/tenants', token => $tok,
+               json => { slug => $slug, display_name => "E2E $slug", %extra });
+}
+
+sub delete_tenant {
+    my ($tok, $slug) = @_;
+    my ($st) = api(DELETE => "/tenants/$slug", token => $tok, purpose => 'e2e cleanup');
+    return $st;
+}
+
+# Output lines of `realm-sidecar ARGS…` run with the stack's configuration.
+sub sidecar_cli {
+    my (@args) = @_;
+    my $root = E2E::Stack::root();
+    open my $fh, '-|', "$root/scripts/stack/sidecar.sh", 'run', @args or die "sidecar.sh: $!";
+    my @lines = <$fh>;
+    close $fh;
+    return ($? >> 8, @lines);
+}
+
+sub require_sidecar {
+    my ($st, undef, $res) = api(GET => '/tenants', purpose => undef);
+    BAIL_OUT('nginx + sidecar not reachable at ' . gateway() . "/tenants (HTTP $st): run `make up` first")
+        unless $st == 401 && ($res->{headers}{'www-authenticate'} // '') =~ /^Bearer/;
+}
+
+1;
