@@ -65,8 +65,9 @@ bool IssuerPattern::parse(std::string_view pattern, IssuerPattern& out, std::str
   if (slash == std::string_view::npos) return fail(error, "issuer pattern has no /realms/ path");
   std::string_view path = rest.substr(slash);
   for (char c : path) {
-    if (c == '?' || c == '#')
+    if (c == '?' || c == '#') {
       return fail(error, "issuer pattern must not have a query or fragment");
+    }
     if (c == '%') return fail(error, "issuer pattern must not contain percent-escapes");
   }
   if (path.back() == '/') return fail(error, "issuer pattern must not end with '/'");
@@ -77,13 +78,12 @@ bool IssuerPattern::parse(std::string_view pattern, IssuerPattern& out, std::str
       path.substr(name_at - kRealmsSegment.size(), kRealmsSegment.size()) != kRealmsSegment) {
     return fail(error, "issuer pattern path must end with /realms/<name>");
   }
-  std::string_view name = path.substr(name_at);
-  size_t star = pattern.find('*');
-  bool wildcard = star != std::string_view::npos;
+  const std::string_view name = path.substr(name_at);
+  const size_t star = pattern.find('*');
+  const bool wildcard = star != std::string_view::npos;
   if (wildcard) {
     if (star != pattern.size() - 1) return fail(error, "'*' may only end the realm name");
     if (name.size() < 2) return fail(error, "'*' must follow a realm name prefix such as tenant-");
-    name.remove_suffix(1);
   }
   // Validate the whole path (base path, "realms", the name or its prefix).
   std::string_view checked = path.substr(0, path.size() - (wildcard ? 1 : 0));

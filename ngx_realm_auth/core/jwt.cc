@@ -11,7 +11,7 @@ namespace realm_auth {
 namespace {
 
 bool iequals(std::string_view a, const char* b) {
-  return a.size() == strlen(b) && strncasecmp(a.data(), b, a.size()) == 0;
+  return a.size() == std::strlen(b) && strncasecmp(a.data(), b, a.size()) == 0;
 }
 
 // RFC 7519 §5.1 / RFC 9068: access tokens say "JWT" or "at+jwt"; Keycloak
