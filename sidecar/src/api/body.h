@@ -1,0 +1,47 @@
+// Reading a JSON request body with precise 400s: every failure names the
+// member (`field`) and says what was expected, and unknown members are
+// refused rather than ignored (a typo such as "role" for "roles" must not
+// silently create a user without roles).
+//
+//   BodyReader b(request);
+//   std::string slug;
+//   if (!b.parse() || !b.only({"slug", "display_name"}) || !b.string("slug", true, slug))
+//     return b.error();
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "http/message.h"
+#include "util/json_helpers.h"
+
+namespace realm_sidecar {
+
+class BodyReader {
+ public:
+  explicit BodyReader(const HttpRequest& request) : request_(request) {}
+
+  // Content-Type must be JSON when present; the body one JSON object.
+  bool parse();
+  // Refuses members not in `allowed`.
+  bool only(std::initializer_list<const char*> allowed);
+  // A string member; absent is an error only when `required`.
+  bool string(const char* key, bool required, std::string& out);
+  bool string_array(const char* key, bool required, std::vector<std::string>& out);
+  // `present` tells whether the member was there.
+  bool boolean(const char* key, bool required, bool& out, bool& present);
+
+  // Records a validation failure of a field (detail from validation.h).
+  bool fail(const std::string& field, const std::string& detail);
+  HttpResponse error() const;
+
+ private:
+  const HttpRequest& request_;
+  JsonPtr root_;
+  int status_ = 400;
+  std::string field_;
+  std::string detail_;
+};
+
+}  // namespace realm_sidecar

@@ -1,0 +1,97 @@
+#include <cstdio>
+
+#include "api/app.h"
+#include "http/problem.h"
+
+namespace realm_sidecar {
+
+namespace {
+
+using ActorHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&);
+using ActorIdHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, const std::string&);
+
+// 401 before anything else: no governed work for an unverified caller.
+template <typename F>
+HttpResponse with_actor(App& app, const HttpRequest& req, F&& then) {
+  AuthOutcome a = app.auth.authenticate(req.header("authorization"));
+  if (!a.ok) {
+    std::fprintf(stderr, "realm-sidecar: token refused: %s request_id=%s\n",
+                 realm_auth::status_name(a.status), req.request_id.c_str());
+    return unauthorized(a.detail, a.token_presented, req.request_id);
+  }
+  return then(a.actor);
+}
+
+Handler bind(App& app, ActorHandler h) {
+  return [&app, h](const HttpRequest& req, const PathParams&) {
+    return with_actor(app, req, [&](const Actor& actor) { return h(app, req, actor); });
+  };
+}
+
+// The {tenant_id} segment, checked for shape before anyone uses it: a
+// malformed id can never name a tenant, so it is a plain 404.
+Handler bind_id(App& app, ActorIdHandler h) {
+  return [&app, h](const HttpRequest& req, const PathParams& params) {
+    const std::string& id = params.at("tenant_id");
+    if (!realm_auth::is_valid_slug(id)) {
+      return problem(404, "no tenant '" + id.substr(0, 64) + "'", "", req.request_id);
+    }
+    return with_actor(app, req, [&](const Actor& actor) { return h(app, req, actor, id); });
+  };
+}
+
+}  // namespace
+
+std::vector<Route> api_routes(App& app) {
+  return {
+      {"POST", "/tenants", bind(app, create_tenant)},
+      {"GET", "/tenants", bind(app, list_tenants)},
+      {"GET", "/tenants/{tenant_id}", bind_id(app, get_tenant)},
+      {"PATCH", "/tenants/{tenant_id}", bind_id(app, patch_tenant)},
+      {"DELETE", "/tenants/{tenant_id}", bind_id(app, delete_tenant)},
+      {"POST", "/tenants/{tenant_id}/users", bind_id(app, create_user)},
+      {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate",
+       bind_id(app, rotate_tenant_secret)},
+      // Liveness for scripts/stack/sidecar.sh; ungoverned, no data.
+      {"GET", "/healthz",
+       [](const HttpRequest&, const PathParams&) {
+         HttpResponse r;
+         r.body = "{\"status\":\"ok\"}";
+         return r;
+       }},
+  };
+}
+
+HttpResponse json_response(int status, const json_t* body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json_text(body);
+  return r;
+}
+
+HttpResponse outcome_problem(const HttpRequest& req, const Outcome& o) {
+  if (!o.log.empty()) {
+    std::fprintf(stderr, "realm-sidecar: %d %s request_id=%s\n", o.status, o.log.c_str(),
+                 req.request_id.c_str());
+  }
+  return problem(o.status, o.detail, o.field, req.request_id);
+}
+
+JsonPtr tenant_json(const TenantRow& t) {
+  JsonPtr j(json_object());
+  json_set(j.get(), "tenant_id", t.tenant_id);
+  json_set(j.get(), "realm", t.realm_name);
+  json_set(j.get(), "issuer", t.issuer_url);
+  json_set(j.get(), "display_name", t.display_name);
+  json_set(j.get(), "status", t.status);
+  json_set(j.get(), "departments", json_string_array(t.departments));
+  JsonPtr clients(json_object());
+  json_set(clients.get(), "console", "admin-console");
+  json_set(clients.get(), "services", "tenant-services");
+  json_set(j.get(), "clients", std::move(clients));
+  json_set(j.get(), "created_at", t.created_at);
+  json_set(j.get(), "updated_at", t.updated_at);
+  return j;
+}
+
+}  // namespace realm_sidecar

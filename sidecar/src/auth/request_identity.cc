@@ -1,0 +1,110 @@
+#include "auth/request_identity.h"
+
+#include <strings.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace realm_sidecar {
+
+using realm_auth::Status;
+
+bool parse_issuer_patterns(const std::vector<std::string>& texts,
+                           std::vector<realm_auth::IssuerPattern>& out, std::string& error) {
+  out.clear();
+  for (const auto& t : texts) {
+    realm_auth::IssuerPattern p;
+    std::string why;
+    if (!realm_auth::IssuerPattern::parse(t, p, why)) {
+      error = "ALLOWED_ISSUERS: " + t + ": " + why;
+      return false;
+    }
+    out.push_back(std::move(p));
+  }
+  return true;
+}
+
+RequestAuthenticator::RequestAuthenticator(AuthConfig config, Fetch fetch)
+    : config_(std::move(config)), fetch_(std::move(fetch)) {
+  if (!fetch_) {
+    realm_auth::JwksSourceConfig source = config_.source;
+    fetch_ = [source](const std::string& issuer, bool force) {
+      return realm_auth::obtain_jwks(issuer, force, source);
+    };
+  }
+}
+
+std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(const std::string& issuer,
+                                                                       bool force, Status& why) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = cache_.find(issuer);
+    if (it != cache_.end()) {
+      bool fresh = now < it->second.expires;
+      // Forced refetches (unknown kid) are rate-limited per issuer: a token
+      // with a random kid must not turn into a fetch per request.
+      bool may_refetch = now - it->second.fetched >= config_.refetch_interval;
+      if ((fresh && !force) || (force && !may_refetch && fresh)) return it->second.keys;
+    }
+  }
+  // Fetch outside the lock; two threads may fetch the same issuer at once,
+  // which is harmless (obtain_jwks also single-flights through Redis).
+  realm_auth::JwksFetchOutcome got = fetch_(issuer, force);
+  std::shared_ptr<const realm_auth::Jwks> keys;
+  if (got.status != Status::kOk || realm_auth::Jwks::parse(got.body, keys) != Status::kOk) {
+    why = got.status != Status::kOk ? got.status : Status::kJwksMalformed;
+    std::fprintf(stderr, "realm-sidecar: JWKS for %s unavailable: %s\n", issuer.c_str(),
+                 got.error.c_str());
+    return nullptr;  // fail closed: no stale keys past their TTL
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  cache_[issuer] = {keys, now + config_.jwks_ttl, now};
+  return keys;
+}
+
+AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization) {
+  AuthOutcome out;
+  // RFC 6750: scheme is case-insensitive, one space, then the token.
+  if (authorization.size() < 8 || strncasecmp(authorization.c_str(), "Bearer ", 7) != 0) {
+    out.status = Status::kTokenMissing;
+    out.detail = realm_auth::status_description(out.status);
+    return out;
+  }
+  out.token_presented = true;
+  const std::string token = authorization.substr(7);
+  realm_auth::InspectedToken t;
+  Status s = realm_auth::inspect_token(token, config_.verifier, t);
+  std::shared_ptr<const realm_auth::Jwks> keys;
+  realm_auth::Identity id;
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (s == Status::kOk) {
+    keys = keys_for(t.issuer, false, s);
+    if (keys) s = Status::kOk;
+  }
+  if (s == Status::kOk) {
+    s = realm_auth::verify_token(t, *keys, config_.verifier, now, id);
+    if (s == Status::kKeyNotFound) {
+      // The realm may have rotated its keys since we cached them.
+      Status why = Status::kOk;
+      keys = keys_for(t.issuer, true, why);
+      s = keys ? realm_auth::verify_token(t, *keys, config_.verifier, now, id) : why;
+    }
+  }
+  out.status = s;
+  if (s != Status::kOk) {
+    out.detail = realm_auth::status_description(s);
+    return out;
+  }
+  out.ok = true;
+  out.actor.actor_id = id.actor_id;
+  out.actor.tenant_id = id.tenant_id;
+  out.actor.realm = id.realm;
+  out.actor.roles = id.roles;
+  out.actor.username = id.username;
+  out.actor.department_id = id.department_id;
+  out.email = id.email;
+  return out;
+}
+
+}  // namespace realm_sidecar

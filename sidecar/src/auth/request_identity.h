@@ -1,0 +1,75 @@
+// Defence in depth: nginx's module already verified the bearer token, the
+// sidecar verifies it again with the same core library before anything
+// governed happens, and builds the policy Actor from the verified identity
+// (never from X-Tenant-Id / X-Actor-* headers).
+//
+//   RequestAuthenticator auth(config);
+//   AuthOutcome a = auth.authenticate(request.header("authorization"));
+//   if (!a.ok) return unauthorized(a.detail, a.token_presented);
+//
+// JWKS: an in-process cache per issuer with a TTL, filled through
+// obtain_jwks (Redis tier shared with nginx, then HTTP). An unknown kid
+// refetches once per issuer per `refetch_interval` (key rotation).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "governance/authorize.h"
+#include "jwks.h"
+#include "jwks_source.h"
+#include "verifier.h"
+
+namespace realm_sidecar {
+
+struct AuthConfig {
+  realm_auth::VerifierConfig verifier;
+  realm_auth::JwksSourceConfig source;
+  std::chrono::seconds jwks_ttl{300};
+  std::chrono::seconds refetch_interval{30};
+};
+
+struct AuthOutcome {
+  bool ok = false;
+  bool token_presented = false;  // false → plain "WWW-Authenticate: Bearer"
+  realm_auth::Status status = realm_auth::Status::kTokenMissing;
+  std::string detail;            // client-safe text (status_description)
+  Actor actor;
+  std::string email;
+};
+
+// Patterns from strings (ALLOWED_ISSUERS); false with `error` naming the bad one.
+bool parse_issuer_patterns(const std::vector<std::string>& texts,
+                           std::vector<realm_auth::IssuerPattern>& out, std::string& error);
+
+class RequestAuthenticator {
+ public:
+  // Fetches a JWKS document for an issuer; replaceable in tests.
+  using Fetch = std::function<realm_auth::JwksFetchOutcome(const std::string& issuer, bool force)>;
+
+  explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr);
+
+  // `authorization` is the raw Authorization header value.
+  AuthOutcome authenticate(const std::string& authorization);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const realm_auth::Jwks> keys;
+    std::chrono::steady_clock::time_point expires;
+    std::chrono::steady_clock::time_point fetched;
+  };
+  // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
+  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer, bool force,
+                                                   realm_auth::Status& why);
+
+  AuthConfig config_;
+  Fetch fetch_;
+  std::mutex mu_;
+  std::map<std::string, Entry> cache_;
+};
+
+}  // namespace realm_sidecar

@@ -1,0 +1,77 @@
+// realm-sidecar configuration: process environment over an optional
+// env-style file (--config, KEY=VALUE lines like conf/stack.env) over
+// built-in defaults. Secrets are never values here, only paths to files
+// (provisioner secret, AES key), so `config` can be printed safely.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace realm_sidecar {
+
+struct Config {
+  // HTTP listener (loopback only).
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8081;
+  unsigned threads = 4;
+  size_t max_body = 65536;
+
+  // Keycloak: base URL (issuers are <keycloak_url>/realms/<realm>) and the
+  // master-realm provisioning client.
+  std::string keycloak_url = "http://localhost:8080";
+  std::string provisioner_client_id = "realm-provisioner";
+  std::string provisioner_secret_file;
+  long keycloak_timeout_ms = 30000;     // realm creation takes seconds
+
+  // PostgreSQL (libpq conninfo or URI; the password comes from PGPASSFILE).
+  std::string database_url = "host=127.0.0.1 port=55432 dbname=realm_auth user=realm_auth";
+  int pg_pool_size = 8;
+  std::string migrations_dir;
+
+  std::string secret_key_file;  // 32-byte AES-256-GCM key (raw or base64)
+
+  // Token re-verification.
+  std::vector<std::string> allowed_issuers;  // default: platform + tenant-*
+  std::vector<std::string> audiences;        // empty = aud unchecked
+  long jwks_ttl_s = 300;
+  long leeway_s = 30;
+
+  std::string policy_url;  // empty = built-in rules
+  long policy_timeout_ms = 2000;
+
+  // Redis: tenant state for the module, shared JWKS tier. Empty host = off.
+  std::string redis_host = "127.0.0.1";
+  int redis_port = 6379;
+  std::string redis_prefix = "realm_auth:";
+  int redis_timeout_ms = 200;
+
+  // Realm spec knobs for new tenants.
+  std::vector<std::string> console_redirect_uris = {"http://localhost:8000/*",
+                                                    "http://localhost:3000/*"};
+  bool console_password_grant = false;  // local stack / tests only
+
+  long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
+};
+
+// Parses KEY=VALUE lines (blank lines and '#' comments skipped, optional
+// surrounding quotes, no expansion). False with `error` naming the line.
+bool parse_env_text(const std::string& text, std::map<std::string, std::string>& out,
+                    std::string& error);
+
+// Builds the config from `vars` (already merged: environment wins) plus
+// defaults that depend on the repository root (`repo_root`, may be empty).
+// False with `error` naming the variable on a bad value.
+bool config_from_vars(const std::map<std::string, std::string>& vars, const std::string& repo_root,
+                      Config& out, std::string& error);
+
+// Reads `config_file` (may be empty) and the process environment, then
+// config_from_vars. The repository root is derived from the executable's
+// location (<repo>/build/bin/realm-sidecar) when it holds a migrations dir.
+bool load_config(const std::string& config_file, Config& out, std::string& error);
+
+// Human-readable dump for `realm-sidecar config` and the start log: paths
+// and URLs only, never secrets (there are none in Config).
+std::string describe(const Config& c);
+
+}  // namespace realm_sidecar

@@ -1,0 +1,60 @@
+#include "http/router.h"
+
+#include "http/problem.h"
+
+namespace realm_sidecar {
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  size_t i = 1;  // paths start with '/'
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    out.push_back(path.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool Router::match(const std::string& pattern, const std::string& path, PathParams& params) {
+  if (path.empty() || path[0] != '/') return false;
+  std::vector<std::string> want = split_path(pattern);
+  std::vector<std::string> got = split_path(path);
+  if (want.size() != got.size()) return false;
+  PathParams captured;
+  for (size_t i = 0; i < want.size(); i++) {
+    const std::string& w = want[i];
+    if (w.size() > 2 && w.front() == '{' && w.back() == '}') {
+      if (got[i].empty()) return false;
+      captured[w.substr(1, w.size() - 2)] = got[i];
+    } else if (w != got[i]) {
+      return false;
+    }
+  }
+  params = std::move(captured);
+  return true;
+}
+
+HttpResponse Router::dispatch(const HttpRequest& request) const {
+  std::string allow;
+  for (const Route& r : routes_) {
+    PathParams params;
+    if (!match(r.pattern, request.path, params)) continue;
+    if (r.method == request.method) return r.handler(request, params);
+    allow += allow.empty() ? r.method : ", " + r.method;
+  }
+  if (!allow.empty()) {
+    HttpResponse resp = problem(405, "method " + request.method + " is not allowed on " +
+                                         request.path + "; allowed: " + allow,
+                                "", request.request_id);
+    resp.headers.emplace_back("Allow", allow);
+    return resp;
+  }
+  return problem(404, "no resource at " + request.path, "", request.request_id);
+}
+
+}  // namespace realm_sidecar

@@ -1,0 +1,324 @@
+#include "keycloak/admin_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+namespace realm_sidecar {
+
+namespace {
+
+struct CurlDeleter {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+struct CurlFree {
+  void operator()(char* p) const { curl_free(p); }
+};
+
+constexpr size_t kMaxBody = 4 * 1024 * 1024;  // realm/user documents are small
+
+size_t on_body(char* data, size_t size, size_t nmemb, void* userdata) {
+  auto* body = static_cast<std::string*>(userdata);
+  size_t n = size * nmemb;
+  if (body->size() + n > kMaxBody) return 0;
+  body->append(data, n);
+  return n;
+}
+
+size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
+  auto* location = static_cast<std::string*>(userdata);
+  size_t n = size * nmemb;
+  if (n > 9 && strncasecmp(data, "location:", 9) == 0) {
+    std::string v(data + 9, n - 9);
+    v.erase(0, v.find_first_not_of(" \t"));
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    *location = v;
+  }
+  return n;
+}
+
+KcError classify(long status) {
+  if (status >= 200 && status < 300) return KcError::kOk;
+  switch (status) {
+    case 400: return KcError::kBadRequest;
+    case 401: return KcError::kAuth;
+    case 403: return KcError::kForbidden;
+    case 404: return KcError::kNotFound;
+    case 409: return KcError::kConflict;
+    default: return status >= 500 ? KcError::kUnreachable : KcError::kBadResponse;
+  }
+}
+
+// Keycloak's error body: {"errorMessage": …} (Admin API) or
+// {"error": …, "error_description": …} (token endpoint). Neither echoes
+// credentials.
+std::string error_message(const std::string& body) {
+  JsonPtr j = json_parse(body);
+  std::string m = json_str(j.get(), "errorMessage");
+  if (m.empty()) m = json_str(j.get(), "error_description");
+  if (m.empty()) m = json_str(j.get(), "error");
+  return m.substr(0, 300);
+}
+
+std::string form_escape(CURL* c, const std::string& s) {
+  std::unique_ptr<char, CurlFree> e(curl_easy_escape(c, s.data(), static_cast<int>(s.size())));
+  return e ? std::string(e.get()) : std::string();
+}
+
+bool read_secret_file(const std::string& path, std::string& secret) {
+  std::ifstream f(path);
+  if (!f || !std::getline(f, secret)) return false;
+  while (!secret.empty() && (secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+  return !secret.empty();
+}
+
+}  // namespace
+
+const char* kc_error_name(KcError e) {
+  switch (e) {
+    case KcError::kOk: return "ok";
+    case KcError::kUnreachable: return "keycloak_unreachable";
+    case KcError::kAuth: return "keycloak_credentials_refused";
+    case KcError::kForbidden: return "keycloak_forbidden";
+    case KcError::kNotFound: return "not_found";
+    case KcError::kConflict: return "conflict";
+    case KcError::kBadRequest: return "keycloak_bad_request";
+    case KcError::kBadResponse: return "keycloak_bad_response";
+  }
+  return "unknown";
+}
+
+int http_status_for(KcError e) {
+  switch (e) {
+    case KcError::kOk: return 200;
+    // Our own credentials failing is an outage of the dependency from the
+    // caller's point of view, not the caller's fault.
+    case KcError::kUnreachable:
+    case KcError::kAuth: return 503;
+    case KcError::kNotFound: return 404;
+    case KcError::kConflict: return 409;
+    default: return 502;
+  }
+}
+
+AdminClient::AdminClient(std::string base_url, long timeout_ms, std::string provisioner_client_id,
+                         std::string provisioner_secret_file)
+    : base_url_(std::move(base_url)),
+      timeout_ms_(timeout_ms),
+      provisioner_client_id_(std::move(provisioner_client_id)),
+      provisioner_secret_file_(std::move(provisioner_secret_file)) {}
+
+std::string AdminClient::segment(const std::string& s) {
+  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
+  return "/" + (c ? form_escape(c.get(), s) : std::string());
+}
+
+KcResponse AdminClient::perform(const std::string& method, const std::string& url,
+                                const std::string& body, const std::string& content_type,
+                                const std::string& bearer) {
+  KcResponse r;
+  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
+  if (!c) {
+    r.message = "curl_easy_init failed";
+    return r;
+  }
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  auto add = [&](const std::string& h) {
+    headers.reset(curl_slist_append(headers.release(), h.c_str()));
+  };
+  add("Accept: application/json");
+  if (!content_type.empty()) add("Content-Type: " + content_type);
+  if (!bearer.empty()) add("Authorization: Bearer " + bearer);
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  CURL* h = c.get();
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // worker threads: no alarm()
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms_);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms_, 5000L));
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.location);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "realm-sidecar");
+  if (method == "POST" || method == "PUT") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  CURLcode rc = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  if (rc != CURLE_OK) {
+    r.error = KcError::kUnreachable;
+    r.not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                 rc == CURLE_COULDNT_RESOLVE_PROXY;
+    r.message = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+    return r;
+  }
+  r.error = classify(r.status);
+  if (!r.ok()) r.message = "HTTP " + std::to_string(r.status) + " " + error_message(r.body);
+  return r;
+}
+
+KcResponse AdminClient::token_for(const ClientCredentials& who, std::string& token) {
+  const std::string key = who.realm + "\n" + who.client_id;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = tokens_.find(key);
+    if (it != tokens_.end() && std::chrono::steady_clock::now() < it->second.refresh_at) {
+      token = it->second.access_token;
+      KcResponse ok;
+      ok.error = KcError::kOk;
+      return ok;
+    }
+  }
+  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
+  std::string form = "grant_type=client_credentials&client_id=" +
+                     form_escape(c.get(), who.client_id) +
+                     "&client_secret=" + form_escape(c.get(), who.secret);
+  KcResponse r = perform("POST",
+                         base_url_ + "/realms" + segment(who.realm) + "/protocol/openid-connect/token",
+                         form, "application/x-www-form-urlencoded", "");
+  std::fill(form.begin(), form.end(), '\0');
+  if (r.status == 400 || r.status == 401) r.error = KcError::kAuth;
+  if (!r.ok()) {
+    r.message = "token for " + who.client_id + "@" + who.realm + ": " + r.message;
+    return r;
+  }
+  JsonPtr j = json_parse(r.body);
+  token = json_str(j.get(), "access_token");
+  json_int_t expires_in = json_integer_value(json_object_get(j.get(), "expires_in"));
+  std::fill(r.body.begin(), r.body.end(), '\0');
+  r.body.clear();
+  if (token.empty() || expires_in <= 0) {
+    r.error = KcError::kBadResponse;
+    r.message = "token endpoint answered without access_token/expires_in";
+    return r;
+  }
+  // Refresh 30 s before expiry: a token must not expire between the cache
+  // check and Keycloak's own check of it.
+  std::lock_guard<std::mutex> g(mu_);
+  tokens_[key] = {token, std::chrono::steady_clock::now() +
+                             std::chrono::seconds(std::max<json_int_t>(expires_in - 30, 1))};
+  return r;
+}
+
+void AdminClient::forget_token(const std::string& realm, const std::string& client_id) {
+  std::lock_guard<std::mutex> g(mu_);
+  tokens_.erase(realm + "\n" + client_id);
+}
+
+KcResponse AdminClient::call(const ClientCredentials* who, const std::string& method,
+                             const std::string& path, const json_t* body) {
+  ClientCredentials provisioner;
+  if (who == nullptr) {
+    provisioner = {"master", provisioner_client_id_, ""};
+    if (!read_secret_file(provisioner_secret_file_, provisioner.secret)) {
+      KcResponse r;
+      r.error = KcError::kAuth;
+      r.not_sent = true;
+      r.message = "provisioner secret file " + provisioner_secret_file_ + " is missing or empty";
+      return r;
+    }
+    who = &provisioner;
+  }
+  const std::string url = base_url_ + "/admin/realms" + path;
+  const std::string payload = body != nullptr ? json_text(body) : "";
+  const bool idempotent = method == "GET";
+  KcResponse r;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    std::string token;
+    r = token_for(*who, token);
+    if (!r.ok()) {
+      r.not_sent = true;  // the Admin API call itself never left
+      break;
+    }
+    r = perform(method, url, payload, body != nullptr ? "application/json" : "", token);
+    if (r.status == 401 && attempt == 0) {
+      // Token revoked or clock skew: refetch once. Safe for any method,
+      // Keycloak did nothing with a request it could not authenticate.
+      forget_token(who->realm, who->client_id);
+      continue;
+    }
+    bool transient = r.error == KcError::kUnreachable;
+    if (!(idempotent && transient) || attempt == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
+  }
+  if (!provisioner.secret.empty()) std::fill(provisioner.secret.begin(), provisioner.secret.end(), '\0');
+  return r;
+}
+
+KcResponse AdminClient::create_realm(const json_t* representation) {
+  return call(nullptr, "POST", "", representation);
+}
+
+KcResponse AdminClient::get_realm(const std::string& realm) {
+  return call(nullptr, "GET", segment(realm));
+}
+
+KcResponse AdminClient::set_realm_enabled(const std::string& realm, bool enabled) {
+  JsonPtr body(json_object());
+  json_set(body.get(), "enabled", enabled);
+  return call(nullptr, "PUT", segment(realm), body.get());
+}
+
+KcResponse AdminClient::delete_realm(const std::string& realm) {
+  return call(nullptr, "DELETE", segment(realm));
+}
+
+KcResponse AdminClient::client_uuid(const ClientCredentials* who, const std::string& realm,
+                                    const std::string& client_id, std::string& uuid) {
+  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
+  KcResponse r = call(who, "GET", segment(realm) + "/clients?clientId=" + form_escape(c.get(), client_id));
+  if (!r.ok()) return r;
+  JsonPtr list = json_parse(r.body);
+  uuid = json_str(json_array_get(list.get(), 0), "id");
+  if (uuid.empty()) {
+    r.error = KcError::kNotFound;
+    r.message = "client " + client_id + " not found in realm " + realm;
+  }
+  return r;
+}
+
+KcResponse AdminClient::client_secret(const ClientCredentials* who, const std::string& realm,
+                                      const std::string& uuid, std::string& secret) {
+  KcResponse r = call(who, "GET", segment(realm) + "/clients" + segment(uuid) + "/client-secret");
+  if (!r.ok()) return r;
+  JsonPtr j = json_parse(r.body);
+  secret = json_str(j.get(), "value");
+  std::fill(r.body.begin(), r.body.end(), '\0');
+  r.body.clear();
+  if (secret.empty()) {
+    r.error = KcError::kBadResponse;
+    r.message = "client-secret answer without a value";
+  }
+  return r;
+}
+
+KcResponse AdminClient::regenerate_client_secret(const ClientCredentials* who,
+                                                 const std::string& realm, const std::string& uuid,
+                                                 std::string& secret) {
+  KcResponse r = call(who, "POST", segment(realm) + "/clients" + segment(uuid) + "/client-secret");
+  if (!r.ok()) return r;
+  JsonPtr j = json_parse(r.body);
+  secret = json_str(j.get(), "value");
+  std::fill(r.body.begin(), r.body.end(), '\0');
+  r.body.clear();
+  if (secret.empty()) {
+    r.error = KcError::kBadResponse;
+    r.message = "client-secret answer without a value";
+  }
+  return r;
+}
+
+}  // namespace realm_sidecar

@@ -1,0 +1,115 @@
+// Keycloak Admin REST API over libcurl.
+//
+// Identities: the master-realm provisioning client (create-realm only;
+// Keycloak grants it admin rights on the realms it creates) for realm
+// lifecycle, and each tenant realm's tenant-services service account for
+// day-to-day user management. Tokens come from the client-credentials grant
+// and are cached per (realm, client) until 30 s before they expire.
+//
+// Retries: only idempotent GETs are retried (connection failure, 502-504);
+// a POST that timed out may have happened, so the caller decides (the saga
+// looks the realm up before it concludes anything).
+//
+// Errors are typed (KcError) and mapped once (http_status_for) to the
+// sidecar's answer: unreachable / 5xx → 503, 409 → 409, 404 → 404.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "util/json_helpers.h"
+
+namespace realm_sidecar {
+
+enum class KcError {
+  kOk,
+  kUnreachable,  // connect/timeout/TLS failure, or Keycloak answered 5xx
+  kAuth,         // our client credentials were refused (token endpoint 400/401)
+  kForbidden,    // the token lacks a needed role (403)
+  kNotFound,     // 404
+  kConflict,     // 409
+  kBadRequest,   // 400 from the Admin API: our request was wrong
+  kBadResponse,  // unexpected status or unparsable body
+};
+
+const char* kc_error_name(KcError e);
+// 503 for kUnreachable/kAuth, 409, 404, 502 otherwise.
+int http_status_for(KcError e);
+
+struct KcResponse {
+  KcError error = KcError::kUnreachable;
+  long status = 0;       // HTTP status, 0 when none arrived
+  std::string body;
+  std::string location;  // Location header of a 201
+  std::string message;   // for the log: curl error or Keycloak's errorMessage (no secrets)
+  // True when the request provably never reached Keycloak (no connection,
+  // no token): a failed POST then certainly changed nothing. A timeout or a
+  // 5xx leaves it false: the change may have happened.
+  bool not_sent = false;
+  bool ok() const { return error == KcError::kOk; }
+};
+
+// Who calls: a confidential client of `realm`. `secret` is held only for
+// the token request; it is never logged.
+struct ClientCredentials {
+  std::string realm;
+  std::string client_id;
+  std::string secret;
+};
+
+class AdminClient {
+ public:
+  // `provisioner_secret_file` is read at each token request, so a rotated
+  // secret needs no restart and a missing file is a 503, not a crash.
+  AdminClient(std::string base_url, long timeout_ms, std::string provisioner_client_id,
+              std::string provisioner_secret_file);
+
+  // One Admin API call as `who` (the provisioner when who == nullptr).
+  // `path` is relative to <base>/admin/realms, e.g. "/tenant-demo/users".
+  KcResponse call(const ClientCredentials* who, const std::string& method, const std::string& path,
+                  const json_t* body = nullptr);
+
+  // --- realm lifecycle (provisioner) ---
+  KcResponse create_realm(const json_t* representation);
+  KcResponse get_realm(const std::string& realm);  // kNotFound when absent
+  KcResponse set_realm_enabled(const std::string& realm, bool enabled);
+  KcResponse delete_realm(const std::string& realm);
+
+  // --- clients ---
+  // Internal id of clientId in realm (kNotFound when absent).
+  KcResponse client_uuid(const ClientCredentials* who, const std::string& realm,
+                         const std::string& client_id, std::string& uuid);
+  KcResponse client_secret(const ClientCredentials* who, const std::string& realm,
+                           const std::string& uuid, std::string& secret);
+  KcResponse regenerate_client_secret(const ClientCredentials* who, const std::string& realm,
+                                      const std::string& uuid, std::string& secret);
+
+  // Forgets the cached token of (realm, client_id), e.g. after a rotation.
+  void forget_token(const std::string& realm, const std::string& client_id);
+
+  const std::string& base_url() const { return base_url_; }
+
+  // "/" + url-escaped segment: safe path building for ids from input.
+  static std::string segment(const std::string& s);
+
+ private:
+  struct CachedToken {
+    std::string access_token;
+    std::chrono::steady_clock::time_point refresh_at;
+  };
+  KcResponse token_for(const ClientCredentials& who, std::string& token);
+  KcResponse perform(const std::string& method, const std::string& url, const std::string& body,
+                     const std::string& content_type, const std::string& bearer);
+
+  std::string base_url_;
+  long timeout_ms_;
+  std::string provisioner_client_id_;
+  std::string provisioner_secret_file_;
+  std::mutex mu_;
+  std::map<std::string, CachedToken> tokens_;  // key: realm + '\n' + client_id
+};
+
+}  // namespace realm_sidecar

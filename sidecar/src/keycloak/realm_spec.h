@@ -1,0 +1,42 @@
+// The whole tenant realm as one RealmRepresentation, for a single
+// `POST /admin/realms` (201, or 409 when it exists): roles, clients,
+// mappers, groups and the user profile arrive atomically, so there is no
+// half-configured realm to clean up. A PURE function of its input: no I/O,
+// no clock, no randomness; unit-tested without Keycloak.
+//
+//   RealmSpecInput in{"demo", "Demo agency", {"finance", "ops"}};
+//   JsonPtr realm = realm_representation(in);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/json_helpers.h"
+
+namespace realm_sidecar {
+
+struct RealmSpecInput {
+  std::string slug;                             // validated tenant slug
+  std::string display_name;
+  std::vector<std::string> departments;         // → groups /departments/<dept>
+  std::vector<std::string> console_redirect_uris;  // admin-console redirect URIs
+  bool console_password_grant = false;          // direct access grants (local/tests)
+};
+
+// Client ids inside every tenant realm.
+constexpr const char* kConsoleClientId = "admin-console";
+constexpr const char* kServicesClientId = "tenant-services";
+
+// "tenant-<slug>"
+std::string realm_name_for(const std::string& slug);
+// "<keycloak_url>/realms/tenant-<slug>": the iss of the realm's tokens.
+std::string issuer_for(const std::string& keycloak_url, const std::string& slug);
+
+JsonPtr realm_representation(const RealmSpecInput& in);
+
+// The declarative user profile (kc.user.profile.config) of tenant realms:
+// Keycloak 26's default attributes plus department_id (admins edit it,
+// users only see it), so the attribute is managed and reaches tokens.
+JsonPtr user_profile_config();
+
+}  // namespace realm_sidecar

@@ -1,0 +1,290 @@
+// realm-sidecar: the provisioning daemon behind nginx, and its operator
+// commands. See `realm-sidecar --help`.
+#include <signal.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/app.h"
+#include "config.h"
+#include "crypto/secret_box.h"
+#include "governance/pg_audit_ledger.h"
+#include "http/server.h"
+#include "http_fetch.h"
+#include "store/migrate.h"
+#include "util/json_helpers.h"
+
+using namespace realm_sidecar;
+
+namespace {
+
+const char kUsage[] =
+    "usage: realm-sidecar [--config FILE] [--migrations DIR] COMMAND\n"
+    "\n"
+    "commands:\n"
+    "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
+    "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
+    "  reconcile                finish or roll back tenants left mid-provisioning,\n"
+    "                           republish tenant states to Redis\n"
+    "  audit verify             recompute the audit ledger's hash chain\n"
+    "  audit tail [--tenant ID] [--limit N]\n"
+    "                           print the newest ledger rows as JSON lines\n"
+    "  config                   print the effective configuration (no secrets)\n"
+    "\n"
+    "configuration: environment variables, over KEY=VALUE lines of --config FILE:\n"
+    "  REALM_SIDECAR_LISTEN (127.0.0.1:8081)  REALM_SIDECAR_THREADS (4)\n"
+    "  KEYCLOAK_URL (http://localhost:8080)   PROVISIONER_CLIENT_ID, PROVISIONER_SECRET_FILE\n"
+    "  DATABASE_URL (libpq conninfo; password via PGPASSFILE)  PG_POOL_SIZE\n"
+    "  SECRET_KEY_FILE (32-byte AES key)      ALLOWED_ISSUERS (platform + tenant-*)\n"
+    "  REALM_SIDECAR_AUDIENCES  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
+    "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
+    "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
+    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n";
+
+void log_reconcile(const ReconcileReport& r) {
+  std::fprintf(stderr,
+               "realm-sidecar: reconcile: finished=%d rolled_back=%d deleted=%d skipped=%d "
+               "published=%d\n",
+               r.finished, r.rolled_back, r.deleted, r.skipped, r.published);
+  for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
+}
+
+// Everything `serve` and `reconcile` share, built from the config.
+struct Runtime {
+  std::unique_ptr<PgPool> pg;
+  std::unique_ptr<SecretBox> box;
+  std::unique_ptr<AdminClient> keycloak;
+  std::unique_ptr<TenantStatePublisher> state;
+  std::unique_ptr<TenantSaga> saga;
+
+  bool init(const Config& c, std::string& error) {
+    // A request holds at most one connection at a time (saga, ledger and
+    // reads borrow and return in turn); one more for the reconciler keeps
+    // a full thread pool from ever waiting on it.
+    int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 1);
+    pg = std::make_unique<PgPool>(c.database_url, pool_size);
+    if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
+    keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
+                                             c.provisioner_client_id, c.provisioner_secret_file);
+    state = std::make_unique<TenantStatePublisher>(
+        RedisConfig{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms});
+    saga = std::make_unique<TenantSaga>(
+        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant}, *pg,
+        *keycloak, *box, *state);
+    return true;
+  }
+};
+
+bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
+  if (!parse_issuer_patterns(c.allowed_issuers, out.verifier.issuers, error)) return false;
+  out.verifier.claims.leeway_s = c.leeway_s;
+  out.verifier.claims.audiences = c.audiences;
+  out.source.use_redis = !c.redis_host.empty();
+  out.source.redis = realm_auth::RedisEndpoint{c.redis_host, c.redis_port, c.redis_prefix,
+                                               c.redis_timeout_ms};
+  out.source.ttl_ms = c.jwks_ttl_s * 1000;
+  out.jwks_ttl = std::chrono::seconds(c.jwks_ttl_s);
+  return true;
+}
+
+int cmd_serve(const Config& c) {
+  std::string error;
+  Runtime rt;
+  AuthConfig ac;
+  if (!rt.init(c, error) || !auth_config(c, ac, error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+    return 1;
+  }
+  RequestAuthenticator auth(ac);
+  PgAuditLedger ledger(*rt.pg);
+  std::unique_ptr<PolicyDecisionPoint> pdp =
+      c.policy_url.empty() ? make_builtin_policy() : make_remote_policy(c.policy_url, c.policy_timeout_ms);
+  App app{auth, Governance{ledger, *pdp}, *rt.saga, *rt.keycloak, *rt.pg};
+  Router router(api_routes(app));
+
+  // Block the stop signals in every thread (MHD's and ours inherit the
+  // mask); the main thread then waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  HttpServer server(ServerConfig{c.listen_host, c.listen_port, c.threads, c.max_body, 60},
+                    [&router](const HttpRequest& r) { return router.dispatch(r); });
+  if (!server.start(error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "realm-sidecar: serving: %s\n", describe(c).c_str());
+
+  // Settles what a crash left behind, at start and then periodically.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread reconciler([&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      log_reconcile(rt.saga->reconcile());
+      lock.lock();
+      if (c.reconcile_interval_s == 0) break;
+      cv.wait_for(lock, std::chrono::seconds(c.reconcile_interval_s), [&] { return stopping; });
+    }
+  });
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "realm-sidecar: %s received, stopping\n", strsignal(sig));
+  server.stop();  // finishes in-flight requests
+  {
+    std::lock_guard<std::mutex> g(mu);
+    stopping = true;
+  }
+  cv.notify_all();
+  reconciler.join();
+  return 0;
+}
+
+int cmd_migrate(const Config& c) {
+  PgPool pool(c.database_url, 1);
+  std::vector<std::string> applied;
+  std::string error;
+  if (!apply_migrations(pool, c.migrations_dir, applied, error)) {
+    std::fprintf(stderr, "realm-sidecar: migrate: %s\n", error.c_str());
+    return 1;
+  }
+  for (const auto& name : applied) std::printf("applied %s\n", name.c_str());
+  if (applied.empty()) std::printf("up to date (%s)\n", c.migrations_dir.c_str());
+  return 0;
+}
+
+int cmd_reconcile(const Config& c) {
+  Runtime rt;
+  std::string error;
+  if (!rt.init(c, error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+    return 1;
+  }
+  ReconcileReport r = rt.saga->reconcile();
+  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d\n", r.finished,
+              r.rolled_back, r.deleted, r.skipped, r.published);
+  for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
+  return r.errors.empty() ? 0 : 1;
+}
+
+int cmd_audit(const Config& c, const std::vector<std::string>& args) {
+  PgPool pool(c.database_url, 1);
+  PgAuditLedger ledger(pool);
+  AuditLedger& l = ledger;  // the interface is the contract
+  if (args.size() == 1 && args[0] == "verify") {
+    int64_t rows = 0, broken = 0;
+    std::string why;
+    if (l.verify(rows, broken, why)) {
+      std::printf("ok: %lld rows, chain intact\n", static_cast<long long>(rows));
+      return 0;
+    }
+    if (broken == 0) {
+      std::fprintf(stderr, "realm-sidecar: audit verify: %s\n", why.c_str());
+      return 2;
+    }
+    std::printf("BROKEN at seq %lld (%lld rows checked): %s\n", static_cast<long long>(broken),
+                static_cast<long long>(rows), why.c_str());
+    return 1;
+  }
+  if (!args.empty() && args[0] == "tail") {
+    std::string tenant;
+    long limit = 20;
+    for (size_t i = 1; i < args.size(); i++) {
+      if (args[i] == "--tenant" && i + 1 < args.size()) {
+        tenant = args[++i];
+      } else if (args[i] == "--limit" && i + 1 < args.size()) {
+        limit = std::strtol(args[++i].c_str(), nullptr, 10);
+      } else {
+        std::fprintf(stderr, "%s", kUsage);
+        return 2;
+      }
+    }
+    if (limit <= 0 || limit > 100000) limit = 20;
+    std::vector<AuditRow> rows;
+    if (!l.tail(tenant, static_cast<int>(limit), rows)) {
+      std::fprintf(stderr, "realm-sidecar: audit tail: the ledger could not be read\n");
+      return 1;
+    }
+    for (const AuditRow& r : rows) {
+      JsonPtr j(json_object());
+      json_set(j.get(), "seq", static_cast<long long>(r.seq));
+      json_set(j.get(), "occurred_at", r.occurred_at);
+      json_set(j.get(), "event_type", r.event.event_type);
+      json_set(j.get(), "request_id", r.event.request_id);
+      json_set(j.get(), "actor_id", r.event.actor_id);
+      json_set(j.get(), "actor_realm", r.event.actor_realm);
+      json_set(j.get(), "tenant_id", r.event.tenant_id);
+      json_set(j.get(), "action", r.event.action);
+      json_set(j.get(), "purpose", r.event.purpose);
+      if (!r.event.decision.empty()) json_set(j.get(), "decision", r.event.decision);
+      if (!r.event.reason.empty()) json_set(j.get(), "reason", r.event.reason);
+      JsonPtr details = json_parse(r.event.details_json);
+      if (details) json_set(j.get(), "details", std::move(details));
+      json_set(j.get(), "row_hash", r.row_hash);
+      std::printf("%s\n", json_text(j.get()).c_str());
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "%s", kUsage);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_file, migrations;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    } else if (a == "--config" && i + 1 < argc) {
+      config_file = argv[++i];
+    } else if (a == "--migrations" && i + 1 < argc) {
+      migrations = argv[++i];
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (args.empty()) {
+    std::fprintf(stderr, "%s", kUsage);
+    return 2;
+  }
+  Config c;
+  std::string error;
+  if (!load_config(config_file, c, error)) {
+    std::fprintf(stderr, "realm-sidecar: config: %s\n", error.c_str());
+    return 2;
+  }
+  if (!migrations.empty()) c.migrations_dir = migrations;
+  realm_auth::http_fetch_global_init();  // curl_global_init before any thread
+
+  const std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "serve" && rest.empty()) return cmd_serve(c);
+  if (cmd == "migrate" && rest.empty()) return cmd_migrate(c);
+  if (cmd == "reconcile" && rest.empty()) return cmd_reconcile(c);
+  if (cmd == "audit") return cmd_audit(c, rest);
+  if (cmd == "config" && rest.empty()) {
+    std::printf("%s\n", describe(c).c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "%s", kUsage);
+  return 2;
+}

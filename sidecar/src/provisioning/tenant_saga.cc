@@ -1,0 +1,303 @@
+#include "provisioning/tenant_saga.h"
+
+#include <openssl/crypto.h>
+
+#include <cstdio>
+
+#include "keycloak/realm_spec.h"
+
+namespace realm_sidecar {
+
+namespace {
+
+const char* const kPgDown = "PostgreSQL is unreachable";
+
+// Context bound into the AES-GCM tag: a sealed secret only opens for the
+// tenant and client it was stored for.
+std::string secret_context(const std::string& slug) { return slug + "/" + kServicesClientId; }
+
+Outcome from_kc(const KcResponse& r, const std::string& what) {
+  int status = http_status_for(r.error);
+  std::string detail =
+      status == 503 ? "Keycloak is unreachable or refused the provisioning identity (" + what + ")"
+                    : "Keycloak refused " + what + " (" + kc_error_name(r.error) + ")";
+  return fail(status, detail, what + ": " + r.message);
+}
+
+Outcome from_store(StoreStatus st, const std::string& what) {
+  if (st == StoreStatus::kConflict) return fail(409, what + ": conflict");
+  if (st == StoreStatus::kNotFound) return fail(404, what + ": not found");
+  return fail(503, kPgDown + std::string(" (") + what + ")", what);
+}
+
+void wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(&s[0], s.size());
+  s.clear();
+}
+
+}  // namespace
+
+TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+                       const TenantStatePublisher& state)
+    : config_(std::move(config)), pg_(pg), kc_(kc), box_(box), state_(state) {}
+
+void TenantSaga::publish(const std::string& slug, const std::string& state) {
+  std::string error;
+  if (!state_.publish(slug, state, error)) {
+    std::fprintf(stderr, "realm-sidecar: tenant %s state %s not published: %s\n", slug.c_str(),
+                 state.c_str(), error.c_str());
+  }
+}
+
+Outcome TenantSaga::finish(PgSession& s, const std::string& slug) {
+  const std::string realm = realm_name_for(slug);
+  std::string uuid, secret, sealed;
+  KcResponse r = kc_.client_uuid(nullptr, realm, kServicesClientId, uuid);
+  if (r.ok()) r = kc_.client_secret(nullptr, realm, uuid, secret);
+  if (!r.ok()) return from_kc(r, "reading the tenant-services secret of " + realm);
+  bool sealed_ok = box_.seal(secret, secret_context(slug), sealed);
+  wipe(secret);
+  if (!sealed_ok) return fail(500, "sealing the client secret failed", "AES-GCM seal failed");
+  StoreStatus st = TenantStore::activate_with_secret(s, slug, kServicesClientId, sealed);
+  if (st != StoreStatus::kOk) return from_store(st, "storing the tenant-services secret");
+  return Outcome{};
+}
+
+Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_may_exist) {
+  if (realm_may_exist) {
+    KcResponse d = kc_.delete_realm(realm_name_for(slug));
+    if (!d.ok() && d.error != KcError::kNotFound) {
+      // Keep the row: it is the only trace of a realm that may exist.
+      return from_kc(d, "rolling back realm " + realm_name_for(slug));
+    }
+  }
+  StoreStatus st = TenantStore::remove(s, slug);
+  return st == StoreStatus::kOk ? Outcome{} : from_store(st, "removing the tenant row");
+}
+
+void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist,
+                         Outcome& why) {
+  Outcome rb = roll_back(s, slug, realm_may_exist);
+  if (rb.ok()) {
+    why.detail += "; nothing was left behind";
+    return;
+  }
+  // Mark the intent: reconcile deletes 'failed' tenants (realm, then row)
+  // instead of finishing them. If even this write fails the row stays
+  // 'provisioning' and reconcile decides by the realm's existence.
+  TenantStore::set_state(s, slug, "failed", "rollback_pending");
+  why.detail += "; cleanup is pending and will be finished by reconcile";
+  why.log += " | rollback: " + rb.log;
+}
+
+Outcome TenantSaga::create(const std::string& slug, const std::string& display_name,
+                           const std::vector<std::string>& departments, TenantRow& out) {
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) return fail(503, std::string(kPgDown) + "; nothing was created", "acquire");
+  TenantLock lock(s, slug);
+  if (!lock.held()) {
+    return fail(409, "tenant '" + slug + "' is being provisioned by another request", "", "slug");
+  }
+  TenantRow row;
+  row.tenant_id = slug;
+  row.realm_name = realm_name_for(slug);
+  row.issuer_url = issuer_for(config_.keycloak_url, slug);
+  row.display_name = display_name;
+  row.departments = departments;
+  StoreStatus st = TenantStore::insert(s, row);
+  if (st == StoreStatus::kConflict) {
+    return fail(409, "tenant '" + slug + "' already exists", "", "slug");
+  }
+  if (st != StoreStatus::kOk) return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+
+  // Step 1: the realm, complete, in one request.
+  RealmSpecInput spec{slug, display_name, departments, config_.console_redirect_uris,
+                      config_.console_password_grant};
+  JsonPtr rep = realm_representation(spec);
+  KcResponse r = kc_.create_realm(rep.get());
+  if (!r.ok()) {
+    Outcome o = from_kc(r, "creating realm " + row.realm_name);
+    if (r.error == KcError::kConflict) {
+      // A realm we did not create: leave it alone, drop our row.
+      TenantStore::remove(s, slug);
+      return fail(409, "realm " + row.realm_name + " already exists in Keycloak", o.log, "slug");
+    }
+    // A timeout or a 5xx may hide a realm that was created after all; a
+    // refused connection cannot.
+    bool maybe = r.error == KcError::kUnreachable && !r.not_sent;
+    abandon(s, slug, maybe, o);
+    return o;
+  }
+  st = TenantStore::set_state(s, slug, "provisioning", "realm_created");
+  // Step 2: its confidential client's secret, sealed, and the row active.
+  Outcome o = st == StoreStatus::kOk ? finish(s, slug) : from_store(st, "recording realm_created");
+  if (!o.ok()) {
+    abandon(s, slug, true, o);
+    return o;
+  }
+  publish(slug, "active");
+  st = TenantStore::get(s, slug, out);
+  return st == StoreStatus::kOk ? Outcome{201, "", "", ""} : from_store(st, "reading the tenant");
+}
+
+Outcome TenantSaga::set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out) {
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) return fail(503, kPgDown);
+  TenantLock lock(s, tenant_id);
+  if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
+  StoreStatus st = TenantStore::get(s, tenant_id, out);
+  if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
+  if (out.status != "active" && out.status != "disabled") {
+    return fail(409, "tenant '" + tenant_id + "' is " + out.status + "; only active or disabled tenants change state");
+  }
+  KcResponse r = kc_.set_realm_enabled(out.realm_name, enabled);
+  if (!r.ok()) return from_kc(r, "updating realm " + out.realm_name);
+  const char* status = enabled ? "active" : "disabled";
+  st = TenantStore::set_state(s, tenant_id, status, "done");
+  if (st != StoreStatus::kOk) {
+    // Put Keycloak back so that the two stores agree.
+    kc_.set_realm_enabled(out.realm_name, !enabled);
+    return from_store(st, "recording the tenant state");
+  }
+  publish(tenant_id, status);
+  st = TenantStore::get(s, tenant_id, out);
+  return st == StoreStatus::kOk ? Outcome{} : from_store(st, "reading the tenant");
+}
+
+Outcome TenantSaga::remove(const std::string& tenant_id) {
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) return fail(503, kPgDown);
+  TenantLock lock(s, tenant_id);
+  if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
+  TenantRow row;
+  StoreStatus st = TenantStore::get(s, tenant_id, row);
+  if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
+  if (row.status == "provisioning") {
+    return fail(409, "tenant '" + tenant_id + "' is still being provisioned");
+  }
+  st = TenantStore::set_state(s, tenant_id, "deleting", "deleting");
+  if (st != StoreStatus::kOk) return from_store(st, "marking the tenant deleting");
+  // Refuse its tokens right away; the realm may take a moment to go.
+  publish(tenant_id, "disabled");
+  Outcome o = roll_back(s, tenant_id, true);
+  if (!o.ok()) {
+    o.detail += "; the tenant is marked deleting and reconcile will finish the deletion";
+    return o;
+  }
+  publish(tenant_id, "deleted");
+  std::string error;
+  if (!state_.forget_jwks(row.issuer_url, error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+  }
+  return Outcome{204, "", "", ""};
+}
+
+Outcome TenantSaga::rotate_services_secret(const std::string& tenant_id, TenantRow& out) {
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) return fail(503, kPgDown);
+  TenantLock lock(s, tenant_id);
+  if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
+  StoreStatus st = TenantStore::get(s, tenant_id, out);
+  if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
+  if (out.status != "active" && out.status != "disabled") {
+    return fail(409, "tenant '" + tenant_id + "' is " + out.status);
+  }
+  std::string uuid, secret, sealed;
+  KcResponse r = kc_.client_uuid(nullptr, out.realm_name, kServicesClientId, uuid);
+  if (r.ok()) r = kc_.regenerate_client_secret(nullptr, out.realm_name, uuid, secret);
+  if (!r.ok()) return from_kc(r, "regenerating the tenant-services secret");
+  bool sealed_ok = box_.seal(secret, secret_context(tenant_id), sealed);
+  wipe(secret);
+  if (!sealed_ok) return fail(500, "sealing the client secret failed");
+  st = TenantStore::put_secret(s, tenant_id, kServicesClientId, sealed);
+  if (st != StoreStatus::kOk) {
+    return fail(503,
+                "the secret was rotated in Keycloak but could not be stored; rotate again",
+                "put_secret");
+  }
+  kc_.forget_token(out.realm_name, kServicesClientId);
+  return Outcome{};
+}
+
+Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow& tenant,
+                                         ClientCredentials& out) {
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) return fail(503, kPgDown);
+  StoreStatus st = TenantStore::get(s, tenant_id, tenant);
+  if (st == StoreStatus::kNotFound) return fail(404, "no tenant '" + tenant_id + "'");
+  if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
+  if (tenant.status != "active") {
+    return fail(409, "tenant '" + tenant_id + "' is " + tenant.status + "; users can be added to active tenants only");
+  }
+  std::string sealed;
+  st = TenantStore::get_secret(s, tenant_id, kServicesClientId, sealed);
+  if (st != StoreStatus::kOk) return from_store(st, "reading the tenant-services secret");
+  out.realm = tenant.realm_name;
+  out.client_id = kServicesClientId;
+  if (!box_.open(sealed, secret_context(tenant_id), out.secret)) {
+    return fail(500, "the stored tenant-services secret cannot be opened (wrong SECRET_KEY_FILE?)");
+  }
+  return Outcome{};
+}
+
+ReconcileReport TenantSaga::reconcile() {
+  ReconcileReport rep;
+  PgSession s = pg_.acquire();
+  if (!s.healthy()) {
+    rep.errors.push_back(kPgDown);
+    return rep;
+  }
+  std::vector<TenantRow> rows;
+  if (TenantStore::list(s, {}, rows) != StoreStatus::kOk) {
+    rep.errors.push_back("listing tenants failed");
+    return rep;
+  }
+  for (const TenantRow& row : rows) {
+    const std::string& slug = row.tenant_id;
+    if (row.status == "active" || row.status == "disabled") {
+      std::string error;
+      if (state_.enabled() && state_.publish(slug, row.status, error)) rep.published++;
+      continue;
+    }
+    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed") continue;
+    TenantLock lock(s, slug);
+    if (!lock.held()) {
+      rep.skipped++;  // a live saga owns it
+      continue;
+    }
+    TenantRow now;
+    // Re-read under the lock: the owner may have just finished.
+    if (TenantStore::get(s, slug, now) != StoreStatus::kOk || now.status != row.status) continue;
+    Outcome o;
+    if (row.status == "deleting" || row.status == "failed") {
+      o = roll_back(s, slug, true);
+      if (o.ok() && row.status == "failed") {
+        rep.rolled_back++;
+      } else if (o.ok()) {
+        rep.deleted++;
+        publish(slug, "deleted");
+      }
+    } else {
+      KcResponse r = kc_.get_realm(row.realm_name);
+      if (r.ok()) {
+        o = finish(s, slug);
+        if (o.ok()) {
+          rep.finished++;
+          publish(slug, "active");
+        }
+      } else if (r.error == KcError::kNotFound) {
+        o = roll_back(s, slug, false);
+        if (o.ok()) rep.rolled_back++;
+      } else {
+        o = from_kc(r, "looking up realm " + row.realm_name);
+      }
+    }
+    if (!o.ok()) {
+      rep.skipped++;
+      rep.errors.push_back(slug + ": " + o.detail + (o.log.empty() ? "" : " [" + o.log + "]"));
+    }
+  }
+  return rep;
+}
+
+}  // namespace realm_sidecar

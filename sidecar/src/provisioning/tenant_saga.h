@@ -1,0 +1,84 @@
+// Tenant (realm) provisioning as a resumable saga. Invariant: never a realm
+// without a row, never a row without a realm, once a saga has settled.
+//
+// create:  lock(slug) → row 'provisioning' → POST /admin/realms (one
+//          RealmRepresentation) → step realm_created → read tenant-services
+//          secret → store it sealed + status 'active' (one transaction)
+//          → Redis tenant:<slug> = active.
+//          Any failure: delete the realm if it was (or may have been)
+//          created, then the row. When Keycloak or PostgreSQL is down the
+//          rollback itself may be impossible: the row stays 'provisioning'
+//          and reconcile settles it.
+//          A rollback that could not finish marks the row 'failed'.
+// reconcile: rows left 'provisioning' by a crash → realm exists ? finish :
+//          drop row; rows 'failed' or 'deleting' → delete realm, drop row;
+//          republish every tenant's state to Redis.
+//
+// A per-tenant PostgreSQL advisory lock, held on the saga's connection for
+// its whole duration, keeps a reconcile (or a second sidecar) away from a
+// tenant being worked on; a crash releases it with the connection.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "crypto/secret_box.h"
+#include "keycloak/admin_client.h"
+#include "provisioning/outcome.h"
+#include "store/pg.h"
+#include "store/tenant_state.h"
+#include "store/tenant_store.h"
+
+namespace realm_sidecar {
+
+struct SagaConfig {
+  std::string keycloak_url;  // issuer base
+  std::vector<std::string> console_redirect_uris;
+  bool console_password_grant = false;
+};
+
+struct ReconcileReport {
+  int finished = 0;     // provisioning → active
+  int rolled_back = 0;  // provisioning/failed tenants removed
+  int deleted = 0;      // deleting → gone
+  int skipped = 0;      // locked by someone else or dependency down
+  int published = 0;    // states written to Redis
+  std::vector<std::string> errors;
+};
+
+class TenantSaga {
+ public:
+  TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+             const TenantStatePublisher& state);
+
+  Outcome create(const std::string& slug, const std::string& display_name,
+                 const std::vector<std::string>& departments, TenantRow& out);
+  Outcome set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out);
+  Outcome remove(const std::string& tenant_id);
+  Outcome rotate_services_secret(const std::string& tenant_id, TenantRow& out);
+
+  // Decrypted tenant-services credentials, for user management in the realm.
+  Outcome services_credentials(const std::string& tenant_id, TenantRow& tenant,
+                               ClientCredentials& out);
+
+  ReconcileReport reconcile();
+
+ private:
+  // realm_created → active: reads the tenant-services secret, seals and
+  // stores it, marks the row active.
+  Outcome finish(PgSession& s, const std::string& slug);
+  // Deletes the realm (404 counts as done) then the row.
+  Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist);
+  // After a failed create: roll back, or mark the row 'failed' for
+  // reconcile when the rollback itself failed. Appends to why.detail.
+  void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);
+  void publish(const std::string& slug, const std::string& state);
+
+  SagaConfig config_;
+  PgPool& pg_;
+  AdminClient& kc_;
+  const SecretBox& box_;
+  const TenantStatePublisher& state_;
+};
+
+}  // namespace realm_sidecar

@@ -1,0 +1,46 @@
+// A user in a tenant realm, created by the realm's own tenant-services
+// service account (manage-users; never the master provisioner):
+//
+//   POST users (profile, department_id attribute, department group,
+//               requiredActions [UPDATE_PASSWORD])
+//   → GET role-mappings/realm/available → POST role-mappings/realm
+//     (by name → id)
+//   → PUT reset-password {temporary: true} with a fresh CSPRNG password.
+//
+// Any failure after the POST deletes the user again, so a caller never
+// gets a half-made user. The temporary password is returned once in
+// CreatedUser and is never logged, stored or audited.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "keycloak/admin_client.h"
+#include "provisioning/outcome.h"
+#include "store/tenant_store.h"
+
+namespace realm_sidecar {
+
+struct NewUser {
+  std::string username;
+  std::string email;
+  std::string first_name;
+  std::string last_name;
+  std::vector<std::string> roles;  // validated tenant roles
+  std::string department_id;       // optional
+};
+
+struct CreatedUser {
+  std::string user_id;
+  std::string temporary_password;  // wipe after sending
+};
+
+constexpr size_t kTemporaryPasswordLength = 20;
+
+// The UserRepresentation for the POST (exposed for tests).
+JsonPtr user_representation(const NewUser& user, const TenantRow& tenant);
+
+Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const TenantRow& tenant,
+                           const NewUser& user, CreatedUser& out);
+
+}  // namespace realm_sidecar

@@ -1,0 +1,158 @@
+#include "store/tenant_store.h"
+
+#include "util/json_helpers.h"
+
+namespace realm_sidecar {
+
+namespace {
+
+constexpr const char* kColumns =
+    "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
+    " saga_step, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+TenantRow row_at(const PgResult& r, int i) {
+  TenantRow t;
+  t.tenant_id = r.get(i, 0);
+  t.realm_name = r.get(i, 1);
+  t.issuer_url = r.get(i, 2);
+  t.display_name = r.get(i, 3);
+  JsonPtr deps = json_parse(r.get(i, 4));
+  size_t k;
+  json_t* v;
+  json_array_foreach(deps.get(), k, v) {
+    if (json_is_string(v)) t.departments.emplace_back(json_string_value(v));
+  }
+  t.status = r.get(i, 5);
+  t.saga_step = r.get(i, 6);
+  t.created_at = r.get(i, 7);
+  t.updated_at = r.get(i, 8);
+  return t;
+}
+
+// bytea in text format: "\x" + hex, both ways.
+std::string to_bytea_hex(const std::string& bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string s = "\\x";
+  for (unsigned char c : bytes) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+bool from_bytea_hex(const std::string& text, std::string& bytes) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || text.size() % 2 != 0) return false;
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  bytes.clear();
+  for (size_t i = 2; i < text.size(); i += 2) {
+    int hi = nib(text[i]), lo = nib(text[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+}  // namespace
+
+StoreStatus store_status(const PgResult& r) {
+  if (r.ok) return StoreStatus::kOk;
+  if (r.sqlstate == "23505") return StoreStatus::kConflict;
+  return StoreStatus::kUnavailable;
+}
+
+StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row) {
+  JsonPtr deps = json_string_array(row.departments);
+  PgResult r = s.exec(
+      "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, departments,"
+      " status, saga_step) SELECT $1, $2, $3, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
+      " 'provisioning', 'row_inserted'",
+      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get())});
+  return store_status(r);
+}
+
+StoreStatus TenantStore::get(PgSession& s, const std::string& tenant_id, TenantRow& out) {
+  PgResult r = s.exec(std::string("SELECT ") + kColumns + " FROM tenants WHERE tenant_id = $1",
+                      {tenant_id});
+  if (!r.ok) return store_status(r);
+  if (r.rows() == 0) return StoreStatus::kNotFound;
+  out = row_at(r, 0);
+  return StoreStatus::kOk;
+}
+
+StoreStatus TenantStore::list(PgSession& s, const std::vector<std::string>& statuses,
+                              std::vector<TenantRow>& out) {
+  JsonPtr st = json_string_array(statuses);
+  PgResult r = s.exec(std::string("SELECT ") + kColumns +
+                          " FROM tenants WHERE $1::text = '[]' OR status IN"
+                          " (SELECT json_array_elements_text($1::json)) ORDER BY tenant_id",
+                      {json_text(st.get())});
+  if (!r.ok) return store_status(r);
+  out.clear();
+  for (int i = 0; i < r.rows(); i++) out.push_back(row_at(r, i));
+  return StoreStatus::kOk;
+}
+
+StoreStatus TenantStore::set_state(PgSession& s, const std::string& tenant_id,
+                                   const std::string& status, const std::string& saga_step) {
+  PgResult r = s.exec(
+      "UPDATE tenants SET status = $2, saga_step = $3, updated_at = now() WHERE tenant_id = $1",
+      {tenant_id, status, saga_step});
+  if (!r.ok) return store_status(r);
+  return std::string(PQcmdTuples(r.res.get())) == "0" ? StoreStatus::kNotFound : StoreStatus::kOk;
+}
+
+StoreStatus TenantStore::remove(PgSession& s, const std::string& tenant_id) {
+  PgResult r = s.exec("DELETE FROM tenants WHERE tenant_id = $1", {tenant_id});
+  return store_status(r);
+}
+
+StoreStatus TenantStore::put_secret(PgSession& s, const std::string& tenant_id,
+                                    const std::string& client_id, const std::string& sealed) {
+  PgResult r = s.exec(
+      "INSERT INTO tenant_secrets (tenant_id, client_id, sealed) VALUES ($1, $2, $3::bytea)"
+      " ON CONFLICT (tenant_id, client_id) DO UPDATE SET sealed = EXCLUDED.sealed,"
+      " rotated_at = now()",
+      {tenant_id, client_id, to_bytea_hex(sealed)});
+  return store_status(r);
+}
+
+StoreStatus TenantStore::get_secret(PgSession& s, const std::string& tenant_id,
+                                    const std::string& client_id, std::string& sealed) {
+  PgResult r = s.exec(
+      "SELECT sealed FROM tenant_secrets WHERE tenant_id = $1 AND client_id = $2",
+      {tenant_id, client_id});
+  if (!r.ok) return store_status(r);
+  if (r.rows() == 0) return StoreStatus::kNotFound;
+  return from_bytea_hex(r.get(0, 0), sealed) ? StoreStatus::kOk : StoreStatus::kUnavailable;
+}
+
+StoreStatus TenantStore::activate_with_secret(PgSession& s, const std::string& tenant_id,
+                                              const std::string& client_id,
+                                              const std::string& sealed) {
+  PgResult b = s.exec("BEGIN");
+  if (!b.ok) return store_status(b);
+  StoreStatus st = put_secret(s, tenant_id, client_id, sealed);
+  if (st == StoreStatus::kOk) st = set_state(s, tenant_id, "active", "done");
+  PgResult end = s.exec(st == StoreStatus::kOk ? "COMMIT" : "ROLLBACK");
+  if (st == StoreStatus::kOk && !end.ok) return store_status(end);
+  return st;
+}
+
+bool TenantStore::try_lock(PgSession& s, const std::string& tenant_id) {
+  // hashtext() folds the id into the advisory lock's int key; the class id
+  // 7412002 keeps these locks apart from the migrator's.
+  PgResult r = s.exec("SELECT pg_try_advisory_lock(7412002, hashtext($1))", {tenant_id});
+  return r.ok && r.rows() == 1 && r.get(0, 0) == "t";
+}
+
+void TenantStore::unlock(PgSession& s, const std::string& tenant_id) {
+  s.exec("SELECT pg_advisory_unlock(7412002, hashtext($1))", {tenant_id});
+}
+
+}  // namespace realm_sidecar

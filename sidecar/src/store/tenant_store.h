@@ -1,0 +1,81 @@
+// The tenants table (migrations/0001_tenants.sql) and tenant_secrets.
+// Every method takes the caller's PgSession so that a saga can hold one
+// connection (and its per-tenant advisory lock) across its steps.
+//
+// Result convention: kOk, kNotFound, kConflict (unique violation),
+// kUnavailable (connection or server failure → 503).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/pg.h"
+
+namespace realm_sidecar {
+
+enum class StoreStatus { kOk, kNotFound, kConflict, kUnavailable };
+
+struct TenantRow {
+  std::string tenant_id;
+  std::string realm_name;
+  std::string issuer_url;
+  std::string display_name;
+  std::vector<std::string> departments;
+  std::string status;     // provisioning | active | disabled | deleting | failed
+  std::string saga_step;  // row_inserted | realm_created | secret_stored | done
+  std::string created_at; // RFC 3339 UTC
+  std::string updated_at;
+};
+
+class TenantStore {
+ public:
+  // INSERT with status 'provisioning'; kConflict when the slug exists.
+  static StoreStatus insert(PgSession& s, const TenantRow& row);
+  static StoreStatus get(PgSession& s, const std::string& tenant_id, TenantRow& out);
+  // Ordered by tenant_id; `statuses` filters when non-empty.
+  static StoreStatus list(PgSession& s, const std::vector<std::string>& statuses,
+                          std::vector<TenantRow>& out);
+  static StoreStatus set_state(PgSession& s, const std::string& tenant_id,
+                               const std::string& status, const std::string& saga_step);
+  static StoreStatus remove(PgSession& s, const std::string& tenant_id);
+
+  // Sealed secret (bytes) of one client; upsert.
+  static StoreStatus put_secret(PgSession& s, const std::string& tenant_id,
+                                const std::string& client_id, const std::string& sealed);
+  static StoreStatus get_secret(PgSession& s, const std::string& tenant_id,
+                                const std::string& client_id, std::string& sealed);
+
+  // Stores the secret and marks the tenant active in one transaction: a
+  // tenant is never 'active' without its secret.
+  static StoreStatus activate_with_secret(PgSession& s, const std::string& tenant_id,
+                                          const std::string& client_id, const std::string& sealed);
+
+  // Session-level advisory lock on one tenant, so that a saga and a
+  // reconcile (or two sidecars) never work on the same tenant at once.
+  // try_lock: false when someone else holds it (or on error).
+  static bool try_lock(PgSession& s, const std::string& tenant_id);
+  static void unlock(PgSession& s, const std::string& tenant_id);
+};
+
+// Maps a PgResult failure to kConflict (23505) or kUnavailable.
+StoreStatus store_status(const PgResult& r);
+
+// RAII holder of TenantStore::try_lock.
+class TenantLock {
+ public:
+  TenantLock(PgSession& s, std::string tenant_id)
+      : s_(s), tenant_id_(std::move(tenant_id)), held_(TenantStore::try_lock(s_, tenant_id_)) {}
+  ~TenantLock() {
+    if (held_) TenantStore::unlock(s_, tenant_id_);
+  }
+  TenantLock(const TenantLock&) = delete;
+  TenantLock& operator=(const TenantLock&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  PgSession& s_;
+  std::string tenant_id_;
+  bool held_;
+};
+
+}  // namespace realm_sidecar

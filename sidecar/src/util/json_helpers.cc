@@ -1,0 +1,56 @@
+#include "util/json_helpers.h"
+
+#include <cstdlib>
+#include <memory>
+
+namespace realm_sidecar {
+
+std::string json_text(const json_t* j) {
+  if (j == nullptr) return "null";
+  // JSON_PRESERVE_ORDER keeps documents readable (type, title, status …);
+  // JSON_ENCODE_ANY lets scalars through for completeness.
+  std::unique_ptr<char, decltype(&free)> s(
+      json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY), &free);
+  return s ? std::string(s.get()) : std::string("null");
+}
+
+JsonPtr json_parse(std::string_view text, std::string* error) {
+  json_error_t e;
+  // Duplicate member names are refused: two "slug" members must not let the
+  // validator and the provisioner see different values.
+  JsonPtr j(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &e));
+  if (!j && error != nullptr) {
+    *error = "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " +
+             e.text;
+  }
+  return j;
+}
+
+std::string json_str(const json_t* obj, const char* key, const std::string& fallback) {
+  const json_t* v = json_object_get(obj, key);
+  return json_is_string(v) ? std::string(json_string_value(v), json_string_length(v)) : fallback;
+}
+
+JsonPtr json_string_array(const std::vector<std::string>& values) {
+  JsonPtr a(json_array());
+  for (const auto& v : values) json_array_append_new(a.get(), json_stringn(v.data(), v.size()));
+  return a;
+}
+
+void json_set(json_t* obj, const char* key, const std::string& value) {
+  json_object_set_new(obj, key, json_stringn(value.data(), value.size()));
+}
+void json_set(json_t* obj, const char* key, const char* value) {
+  json_object_set_new(obj, key, json_string(value));
+}
+void json_set(json_t* obj, const char* key, bool value) {
+  json_object_set_new(obj, key, json_boolean(value));
+}
+void json_set(json_t* obj, const char* key, long long value) {
+  json_object_set_new(obj, key, json_integer(value));
+}
+void json_set(json_t* obj, const char* key, JsonPtr value) {
+  json_object_set_new(obj, key, value.release());
+}
+
+}  // namespace realm_sidecar

@@ -1,0 +1,90 @@
+// config: env-style files and variables → Config.
+#include "config.h"
+#include "sidecar_test.h"
+
+using namespace realm_sidecar;
+
+namespace {
+
+void env_text(void**) {
+  std::map<std::string, std::string> v;
+  std::string error;
+  assert_true(parse_env_text("# comment\n\nA=1\nexport B = two \nC=\"quoted value\"\nD='x'\nE=\n",
+                             v, error));
+  assert_string_equal(v["A"].c_str(), "1");
+  assert_string_equal(v["B"].c_str(), "two");
+  assert_string_equal(v["C"].c_str(), "quoted value");
+  assert_string_equal(v["D"].c_str(), "x");
+  assert_true(v.count("E") == 1 && v["E"].empty());
+  assert_false(parse_env_text("A=1\nnot a pair\n", v, error));
+  assert_true(error.find("line 2") != std::string::npos);
+  assert_false(parse_env_text("1A=x\n", v, error));
+}
+
+void defaults(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({}, "/repo", c, error));
+  assert_string_equal(c.listen_host.c_str(), "127.0.0.1");
+  assert_int_equal(c.listen_port, 8081);
+  assert_string_equal(c.keycloak_url.c_str(), "http://localhost:8080");
+  assert_string_equal(c.migrations_dir.c_str(), "/repo/migrations");
+  assert_string_equal(c.provisioner_secret_file.c_str(), "/repo/.state/secrets/provisioner.secret");
+  assert_int_equal(c.allowed_issuers.size(), 2);
+  assert_string_equal(c.allowed_issuers[0].c_str(), "http://localhost:8080/realms/platform");
+  assert_string_equal(c.allowed_issuers[1].c_str(), "http://localhost:8080/realms/tenant-*");
+  assert_true(c.policy_url.empty());
+}
+
+void values(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({{"REALM_SIDECAR_LISTEN", "127.0.0.2:9001"},
+                                {"KEYCLOAK_URL", "http://kc:8080/"},
+                                {"ALLOWED_ISSUERS", "http://kc:8080/realms/a, http://kc:8080/realms/tenant-*"},
+                                {"REDIS_HOST", ""},
+                                {"REDIS_PORT", "6380"},
+                                {"POLICY_URL", "http://127.0.0.1:8181/v1/data/x"},
+                                {"TENANT_CONSOLE_PASSWORD_GRANT", "true"},
+                                {"REALM_SIDECAR_MIGRATIONS", "/m"}},
+                               "", c, error));
+  assert_string_equal(c.listen_host.c_str(), "127.0.0.2");
+  assert_int_equal(c.listen_port, 9001);
+  assert_string_equal(c.keycloak_url.c_str(), "http://kc:8080");  // trailing slash dropped
+  assert_int_equal(c.allowed_issuers.size(), 2);
+  assert_string_equal(c.allowed_issuers[0].c_str(), "http://kc:8080/realms/a");
+  assert_true(c.redis_host.empty());
+  assert_int_equal(c.redis_port, 6380);
+  assert_true(c.console_password_grant);
+  assert_string_equal(c.migrations_dir.c_str(), "/m");
+}
+
+void bad_values_name_the_variable(void**) {
+  Config c;
+  std::string error;
+  assert_false(config_from_vars({{"REALM_SIDECAR_LISTEN", "127.0.0.1"}}, "", c, error));
+  assert_true(error.find("REALM_SIDECAR_LISTEN") != std::string::npos);
+  assert_false(config_from_vars({{"REALM_SIDECAR_THREADS", "0"}}, "", c, error));
+  assert_true(error.find("REALM_SIDECAR_THREADS") != std::string::npos);
+  assert_false(config_from_vars({{"KEYCLOAK_URL", "ftp://x"}}, "", c, error));
+  assert_true(error.find("KEYCLOAK_URL") != std::string::npos);
+  assert_false(config_from_vars({{"REDIS_PORT", "70000"}}, "", c, error));
+  assert_false(config_from_vars({{"TENANT_CONSOLE_PASSWORD_GRANT", "maybe"}}, "", c, error));
+}
+
+void describe_has_no_secrets(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({{"DATABASE_URL", "postgresql://u:hunter2@h/db"}}, "", c, error));
+  assert_true(describe(c).find("hunter2") == std::string::npos);
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(env_text), cmocka_unit_test(defaults), cmocka_unit_test(values),
+      cmocka_unit_test(bad_values_name_the_variable), cmocka_unit_test(describe_has_no_secrets),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
