@@ -5,50 +5,78 @@ BUILD_DIR ?= build
 NGX_SRC := $(BUILD_DIR)/nginx-src
 MODULE := $(BUILD_DIR)/modules/ngx_http_realm_auth_module.so
 JOBS ?= 2
+export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
-.PHONY: all deps build nginx-src unit unit-asan test test-module fuzz bench format clean
+.PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-e2e \
+        fuzz bench format clean
 all: build
 
+## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
 deps:
 	@scripts/install-deps.sh
+
+## deps-stack: also Keycloak (Maven Central) and OPA (Go module proxy), cached in $(REALM_AUTH_CACHE)
+deps-stack: deps
+	@scripts/stack/keycloak-fetch.sh >/dev/null
+	@scripts/install-opa.sh
 
 nginx-src: deps
 	@scripts/configure-nginx.sh $(NGX_SRC)
 
-# Release build of the module (and, later, the sidecar) with the core library.
+## build: the module, the core library and realm-sidecar
 build: nginx-src
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNGX_SRC_DIR=$(abspath $(NGX_SRC)) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Core unit tests (CMocka through CTest), normal and sanitizer builds.
-unit: build
+include mk/stack.mk
+include mk/sidecar.mk
+include t/tests.mk
+
+up: build deps-stack
+
+## demo: build, start the stack, seed the demo tenant, log officer in, call /api/ through nginx
+demo: up
+	@$(MAKE) --no-print-directory seed-demo
+	@scripts/demo.sh
+
+## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
+test: unit unit-asan test-module test-e2e
+
+## unit: CMocka/CTest suites of the core library and the sidecar
+unit: build deps-stack
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
-unit-asan: deps
+## unit-asan: the same with -fsanitize=address,undefined
+unit-asan: deps-stack
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS)
-	ctest --test-dir $(BUILD_DIR)/asan --output-on-failure
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_DIR)/asan --output-on-failure -E 'governance_policy_matrix'
 
-# Test::Nginx-style suites against real nginx with the built module.
+## test-module: Test::Nginx-style suites, real nginx with the module, real Redis
 test-module: build
 	TEST_NGINX_REALM_AUTH_MODULE=$(abspath $(MODULE)) prove -It/lib -It/lib/mini -r t/module
 
-test: unit unit-asan test-module
+## test-e2e: starts the stack when it is not running, runs t/e2e, stops what it started
+test-e2e: build deps-stack
+	@scripts/run-e2e.sh
 
-# libFuzzer targets (clang, ASan/UBSan); FUZZ_SECONDS per target.
+## fuzz: libFuzzer targets (clang, ASan/UBSan), FUZZ_SECONDS per target
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)/fuzz -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_FUZZ=ON -DREALM_AUTH_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS)
-	@for f in $(BUILD_DIR)/fuzz/ngx_realm_auth/core/fuzz/fuzz_*; do \
-	  [ -x "$$f" ] || continue; echo "== $$f"; \
-	  "$$f" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; done
+	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target fuzz_verify fuzz_jwks
+	@for t in verify jwks; do \
+	  bin=$$(find $(BUILD_DIR)/fuzz -name fuzz_$$t -type f -perm -u+x | head -1); \
+	  work=$(BUILD_DIR)/fuzz/corpus-$$t; mkdir -p $$work; echo "== fuzz_$$t"; \
+	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
+	    ngx_realm_auth/core/fuzz/corpus/$$t || exit 1; done
+
+## bench: throughput with and without the module, side by side (bench/results/)
+bench: build
+	bench/run.sh
 
 format:
-	@find ngx_realm_auth -name '*.cc' -o -name '*.h' | xargs clang-format -i
+	@find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR)
-
-bench: build
-	bench/run.sh
