@@ -214,6 +214,13 @@ Status Jwks::parse(std::string_view json, std::shared_ptr<const Jwks>& out) {
   return Status::kOk;
 }
 
+bool Jwks::has_kid(std::string_view kid) const {
+  for (const Jwk& k : keys_) {
+    if (k.kid == kid) return true;
+  }
+  return false;
+}
+
 const Jwk* Jwks::select(std::string_view kid, Alg alg, Status& why) const {
   bool kid_seen = false;
   for (const Jwk& k : keys_) {

@@ -50,6 +50,9 @@ class Jwks {
   // nullptr with why = kKeyNotFound (no such kid) or kKeyMismatch.
   const Jwk* select(std::string_view kid, Alg alg, Status& why) const;
 
+  // Whether any key, usable or not, carries this kid.
+  bool has_kid(std::string_view kid) const;
+
   size_t size() const { return keys_.size(); }
 
  private:

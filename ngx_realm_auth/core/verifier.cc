@@ -69,7 +69,9 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
   }
   s = check_claims(t.jwt.payload.get(), config.claims, now);
   if (s != Status::kOk) return s;
-  return extract_identity(t.jwt.payload.get(), t.match, t.issuer, config.role_clients, out);
+  s = extract_identity(t.jwt.payload.get(), t.match, t.issuer, config.role_clients, out);
+  out.key_id = t.jwt.kid;
+  return s;
 }
 
 }  // namespace realm_auth

@@ -112,9 +112,9 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
 
   if (s == Status::kOk) {
     zone->count(Counter::kVerified);
-    ctx->rc = lcf.identity_headers && set_identity_headers(r, *ctx) != NGX_OK
-                  ? NGX_HTTP_INTERNAL_SERVER_ERROR
-                  : NGX_OK;
+    ctx->rc = set_identity_headers(r, *ctx, lcf.identity_headers) == NGX_OK
+                  ? NGX_OK
+                  : NGX_HTTP_INTERNAL_SERVER_ERROR;
     return ctx->rc;
   }
 
@@ -165,6 +165,10 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
       worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity,
                                   valid_until);
     }
+  }
+  if (ctx->identity &&
+      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->key_id)) {
+    ctx->identity = nullptr;  // its key was unpublished: verify again (and refuse)
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;

@@ -1,7 +1,7 @@
-// Identity headers for the upstream. The client's own X-Actor-*, X-Tenant-Id,
-// X-Realm-* and extra X-Purpose headers are dropped first, so an upstream
-// that reads X-Tenant-Id can only ever see the value derived from the
-// verified issuer.
+// Identity headers for the upstream. Wherever auth_realm is on, the client's
+// own X-Actor-*, X-Tenant-Id, X-Realm-* and extra X-Purpose headers are
+// dropped, so an upstream that reads X-Tenant-Id can only ever see the value
+// derived from the verified issuer (or nothing, with identity headers off).
 #include <cstring>
 #include <string>
 
@@ -22,8 +22,7 @@ bool is_exactly(const ngx_table_elt_t& h, const char* name) {
 
 // Headers only this module may set.
 bool is_identity_header(const ngx_table_elt_t& h) {
-  return starts_with(h, "x-actor-") || starts_with(h, "x-realm-") || is_exactly(h, "x-tenant-id") ||
-         is_exactly(h, "x-purpose");
+  return starts_with(h, "x-actor-") || starts_with(h, "x-realm-") || is_exactly(h, "x-tenant-id");
 }
 
 ngx_int_t push(ngx_http_request_t* r, ngx_list_t* list, const char* name, const std::string& value) {
@@ -44,25 +43,35 @@ ngx_int_t push(ngx_http_request_t* r, ngx_list_t* list, const char* name, const 
   return NGX_OK;
 }
 
+// Empty values (no email, no department, no tenant for the platform realm)
+// are left out rather than sent empty.
+ngx_int_t push_identity(ngx_http_request_t* r, ngx_list_t* list, const Identity& id) {
+  bool ok = push(r, list, "X-Actor-Id", id.actor_id) == NGX_OK &&
+            push(r, list, "X-Tenant-Id", id.tenant_id) == NGX_OK &&
+            push(r, list, "X-Realm-Name", id.realm) == NGX_OK &&
+            push(r, list, "X-Actor-Roles", join_roles(id.roles)) == NGX_OK &&
+            push(r, list, "X-Actor-Username", id.username) == NGX_OK &&
+            push(r, list, "X-Actor-Email", id.email) == NGX_OK &&
+            push(r, list, "X-Actor-Department-Id", id.department_id) == NGX_OK;
+  return ok ? NGX_OK : NGX_ERROR;
+}
+
 }  // namespace
 
-ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx) {
+ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx, bool add) {
   // Rebuild the list without the reserved names: nginx 1.22 has no way to
   // unlink one element, and proxy/fastcgi/grpc all walk this list.
   ngx_list_t fresh;
   if (ngx_list_init(&fresh, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
-  std::string purpose;
-  bool have_purpose = false;
+  bool have_purpose = false;  // X-Purpose is the caller's to declare: keep the first only
 
   for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
     for (ngx_uint_t i = 0; i < part->nelts; i++) {
-      if (is_identity_header(h[i])) {
-        if (!have_purpose && is_exactly(h[i], "x-purpose")) {
-          purpose.assign(reinterpret_cast<char*>(h[i].value.data), h[i].value.len);
-          have_purpose = true;
-        }
-        continue;
+      if (is_identity_header(h[i])) continue;
+      if (is_exactly(h[i], "x-purpose")) {
+        if (have_purpose) continue;
+        have_purpose = true;
       }
       auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&fresh));
       if (copy == nullptr) return NGX_ERROR;
@@ -70,17 +79,7 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx) {
     }
   }
 
-  const Identity& id = *ctx.identity;
-  if (push(r, &fresh, "X-Actor-Id", id.actor_id) != NGX_OK ||
-      push(r, &fresh, "X-Tenant-Id", id.tenant_id) != NGX_OK ||
-      push(r, &fresh, "X-Realm-Name", id.realm) != NGX_OK ||
-      push(r, &fresh, "X-Actor-Roles", join_roles(id.roles)) != NGX_OK ||
-      push(r, &fresh, "X-Actor-Username", id.username) != NGX_OK ||
-      push(r, &fresh, "X-Actor-Email", id.email) != NGX_OK ||
-      push(r, &fresh, "X-Actor-Department-Id", id.department_id) != NGX_OK ||
-      push(r, &fresh, "X-Purpose", purpose) != NGX_OK) {
-    return NGX_ERROR;
-  }
+  if (add && push_identity(r, &fresh, *ctx.identity) != NGX_OK) return NGX_ERROR;
   bool single_part = fresh.last == &fresh.part;
   r->headers_in.headers = fresh;
   if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;  // was &fresh.part

@@ -43,7 +43,8 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
                                    bool after_refetch) {
   Issuer& w = issuer_entry(issuer);
   ngx_msec_t now = ngx_current_msec;
-  if (!after_refetch && w.keys && now - w.fetched_at < lcf.jwks_ttl) {
+  uint64_t epoch = zone_->jwks_epoch();
+  if (!after_refetch && w.keys && w.epoch == epoch && now - w.fetched_at < lcf.jwks_ttl) {
     zone_->count(Counter::kWorkerHits);
     return {Result::kReady, w.keys, Status::kOk};
   }
@@ -56,6 +57,7 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
     return {Result::kFail, nullptr, Status::kJwksUnavailable};
   }
   refresh_from_zone(w, snap);
+  w.epoch = epoch;
   if (snap.claimed && !start_fetch(issuer, false, lcf)) {
     zone_->fetch_failed(issuer);
     snap.fetch_in_flight = false;
@@ -87,6 +89,19 @@ KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf
   // rate limit says no.
   if (snap.claimed || snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
   return {Result::kFail, nullptr, Status::kKeyNotFound};
+}
+
+bool KeyStore::still_published(const std::string& issuer, const std::string& kid) {
+  Issuer& w = issuer_entry(issuer);
+  uint64_t epoch = zone_->jwks_epoch();
+  if (w.epoch != epoch) {
+    IssuerSnapshot snap;
+    if (zone_->look_up_issuer(issuer, w.generation, ClaimPolicy{}, snap)) {
+      refresh_from_zone(w, snap);
+      w.epoch = epoch;
+    }
+  }
+  return !w.keys || w.keys->has_kid(kid);  // keys not known here: nothing says otherwise
 }
 
 void KeyStore::wait(RequestCtx* ctx, const std::string& issuer) {
@@ -149,6 +164,7 @@ void KeyStore::finish_fetch(FetchJob& job) {
     w.keys = job.parsed;
     w.generation = generation;
     w.fetched_at = ngx_current_msec;
+    w.epoch = zone_->jwks_epoch();
   } else {
     zone_->count(Counter::kFetchFailures);
     zone_->fetch_failed(job.issuer);

@@ -41,6 +41,10 @@ class KeyStore {
   // within auth_realm_jwks_refetch_interval. kWait, or kFail(kKeyNotFound).
   Lookup refetch(const std::string& issuer, const LocConf& lcf);
 
+  // Whether the issuer still publishes `kid`, as far as this nginx knows
+  // (no I/O): a cached identity whose key was unpublished is not reused.
+  bool still_published(const std::string& issuer, const std::string& kid);
+
   // Queue `ctx` to be woken when this worker's fetch for `issuer` lands.
   void wait(RequestCtx* ctx, const std::string& issuer);
   static void stop_waiting(RequestCtx* ctx);
@@ -50,6 +54,7 @@ class KeyStore {
     std::shared_ptr<const Jwks> keys;  // parsed document
     uint64_t generation = 0;           // zone generation of `keys`
     ngx_msec_t fetched_at = 0;         // when the zone got that document
+    uint64_t epoch = 0;                // zone epoch when last compared with the zone
     ngx_queue_t waiters;               // RequestCtx::waiting links
   };
   struct FetchJob;

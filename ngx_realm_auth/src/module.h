@@ -86,7 +86,8 @@ inline RequestCtx* request_ctx(ngx_http_request_t* r) {
 ngx_int_t access_handler(ngx_http_request_t* r);
 ngx_int_t status_handler(ngx_http_request_t* r);
 ngx_int_t add_variables(ngx_conf_t* cf);
-ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx);
+// Drops client-sent identity headers; with `add`, sets the verified ones.
+ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx, bool add);
 
 // The worker's key store, created in init_process (per-worker state).
 KeyStore* worker_key_store();

@@ -132,7 +132,7 @@ std::string serialize(const Identity& id) {
   std::string out;
   out.reserve(256);
   for (const std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                               &id.email, &id.department_id}) {
+                               &id.email, &id.department_id, &id.key_id}) {
     put(out, *s);
   }
   put_u64(out, id.roles.size());
@@ -144,7 +144,7 @@ std::string serialize(const Identity& id) {
 bool deserialize(const u_char* p, size_t len, Identity& id) {
   const u_char* end = p + len;
   for (std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                         &id.email, &id.department_id}) {
+                         &id.email, &id.department_id, &id.key_id}) {
     if (!get(p, end, *s)) return false;
   }
   uint64_t count, exp;
@@ -168,6 +168,7 @@ struct Zone::Shared {
   ngx_queue_t token_lru;
   ngx_uint_t issuer_count;  // under the mutex
   ngx_uint_t token_count;   // under the mutex
+  ngx_atomic_t jwks_epoch;  // bumped by store_document
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
 };
@@ -263,7 +264,8 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     }
     // A claim older than the fetch timeout belongs to a worker that died or
     // lost its task: let someone else fetch.
-    if (e->fetching_since != 0 && now - e->fetching_since > policy.fetch_timeout + 1000) {
+    if (policy.claim != Claim::kNone && e->fetching_since != 0 &&
+        now - e->fetching_since > policy.fetch_timeout + 1000) {
       e->fetching_since = 0;
     }
     out.failed_recently = e->failed_at != 0 && now - e->failed_at < kFailureBackoffMs;
@@ -304,6 +306,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
       e->fetched_at = ngx_current_msec;
       e->failed_at = 0;
       generation = ++e->generation;
+      ngx_atomic_fetch_add(&sh->jwks_epoch, 1);
     }
   }
   ngx_shmtx_unlock(&pool->mutex);
@@ -406,6 +409,8 @@ void Zone::store_token(const TokenHash& key, const Identity& identity, time_t va
 }
 
 // --- counters and status ---------------------------------------------------
+
+uint64_t Zone::jwks_epoch() const { return shared()->jwks_epoch; }
 
 void Zone::count(Counter c, ngx_atomic_int_t n) {
   ngx_atomic_fetch_add(&shared()->counters[static_cast<unsigned>(c)], n);

@@ -74,6 +74,10 @@ class Zone {
   bool find_token(const TokenHash& key, time_t now, Identity& out);
   void store_token(const TokenHash& key, const Identity& identity, time_t valid_until);
 
+  // Bumps whenever any issuer's document changes; read without the lock so
+  // workers notice a rotation on their next request, not at their TTL.
+  uint64_t jwks_epoch() const;
+
   void count(Counter c, ngx_atomic_int_t n = 1);
   void count_refused(Status s);
 
