@@ -172,6 +172,16 @@ bool usable_for(const Jwk& k, Alg alg) {
          family_matches(k, alg);
 }
 
+// One PreparedVerifier per algorithm select() could pick `k` for (just its
+// "alg" when published, otherwise all that fit kty/crv), made now because a
+// parsed Jwks is immutable and shared between threads afterwards.
+void prepare_verifiers(Jwk& k) {
+  for (size_t i = 0; i < k.verifiers.size(); ++i) {
+    const Alg alg = static_cast<Alg>(i);
+    if (usable_for(k, alg)) k.verifiers[i] = PreparedVerifier::create(alg, k.key.get());
+  }
+}
+
 }  // namespace
 
 // Statuses: kOk; kKeyMismatch for a sound key that is not for signatures
@@ -205,7 +215,9 @@ Status Jwks::parse(std::string_view json, std::shared_ptr<const Jwks>& out) {
   const json_t* entry;
   json_array_foreach(keys, i, entry) {
     Jwk jwk;
-    if (parse_jwk(entry, jwk) == Status::kOk) jwks->keys_.push_back(std::move(jwk));
+    if (parse_jwk(entry, jwk) != Status::kOk) continue;
+    prepare_verifiers(jwk);
+    jwks->keys_.push_back(std::move(jwk));
   }
   // Parsing failures leave OpenSSL errors behind; they are expected here.
   ERR_clear_error();

@@ -10,6 +10,8 @@
 
 #include <openssl/evp.h>
 
+#include <array>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 
 #include "algorithm.h"
 #include "json.h"
+#include "signature.h"
 #include "status.h"
 
 namespace realm_auth {
@@ -33,6 +36,16 @@ struct Jwk {
   std::string alg;  // as published; may be empty
   std::string use;  // as published; may be empty
   EvpPkeyPtr key;
+  // Indexed by Alg, filled by Jwks::parse for each algorithm select() may
+  // pick this key for. Empty slot (EdDSA, preparation failed, or a Jwk from
+  // parse_jwk alone): use verify_signature with `key`. Declared after `key`,
+  // so destroyed before it; each verifier holds its own key reference anyway.
+  std::array<std::unique_ptr<const PreparedVerifier>, static_cast<size_t>(Alg::kCount)> verifiers;
+
+  // The prepared verifier for `alg`, or nullptr.
+  const PreparedVerifier* verifier(Alg alg) const {
+    return alg < Alg::kCount ? verifiers[static_cast<size_t>(alg)].get() : nullptr;
+  }
 };
 
 class Jwks {
@@ -40,7 +53,8 @@ class Jwks {
   // Parses a JWKS document ({"keys":[...]}). Keys that cannot verify
   // signatures (use "enc", e.g. Keycloak's RSA-OAEP key; unknown kty; bad or
   // weak parameters such as RSA below 2048 bits; private members present)
-  // are skipped, not fatal. kJwksMalformed when the document is not an
+  // are skipped, not fatal. Each kept key gets its PreparedVerifiers (see
+  // Jwk::verifiers), so the parsed set is never modified. kJwksMalformed when the document is not an
   // object with a "keys" array or holds no usable key.
   static Status parse(std::string_view json, std::shared_ptr<const Jwks>& out);
 

@@ -77,10 +77,11 @@ bool raw_to_der(std::string_view raw, size_t coord, std::string& der) {
   return i2d_ECDSA_SIG(sig.get(), &out) == len;
 }
 
-bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std::string_view sig) {
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+// EVP_DigestVerifyInit plus, for PS*, the RFC 7518 §3.5 parameters. Shared
+// by the one-shot path and PreparedVerifier::create so both check the same.
+bool init_verify(const AlgInfo& a, EVP_MD_CTX* ctx, EVP_PKEY* key) {
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, a.md, nullptr, key) != 1) return false;
+  if (EVP_DigestVerifyInit(ctx, &pctx, a.md, nullptr, key) != 1) return false;
   if (a.family == Family::kRsaPss) {
     // RFC 7518 §3.5: salt as long as the hash, MGF1 with the same hash.
     if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
@@ -89,6 +90,12 @@ bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std:
       return false;
     }
   }
+  return true;
+}
+
+bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std::string_view sig) {
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || !init_verify(a, ctx.get(), key)) return false;
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
@@ -111,6 +118,52 @@ bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
   }
   // A failed verify leaves entries on this thread's OpenSSL error queue;
   // clear them so they are not blamed on the next, unrelated TLS call.
+  if (!ok) ERR_clear_error();
+  return ok;
+}
+
+std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PKEY* key) {
+  // The same refusals as verify_signature, so a missing verifier and a
+  // refusing one are indistinguishable to the caller.
+  if (key == nullptr || alg >= Alg::kCount) return nullptr;
+  const AlgInfo a = info(alg);
+  if (a.family == Family::kEdDsa || a.md == nullptr) return nullptr;
+  if (!key_fits(a.family, key, a.ec_coord)) return nullptr;
+
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || !init_verify(a, ctx.get(), key)) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return std::unique_ptr<const PreparedVerifier>(
+      new PreparedVerifier(alg, a.ec_coord, ctx.release()));
+}
+
+bool PreparedVerifier::verify(std::string_view signing_input, std::string_view signature) const {
+  std::string der;
+  if (ec_coord_ != 0) {
+    // Malformed R||S never reaches OpenSSL, as in verify_signature.
+    if (!raw_to_der(signature, ec_coord_, der)) {
+      ERR_clear_error();
+      return false;
+    }
+    signature = der;
+  }
+  // A private copy per call: the template is shared between threads and
+  // EVP_MD_CTX_copy_ex only reads its source (it duplicates the provider's
+  // signature context, PSS parameters included, and takes a key reference).
+  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
+  bool ok = ctx && EVP_MD_CTX_copy_ex(ctx.get(), template_.get()) == 1;
+  if (ok) {
+    // Without FINALISE, EVP_DigestVerifyFinal duplicates the signature
+    // context once more so the context stays usable; this copy is
+    // discarded right after, so let Final consume it instead.
+    EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
+    ok = EVP_DigestVerifyUpdate(ctx.get(), signing_input.data(), signing_input.size()) == 1 &&
+         EVP_DigestVerifyFinal(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                               signature.size()) == 1;
+  }
+  // As in verify_signature: keep failures off this thread's error queue.
   if (!ok) ERR_clear_error();
   return ok;
 }

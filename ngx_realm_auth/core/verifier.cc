@@ -64,9 +64,15 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
   Status s;
   const Jwk* key = keys.select(t.jwt.kid, t.jwt.alg, s);
   if (key == nullptr) return s;
-  if (!verify_signature(t.jwt.alg, key->key.get(), t.jwt.signing_input, t.jwt.signature)) {
-    return Status::kSignatureInvalid;
-  }
+  // The prepared verifier (made at Jwks::parse) skips OpenSSL's per-call
+  // algorithm lookup; it gives the same answers, and EdDSA keys or keys whose
+  // preparation failed have none and take the one-shot path.
+  const PreparedVerifier* prepared = key->verifier(t.jwt.alg);
+  const bool valid =
+      prepared != nullptr
+          ? prepared->verify(t.jwt.signing_input, t.jwt.signature)
+          : verify_signature(t.jwt.alg, key->key.get(), t.jwt.signing_input, t.jwt.signature);
+  if (!valid) return Status::kSignatureInvalid;
   s = check_claims(t.jwt.payload.get(), config.claims, now);
   if (s != Status::kOk) return s;
   s = extract_identity(t.jwt.payload.get(), t.match, t.issuer, config.role_clients, out);

@@ -218,6 +218,56 @@ void every_algorithm_round_trip(void**) {
     const Jwk* k = keys->select("k", alg, why);
     assert_non_null(k);
     assert_true(EVP_PKEY_eq(k->key.get(), key) == 1);
+    // The prepared verifier made at parse time checks this key's signatures.
+    const std::string input = "eyJhbGciOiJ4In0.eyJzdWIiOiJ4In0";
+    const PreparedVerifier* p = k->verifier(alg);
+    if (alg == Alg::kEdDSA) {
+      assert_null(p);  // cannot stream: one-shot verify_signature only
+      continue;
+    }
+    assert_non_null(p);
+    assert_true(p->verify(input, sign(alg, key, input)));
+    assert_false(p->verify(input + "x", sign(alg, key, input)));
+  }
+}
+
+// Jwks::parse prepares exactly the algorithms select() may pick a key for:
+// the published alg only, or every one its kty/crv fits; never EdDSA.
+void prepared_verifiers_follow_select(void**) {
+  EVP_PKEY* rsa = shared_rsa_key();
+  EvpPkeyPtr p256 = generate_key(Alg::kES256);
+  EvpPkeyPtr p384 = generate_key(Alg::kES384);
+  EvpPkeyPtr p521 = generate_key(Alg::kES512);
+  EvpPkeyPtr ed = generate_key(Alg::kEdDSA);
+  auto keys = parse_ok(set_of({public_jwk(rsa, "rsa-any"), public_jwk(rsa, "rsa-ps384", "PS384"),
+                               public_jwk(rsa, "rsa-rs512", "RS512", ""),
+                               public_jwk(p256.get(), "p256"), public_jwk(p384.get(), "p384"),
+                               public_jwk(p521.get(), "p521", "ES512"),
+                               public_jwk(ed.get(), "ed", "EdDSA")}));
+  const char* kids[] = {"rsa-any", "rsa-ps384", "rsa-rs512", "p256", "p384", "p521", "ed"};
+  const size_t expected[] = {6, 1, 1, 1, 1, 1, 0};  // prepared algorithms per key
+  constexpr unsigned kAlgs = static_cast<unsigned>(Alg::kCount);
+  for (size_t n = 0; n < 7; ++n) {
+    // Every key here has a unique kid and serves at least one algorithm.
+    const Jwk* k = nullptr;
+    Status why;
+    for (unsigned i = 0; i < kAlgs && k == nullptr; ++i) {
+      k = keys->select(kids[n], static_cast<Alg>(i), why);
+    }
+    assert_non_null(k);
+    size_t prepared = 0;
+    for (unsigned i = 0; i < kAlgs; ++i) {
+      const Alg alg = static_cast<Alg>(i);
+      const bool selectable = keys->select(kids[n], alg, why) == k;
+      const PreparedVerifier* p = k->verifier(alg);
+      assert_int_equal(p != nullptr, selectable && alg != Alg::kEdDSA);
+      if (p != nullptr) {
+        assert_true(p->alg() == alg);
+        ++prepared;
+      }
+    }
+    assert_int_equal(prepared, expected[n]);
+    assert_null(k->verifier(Alg::kCount));
   }
 }
 
@@ -256,6 +306,7 @@ int main() {
       cmocka_unit_test(alg_must_fit_key),
       cmocka_unit_test(duplicate_kids_first_usable_wins),
       cmocka_unit_test(every_algorithm_round_trip),
+      cmocka_unit_test(prepared_verifiers_follow_select),
       cmocka_unit_test(document_errors),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -3,10 +3,14 @@
 #include "signature.h"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "base64url.h"
 #include "cmocka_cxx.h"
@@ -35,6 +39,22 @@ std::string decode(std::string_view b64url) {
   return out;
 }
 
+// Both paths give `expected`: the one-shot verify_signature and, for every
+// algorithm but EdDSA (which cannot stream), a PreparedVerifier of the key.
+void agree(Alg alg, EVP_PKEY* key, std::string_view input, std::string_view sig, bool expected) {
+  assert_int_equal(verify_signature(alg, key, input, sig), expected);
+  auto prepared = PreparedVerifier::create(alg, key);
+  if (alg == Alg::kEdDSA) {
+    assert_null(prepared.get());
+    return;
+  }
+  assert_non_null(prepared.get());
+  assert_true(prepared->alg() == alg);
+  assert_int_equal(prepared->verify(input, sig), expected);
+  // A verifier is reusable: the second call sees the same untouched template.
+  assert_int_equal(prepared->verify(input, sig), expected);
+}
+
 // Verifies a compact JWS vector, then the same with one input byte and one
 // signature byte changed.
 void check_vector(Alg alg, EVP_PKEY* key, std::string_view token) {
@@ -42,14 +62,14 @@ void check_vector(Alg alg, EVP_PKEY* key, std::string_view token) {
   size_t dot = token.rfind('.');
   std::string input(token.substr(0, dot));
   std::string sig = decode(token.substr(dot + 1));
-  assert_true(verify_signature(alg, key, input, sig));
+  agree(alg, key, input, sig, true);
 
   std::string bad_input = input;
   bad_input[bad_input.size() / 2] ^= 0x01;
-  assert_false(verify_signature(alg, key, bad_input, sig));
+  agree(alg, key, bad_input, sig, false);
   std::string bad_sig = sig;
   bad_sig[bad_sig.size() / 2] ^= 0x01;
-  assert_false(verify_signature(alg, key, input, bad_sig));
+  agree(alg, key, input, bad_sig, false);
 }
 
 void rfc7515_a2_rs256(void**) {
@@ -198,6 +218,166 @@ void pss_parameters_are_fixed(void**) {
   assert_false(verify_signature(Alg::kPS256, rsa, input, pss_sign(rsa, input, 32, EVP_sha1())));
 }
 
+// PreparedVerifier against verify_signature for every algorithm: valid,
+// tampered input, tampered signature, wrong key, wrong lengths; one
+// verifier answering all of them in turn.
+void prepared_agrees_with_one_shot(void**) {
+  static EvpPkeyPtr other_rsa = generate_key(Alg::kRS256);
+  for (unsigned i = 0; i < static_cast<unsigned>(Alg::kCount); ++i) {
+    const Alg alg = static_cast<Alg>(i);
+    const bool rsa = alg <= Alg::kPS512;
+    EvpPkeyPtr own = rsa ? nullptr : generate_key(alg);
+    EvpPkeyPtr own_other = rsa ? nullptr : generate_key(alg);
+    EVP_PKEY* key = rsa ? shared_rsa_key() : own.get();
+    EVP_PKEY* other = rsa ? other_rsa.get() : own_other.get();
+    const std::string input = "eyJhbGciOiJ4In0.eyJzdWIiOiJ4In0";
+    const std::string sig = sign(alg, key, input);
+    std::string bad_sig = sig;
+    bad_sig[bad_sig.size() / 3] ^= 0x40;
+    std::string bad_input = input;
+    bad_input[5] ^= 0x01;
+
+    agree(alg, key, input, sig, true);
+    agree(alg, key, input + "x", sig, false);
+    agree(alg, key, bad_input, sig, false);
+    agree(alg, key, input, bad_sig, false);
+    agree(alg, key, input, "", false);
+    agree(alg, key, input, sig.substr(1), false);
+    agree(alg, key, input, sig + '\0', false);
+    agree(alg, key, "", sig, false);
+    agree(alg, other, input, sig, false);  // right type, wrong key
+    // The other key's own signature is fine for its own verifier.
+    agree(alg, other, input, sign(alg, other, input), true);
+
+    // And mixed on one verifier, so no answer leaks into the next.
+    if (alg == Alg::kEdDSA) continue;
+    auto p = PreparedVerifier::create(alg, key);
+    assert_non_null(p.get());
+    for (int round = 0; round < 3; ++round) {
+      assert_true(p->verify(input, sig));
+      assert_false(p->verify(input, bad_sig));
+      assert_false(p->verify(bad_input, sig));
+      assert_true(p->verify(input, sig));
+    }
+  }
+}
+
+// create() refuses what verify_signature refuses up front; the caller then
+// falls back to verify_signature, which says no.
+void prepared_refuses_mismatched_keys(void**) {
+  EvpPkeyPtr p256 = generate_key(Alg::kES256);
+  EvpPkeyPtr p384 = generate_key(Alg::kES384);
+  EvpPkeyPtr p521 = generate_key(Alg::kES512);
+  EvpPkeyPtr ed = generate_key(Alg::kEdDSA);
+  EVP_PKEY* rsa = shared_rsa_key();
+  assert_null(PreparedVerifier::create(Alg::kES256, p384.get()).get());
+  assert_null(PreparedVerifier::create(Alg::kES384, p256.get()).get());
+  assert_null(PreparedVerifier::create(Alg::kES512, p384.get()).get());
+  assert_null(PreparedVerifier::create(Alg::kES256, rsa).get());
+  assert_null(PreparedVerifier::create(Alg::kRS256, p256.get()).get());
+  assert_null(PreparedVerifier::create(Alg::kPS256, ed.get()).get());
+  assert_null(PreparedVerifier::create(Alg::kEdDSA, ed.get()).get());  // one-shot only
+  assert_null(PreparedVerifier::create(Alg::kRS256, nullptr).get());
+  assert_null(PreparedVerifier::create(Alg::kCount, rsa).get());
+  assert_non_null(PreparedVerifier::create(Alg::kES512, p521.get()).get());
+  assert_non_null(PreparedVerifier::create(Alg::kPS512, rsa).get());
+  assert_int_equal(ERR_peek_error(), 0);  // nothing left on the error queue
+}
+
+// The prepared path keeps the ECDSA form rules and the PSS parameters.
+void prepared_keeps_form_and_pss_rules(void**) {
+  EvpPkeyPtr key = generate_key(Alg::kES256);
+  const std::string input = "a.b";
+  auto es = PreparedVerifier::create(Alg::kES256, key.get());
+  assert_non_null(es.get());
+  std::string raw = sign(Alg::kES256, key.get(), input);
+  assert_true(es->verify(input, raw));
+  assert_false(es->verify(input, raw.substr(0, 63)));
+  assert_false(es->verify(input, raw + '\0'));
+  assert_false(es->verify(input, '\0' + raw));
+  assert_false(es->verify(input, std::string(64, '\0')));
+
+  EVP_PKEY* rsa = shared_rsa_key();
+  auto ps = PreparedVerifier::create(Alg::kPS256, rsa);
+  assert_non_null(ps.get());
+  assert_true(ps->verify(input, pss_sign(rsa, input, 32, EVP_sha256())));
+  assert_false(ps->verify(input, pss_sign(rsa, input, 20, EVP_sha256())));
+  assert_false(ps->verify(input, pss_sign(rsa, input, RSA_PSS_SALTLEN_MAX, EVP_sha256())));
+  assert_false(ps->verify(input, pss_sign(rsa, input, 32, EVP_sha1())));
+  assert_false(ps->verify(input, sign(Alg::kRS256, rsa, input)));
+  auto rs = PreparedVerifier::create(Alg::kRS256, rsa);
+  assert_false(rs->verify(input, sign(Alg::kPS256, rsa, input)));
+  assert_true(rs->verify(input, sign(Alg::kRS256, rsa, input)));
+  // PS384 signature is neither PS256 nor PS512 (RFC 7518 §3.5).
+  std::string ps384 = sign(Alg::kPS384, rsa, input);
+  assert_true(PreparedVerifier::create(Alg::kPS384, rsa)->verify(input, ps384));
+  assert_false(PreparedVerifier::create(Alg::kPS256, rsa)->verify(input, ps384));
+  assert_false(PreparedVerifier::create(Alg::kPS512, rsa)->verify(input, ps384));
+  assert_int_equal(ERR_peek_error(), 0);
+}
+
+// One verifier shared by 4 threads × 200 verifications, as a Jwks is shared
+// between the sidecar's threads: every answer right, valid and invalid
+// interleaved. (Under the sanitizer build this also exercises the template
+// copy for memory errors.)
+void prepared_is_thread_safe(void**) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 200;
+  EvpPkeyPtr p256 = generate_key(Alg::kES256);
+  EvpPkeyPtr p521 = generate_key(Alg::kES512);
+  const struct {
+    Alg alg;
+    EVP_PKEY* key;
+  } cases[] = {{Alg::kRS256, shared_rsa_key()},
+               {Alg::kPS256, shared_rsa_key()},
+               {Alg::kES256, p256.get()},
+               {Alg::kES512, p521.get()}};
+  for (const auto& c : cases) {
+    auto p = PreparedVerifier::create(c.alg, c.key);
+    assert_non_null(p.get());
+    // Per-thread inputs, so a copy mixing two threads' data would show.
+    std::vector<std::string> inputs, sigs;
+    for (int t = 0; t < kThreads; ++t) {
+      inputs.push_back("eyJhbGciOiJ4In0.thread" + std::to_string(t));
+      sigs.push_back(sign(c.alg, c.key, inputs.back()));
+    }
+    std::atomic<int> wrong{0}, done{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        // No cmocka asserts here: they longjmp and are not thread-safe.
+        for (int i = 0; i < kPerThread; ++i) {
+          const int kind = i % 4;
+          const std::string& sig = sigs[t];
+          bool ok;
+          switch (kind) {
+            case 0:
+              ok = p->verify(inputs[t], sig) == true;
+              break;
+            case 1:  // another thread's signature over this thread's input
+              ok = p->verify(inputs[t], sigs[(t + 1) % kThreads]) == false;
+              break;
+            case 2: {
+              std::string bad = sig;
+              bad[bad.size() / 2] ^= 0x10;
+              ok = p->verify(inputs[t], bad) == false;
+              break;
+            }
+            default:
+              ok = p->verify(inputs[t] + "x", sig) == false;
+              break;
+          }
+          if (!ok) wrong.fetch_add(1);
+          done.fetch_add(1);
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    assert_int_equal(done.load(), kThreads * kPerThread);
+    assert_int_equal(wrong.load(), 0);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -211,6 +391,10 @@ int main() {
       cmocka_unit_test(ecdsa_form_is_fixed_width_raw),
       cmocka_unit_test(key_and_algorithm_must_agree),
       cmocka_unit_test(pss_parameters_are_fixed),
+      cmocka_unit_test(prepared_agrees_with_one_shot),
+      cmocka_unit_test(prepared_refuses_mismatched_keys),
+      cmocka_unit_test(prepared_keeps_form_and_pss_rules),
+      cmocka_unit_test(prepared_is_thread_safe),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
