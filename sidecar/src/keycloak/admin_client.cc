@@ -290,9 +290,10 @@ KcResponse AdminClient::client_uuid(const ClientCredentials* who, const std::str
   return r;
 }
 
-KcResponse AdminClient::client_secret(const ClientCredentials* who, const std::string& realm,
-                                      const std::string& uuid, std::string& secret) {
-  KcResponse r = call(who, "GET", segment(realm) + "/clients" + segment(uuid) + "/client-secret");
+KcResponse AdminClient::secret_call(const ClientCredentials* who, const char* method,
+                                    const std::string& realm, const std::string& uuid,
+                                    std::string& secret) {
+  KcResponse r = call(who, method, segment(realm) + "/clients" + segment(uuid) + "/client-secret");
   if (!r.ok()) return r;
   JsonPtr j = json_parse(r.body);
   secret = json_str(j.get(), "value");
@@ -305,20 +306,15 @@ KcResponse AdminClient::client_secret(const ClientCredentials* who, const std::s
   return r;
 }
 
+KcResponse AdminClient::client_secret(const ClientCredentials* who, const std::string& realm,
+                                      const std::string& uuid, std::string& secret) {
+  return secret_call(who, "GET", realm, uuid, secret);
+}
+
 KcResponse AdminClient::regenerate_client_secret(const ClientCredentials* who,
                                                  const std::string& realm, const std::string& uuid,
                                                  std::string& secret) {
-  KcResponse r = call(who, "POST", segment(realm) + "/clients" + segment(uuid) + "/client-secret");
-  if (!r.ok()) return r;
-  JsonPtr j = json_parse(r.body);
-  secret = json_str(j.get(), "value");
-  std::fill(r.body.begin(), r.body.end(), '\0');
-  r.body.clear();
-  if (secret.empty()) {
-    r.error = KcError::kBadResponse;
-    r.message = "client-secret answer without a value";
-  }
-  return r;
+  return secret_call(who, "POST", realm, uuid, secret);
 }
 
 }  // namespace realm_sidecar

@@ -96,6 +96,10 @@ class AdminClient {
   static std::string segment(const std::string& s);
 
  private:
+  // GET reads the current client secret, POST regenerates it; both answer
+  // {"value": …}. The body is wiped once the secret is copied out.
+  KcResponse secret_call(const ClientCredentials* who, const char* method, const std::string& realm,
+                         const std::string& uuid, std::string& secret);
   struct CachedToken {
     std::string access_token;
     std::chrono::steady_clock::time_point refresh_at;
