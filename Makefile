@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-e2e \
-        fuzz bench format clean
+        fuzz bench format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -40,7 +40,7 @@ demo: up
 	@scripts/demo.sh
 
 ## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
-test: unit unit-asan test-module test-e2e
+test: format-check unit unit-asan test-module test-e2e
 
 ## unit: CMocka/CTest suites of the core library and the sidecar
 unit: build deps-stack
@@ -75,8 +75,13 @@ fuzz: deps
 bench: build
 	bench/run.sh
 
+CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:
-	@find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h' | xargs clang-format -i
+	@clang-format -i $(CXX_SOURCES)
+
+## format-check: fails when a C++ file is not clang-format clean
+format-check: deps
+	@clang-format --dry-run -Werror $(CXX_SOURCES)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -8,9 +8,15 @@
 namespace realm_auth {
 
 enum class Alg : uint8_t {
-  kRS256, kRS384, kRS512,
-  kPS256, kPS384, kPS512,
-  kES256, kES384, kES512,
+  kRS256,
+  kRS384,
+  kRS512,
+  kPS256,
+  kPS384,
+  kPS512,
+  kES256,
+  kES384,
+  kES512,
   kEdDSA,
   kCount
 };

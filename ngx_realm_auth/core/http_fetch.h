@@ -9,10 +9,10 @@
 namespace realm_auth {
 
 struct FetchResult {
-  bool ok = false;        // 200 and body within limits
-  long http_status = 0;   // 0 when no response arrived
+  bool ok = false;       // 200 and body within limits
+  long http_status = 0;  // 0 when no response arrived
   std::string body;
-  std::string error;      // why not ok, for the error log (no secrets)
+  std::string error;  // why not ok, for the error log (no secrets)
 };
 
 // GET `url`; no redirects followed, http/https only, total time bounded by

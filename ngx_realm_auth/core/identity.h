@@ -13,17 +13,17 @@
 namespace realm_auth {
 
 struct Identity {
-  std::string actor_id;       // sub
-  std::string tenant_id;      // slug of the issuer's realm (never a header)
-  std::string realm;          // realm name
-  std::string issuer;         // verified iss
+  std::string actor_id;            // sub
+  std::string tenant_id;           // slug of the issuer's realm (never a header)
+  std::string realm;               // realm name
+  std::string issuer;              // verified iss
   std::vector<std::string> roles;  // realm_access.roles (+ configured clients)
-  std::string username;       // preferred_username
-  std::string email;          // email
-  std::string department_id;  // department_id claim, optional
-  int64_t exp = 0;            // token expiry (seconds since the epoch)
-  std::string key_id;         // kid of the key that verified it: a cached identity
-                              // dies with its key when the issuer unpublishes it
+  std::string username;            // preferred_username
+  std::string email;               // email
+  std::string department_id;       // department_id claim, optional
+  int64_t exp = 0;                 // token expiry (seconds since the epoch)
+  std::string key_id;              // kid of the key that verified it: a cached identity
+                                   // dies with its key when the issuer unpublishes it
 };
 
 // Builds the identity from verified claims. Roles come from
@@ -32,9 +32,8 @@ struct Identity {
 // bytes (they end up in HTTP headers) and roles may not contain ',' (the
 // list separator): otherwise kClaimInvalid. Optional claims of the wrong type
 // are kClaimInvalid too, never silently dropped.
-Status extract_identity(const json_t* payload, const IssuerMatch& issuer,
-                        std::string_view iss, const std::vector<std::string>& role_clients,
-                        Identity& out);
+Status extract_identity(const json_t* payload, const IssuerMatch& issuer, std::string_view iss,
+                        const std::vector<std::string>& role_clients, Identity& out);
 
 // Comma-separated roles, as $realm_roles and X-Actor-Roles carry them.
 std::string join_roles(const std::vector<std::string>& roles);

@@ -40,8 +40,7 @@ class IssuerPattern {
 };
 
 // First matching pattern wins.
-bool match_issuer(const std::vector<IssuerPattern>& patterns, std::string_view iss,
-                  IssuerMatch& m);
+bool match_issuer(const std::vector<IssuerPattern>& patterns, std::string_view iss, IssuerMatch& m);
 
 // The tenant slug rule of DESIGN.md (lowercase DNS label).
 bool is_valid_slug(std::string_view slug);

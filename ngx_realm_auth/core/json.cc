@@ -80,9 +80,8 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
       return true;
     }
     json_t* parent = stack_.back();
-    int rc = json_is_object(parent)
-                 ? json_object_setn_new(parent, key_.data(), key_.size(), value)
-                 : json_array_append_new(parent, value);
+    int rc = json_is_object(parent) ? json_object_setn_new(parent, key_.data(), key_.size(), value)
+                                    : json_array_append_new(parent, value);
     return rc == 0;  // json_object_setn_new also refuses a name that is not UTF-8
   }
 
@@ -126,7 +125,8 @@ Status parse_json_object(std::string_view text, size_t max_depth, Status not_obj
   // No kParseValidateEncodingFlag: outside strings the grammar admits only
   // ASCII, and every string and member name is UTF-8-checked by jansson
   // (json_stringn, json_object_setn_new) as it enters the tree.
-  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
+  constexpr unsigned kFlags =
+      rapidjson::kParseNumbersAsStringsFlag | rapidjson::kParseIterativeFlag;
   if (reader.Parse<kFlags>(stream, builder).IsError()) {
     return builder.status() != Status::kOk ? builder.status() : not_object;
   }

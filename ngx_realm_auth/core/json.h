@@ -22,8 +22,7 @@ using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
 // Parses `text` as one JSON object. Errors: kDuplicateKey, kJsonTooDeep
 // (objects/arrays nested deeper than max_depth; the top object is depth 1),
 // otherwise `not_object` (syntax error, trailing bytes, not an object).
-Status parse_json_object(std::string_view text, size_t max_depth, Status not_object,
-                         JsonPtr& out);
+Status parse_json_object(std::string_view text, size_t max_depth, Status not_object, JsonPtr& out);
 
 // Member `key` of object `obj` if it is a JSON string, else empty view and
 // false. The view points into `obj` and lives as long as it does.

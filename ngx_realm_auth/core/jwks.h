@@ -54,8 +54,8 @@ class Jwks {
   // signatures (use "enc", e.g. Keycloak's RSA-OAEP key; unknown kty; bad or
   // weak parameters such as RSA below 2048 bits; private members present)
   // are skipped, not fatal. Each kept key gets its PreparedVerifiers (see
-  // Jwk::verifiers), so the parsed set is never modified. kJwksMalformed when the document is not an
-  // object with a "keys" array or holds no usable key.
+  // Jwk::verifiers), so the parsed set is never modified. kJwksMalformed when the document is not
+  // an object with a "keys" array or holds no usable key.
   static Status parse(std::string_view json, std::shared_ptr<const Jwks>& out);
 
   // The key with this kid that may verify `alg`: use absent or "sig", alg

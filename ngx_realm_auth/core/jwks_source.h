@@ -30,10 +30,10 @@ enum class JwksOrigin { kNone, kRedis, kHttp };
 struct JwksFetchOutcome {
   Status status = Status::kJwksUnavailable;  // kOk, kJwksUnavailable or kJwksMalformed
   JwksOrigin origin = JwksOrigin::kNone;
-  std::string body;           // a JWKS document that Jwks::parse accepts
-  std::string error;          // for the error log
-  bool redis_error = false;   // Redis was configured but failed
-  long http_status = 0;       // status of the HTTP fetch, 0 when none arrived
+  std::string body;          // a JWKS document that Jwks::parse accepts
+  std::string error;         // for the error log
+  bool redis_error = false;  // Redis was configured but failed
+  long http_status = 0;      // status of the HTTP fetch, 0 when none arrived
 };
 
 // `force_http` skips the Redis read (unknown-kid refetch: Redis holds the

@@ -32,7 +32,6 @@ struct Jwt {
 // kid present and well-formed ([A-Za-z0-9._=+-]{1,128}, no ".."), and the
 // payload's typ claim when present (must be "Bearer"). jku, jwk, x5u and
 // x5c headers are ignored: keys only ever come from the issuer's JWKS.
-Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed,
-                 Jwt& out);
+Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out);
 
 }  // namespace realm_auth

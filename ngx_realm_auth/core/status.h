@@ -10,20 +10,20 @@ namespace realm_auth {
 enum class Status : uint8_t {
   kOk = 0,
   // Token shape (no key material involved).
-  kTokenMissing,      // no Authorization: Bearer credential
-  kTokenTooLarge,     // longer than the configured limit
-  kTokenMalformed,    // not three dot-separated segments, empty segment
-  kTokenIsJwe,        // five segments: encrypted tokens are not accepted
-  kBadBase64,         // a segment is not strict unpadded base64url
-  kHeaderNotJson,     // header is not a JSON object
-  kPayloadNotJson,    // payload is not a JSON object
-  kDuplicateKey,      // a JSON object repeats a member name
-  kJsonTooDeep,       // nesting deeper than the limit
+  kTokenMissing,    // no Authorization: Bearer credential
+  kTokenTooLarge,   // longer than the configured limit
+  kTokenMalformed,  // not three dot-separated segments, empty segment
+  kTokenIsJwe,      // five segments: encrypted tokens are not accepted
+  kBadBase64,       // a segment is not strict unpadded base64url
+  kHeaderNotJson,   // header is not a JSON object
+  kPayloadNotJson,  // payload is not a JSON object
+  kDuplicateKey,    // a JSON object repeats a member name
+  kJsonTooDeep,     // nesting deeper than the limit
   // JOSE header rules.
-  kAlgNotAllowed,     // alg missing, none, HMAC or not in the allowlist
-  kCritUnsupported,   // a crit header is present
-  kTypNotAllowed,     // typ present and not JWT / at+jwt / Bearer
-  kKidInvalid,        // kid missing, not a string, too long or odd characters
+  kAlgNotAllowed,    // alg missing, none, HMAC or not in the allowlist
+  kCritUnsupported,  // a crit header is present
+  kTypNotAllowed,    // typ present and not JWT / at+jwt / Bearer
+  kKidInvalid,       // kid missing, not a string, too long or odd characters
   // Claim rules.
   kIssuerMissing,     // no iss, or not a string
   kIssuerNotAllowed,  // iss matches no configured pattern
@@ -41,7 +41,7 @@ enum class Status : uint8_t {
   kJwksMalformed,     // the JWKS document is unusable
   kTenantDisabled,    // the tenant was disabled or deleted by the platform
   // Request rules (module only).
-  kPurposeMissing,    // X-Purpose required and absent
+  kPurposeMissing,  // X-Purpose required and absent
   kCount
 };
 

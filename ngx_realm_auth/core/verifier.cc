@@ -68,10 +68,9 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
   // algorithm lookup; it gives the same answers, and EdDSA keys or keys whose
   // preparation failed have none and take the one-shot path.
   const PreparedVerifier* prepared = key->verifier(t.jwt.alg);
-  const bool valid =
-      prepared != nullptr
-          ? prepared->verify(t.jwt.signing_input, t.jwt.signature)
-          : verify_signature(t.jwt.alg, key->key.get(), t.jwt.signing_input, t.jwt.signature);
+  const bool valid = prepared != nullptr ? prepared->verify(t.jwt.signing_input, t.jwt.signature)
+                                         : verify_signature(t.jwt.alg, key->key.get(),
+                                                            t.jwt.signing_input, t.jwt.signature);
   if (!valid) return Status::kSignatureInvalid;
   s = check_claims(t.jwt.payload.get(), config.claims, now);
   if (s != Status::kOk) return s;

@@ -85,8 +85,8 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
     ngx_str_set(&h->value, "Bearer");
   } else {
     const char* desc = status_description(s);
-    size_t len = sizeof("Bearer error=\"invalid_token\", error_description=\"\"") - 1 +
-                 std::strlen(desc);
+    size_t len =
+        sizeof("Bearer error=\"invalid_token\", error_description=\"\"") - 1 + std::strlen(desc);
     h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, len));
     if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
     h->value.len = static_cast<size_t>(
@@ -162,8 +162,7 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
     if (zone->find_token(ctx->cache_key, now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
       ctx->identity = std::make_shared<const Identity>(std::move(found));
-      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity,
-                                  valid_until);
+      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
     }
   }
   if (ctx->identity &&

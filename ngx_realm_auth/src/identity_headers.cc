@@ -25,7 +25,8 @@ bool is_identity_header(const ngx_table_elt_t& h) {
   return starts_with(h, "x-actor-") || starts_with(h, "x-realm-") || is_exactly(h, "x-tenant-id");
 }
 
-ngx_int_t push(ngx_http_request_t* r, ngx_list_t* list, const char* name, const std::string& value) {
+ngx_int_t push(ngx_http_request_t* r, ngx_list_t* list, const char* name,
+               const std::string& value) {
   if (value.empty()) return NGX_OK;
   auto* h = static_cast<ngx_table_elt_t*>(ngx_list_push(list));
   size_t name_len = std::strlen(name);

@@ -171,9 +171,8 @@ void KeyStore::finish_fetch(FetchJob& job) {
     // Connection-level failures concern the operator; an HTTP error usually
     // means a client named a realm that does not exist, so keep it quiet.
     ngx_uint_t level = out.http_status == 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
-    ngx_log_error(level, log_, 0,
-                  "realm_auth: JWKS fetch for \"%*s\" failed: %s", job.issuer.size(),
-                  job.issuer.data(), out.error.c_str());
+    ngx_log_error(level, log_, 0, "realm_auth: JWKS fetch for \"%*s\" failed: %s",
+                  job.issuer.size(), job.issuer.data(), out.error.c_str());
   }
 
   // Wake this worker's waiters; they re-run the access phase and find the

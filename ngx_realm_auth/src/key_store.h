@@ -64,7 +64,7 @@ class KeyStore {
   void refresh_from_zone(Issuer& w, IssuerSnapshot& snap);
   bool start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf);
   static void run_fetch(void* data, ngx_log_t* log);  // thread pool
-  static void fetch_done(ngx_event_t* ev);             // event loop
+  static void fetch_done(ngx_event_t* ev);            // event loop
   void finish_fetch(FetchJob& job);
 
   Zone* zone_;

@@ -2,13 +2,14 @@
 // many Keycloak realms. This file is the configuration surface, in nginx's
 // order: directive table, module context, create/merge, postconfiguration,
 // process init, directive parsers. The request path is access_handler.cc.
+#include "module.h"
+
 #include <cstring>
 #include <memory>
 #include <new>
 
 #include "http_fetch.h"
 #include "key_store.h"
-#include "module.h"
 #include "tenant_state.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -40,8 +41,8 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_redis,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-     ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET,
-     offsetof(MainConf, tenant_state_interval), nullptr},
+     ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_state_interval),
+     nullptr},
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
      nullptr},
@@ -203,7 +204,8 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   ngx_conf_merge_value(conf->identity_headers, prev->identity_headers, 0);
   if (!conf->enable) return NGX_CONF_OK;
 
-  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  auto* mcf =
+      static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
   mcf->used = 1;
   return build_verifier(cf, conf);
 }
@@ -213,7 +215,8 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
 ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf); }
 
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
-  auto* mcf = static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  auto* mcf =
+      static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
   if (!mcf->used) return NGX_OK;
   if (mcf->shm_zone == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -222,8 +225,8 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   }
   // Registers (or finds) the pool at configuration time; nginx reports an
   // undeclared non-default pool as "unknown thread pool".
-  mcf->thread_pool = ngx_thread_pool_add(cf, mcf->thread_pool_name.len ? &mcf->thread_pool_name
-                                                                         : nullptr);
+  mcf->thread_pool =
+      ngx_thread_pool_add(cf, mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr);
   if (mcf->thread_pool == nullptr) return NGX_ERROR;
 
   auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
@@ -240,13 +243,12 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
       ngx_http_cycle_get_module_main_conf(cycle, ngx_http_realm_auth_module));
   if (mcf == nullptr || !mcf->used) return NGX_OK;
   http_fetch_global_init();
-  worker_keys =
-      new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
+  worker_keys = new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
-    worker_tenants = new (std::nothrow) TenantStates(
-        mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool, cycle->log);
+    worker_tenants = new (std::nothrow)
+        TenantStates(mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;
@@ -268,7 +270,8 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   if (mcf->shm_zone != nullptr) return const_cast<char*>("is duplicate");
   ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
-  u_char* colon = static_cast<u_char*>(ngx_strlchr(value[1].data, value[1].data + value[1].len, ':'));
+  u_char* colon =
+      static_cast<u_char*>(ngx_strlchr(value[1].data, value[1].data + value[1].len, ':'));
   ngx_str_t name{0, value[1].data};
   ngx_str_t size_text{0, nullptr};
   if (colon != nullptr) {
@@ -287,8 +290,8 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
                        &value[1]);
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  mcf->shm_zone = ngx_shared_memory_add(cf, &name, static_cast<size_t>(size),
-                                        &ngx_http_realm_auth_module);
+  mcf->shm_zone =
+      ngx_shared_memory_add(cf, &name, static_cast<size_t>(size), &ngx_http_realm_auth_module);
   if (mcf->shm_zone == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
   if (mcf->shm_zone->data != nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": zone \"%V\" is already used", &cmd->name,
@@ -405,17 +408,16 @@ TenantStates* worker_tenant_states() { return worker_tenants; }
 }  // namespace realm_auth
 
 extern "C" {
-ngx_module_t ngx_http_realm_auth_module = {
-    NGX_MODULE_V1,
-    &realm_auth::module_ctx,
-    realm_auth::commands,
-    NGX_HTTP_MODULE,
-    nullptr,                    // init master
-    nullptr,                    // init module
-    realm_auth::init_process,   // init process
-    nullptr,                    // init thread
-    nullptr,                    // exit thread
-    realm_auth::exit_process,   // exit process
-    nullptr,                    // exit master
-    NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_realm_auth_module = {NGX_MODULE_V1,
+                                           &realm_auth::module_ctx,
+                                           realm_auth::commands,
+                                           NGX_HTTP_MODULE,
+                                           nullptr,                   // init master
+                                           nullptr,                   // init module
+                                           realm_auth::init_process,  // init process
+                                           nullptr,                   // init thread
+                                           nullptr,                   // exit thread
+                                           realm_auth::exit_process,  // exit process
+                                           nullptr,                   // exit master
+                                           NGX_MODULE_V1_PADDING};
 }

@@ -23,52 +23,52 @@ class TenantStates;
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
-  ngx_shm_zone_t* shm_zone;        // auth_realm_zone
-  Zone* zone;                      // view of the zone, set when it is mapped
-  ngx_str_t thread_pool_name;      // auth_realm_thread_pool
-  ngx_thread_pool_t* thread_pool;  // resolved at postconfiguration
-  JwksSourceConfig* source;        // Redis endpoint and fetch limits (auth_realm_redis)
+  ngx_shm_zone_t* shm_zone;          // auth_realm_zone
+  Zone* zone;                        // view of the zone, set when it is mapped
+  ngx_str_t thread_pool_name;        // auth_realm_thread_pool
+  ngx_thread_pool_t* thread_pool;    // resolved at postconfiguration
+  JwksSourceConfig* source;          // Redis endpoint and fetch limits (auth_realm_redis)
   ngx_msec_t tenant_state_interval;  // auth_realm_tenant_state_interval (0 = off)
-  ngx_flag_t used;                 // some location has auth_realm on
+  ngx_flag_t used;                   // some location has auth_realm on
 };
 
 // location{} level; C++ members are built at merge time and freed by a
 // pool cleanup.
 struct LocConf {
-  ngx_flag_t enable;               // auth_realm
-  ngx_array_t* issuers;            // auth_realm_issuer (ngx_str_t)
-  ngx_array_t* audiences;          // auth_realm_audience (ngx_str_t)
-  ngx_array_t* algorithms;         // auth_realm_algorithms (ngx_str_t)
-  ngx_array_t* client_roles;       // auth_realm_client_roles (ngx_str_t)
-  time_t leeway;                   // auth_realm_leeway
-  size_t token_max_size;           // auth_realm_token_max_size
-  ngx_msec_t jwks_ttl;             // auth_realm_jwks_ttl
-  ngx_msec_t jwks_stale;           // auth_realm_jwks_stale
-  ngx_msec_t refetch_interval;     // auth_realm_jwks_refetch_interval
-  ngx_msec_t fetch_timeout;        // auth_realm_fetch_timeout
-  ngx_flag_t token_cache;          // auth_realm_token_cache
-  ngx_flag_t require_purpose;      // auth_realm_require_purpose
-  ngx_flag_t identity_headers;     // auth_realm_identity_headers
-  VerifierConfig* verifier;        // built from the above when enable is on
-  std::string* fingerprint;        // verifier->fingerprint(), computed once
+  ngx_flag_t enable;            // auth_realm
+  ngx_array_t* issuers;         // auth_realm_issuer (ngx_str_t)
+  ngx_array_t* audiences;       // auth_realm_audience (ngx_str_t)
+  ngx_array_t* algorithms;      // auth_realm_algorithms (ngx_str_t)
+  ngx_array_t* client_roles;    // auth_realm_client_roles (ngx_str_t)
+  time_t leeway;                // auth_realm_leeway
+  size_t token_max_size;        // auth_realm_token_max_size
+  ngx_msec_t jwks_ttl;          // auth_realm_jwks_ttl
+  ngx_msec_t jwks_stale;        // auth_realm_jwks_stale
+  ngx_msec_t refetch_interval;  // auth_realm_jwks_refetch_interval
+  ngx_msec_t fetch_timeout;     // auth_realm_fetch_timeout
+  ngx_flag_t token_cache;       // auth_realm_token_cache
+  ngx_flag_t require_purpose;   // auth_realm_require_purpose
+  ngx_flag_t identity_headers;  // auth_realm_identity_headers
+  VerifierConfig* verifier;     // built from the above when enable is on
+  std::string* fingerprint;     // verifier->fingerprint(), computed once
 };
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
   enum class Phase { kStart, kWaitingForKeys, kDone };
   Phase phase = Phase::kStart;
-  ngx_str_t token{};               // the bearer credential (points into the header)
-  TokenHash cache_key{};           // verified-token cache key (when the cache is on)
-  InspectedToken inspected;        // parsed token awaiting keys
+  ngx_str_t token{};                         // the bearer credential (points into the header)
+  TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
+  InspectedToken inspected;                  // parsed token awaiting keys
   std::shared_ptr<const Identity> identity;  // set when verified
-  Status status = Status::kOk;     // outcome, for $realm_auth_error
-  ngx_int_t rc = NGX_DECLINED;     // access-phase result once done
-  ngx_msec_t wait_started = 0;     // when the request began waiting for keys
-  bool refetch_requested = false;  // one unknown-kid refetch per request
+  Status status = Status::kOk;               // outcome, for $realm_auth_error
+  ngx_int_t rc = NGX_DECLINED;               // access-phase result once done
+  ngx_msec_t wait_started = 0;               // when the request began waiting for keys
+  bool refetch_requested = false;            // one unknown-kid refetch per request
   ngx_http_request_t* request = nullptr;
-  JsonPtr claims_json;             // decoded on demand for $jwt_claim_ after a cache hit
-  JsonPtr header_json;             // decoded on demand for $jwt_header_ after a cache hit
-  ngx_queue_t waiting;             // link in KeyStore's waiters of this issuer
+  JsonPtr claims_json;  // decoded on demand for $jwt_claim_ after a cache hit
+  JsonPtr header_json;  // decoded on demand for $jwt_header_ after a cache hit
+  ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer
   bool queued = false;
 };
 

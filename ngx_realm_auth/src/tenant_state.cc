@@ -18,8 +18,8 @@ struct TenantStates::RefreshJob {
   std::vector<int> blocked;  // per slug: 1 blocked, 0 allowed, -1 unknown (Redis error)
 };
 
-TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval,
-                           ngx_thread_pool_t* pool, ngx_log_t* log)
+TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
+                           ngx_log_t* log)
     : redis_(redis), interval_(interval), pool_(pool), log_(log) {
   ngx_memzero(&timer_, sizeof(timer_));
   timer_.handler = on_timer;

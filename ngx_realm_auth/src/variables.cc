@@ -12,7 +12,16 @@ namespace realm_auth {
 namespace {
 
 enum class Field : uintptr_t {
-  kActorId, kTenantId, kRealm, kIssuer, kRoles, kUsername, kEmail, kDepartmentId, kPurpose, kError
+  kActorId,
+  kTenantId,
+  kRealm,
+  kIssuer,
+  kRoles,
+  kUsername,
+  kEmail,
+  kDepartmentId,
+  kPurpose,
+  kError
 };
 
 ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view s) {
@@ -54,16 +63,26 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
   if (ctx->status != Status::kOk || !ctx->identity) return NGX_OK;
   const Identity& id = *ctx->identity;
   switch (field) {
-    case Field::kActorId: return set_value(r, v, id.actor_id);
-    case Field::kTenantId: return set_value(r, v, id.tenant_id);
-    case Field::kRealm: return set_value(r, v, id.realm);
-    case Field::kIssuer: return set_value(r, v, id.issuer);
-    case Field::kRoles: return set_value(r, v, join_roles(id.roles));
-    case Field::kUsername: return set_value(r, v, id.username);
-    case Field::kEmail: return set_value(r, v, id.email);
-    case Field::kDepartmentId: return set_value(r, v, id.department_id);
-    case Field::kPurpose: return set_value(r, v, purpose_of(r));
-    case Field::kError: break;
+    case Field::kActorId:
+      return set_value(r, v, id.actor_id);
+    case Field::kTenantId:
+      return set_value(r, v, id.tenant_id);
+    case Field::kRealm:
+      return set_value(r, v, id.realm);
+    case Field::kIssuer:
+      return set_value(r, v, id.issuer);
+    case Field::kRoles:
+      return set_value(r, v, join_roles(id.roles));
+    case Field::kUsername:
+      return set_value(r, v, id.username);
+    case Field::kEmail:
+      return set_value(r, v, id.email);
+    case Field::kDepartmentId:
+      return set_value(r, v, id.department_id);
+    case Field::kPurpose:
+      return set_value(r, v, purpose_of(r));
+    case Field::kError:
+      break;
   }
   return NGX_OK;
 }
@@ -92,11 +111,16 @@ json_t* token_part(RequestCtx* ctx, int index) {
 // objects as compact JSON.
 std::string render(const json_t* value) {
   switch (json_typeof(value)) {
-    case JSON_STRING: return {json_string_value(value), json_string_length(value)};
-    case JSON_INTEGER: return std::to_string(json_integer_value(value));
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "";
+    case JSON_STRING:
+      return {json_string_value(value), json_string_length(value)};
+    case JSON_INTEGER:
+      return std::to_string(json_integer_value(value));
+    case JSON_TRUE:
+      return "true";
+    case JSON_FALSE:
+      return "false";
+    case JSON_NULL:
+      return "";
     case JSON_ARRAY: {
       std::string out;
       size_t i;
@@ -139,11 +163,11 @@ struct VariableSpec {
 };
 
 constexpr VariableSpec kIdentityVariables[] = {
-    {"realm_actor_id", Field::kActorId},   {"realm_tenant_id", Field::kTenantId},
-    {"realm_name", Field::kRealm},         {"realm_issuer", Field::kIssuer},
-    {"realm_roles", Field::kRoles},        {"realm_username", Field::kUsername},
-    {"realm_email", Field::kEmail},        {"realm_department_id", Field::kDepartmentId},
-    {"realm_purpose", Field::kPurpose},    {"realm_auth_error", Field::kError},
+    {"realm_actor_id", Field::kActorId}, {"realm_tenant_id", Field::kTenantId},
+    {"realm_name", Field::kRealm},       {"realm_issuer", Field::kIssuer},
+    {"realm_roles", Field::kRoles},      {"realm_username", Field::kUsername},
+    {"realm_email", Field::kEmail},      {"realm_department_id", Field::kDepartmentId},
+    {"realm_purpose", Field::kPurpose},  {"realm_auth_error", Field::kError},
 };
 
 ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_variable_pt get,
@@ -167,8 +191,8 @@ ngx_int_t add_variables(ngx_conf_t* cf) {
       return NGX_ERROR;
     }
   }
-  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<1>,
-          0) != NGX_OK ||
+  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<1>, 0) !=
+          NGX_OK ||
       add(cf, "jwt_header_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<0>,
           0) != NGX_OK) {
     return NGX_ERROR;

@@ -9,8 +9,7 @@ size_t WorkerTokenCache::index(const void* settings, std::string_view token) con
   return h % slots_.size();
 }
 
-std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings,
-                                                       std::string_view token,
+std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings, std::string_view token,
                                                        time_t now) const {
   const Slot& s = slots_[index(settings, token)];
   if (s.settings != settings || s.valid_until <= now || s.token != token) return nullptr;

@@ -23,8 +23,8 @@ class WorkerTokenCache {
   // fingerprint object): an entry made under other settings never matches.
   std::shared_ptr<const Identity> find(const void* settings, std::string_view token,
                                        time_t now) const;
-  void store(const void* settings, std::string_view token,
-             std::shared_ptr<const Identity> identity, time_t valid_until);
+  void store(const void* settings, std::string_view token, std::shared_ptr<const Identity> identity,
+             time_t valid_until);
 
  private:
   struct Slot {

@@ -35,7 +35,7 @@ struct TokenNode {
   ngx_queue_t lru;         // most recently used at the head
   time_t valid_until;      // exp + leeway
   u_char hash[32];
-  size_t data_len;         // serialized identity
+  size_t data_len;  // serialized identity
   u_char data[1];
 };
 
@@ -47,8 +47,7 @@ int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
   return std::memcmp(a->issuer, name, len);
 }
 
-void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
-                   ngx_rbtree_node_t* sentinel) {
+void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
   for (;;) {
     ngx_rbtree_node_t** p;
     if (node->key != temp->key) {
@@ -56,7 +55,7 @@ void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
     } else {
       IssuerNode* n = issuer_of(node);
       p = compare_issuer(issuer_of(temp), n->issuer, n->issuer_len) > 0 ? &temp->left
-                                                                          : &temp->right;
+                                                                        : &temp->right;
     }
     if (*p == sentinel) {
       *p = node;
@@ -70,15 +69,14 @@ void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
   ngx_rbt_red(node);
 }
 
-void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node,
-                  ngx_rbtree_node_t* sentinel) {
+void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
   for (;;) {
     ngx_rbtree_node_t** p;
     if (node->key != temp->key) {
       p = node->key < temp->key ? &temp->left : &temp->right;
     } else {
       p = std::memcmp(token_of(temp)->hash, token_of(node)->hash, 32) > 0 ? &temp->left
-                                                                            : &temp->right;
+                                                                          : &temp->right;
     }
     if (*p == sentinel) {
       *p = node;
@@ -442,25 +440,23 @@ ngx_str_t Zone::status_json(ngx_pool_t* pool) {
   ngx_shmtx_unlock(&sp->mutex);
   size_t total_pages = static_cast<size_t>(sp->end - sp->start) / ngx_pagesize;
 
-  std::string json = "{\"verified\":" + std::to_string(c(Counter::kVerified)) +
-                     ",\"refused\":{" + refused + "}" +
-                     ",\"token_cache\":{\"hits\":" + std::to_string(c(Counter::kTokenCacheHits)) +
-                     ",\"misses\":" + std::to_string(c(Counter::kTokenCacheMisses)) +
-                     ",\"entries\":" + std::to_string(tokens) + "}" +
-                     ",\"jwks\":{\"worker_hits\":" + std::to_string(c(Counter::kWorkerHits)) +
-                     ",\"zone_hits\":" + std::to_string(c(Counter::kZoneHits)) +
-                     ",\"redis_hits\":" + std::to_string(c(Counter::kRedisHits)) +
-                     ",\"http_fetches\":" + std::to_string(c(Counter::kHttpFetches)) +
-                     ",\"fetch_failures\":" + std::to_string(c(Counter::kFetchFailures)) +
-                     ",\"redis_errors\":" + std::to_string(c(Counter::kRedisErrors)) +
-                     ",\"refetches\":" + std::to_string(c(Counter::kRefetches)) +
-                     ",\"issuers_cached\":" + std::to_string(issuers) + "}" +
-                     ",\"zone\":{\"name\":\"" +
-                     std::string(reinterpret_cast<char*>(shm_zone_->shm.name.data),
-                                 shm_zone_->shm.name.len) +
-                     "\",\"size\":" + std::to_string(shm_zone_->shm.size) +
-                     ",\"pages\":" + std::to_string(total_pages) +
-                     ",\"free_pages\":" + std::to_string(free_pages) + "}}\n";
+  std::string json =
+      "{\"verified\":" + std::to_string(c(Counter::kVerified)) + ",\"refused\":{" + refused + "}" +
+      ",\"token_cache\":{\"hits\":" + std::to_string(c(Counter::kTokenCacheHits)) +
+      ",\"misses\":" + std::to_string(c(Counter::kTokenCacheMisses)) +
+      ",\"entries\":" + std::to_string(tokens) + "}" +
+      ",\"jwks\":{\"worker_hits\":" + std::to_string(c(Counter::kWorkerHits)) +
+      ",\"zone_hits\":" + std::to_string(c(Counter::kZoneHits)) +
+      ",\"redis_hits\":" + std::to_string(c(Counter::kRedisHits)) +
+      ",\"http_fetches\":" + std::to_string(c(Counter::kHttpFetches)) +
+      ",\"fetch_failures\":" + std::to_string(c(Counter::kFetchFailures)) +
+      ",\"redis_errors\":" + std::to_string(c(Counter::kRedisErrors)) +
+      ",\"refetches\":" + std::to_string(c(Counter::kRefetches)) +
+      ",\"issuers_cached\":" + std::to_string(issuers) + "}" + ",\"zone\":{\"name\":\"" +
+      std::string(reinterpret_cast<char*>(shm_zone_->shm.name.data), shm_zone_->shm.name.len) +
+      "\",\"size\":" + std::to_string(shm_zone_->shm.size) +
+      ",\"pages\":" + std::to_string(total_pages) +
+      ",\"free_pages\":" + std::to_string(free_pages) + "}}\n";
 
   ngx_str_t out{0, nullptr};
   out.data = static_cast<u_char*>(ngx_pnalloc(pool, json.size()));

@@ -32,14 +32,14 @@ enum class Counter : unsigned {
 
 // What a worker learns about an issuer from the zone in one locked look.
 struct IssuerSnapshot {
-  bool known = false;           // an entry exists
-  uint64_t generation = 0;      // bumps on every stored document
-  ngx_msec_t fetched_at = 0;    // when the stored document arrived
+  bool known = false;         // an entry exists
+  uint64_t generation = 0;    // bumps on every stored document
+  ngx_msec_t fetched_at = 0;  // when the stored document arrived
   bool has_document = false;
-  std::string document;         // copied only when generation differs from `have`
-  bool fetch_in_flight = false; // some worker of this nginx is fetching
-  bool claimed = false;         // this call claimed the fetch: caller must fetch
-  bool failed_recently = false; // last fetch failed within the back-off
+  std::string document;          // copied only when generation differs from `have`
+  bool fetch_in_flight = false;  // some worker of this nginx is fetching
+  bool claimed = false;          // this call claimed the fetch: caller must fetch
+  bool failed_recently = false;  // last fetch failed within the back-off
 };
 
 // When a caller wants to claim the issuer's fetch.

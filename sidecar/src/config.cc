@@ -53,8 +53,14 @@ bool parse_long(const std::string& name, const std::string& v, long min, long ma
 }
 
 bool parse_bool(const std::string& name, const std::string& v, bool& out, std::string& error) {
-  if (v == "1" || v == "true" || v == "yes" || v == "on") { out = true; return true; }
-  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) { out = false; return true; }
+  if (v == "1" || v == "true" || v == "yes" || v == "on") {
+    out = true;
+    return true;
+  }
+  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) {
+    out = false;
+    return true;
+  }
   error = name + "=" + v + ": expected true or false";
   return false;
 }
@@ -138,24 +144,29 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
     return false;
   }
   if (has("REALM_SIDECAR_THREADS")) {
-    if (!parse_long("REALM_SIDECAR_THREADS", get("REALM_SIDECAR_THREADS"), 1, 64, n, error)) return false;
+    if (!parse_long("REALM_SIDECAR_THREADS", get("REALM_SIDECAR_THREADS"), 1, 64, n, error))
+      return false;
     c.threads = static_cast<unsigned>(n);
   }
   if (has("REALM_SIDECAR_MAX_BODY")) {
-    if (!parse_long("REALM_SIDECAR_MAX_BODY", get("REALM_SIDECAR_MAX_BODY"), 1024, 1 << 24, n, error)) return false;
+    if (!parse_long("REALM_SIDECAR_MAX_BODY", get("REALM_SIDECAR_MAX_BODY"), 1024, 1 << 24, n,
+                    error))
+      return false;
     c.max_body = static_cast<size_t>(n);
   }
   if (has("KEYCLOAK_URL")) c.keycloak_url = strip_slash(get("KEYCLOAK_URL"));
-  if (c.keycloak_url.compare(0, 7, "http://") != 0 && c.keycloak_url.compare(0, 8, "https://") != 0) {
+  if (c.keycloak_url.compare(0, 7, "http://") != 0 &&
+      c.keycloak_url.compare(0, 8, "https://") != 0) {
     error = "KEYCLOAK_URL=" + c.keycloak_url + ": expected an http(s) URL";
     return false;
   }
   if (has("PROVISIONER_CLIENT_ID")) c.provisioner_client_id = get("PROVISIONER_CLIENT_ID");
   c.provisioner_secret_file = has("PROVISIONER_SECRET_FILE") ? get("PROVISIONER_SECRET_FILE")
-                              : repo_root.empty() ? ""
-                                                  : repo_root + "/.state/secrets/provisioner.secret";
-  if (has("KEYCLOAK_TIMEOUT_MS") &&
-      !parse_long("KEYCLOAK_TIMEOUT_MS", get("KEYCLOAK_TIMEOUT_MS"), 100, 600000, c.keycloak_timeout_ms, error)) {
+                              : repo_root.empty()
+                                  ? ""
+                                  : repo_root + "/.state/secrets/provisioner.secret";
+  if (has("KEYCLOAK_TIMEOUT_MS") && !parse_long("KEYCLOAK_TIMEOUT_MS", get("KEYCLOAK_TIMEOUT_MS"),
+                                                100, 600000, c.keycloak_timeout_ms, error)) {
     return false;
   }
   if (has("DATABASE_URL")) c.database_url = get("DATABASE_URL");
@@ -164,23 +175,26 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
     c.pg_pool_size = static_cast<int>(n);
   }
   c.migrations_dir = has("REALM_SIDECAR_MIGRATIONS") ? get("REALM_SIDECAR_MIGRATIONS")
-                     : repo_root.empty()              ? "migrations"
-                                                      : repo_root + "/migrations";
+                     : repo_root.empty()             ? "migrations"
+                                                     : repo_root + "/migrations";
   c.secret_key_file = has("SECRET_KEY_FILE") ? get("SECRET_KEY_FILE")
-                      : repo_root.empty()     ? ""
-                                              : repo_root + "/.state/secrets/sidecar-aes.key";
+                      : repo_root.empty()    ? ""
+                                             : repo_root + "/.state/secrets/sidecar-aes.key";
 
   c.allowed_issuers = has("ALLOWED_ISSUERS")
                           ? split_list(get("ALLOWED_ISSUERS"))
                           : std::vector<std::string>{c.keycloak_url + "/realms/platform",
                                                      c.keycloak_url + "/realms/tenant-*"};
   c.audiences = split_list(get("REALM_SIDECAR_AUDIENCES"));
-  if (has("JWKS_TTL") && !parse_long("JWKS_TTL", get("JWKS_TTL"), 1, 86400, c.jwks_ttl_s, error)) return false;
-  if (has("TOKEN_LEEWAY") && !parse_long("TOKEN_LEEWAY", get("TOKEN_LEEWAY"), 0, 600, c.leeway_s, error)) return false;
+  if (has("JWKS_TTL") && !parse_long("JWKS_TTL", get("JWKS_TTL"), 1, 86400, c.jwks_ttl_s, error))
+    return false;
+  if (has("TOKEN_LEEWAY") &&
+      !parse_long("TOKEN_LEEWAY", get("TOKEN_LEEWAY"), 0, 600, c.leeway_s, error))
+    return false;
 
   c.policy_url = get("POLICY_URL");
-  if (has("POLICY_TIMEOUT_MS") &&
-      !parse_long("POLICY_TIMEOUT_MS", get("POLICY_TIMEOUT_MS"), 10, 60000, c.policy_timeout_ms, error)) {
+  if (has("POLICY_TIMEOUT_MS") && !parse_long("POLICY_TIMEOUT_MS", get("POLICY_TIMEOUT_MS"), 10,
+                                              60000, c.policy_timeout_ms, error)) {
     return false;
   }
 
@@ -195,14 +209,15 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
     c.redis_timeout_ms = static_cast<int>(n);
   }
 
-  if (has("TENANT_CONSOLE_REDIRECT_URIS")) c.console_redirect_uris = split_list(get("TENANT_CONSOLE_REDIRECT_URIS"));
+  if (has("TENANT_CONSOLE_REDIRECT_URIS"))
+    c.console_redirect_uris = split_list(get("TENANT_CONSOLE_REDIRECT_URIS"));
   if (has("TENANT_CONSOLE_PASSWORD_GRANT") &&
       !parse_bool("TENANT_CONSOLE_PASSWORD_GRANT", get("TENANT_CONSOLE_PASSWORD_GRANT"),
                   c.console_password_grant, error)) {
     return false;
   }
-  if (has("RECONCILE_INTERVAL") &&
-      !parse_long("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL"), 0, 86400, c.reconcile_interval_s, error)) {
+  if (has("RECONCILE_INTERVAL") && !parse_long("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL"), 0,
+                                               86400, c.reconcile_interval_s, error)) {
     return false;
   }
   return true;
@@ -236,8 +251,8 @@ std::string describe(const Config& c) {
   std::ostringstream o;
   o << "listen=" << c.listen_host << ":" << c.listen_port << " threads=" << c.threads
     << " keycloak=" << c.keycloak_url << " provisioner=" << c.provisioner_client_id
-    << " policy=" << (c.policy_url.empty() ? "built-in" : c.policy_url)
-    << " redis=" << (c.redis_host.empty() ? "off" : c.redis_host + ":" + std::to_string(c.redis_port))
+    << " policy=" << (c.policy_url.empty() ? "built-in" : c.policy_url) << " redis="
+    << (c.redis_host.empty() ? "off" : c.redis_host + ":" + std::to_string(c.redis_port))
     << " migrations=" << c.migrations_dir << " issuers=";
   for (size_t i = 0; i < c.allowed_issuers.size(); i++) o << (i ? "," : "") << c.allowed_issuers[i];
   return o.str();

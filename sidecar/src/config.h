@@ -22,7 +22,7 @@ struct Config {
   std::string keycloak_url = "http://localhost:8080";
   std::string provisioner_client_id = "realm-provisioner";
   std::string provisioner_secret_file;
-  long keycloak_timeout_ms = 30000;     // realm creation takes seconds
+  long keycloak_timeout_ms = 30000;  // realm creation takes seconds
 
   // PostgreSQL (libpq conninfo or URI; the password comes from PGPASSFILE).
   std::string database_url = "host=127.0.0.1 port=55432 dbname=realm_auth user=realm_auth";

@@ -1,7 +1,7 @@
 // realm-sidecar: the provisioning daemon behind nginx, and its operator
 // commands. See `realm-sidecar --help`.
-#include <signal.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -88,8 +88,8 @@ bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
   out.verifier.claims.leeway_s = c.leeway_s;
   out.verifier.claims.audiences = c.audiences;
   out.source.use_redis = !c.redis_host.empty();
-  out.source.redis = realm_auth::RedisEndpoint{c.redis_host, c.redis_port, c.redis_prefix,
-                                               c.redis_timeout_ms};
+  out.source.redis =
+      realm_auth::RedisEndpoint{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms};
   out.source.ttl_ms = c.jwks_ttl_s * 1000;
   out.jwks_ttl = std::chrono::seconds(c.jwks_ttl_s);
   return true;
@@ -106,7 +106,8 @@ int cmd_serve(const Config& c) {
   RequestAuthenticator auth(ac);
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
-      c.policy_url.empty() ? make_builtin_policy() : make_remote_policy(c.policy_url, c.policy_timeout_ms);
+      c.policy_url.empty() ? make_builtin_policy()
+                           : make_remote_policy(c.policy_url, c.policy_timeout_ms);
   App app{auth, Governance{ledger, *pdp}, *rt.saga, *rt.keycloak, *rt.pg};
   Router router(api_routes(app));
 

@@ -1,5 +1,6 @@
 // config: env-style files and variables → Config.
 #include "config.h"
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -39,15 +40,16 @@ void defaults(void**) {
 void values(void**) {
   Config c;
   std::string error;
-  assert_true(config_from_vars({{"REALM_SIDECAR_LISTEN", "127.0.0.2:9001"},
-                                {"KEYCLOAK_URL", "http://kc:8080/"},
-                                {"ALLOWED_ISSUERS", "http://kc:8080/realms/a, http://kc:8080/realms/tenant-*"},
-                                {"REDIS_HOST", ""},
-                                {"REDIS_PORT", "6380"},
-                                {"POLICY_URL", "http://127.0.0.1:8181/v1/data/x"},
-                                {"TENANT_CONSOLE_PASSWORD_GRANT", "true"},
-                                {"REALM_SIDECAR_MIGRATIONS", "/m"}},
-                               "", c, error));
+  assert_true(config_from_vars(
+      {{"REALM_SIDECAR_LISTEN", "127.0.0.2:9001"},
+       {"KEYCLOAK_URL", "http://kc:8080/"},
+       {"ALLOWED_ISSUERS", "http://kc:8080/realms/a, http://kc:8080/realms/tenant-*"},
+       {"REDIS_HOST", ""},
+       {"REDIS_PORT", "6380"},
+       {"POLICY_URL", "http://127.0.0.1:8181/v1/data/x"},
+       {"TENANT_CONSOLE_PASSWORD_GRANT", "true"},
+       {"REALM_SIDECAR_MIGRATIONS", "/m"}},
+      "", c, error));
   assert_string_equal(c.listen_host.c_str(), "127.0.0.2");
   assert_int_equal(c.listen_port, 9001);
   assert_string_equal(c.keycloak_url.c_str(), "http://kc:8080");  // trailing slash dropped
@@ -83,8 +85,11 @@ void describe_has_no_secrets(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(env_text), cmocka_unit_test(defaults), cmocka_unit_test(values),
-      cmocka_unit_test(bad_values_name_the_variable), cmocka_unit_test(describe_has_no_secrets),
+      cmocka_unit_test(env_text),
+      cmocka_unit_test(defaults),
+      cmocka_unit_test(values),
+      cmocka_unit_test(bad_values_name_the_variable),
+      cmocka_unit_test(describe_has_no_secrets),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

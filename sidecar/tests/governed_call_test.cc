@@ -1,8 +1,9 @@
 // governed_call: the order of audit, policy and work, and fail-closed
 // behaviour, with a recording fake ledger and policy (test-only fakes).
+#include "governance/governed_call.h"
+
 #include <vector>
 
-#include "governance/governed_call.h"
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -135,9 +136,12 @@ void reads_have_no_outcome_event(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(happy_path_order),   cmocka_unit_test(purpose_required),
-      cmocka_unit_test(deny_is_403_after_audit), cmocka_unit_test(no_audit_no_work),
-      cmocka_unit_test(failed_mutation_is_recorded), cmocka_unit_test(reads_have_no_outcome_event),
+      cmocka_unit_test(happy_path_order),
+      cmocka_unit_test(purpose_required),
+      cmocka_unit_test(deny_is_403_after_audit),
+      cmocka_unit_test(no_audit_no_work),
+      cmocka_unit_test(failed_mutation_is_recorded),
+      cmocka_unit_test(reads_have_no_outcome_event),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,5 +1,6 @@
 // problem+json rendering (RFC 9457).
 #include "http/problem.h"
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -52,8 +53,8 @@ void unauthorized_challenges(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(renders_members), cmocka_unit_test(omits_empty_extensions),
-      cmocka_unit_test(escapes_detail), cmocka_unit_test(reasons),
+      cmocka_unit_test(renders_members),         cmocka_unit_test(omits_empty_extensions),
+      cmocka_unit_test(escapes_detail),          cmocka_unit_test(reasons),
       cmocka_unit_test(unauthorized_challenges),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

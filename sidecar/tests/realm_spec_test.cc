@@ -1,5 +1,6 @@
 // realm_spec: the RealmRepresentation of a tenant, without Keycloak.
 #include "keycloak/realm_spec.h"
+
 #include "provisioning/user_provisioning.h"
 #include "sidecar_test.h"
 
@@ -71,8 +72,8 @@ void services_is_confidential_service_account(void**) {
   // No secret in the spec: Keycloak generates it, the saga reads it.
   assert_null(json_object_get(c, "secret"));
   // Its service account holds only the user-management roles it needs.
-  const json_t* sa = find_by(json_object_get(r.get(), "users"), "serviceAccountClientId",
-                             "tenant-services");
+  const json_t* sa =
+      find_by(json_object_get(r.get(), "users"), "serviceAccountClientId", "tenant-services");
   assert_non_null(sa);
   const json_t* rm = json_object_get(json_object_get(sa, "clientRoles"), "realm-management");
   assert_int_equal(json_array_size(rm), 3);

@@ -1,5 +1,6 @@
 // router: the route table, 404 and 405.
 #include "http/router.h"
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -79,8 +80,10 @@ void match_function(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(matches), cmocka_unit_test(not_found),
-      cmocka_unit_test(method_not_allowed), cmocka_unit_test(match_function),
+      cmocka_unit_test(matches),
+      cmocka_unit_test(not_found),
+      cmocka_unit_test(method_not_allowed),
+      cmocka_unit_test(match_function),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

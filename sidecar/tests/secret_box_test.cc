@@ -1,10 +1,11 @@
 // secret_box: AES-256-GCM sealing of client secrets.
+#include "crypto/secret_box.h"
+
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 
-#include "crypto/secret_box.h"
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -78,9 +79,10 @@ void key_files(void**) {
   assert_true(SecretBox::load_key_file(p, box, error));
   std::string sealed, out;
   assert_true(box->seal("v", "c", sealed));
-  SecretBox same(std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
-                             "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f",
-                             32));
+  SecretBox same(
+      std::string("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+                  "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f",
+                  32));
   assert_true(same.open(sealed, "c", out));
   unlink(p.c_str());
   // 32 raw bytes.
@@ -99,9 +101,9 @@ void key_files(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(round_trip),      cmocka_unit_test(nonce_is_fresh),
+      cmocka_unit_test(round_trip),        cmocka_unit_test(nonce_is_fresh),
       cmocka_unit_test(refuses_tampering), cmocka_unit_test(binds_context_and_key),
-      cmocka_unit_test(empty_plaintext), cmocka_unit_test(key_files),
+      cmocka_unit_test(empty_plaintext),   cmocka_unit_test(key_files),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -1,5 +1,6 @@
 // validation: slug rule, reserved slugs, user fields.
 #include "provisioning/validation.h"
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -51,7 +52,7 @@ void users(void**) {
 }  // namespace
 
 int main() {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(slugs), cmocka_unit_test(reserved), cmocka_unit_test(users)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(slugs), cmocka_unit_test(reserved),
+                                     cmocka_unit_test(users)};
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

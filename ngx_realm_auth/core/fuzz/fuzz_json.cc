@@ -60,7 +60,8 @@ bool has_zero_with_huge_exponent(std::string_view t) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   json_error_t error;
-  realm_auth::JsonPtr expected(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &error));
+  realm_auth::JsonPtr expected(
+      json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &error));
   bool expect_ok = expected && json_is_object(expected.get()) && within_depth(expected.get(), 1);
 
   realm_auth::JsonPtr got;

@@ -239,11 +239,11 @@ void prepared_verifiers_follow_select(void**) {
   EvpPkeyPtr p384 = generate_key(Alg::kES384);
   EvpPkeyPtr p521 = generate_key(Alg::kES512);
   EvpPkeyPtr ed = generate_key(Alg::kEdDSA);
-  auto keys = parse_ok(set_of({public_jwk(rsa, "rsa-any"), public_jwk(rsa, "rsa-ps384", "PS384"),
-                               public_jwk(rsa, "rsa-rs512", "RS512", ""),
-                               public_jwk(p256.get(), "p256"), public_jwk(p384.get(), "p384"),
-                               public_jwk(p521.get(), "p521", "ES512"),
-                               public_jwk(ed.get(), "ed", "EdDSA")}));
+  auto keys =
+      parse_ok(set_of({public_jwk(rsa, "rsa-any"), public_jwk(rsa, "rsa-ps384", "PS384"),
+                       public_jwk(rsa, "rsa-rs512", "RS512", ""), public_jwk(p256.get(), "p256"),
+                       public_jwk(p384.get(), "p384"), public_jwk(p521.get(), "p521", "ES512"),
+                       public_jwk(ed.get(), "ed", "EdDSA")}));
   const char* kids[] = {"rsa-any", "rsa-ps384", "rsa-rs512", "p256", "p384", "p521", "ed"};
   const size_t expected[] = {6, 1, 1, 1, 1, 1, 0};  // prepared algorithms per key
   constexpr unsigned kAlgs = static_cast<unsigned>(Alg::kCount);

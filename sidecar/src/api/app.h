@@ -30,12 +30,16 @@ std::vector<Route> api_routes(App& app);
 // --- handlers (api/tenants.cc, api/users.cc) ---------------------------------
 HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse list_tenants(App& app, const HttpRequest& req, const Actor& actor);
-HttpResponse get_tenant(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
-HttpResponse patch_tenant(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
-HttpResponse delete_tenant(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
+HttpResponse get_tenant(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id);
+HttpResponse patch_tenant(App& app, const HttpRequest& req, const Actor& actor,
+                          const std::string& id);
+HttpResponse delete_tenant(App& app, const HttpRequest& req, const Actor& actor,
+                           const std::string& id);
 HttpResponse rotate_tenant_secret(App& app, const HttpRequest& req, const Actor& actor,
                                   const std::string& id);
-HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
+HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
+                         const std::string& id);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
 HttpResponse json_response(int status, const json_t* body);

@@ -35,7 +35,8 @@ bool validate(const NewUser& u, std::string& field, std::string& detail) {
   std::set<std::string> seen;
   for (size_t i = 0; i < u.roles.size(); i++) {
     std::string why = check_role(u.roles[i]);
-    if (why.empty() && !seen.insert(u.roles[i]).second) why = "role '" + u.roles[i] + "' is listed twice";
+    if (why.empty() && !seen.insert(u.roles[i]).second)
+      why = "role '" + u.roles[i] + "' is listed twice";
     if (!why.empty()) {
       field = "roles[" + std::to_string(i) + "]";
       detail = why;
@@ -72,8 +73,10 @@ HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
       bool known = false;
       for (const auto& d : tenant.departments) known |= d == u.department_id;
       if (!known) {
-        o = fail(400, "department_id '" + u.department_id + "' is not a department of tenant '" +
-                          id + "'", "", "department_id");
+        o = fail(
+            400,
+            "department_id '" + u.department_id + "' is not a department of tenant '" + id + "'",
+            "", "department_id");
       }
     }
     CreatedUser created;

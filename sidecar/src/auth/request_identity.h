@@ -37,7 +37,7 @@ struct AuthOutcome {
   bool ok = false;
   bool token_presented = false;  // false → plain "WWW-Authenticate: Bearer"
   realm_auth::Status status = realm_auth::Status::kTokenMissing;
-  std::string detail;            // client-safe text (status_description)
+  std::string detail;  // client-safe text (status_description)
   Actor actor;
   std::string email;
 };

@@ -52,7 +52,8 @@ bool SecretBox::load_key_file(const std::string& path, std::unique_ptr<SecretBox
     key = text;
   } else {
     std::string trimmed = text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r')) trimmed.pop_back();
+    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == '\r'))
+      trimmed.pop_back();
     if (!decode_base64_key(trimmed, key)) {
       OPENSSL_cleanse(&text[0], text.size());
       error = "SECRET_KEY_FILE " + path + " must hold 32 raw bytes or their base64 (44 characters)";

@@ -13,25 +13,25 @@
 namespace realm_sidecar {
 
 struct AuditEvent {
-  std::string event_type;   // REQUEST, AUTHZ_DECISION, TENANT_CREATED, USER_CREATED,
-                            // TENANT_UPDATED, TENANT_DELETED, SECRET_ROTATED, PROVISIONING_FAILED
+  std::string event_type;  // REQUEST, AUTHZ_DECISION, TENANT_CREATED, USER_CREATED,
+                           // TENANT_UPDATED, TENANT_DELETED, SECRET_ROTATED, PROVISIONING_FAILED
   std::string request_id;
   std::string actor_id;
   std::string actor_realm;
-  std::string tenant_id;    // tenant acted on
-  std::string action;       // tenant.create …
+  std::string tenant_id;  // tenant acted on
+  std::string action;     // tenant.create …
   std::string purpose;
-  std::string decision;     // "allow" / "deny" / "" (not a decision event)
+  std::string decision;  // "allow" / "deny" / "" (not a decision event)
   std::string reason;
-  std::string details_json; // outcome details (user id, roles …) — never a password or secret
+  std::string details_json;  // outcome details (user id, roles …) — never a password or secret
 };
 
 struct AuditRow {
   int64_t seq = 0;
   std::string occurred_at;  // RFC 3339, UTC
   AuditEvent event;
-  std::string prev_hash;    // hex
-  std::string row_hash;     // hex
+  std::string prev_hash;  // hex
+  std::string row_hash;   // hex
 };
 
 class AuditLedger {

@@ -12,33 +12,34 @@
 namespace realm_sidecar {
 
 struct Actor {
-  std::string actor_id;       // sub
-  std::string tenant_id;      // slug of the issuer's realm; empty for the platform realm
-  std::string realm;          // "platform" or "tenant-<slug>"
+  std::string actor_id;   // sub
+  std::string tenant_id;  // slug of the issuer's realm; empty for the platform realm
+  std::string realm;      // "platform" or "tenant-<slug>"
   std::vector<std::string> roles;
   std::string username;
   std::string department_id;
 };
 
 struct Resource {
-  std::string type;       // "tenant", "user", "secret"
-  std::string tenant_id;  // the tenant acted on; empty for tenant.list / tenant.create of a new slug
-  std::string id;         // user id, client id …; may be empty
+  std::string type;  // "tenant", "user", "secret"
+  std::string
+      tenant_id;   // the tenant acted on; empty for tenant.list / tenant.create of a new slug
+  std::string id;  // user id, client id …; may be empty
 };
 
 struct AuthorizeRequest {
   Actor actor;
-  std::string action;     // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-                          // user.create, user.read, secret.rotate
+  std::string action;  // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
+                       // user.create, user.read, secret.rotate
   Resource resource;
-  std::string purpose;    // X-Purpose
+  std::string purpose;  // X-Purpose
   std::string request_id;
   std::string client_ip;
 };
 
 struct Decision {
   bool allow = false;
-  std::string reason;     // always set, allow or deny; goes to the ledger and 403 detail
+  std::string reason;  // always set, allow or deny; goes to the ledger and 403 detail
 };
 
 class PolicyDecisionPoint {

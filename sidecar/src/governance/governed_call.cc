@@ -88,14 +88,13 @@ HttpResponse governed_call(Governance& g, const HttpRequest& request, const Acto
                               actor, op, purpose);
   out.details_json = w.details_json;
   if (failed) {
-    out.reason = !w.failure_reason.empty() ? w.failure_reason
-                                           : "HTTP " + std::to_string(w.response.status);
+    out.reason =
+        !w.failure_reason.empty() ? w.failure_reason : "HTTP " + std::to_string(w.response.status);
   }
   if (!g.ledger.append(out)) {
     // The work is done and cannot be unsent (a one-time password may be in
     // the body): answer it, and make the gap loud for operators.
-    std::fprintf(stderr,
-                 "realm-sidecar: AUDIT GAP: outcome %s of %s not recorded request_id=%s\n",
+    std::fprintf(stderr, "realm-sidecar: AUDIT GAP: outcome %s of %s not recorded request_id=%s\n",
                  out.event_type.c_str(), op.action.c_str(), request.request_id.c_str());
   }
   return w.response;

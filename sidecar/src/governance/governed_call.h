@@ -25,7 +25,7 @@
 namespace realm_sidecar {
 
 struct GovernedOp {
-  std::string action;         // tenant.create, user.create, tenant.read …
+  std::string action;  // tenant.create, user.create, tenant.read …
   Resource resource;
   std::string success_event;  // TENANT_CREATED …; empty for reads
 };

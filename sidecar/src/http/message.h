@@ -10,8 +10,8 @@
 namespace realm_sidecar {
 
 struct HttpRequest {
-  std::string method;      // "GET", "POST" …
-  std::string path;        // decoded path, no query string
+  std::string method;                          // "GET", "POST" …
+  std::string path;                            // decoded path, no query string
   std::map<std::string, std::string> headers;  // names lowercased; first value wins
   std::string body;
   std::string client_ip;   // X-Real-IP from nginx, else the peer address

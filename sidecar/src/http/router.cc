@@ -48,9 +48,10 @@ HttpResponse Router::dispatch(const HttpRequest& request) const {
     allow += allow.empty() ? r.method : ", " + r.method;
   }
   if (!allow.empty()) {
-    HttpResponse resp = problem(405, "method " + request.method + " is not allowed on " +
-                                         request.path + "; allowed: " + allow,
-                                "", request.request_id);
+    HttpResponse resp = problem(
+        405,
+        "method " + request.method + " is not allowed on " + request.path + "; allowed: " + allow,
+        "", request.request_id);
     resp.headers.emplace_back("Allow", allow);
     return resp;
   }

@@ -25,8 +25,7 @@ struct ConnState {
   bool too_large = false;
 };
 
-enum MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key,
-                               const char* value) {
+enum MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
   auto* headers = static_cast<std::map<std::string, std::string>*>(cls);
   std::string name(key);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -55,7 +54,8 @@ std::string peer_address(struct MHD_Connection* connection) {
 std::string pick_request_id(const std::string& offered) {
   if (!offered.empty() && offered.size() <= 64) {
     bool safe = true;
-    for (char c : offered) safe &= std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    for (char c : offered)
+      safe &= std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
     if (safe) return offered;
   }
   return random_hex_id();
@@ -128,8 +128,7 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
   return send(connection, resp);
 }
 
-void on_completed(void*, struct MHD_Connection*, void** con_cls,
-                  enum MHD_RequestTerminationCode) {
+void on_completed(void*, struct MHD_Connection*, void** con_cls, enum MHD_RequestTerminationCode) {
   auto* st = static_cast<ConnState*>(*con_cls);
   if (st != nullptr) {
     // The body may hold a password-free but still private payload: wipe it.

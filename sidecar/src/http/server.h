@@ -22,8 +22,8 @@ struct ServerConfig {
   std::string host = "127.0.0.1";  // must be a loopback address
   int port = 8081;
   unsigned threads = 4;
-  size_t max_body = 65536;         // bytes; larger bodies get 413
-  unsigned timeout_s = 60;         // idle connection timeout
+  size_t max_body = 65536;  // bytes; larger bodies get 413
+  unsigned timeout_s = 60;  // idle connection timeout
 };
 
 class HttpServer {

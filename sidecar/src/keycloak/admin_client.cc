@@ -47,12 +47,18 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
 KcError classify(long status) {
   if (status >= 200 && status < 300) return KcError::kOk;
   switch (status) {
-    case 400: return KcError::kBadRequest;
-    case 401: return KcError::kAuth;
-    case 403: return KcError::kForbidden;
-    case 404: return KcError::kNotFound;
-    case 409: return KcError::kConflict;
-    default: return status >= 500 ? KcError::kUnreachable : KcError::kBadResponse;
+    case 400:
+      return KcError::kBadRequest;
+    case 401:
+      return KcError::kAuth;
+    case 403:
+      return KcError::kForbidden;
+    case 404:
+      return KcError::kNotFound;
+    case 409:
+      return KcError::kConflict;
+    default:
+      return status >= 500 ? KcError::kUnreachable : KcError::kBadResponse;
   }
 }
 
@@ -83,28 +89,41 @@ bool read_secret_file(const std::string& path, std::string& secret) {
 
 const char* kc_error_name(KcError e) {
   switch (e) {
-    case KcError::kOk: return "ok";
-    case KcError::kUnreachable: return "keycloak_unreachable";
-    case KcError::kAuth: return "keycloak_credentials_refused";
-    case KcError::kForbidden: return "keycloak_forbidden";
-    case KcError::kNotFound: return "not_found";
-    case KcError::kConflict: return "conflict";
-    case KcError::kBadRequest: return "keycloak_bad_request";
-    case KcError::kBadResponse: return "keycloak_bad_response";
+    case KcError::kOk:
+      return "ok";
+    case KcError::kUnreachable:
+      return "keycloak_unreachable";
+    case KcError::kAuth:
+      return "keycloak_credentials_refused";
+    case KcError::kForbidden:
+      return "keycloak_forbidden";
+    case KcError::kNotFound:
+      return "not_found";
+    case KcError::kConflict:
+      return "conflict";
+    case KcError::kBadRequest:
+      return "keycloak_bad_request";
+    case KcError::kBadResponse:
+      return "keycloak_bad_response";
   }
   return "unknown";
 }
 
 int http_status_for(KcError e) {
   switch (e) {
-    case KcError::kOk: return 200;
+    case KcError::kOk:
+      return 200;
     // Our own credentials failing is an outage of the dependency from the
     // caller's point of view, not the caller's fault.
     case KcError::kUnreachable:
-    case KcError::kAuth: return 503;
-    case KcError::kNotFound: return 404;
-    case KcError::kConflict: return 409;
-    default: return 502;
+    case KcError::kAuth:
+      return 503;
+    case KcError::kNotFound:
+      return 404;
+    case KcError::kConflict:
+      return 409;
+    default:
+      return 502;
   }
 }
 
@@ -183,12 +202,12 @@ KcResponse AdminClient::token_for(const ClientCredentials& who, std::string& tok
     }
   }
   std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  std::string form = "grant_type=client_credentials&client_id=" +
-                     form_escape(c.get(), who.client_id) +
-                     "&client_secret=" + form_escape(c.get(), who.secret);
-  KcResponse r = perform("POST",
-                         base_url_ + "/realms" + segment(who.realm) + "/protocol/openid-connect/token",
-                         form, "application/x-www-form-urlencoded", "");
+  std::string form =
+      "grant_type=client_credentials&client_id=" + form_escape(c.get(), who.client_id) +
+      "&client_secret=" + form_escape(c.get(), who.secret);
+  KcResponse r =
+      perform("POST", base_url_ + "/realms" + segment(who.realm) + "/protocol/openid-connect/token",
+              form, "application/x-www-form-urlencoded", "");
   std::fill(form.begin(), form.end(), '\0');
   if (r.status == 400 || r.status == 401) r.error = KcError::kAuth;
   if (!r.ok()) {
@@ -254,7 +273,8 @@ KcResponse AdminClient::call(const ClientCredentials* who, const std::string& me
     if (!(idempotent && transient) || attempt == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200 * (attempt + 1)));
   }
-  if (!provisioner.secret.empty()) std::fill(provisioner.secret.begin(), provisioner.secret.end(), '\0');
+  if (!provisioner.secret.empty())
+    std::fill(provisioner.secret.begin(), provisioner.secret.end(), '\0');
   return r;
 }
 
@@ -279,7 +299,8 @@ KcResponse AdminClient::delete_realm(const std::string& realm) {
 KcResponse AdminClient::client_uuid(const ClientCredentials* who, const std::string& realm,
                                     const std::string& client_id, std::string& uuid) {
   std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  KcResponse r = call(who, "GET", segment(realm) + "/clients?clientId=" + form_escape(c.get(), client_id));
+  KcResponse r =
+      call(who, "GET", segment(realm) + "/clients?clientId=" + form_escape(c.get(), client_id));
   if (!r.ok()) return r;
   JsonPtr list = json_parse(r.body);
   uuid = json_str(json_array_get(list.get(), 0), "id");

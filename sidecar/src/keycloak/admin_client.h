@@ -41,7 +41,7 @@ int http_status_for(KcError e);
 
 struct KcResponse {
   KcError error = KcError::kUnreachable;
-  long status = 0;       // HTTP status, 0 when none arrived
+  long status = 0;  // HTTP status, 0 when none arrived
   std::string body;
   std::string location;  // Location header of a 201
   std::string message;   // for the log: curl error or Keycloak's errorMessage (no secrets)

@@ -161,8 +161,9 @@ JsonPtr attribute(const char* name, const char* display, JsonPtr validations, bo
   }
   JsonPtr perms = obj();
   json_set(perms.get(), "view", json_string_array({"admin", "user"}));
-  json_set(perms.get(), "edit", json_string_array(user_edits ? std::vector<std::string>{"admin", "user"}
-                                                             : std::vector<std::string>{"admin"}));
+  json_set(perms.get(), "edit",
+           json_string_array(user_edits ? std::vector<std::string>{"admin", "user"}
+                                        : std::vector<std::string>{"admin"}));
   json_set(a.get(), "permissions", std::move(perms));
   json_set(a.get(), "multivalued", false);
   return a;
@@ -187,10 +188,10 @@ JsonPtr user_profile_config() {
                            R"("up-username-not-idn-homograph":{}})"),
                 true, false)
           .release());
-  json_array_append_new(attrs.get(),
-                        attribute("email", "${email}",
-                                  validation(R"({"email":{},"length":{"max":255}})"), true, true)
-                            .release());
+  json_array_append_new(
+      attrs.get(),
+      attribute("email", "${email}", validation(R"({"email":{},"length":{"max":255}})"), true, true)
+          .release());
   json_array_append_new(
       attrs.get(),
       attribute("firstName", "${firstName}",

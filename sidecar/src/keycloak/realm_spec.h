@@ -16,11 +16,11 @@
 namespace realm_sidecar {
 
 struct RealmSpecInput {
-  std::string slug;                             // validated tenant slug
+  std::string slug;  // validated tenant slug
   std::string display_name;
-  std::vector<std::string> departments;         // → groups /departments/<dept>
+  std::vector<std::string> departments;            // → groups /departments/<dept>
   std::vector<std::string> console_redirect_uris;  // admin-console redirect URIs
-  bool console_password_grant = false;          // direct access grants (local/tests)
+  bool console_password_grant = false;             // direct access grants (local/tests)
 };
 
 // Client ids inside every tenant realm.

@@ -108,7 +108,8 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   if (st == StoreStatus::kConflict) {
     return fail(409, "tenant '" + slug + "' already exists", "", "slug");
   }
-  if (st != StoreStatus::kOk) return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+  if (st != StoreStatus::kOk)
+    return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
 
   // Step 1: the realm, complete, in one request.
   RealmSpecInput spec{slug, display_name, departments, config_.console_redirect_uris,
@@ -148,7 +149,8 @@ Outcome TenantSaga::set_enabled(const std::string& tenant_id, bool enabled, Tena
   StoreStatus st = TenantStore::get(s, tenant_id, out);
   if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
   if (out.status != "active" && out.status != "disabled") {
-    return fail(409, "tenant '" + tenant_id + "' is " + out.status + "; only active or disabled tenants change state");
+    return fail(409, "tenant '" + tenant_id + "' is " + out.status +
+                         "; only active or disabled tenants change state");
   }
   KcResponse r = kc_.set_realm_enabled(out.realm_name, enabled);
   if (!r.ok()) return from_kc(r, "updating realm " + out.realm_name);
@@ -211,8 +213,7 @@ Outcome TenantSaga::rotate_services_secret(const std::string& tenant_id, TenantR
   if (!sealed_ok) return fail(500, "sealing the client secret failed");
   st = TenantStore::put_secret(s, tenant_id, kServicesClientId, sealed);
   if (st != StoreStatus::kOk) {
-    return fail(503,
-                "the secret was rotated in Keycloak but could not be stored; rotate again",
+    return fail(503, "the secret was rotated in Keycloak but could not be stored; rotate again",
                 "put_secret");
   }
   kc_.forget_token(out.realm_name, kServicesClientId);
@@ -227,7 +228,8 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   if (st == StoreStatus::kNotFound) return fail(404, "no tenant '" + tenant_id + "'");
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
   if (tenant.status != "active") {
-    return fail(409, "tenant '" + tenant_id + "' is " + tenant.status + "; users can be added to active tenants only");
+    return fail(409, "tenant '" + tenant_id + "' is " + tenant.status +
+                         "; users can be added to active tenants only");
   }
   std::string sealed;
   st = TenantStore::get_secret(s, tenant_id, kServicesClientId, sealed);
@@ -259,7 +261,8 @@ ReconcileReport TenantSaga::reconcile() {
       if (state_.enabled() && state_.publish(slug, row.status, error)) rep.published++;
       continue;
     }
-    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed") continue;
+    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")
+      continue;
     TenantLock lock(s, slug);
     if (!lock.held()) {
       rep.skipped++;  // a live saga owns it

@@ -53,9 +53,10 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
   JsonPtr rep = user_representation(user, tenant);
   KcResponse r = kc.call(&who, "POST", realm + "/users", rep.get());
   if (r.error == KcError::kConflict) {
-    return fail(409, "a user with this username or email already exists in tenant '" +
-                         tenant.tenant_id + "'",
-                r.message, "username");
+    return fail(
+        409,
+        "a user with this username or email already exists in tenant '" + tenant.tenant_id + "'",
+        r.message, "username");
   }
   if (r.error == KcError::kBadRequest) {
     // Keycloak's user-profile validation (e.g. a name it does not accept).
@@ -91,7 +92,8 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
       json_array_foreach(all.get(), i, role) {
         if (json_str(role, "name") == name) found = role;
       }
-      if (found == nullptr) return undo(fail(502, "realm role " + name + " is missing in " + tenant.realm_name));
+      if (found == nullptr)
+        return undo(fail(502, "realm role " + name + " is missing in " + tenant.realm_name));
       JsonPtr ref(json_object());
       json_set(ref.get(), "id", json_str(found, "id"));
       json_set(ref.get(), "name", name);

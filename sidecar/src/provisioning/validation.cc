@@ -26,8 +26,8 @@ const std::vector<std::string>& tenant_roles() {
 
 bool is_reserved_slug(const std::string& slug) {
   static const std::set<std::string> kReserved = {
-      "admin",  "api",      "auth",   "default", "internal", "keycloak", "master", "platform",
-      "public", "realm",    "realms", "root",    "system",   "tenant",   "tenants", "www"};
+      "admin",  "api",   "auth",   "default", "internal", "keycloak", "master",  "platform",
+      "public", "realm", "realms", "root",    "system",   "tenant",   "tenants", "www"};
   return kReserved.count(slug) != 0;
 }
 

@@ -59,8 +59,8 @@ bool list_migrations(const std::string& dir, std::vector<MigrationFile>& out, st
             [](const MigrationFile& a, const MigrationFile& b) { return a.name < b.name; });
   for (size_t i = 1; i < out.size(); i++) {
     if (out[i].version == out[i - 1].version) {
-      error = "two migrations share version " + out[i].version + ": " + out[i - 1].name +
-              " and " + out[i].name;
+      error = "two migrations share version " + out[i].version + ": " + out[i - 1].name + " and " +
+              out[i].name;
       return false;
     }
   }

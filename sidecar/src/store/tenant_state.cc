@@ -26,8 +26,8 @@ bool TenantStatePublisher::command(const char* fmt, const std::string& a, const 
   std::unique_ptr<redisContext, RedisCtxDeleter> c(
       redisConnectWithTimeout(config_.host.c_str(), config_.port, tv));
   if (!c || c->err) {
-    error = "Redis " + config_.host + ":" + std::to_string(config_.port) + " unreachable: " +
-            (c ? c->errstr : "out of memory");
+    error = "Redis " + config_.host + ":" + std::to_string(config_.port) +
+            " unreachable: " + (c ? c->errstr : "out of memory");
     return false;
   }
   redisSetTimeout(c.get(), tv);

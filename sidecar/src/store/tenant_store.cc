@@ -77,8 +77,8 @@ StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row) {
 }
 
 StoreStatus TenantStore::get(PgSession& s, const std::string& tenant_id, TenantRow& out) {
-  PgResult r = s.exec(std::string("SELECT ") + kColumns + " FROM tenants WHERE tenant_id = $1",
-                      {tenant_id});
+  PgResult r =
+      s.exec(std::string("SELECT ") + kColumns + " FROM tenants WHERE tenant_id = $1", {tenant_id});
   if (!r.ok) return store_status(r);
   if (r.rows() == 0) return StoreStatus::kNotFound;
   out = row_at(r, 0);
@@ -124,9 +124,8 @@ StoreStatus TenantStore::put_secret(PgSession& s, const std::string& tenant_id,
 
 StoreStatus TenantStore::get_secret(PgSession& s, const std::string& tenant_id,
                                     const std::string& client_id, std::string& sealed) {
-  PgResult r = s.exec(
-      "SELECT sealed FROM tenant_secrets WHERE tenant_id = $1 AND client_id = $2",
-      {tenant_id, client_id});
+  PgResult r = s.exec("SELECT sealed FROM tenant_secrets WHERE tenant_id = $1 AND client_id = $2",
+                      {tenant_id, client_id});
   if (!r.ok) return store_status(r);
   if (r.rows() == 0) return StoreStatus::kNotFound;
   return from_bytea_hex(r.get(0, 0), sealed) ? StoreStatus::kOk : StoreStatus::kUnavailable;

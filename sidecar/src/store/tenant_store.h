@@ -21,9 +21,9 @@ struct TenantRow {
   std::string issuer_url;
   std::string display_name;
   std::vector<std::string> departments;
-  std::string status;     // provisioning | active | disabled | deleting | failed
-  std::string saga_step;  // row_inserted | realm_created | secret_stored | done
-  std::string created_at; // RFC 3339 UTC
+  std::string status;      // provisioning | active | disabled | deleting | failed
+  std::string saga_step;   // row_inserted | realm_created | secret_stored | done
+  std::string created_at;  // RFC 3339 UTC
   std::string updated_at;
 };
 

@@ -20,8 +20,8 @@ JsonPtr json_parse(std::string_view text, std::string* error) {
   // validator and the provisioner see different values.
   JsonPtr j(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &e));
   if (!j && error != nullptr) {
-    *error = "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " +
-             e.text;
+    *error =
+        "line " + std::to_string(e.line) + ", column " + std::to_string(e.column) + ": " + e.text;
   }
   return j;
 }
