@@ -1,0 +1,368 @@
+#!/usr/bin/perl
+# Authorization matrix, end to end, against the running local stack (`make up`):
+# six actors (platform_admin of realm platform; tenant_admin, officer and
+# auditor of tenant A; tenant_admin of tenant B; no token) × every governed
+# endpoint of realm-sidecar, the resource being tenant A. Each cell sends a
+# unique X-Purpose and asserts
+#   - the HTTP status the built-in policy (docs/GOVERNANCE.md §2) implies;
+#   - the ledger rows of that request: REQUEST, AUTHZ_DECISION (allow/deny and
+#     the exact reason), then for an allowed mutation its outcome event
+#     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, TENANT_UPDATED,
+#     TENANT_DELETED) — and nothing else; for a call without a token: 401 and
+#     no row at all (nginx, or the sidecar's own token check, refuses first).
+# The built-in run goes through nginx (:NGINX_PORT). Then the same matrix
+# against a second sidecar whose POLICY_URL points at a real OPA serving
+# conf/policy/realm_auth.rego (called directly on its port): the same
+# statuses, decisions and reasons, cell by cell.
+# Mutations do not disturb later cells: tenant.create makes a throwaway
+# tenant that the tenant.delete cell removes; PATCH disable is followed by a
+# re-enable (and a wait until tenant A's tokens are accepted again).
+#   prove -It/e2e/lib -It/lib t/e2e/061-authz-matrix.t
+# Needs psql, build/bin/realm-sidecar (or REALM_SIDECAR_BIN) and OPA (OPA or
+# scripts/install-opa.sh).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX ':sys_wait_h';
+use E2E::Stack qw(root env token random_slug require_keycloak);
+use E2E::Sidecar qw(gateway operator_token create_tenant activate_user new_password require_sidecar);
+
+require_keycloak();
+require_sidecar();
+my $psql = -x '/usr/bin/psql' ? '/usr/bin/psql' : `command -v psql` =~ s/\s+\z//r;
+BAIL_OUT('psql not installed') unless $psql && -x $psql;
+
+my $JSON = JSON::PP->new->utf8->canonical;
+my $UA   = HTTP::Tiny->new(timeout => 120, agent => 'realm-auth-e2e/1');
+my $root = root();
+my $bin  = $ENV{REALM_SIDECAR_BIN} // "$root/build/bin/realm-sidecar";
+my $work = env('STATE_DIR') . '/e2e';
+mkdir $work;
+
+# ---------------------------------------------------------------- helpers ---
+
+# call(METHOD, BASE, PATH, token => T, purpose => P, json => REF)
+# → (status, decoded body, response headers)
+sub call {
+    my ($method, $base, $path, %o) = @_;
+    my %h = (Accept => 'application/json');
+    $h{Authorization} = "Bearer $o{token}" if $o{token};
+    $h{'X-Purpose'}   = $o{purpose} if defined $o{purpose};
+    my %req = (headers => \%h);
+    if ($o{json}) {
+        $h{'Content-Type'} = 'application/json';
+        $req{content} = $JSON->encode($o{json});
+    }
+    my $res  = $UA->request($method, "$base$path", \%req);
+    my $body = $res->{content} // '';
+    $body = eval { $JSON->decode($body) } // $body if length $body;
+    return ($res->{status}, $body, $res->{headers});
+}
+
+sub sql_rows {
+    my ($sql) = @_;
+    local $ENV{PGPASSFILE} = env('SECRETS_DIR') . '/pgpass';
+    my @cmd = ($psql, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', env('POSTGRES_PORT'),
+               '-U', env('POSTGRES_USER'), '-d', env('POSTGRES_DB'), '-c', $sql);
+    open my $fh, '-|', @cmd or die "psql: $!";
+    my @lines = <$fh>;
+    close $fh or die "psql failed: $sql\n";
+    chomp @lines;
+    return @lines;
+}
+
+# Ledger rows carrying exactly this purpose, in seq order.
+sub ledger_by_purpose {
+    my ($purpose) = @_;
+    die "unsafe purpose" unless $purpose =~ /\A[A-Za-z0-9 ._:\/()-]+\z/;
+    return map { $JSON->decode($_) } sql_rows(
+        "SELECT json_build_object('seq', seq, 'event_type', event_type, 'request_id', request_id,"
+      . " 'actor_realm', actor_realm, 'tenant_id', tenant_id, 'action', action, 'purpose', purpose,"
+      . " 'decision', decision, 'reason', reason, 'details', details::json)"
+      . " FROM audit_ledger WHERE purpose = '$purpose' ORDER BY seq");
+}
+sub types { join ' ', map { $_->{event_type} } @_ }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die $!;
+    my $p = $s->sockport;
+    close $s;
+    return $p;
+}
+sub wait_http {
+    my ($url, $secs) = @_;
+    my $ua = HTTP::Tiny->new(timeout => 2);
+    for (1 .. $secs * 5) {
+        return 1 if $ua->get($url)->{status} == 200;
+        select undef, undef, undef, 0.2;
+    }
+    return 0;
+}
+sub spawn {
+    my ($log, %env) = @_;
+    my @cmd = @{ delete $env{cmd} };
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        @ENV{ keys %env } = values %env;
+        open STDOUT, '>>', $log or die;
+        open STDERR, '>&', \*STDOUT or die;
+        setpgrp(0, 0);
+        exec @cmd or die "exec @cmd: $!";
+    }
+    return $pid;
+}
+sub stop {
+    my ($pid) = @_;
+    return unless $pid && kill 0, $pid;
+    kill 'TERM', $pid;
+    for (1 .. 50) { return if waitpid($pid, WNOHANG) == $pid; select undef, undef, undef, 0.1 }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+# ------------------------------------------------------------------ setup ---
+
+my $op = operator_token() or BAIL_OUT('no operator token');
+my ($A, $B) = (random_slug('mxa'), random_slug('mxb'));
+my @cleanup = ($A, $B);
+END {
+    if ($op) {
+        for my $t (@cleanup) { call(DELETE => gateway(), "/tenants/$t", token => operator_token(), purpose => 'e2e 061 cleanup') }
+    }
+}
+for my $t ($A, $B) {
+    my ($st, $b) = create_tenant($op, $t);
+    is $st, 201, "tenant $t created" or BAIL_OUT('cannot create tenants: ' . join '', explain $b);
+}
+
+# Tenant users, activated (permanent password, no pending action); their
+# tokens are fetched again when older than two minutes.
+my %login;   # actor → [realm, username, password]
+for my $u ([tenant_admin_A => $A, 'tadmin', 'tenant_admin'], [officer_A => $A, 'officer', 'officer'],
+           [auditor_A => $A, 'auditor', 'auditor'], [tenant_admin_B => $B, 'tadmin', 'tenant_admin']) {
+    my ($actor, $t, $name, $role) = @$u;
+    my ($st, $b) = E2E::Sidecar::api(POST => "/tenants/$t/users", token => $op, purpose => 'e2e 061 setup',
+        json => { username => $name, email => "$name\@$t.example", first_name => 'E2E', last_name => ucfirst $name,
+                  roles => [$role] });
+    is $st, 201, "$actor: user $name created in $t" or BAIL_OUT('cannot create users: ' . join '', explain $b);
+    my $pw = new_password();
+    ok activate_user("tenant-$t", $b->{user_id}, $pw), "$actor: activated" or BAIL_OUT('cannot activate');
+    $login{$actor} = ["tenant-$t", $name, $pw];
+}
+my %tok_cache;
+sub tok {
+    my ($actor) = @_;
+    return undef if $actor eq 'anonymous';
+    my $c = $tok_cache{$actor};
+    return $c->[0] if $c && time - $c->[1] < 120;
+    my $t = $actor eq 'platform_admin' ? operator_token() : token($login{$actor}[0], 'admin-console',
+                                                                 user => $login{$actor}[1], password => $login{$actor}[2]);
+    $tok_cache{$actor} = [$t, time];
+    return $t;
+}
+for my $actor (keys %login) { ok tok($actor), "$actor logs in" or BAIL_OUT("no token for $actor") }
+
+# ----------------------------------------------------------------- matrix ---
+
+my @ACTORS = qw(platform_admin tenant_admin_A tenant_admin_B officer_A auditor_A anonymous);
+my %REALM  = (platform_admin => 'platform', tenant_admin_A => "tenant-$A", officer_A => "tenant-$A",
+              auditor_A => "tenant-$A", tenant_admin_B => "tenant-$B");
+
+# Expected cells: "STATUS allow|deny REASON" (or "401"); {A} and {B} stand for
+# the tenants. Reasons are those of docs/GOVERNANCE.md §2 (the checklist).
+my $PA = 'platform_admin of realm platform';
+sub only_pa { "403 deny $_[0] requires platform_admin of realm platform" }
+sub needs   { "403 deny $_[0] requires platform_admin of realm platform or $_[1] of the same tenant" }
+my $CROSS = '403 deny actor of tenant {B} may not act on tenant {A}';
+my %MATRIX = (
+    #                  platform_admin     tenant_admin_A                               tenant_admin_B                                officer_A                                   auditor_A                                     anonymous
+    'tenant.create' => ["201 allow $PA", only_pa('tenant.create'),                   only_pa('tenant.create'),                     only_pa('tenant.create'),                   only_pa('tenant.create'),                     '401'],
+    'tenant.list'   => ["200 allow $PA", '200 allow scoped to own tenant {A} (tenant_admin)', '200 allow scoped to own tenant {B} (tenant_admin)', needs('tenant.list', 'tenant_admin/auditor'), '200 allow scoped to own tenant {A} (auditor)', '401'],
+    'tenant.read'   => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('tenant.read', 'tenant_admin/auditor'), '200 allow auditor of tenant {A}',           '401'],
+    'user.create'   => ["201 allow $PA", '201 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.create', 'tenant_admin'),        needs('user.create', 'tenant_admin'),         '401'],
+    'secret.rotate' => ["200 allow $PA", only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     '401'],
+    'tenant.update' => ["200 allow $PA", only_pa('tenant.update'),                   only_pa('tenant.update'),                     only_pa('tenant.update'),                   only_pa('tenant.update'),                     '401'],
+    'tenant.delete' => ["204 allow $PA", only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     '401'],
+);
+
+# The endpoints, in the order they run. path/json get (actor, run state);
+# tenant.create by platform_admin makes a throwaway tenant that
+# tenant.delete by platform_admin removes (denied deletes aim at tenant A).
+my $uniq = 0;
+my @ENDPOINTS = (
+    [ 'tenant.create', POST => sub { '/tenants' }, 'TENANT_CREATED',
+      sub { my ($actor, $s) = @_; my $slug = random_slug('mxt'); $s->{new} = $slug if $actor eq 'platform_admin';
+            { slug => $slug, display_name => "matrix $slug" } } ],
+    [ 'tenant.list',   GET  => sub { '/tenants' }, undef, undef ],
+    [ 'tenant.read',   GET  => sub { "/tenants/$A" }, undef, undef ],
+    [ 'user.create',   POST => sub { "/tenants/$A/users" }, 'USER_CREATED',
+      sub { my $n = 'mx' . ++$uniq . lc random_slug('u');
+            { username => $n, email => "$n\@$A.example", first_name => 'Mx', last_name => 'User', roles => ['officer'] } } ],
+    [ 'secret.rotate', POST => sub { "/tenants/$A/secrets/tenant-services:rotate" }, 'SECRET_ROTATED', undef ],
+    [ 'tenant.update', PATCH => sub { "/tenants/$A" }, 'TENANT_UPDATED', sub { { enabled => JSON::PP::false } } ],
+    [ 'tenant.delete', DELETE => sub { $_[0] eq 'platform_admin' ? "/tenants/$_[1]{new}" : "/tenants/$A" }, 'TENANT_DELETED', undef ],
+);
+
+# Resource tenant the REQUEST row must name.
+sub resource_tenant {
+    my ($action, $path, $json) = @_;
+    return $json->{slug} if $action eq 'tenant.create';
+    return '' if $action eq 'tenant.list';
+    return $path =~ m{^/tenants/([^/]+)} ? $1 : '';
+}
+
+# Tenant A's tokens may be refused for a few seconds after a disable
+# (nginx re-reads the tenant state every few seconds): wait until accepted.
+sub wait_tenant_usable {
+    my ($base) = @_;
+    for (1 .. 60) {
+        my ($st) = call(GET => $base, "/tenants/$A", token => tok('tenant_admin_A'), purpose => 'e2e 061 wait for re-enable');
+        return 1 if $st == 200;
+        select undef, undef, undef, 0.5;
+    }
+    return 0;
+}
+
+# Runs the whole matrix against BASE; returns {action}{actor} → "STATUS decision reason".
+sub run_matrix {
+    my ($base, $label) = @_;
+    my (%got, %state);
+    for my $ep (@ENDPOINTS) {
+        my ($action, $method, $path_of, $outcome, $json_of) = @$ep;
+        # platform_admin's PATCH disables tenant A: run it last in its row.
+        my @order = $action eq 'tenant.update' ? (@ACTORS[1 .. $#ACTORS], $ACTORS[0]) : @ACTORS;
+        for my $actor (@order) {
+            my $i = (grep { $ACTORS[$_] eq $actor } 0 .. $#ACTORS)[0];
+            my $want = $MATRIX{$action}[$i] =~ s/\{A\}/$A/gr =~ s/\{B\}/$B/gr;
+            my ($want_st, $want_dec, $want_reason) = split / /, $want, 3;
+            subtest "$label: $actor × $action → $want_st" . ($want_dec ? " $want_dec" : '') => sub {
+                my $json    = $json_of ? $json_of->($actor, \%state) : undef;
+                my $path    = $path_of->($actor, \%state);
+                my $purpose = "e2e 061 $label $action $actor " . random_slug('p');
+                my ($st, $b, $h) = call($method => $base, $path, token => tok($actor), purpose => $purpose,
+                                        $json ? (json => $json) : ());
+                is $st, $want_st, "$method $path: HTTP $want_st" or diag explain $b;
+                my @rows = ledger_by_purpose($purpose);
+                if ($want_st == 401) {
+                    is scalar(@rows), 0, 'no ledger row: refused before governance';
+                    $got{$action}{$actor} = "$st";
+                    return;
+                }
+                my $types = 'REQUEST AUTHZ_DECISION' . ($want_dec eq 'allow' && $outcome ? " $outcome" : '');
+                is types(@rows), $types, "ledger: $types" or diag explain \@rows;
+                my %rids = map { $_->{request_id} => 1 } @rows;
+                is scalar(keys %rids), 1, 'one request id on all rows';
+                is $rows[0]{request_id}, $h->{'x-request-id'}, 'it is the X-Request-Id of the answer'
+                    if $h->{'x-request-id'} && @rows;
+                my ($req) = grep { $_->{event_type} eq 'REQUEST' } @rows;
+                my ($dec) = grep { $_->{event_type} eq 'AUTHZ_DECISION' } @rows;
+                is $req->{details}{action}, $action, 'REQUEST: action';
+                is $req->{details}{resource}{tenant_id}, resource_tenant($action, $path, $json), 'REQUEST: resource tenant';
+                is $req->{actor_realm}, $REALM{$actor}, 'REQUEST: actor realm';
+                is $dec->{decision}, $want_dec, "AUTHZ_DECISION $want_dec";
+                is $dec->{reason}, $want_reason, "reason: $want_reason";
+                like $b->{detail} // '', qr/\Q$want_reason\E/, '403 detail carries the reason' if $st == 403;
+                $got{$action}{$actor} = join ' ', $st, $dec->{decision} // '?', $dec->{reason} // '?';
+
+                # What the allowed calls did.
+                if ($action eq 'tenant.list' && $st == 200) {
+                    my @ids = sort map { $_->{tenant_id} } @{ $b->{tenants} // [] };
+                    if ($actor eq 'platform_admin') {
+                        ok((grep { $_ eq $A } @ids) && (grep { $_ eq $B } @ids), 'platform_admin sees A and B');
+                    } else {
+                        my $own = $actor =~ /_B\z/ ? $B : $A;
+                        is_deeply \@ids, [$own], "only its own tenant ($own)";
+                    }
+                }
+                if ($action eq 'tenant.read' && $st == 200) { is $b->{tenant_id}, $A, 'tenant A read' }
+                if ($action eq 'user.create' && $st == 201) {
+                    is $rows[2]{details}{username}, $json->{username}, 'USER_CREATED: username';
+                    is_deeply $rows[2]{details}{roles}, ['officer'], 'USER_CREATED: roles';
+                }
+                if ($action eq 'secret.rotate' && $st == 200) {
+                    is $b->{rotated}, JSON::PP::true, 'rotated';
+                    is $rows[2]{details}{client_id}, 'tenant-services', 'SECRET_ROTATED: client id, no secret';
+                }
+                if ($action eq 'tenant.create' && $st == 201) {
+                    is $rows[2]{tenant_id}, $json->{slug}, 'TENANT_CREATED names the new tenant';
+                    push @cleanup, $json->{slug};
+                }
+                if ($action eq 'tenant.delete' && $st == 204) {
+                    is $rows[2]{tenant_id}, $state{new}, 'TENANT_DELETED names the throwaway tenant';
+                    my ($gst) = call(GET => $base, "/tenants/$state{new}", token => tok('platform_admin'), purpose => "$purpose (check)");
+                    is $gst, 404, 'throwaway tenant gone';
+                }
+                if ($action eq 'tenant.update' && $st == 200) {
+                    is $b->{status}, 'disabled', 'tenant A disabled';
+                    is $rows[2]{details}{status}, 'disabled', 'TENANT_UPDATED: status disabled';
+                    my ($rst, $rb) = call(PATCH => $base, "/tenants/$A", token => tok('platform_admin'),
+                                          purpose => "$purpose (re-enable)", json => { enabled => JSON::PP::true });
+                    is $rst, 200, 're-enabled';
+                    is $rb->{status}, 'active', 'tenant A active again';
+                    ok wait_tenant_usable($base), "tenant A's tokens accepted again";
+                }
+                if ($st == 403) {
+                    # Denials change nothing: tenant A is still active.
+                    my ($gst, $gb) = call(GET => $base, "/tenants/$A", token => tok('platform_admin'), purpose => "$purpose (check)");
+                    is $gb->{status}, 'active', 'tenant A untouched' if $action =~ /^tenant\.(update|delete)$/;
+                }
+            };
+        }
+    }
+    return \%got;
+}
+
+my $builtin = run_matrix(gateway(), 'built-in');
+
+# ------------------------------------------------------- the same via OPA ---
+
+my ($opa_pid, $sc_pid);
+END { stop($sc_pid); stop($opa_pid) }
+ok -x $bin, "sidecar binary $bin" or BAIL_OUT('no sidecar binary (REALM_SIDECAR_BIN)');
+my $opa = $ENV{OPA} // `$root/scripts/install-opa.sh 2>/dev/null` =~ s/\s+\z//r;
+ok $opa && -x $opa, "OPA at $opa" or BAIL_OUT('OPA not available (scripts/install-opa.sh)');
+
+my $opa_port = free_port();
+$opa_pid = spawn("$work/061-opa.log", cmd => [$opa, 'run', '--server', '--addr', "127.0.0.1:$opa_port",
+                 '--log-level', 'error', '--skip-version-check', "$root/conf/policy/realm_auth.rego"]);
+ok wait_http("http://127.0.0.1:$opa_port/health", 30), "OPA serving realm_auth.rego on :$opa_port" or BAIL_OUT('OPA did not start');
+my $sc_port = free_port();
+$sc_pid = spawn("$work/061-sidecar-opa.log", cmd => ["$root/scripts/stack/sidecar.sh", 'run', 'serve'],
+                REALM_SIDECAR_BIN => $bin, SIDECAR_PORT => $sc_port, POLICY_TIMEOUT_MS => 2000,
+                POLICY_URL => "http://127.0.0.1:$opa_port/v1/data/realm_auth/decision");
+my $sc2 = "http://127.0.0.1:$sc_port";
+ok wait_http("$sc2/healthz", 30), "second sidecar with POLICY_URL on :$sc_port" or BAIL_OUT('sidecar did not start');
+
+my $viaopa = run_matrix($sc2, 'OPA');
+
+subtest 'OPA and built-in: identical statuses, decisions and reasons in every cell' => sub {
+    my $cells = 0;
+    for my $ep (@ENDPOINTS) {
+        for my $actor (@ACTORS) {
+            my $action = $ep->[0];
+            is $viaopa->{$action}{$actor}, $builtin->{$action}{$actor}, "$actor × $action";
+            $cells++;
+        }
+    }
+    is $cells, 42, '7 endpoints × 6 actors';
+};
+
+stop($sc_pid);
+stop($opa_pid);
+undef $sc_pid;
+undef $opa_pid;
+
+subtest 'cleanup: tenants deleted through the API' => sub {
+    my $tok = operator_token();
+    for my $t (splice @cleanup) {
+        my ($st) = call(DELETE => gateway(), "/tenants/$t", token => $tok, purpose => 'e2e 061 cleanup');
+        ok $st == 204 || $st == 404, "$t deleted (HTTP $st)";
+    }
+};
+
+done_testing;
