@@ -7,7 +7,7 @@ MODULE := $(BUILD_DIR)/modules/ngx_http_realm_auth_module.so
 JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
-.PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-e2e \
+.PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
         fuzz bench format format-check clean
 all: build
 
@@ -40,7 +40,7 @@ demo: up
 	@scripts/demo.sh
 
 ## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
-test: format-check unit unit-asan test-module test-e2e
+test: format-check unit unit-asan test-module test-module-asan test-e2e
 
 ## unit: CMocka/CTest suites of the core library and the sidecar
 unit: build deps-stack
@@ -55,6 +55,13 @@ unit-asan: deps-stack
 ## test-module: Test::Nginx-style suites, real nginx with the module, real Redis
 test-module: build
 	TEST_NGINX_REALM_AUTH_MODULE=$(abspath $(MODULE)) prove -It/lib -It/lib/mini -r t/module
+
+## test-module-asan: the module suites with the module built with ASan/UBSan, whose
+## runtimes are preloaded into Debian's (uninstrumented) nginx
+test-module-asan: nginx-src
+	@cmake -S . -B $(BUILD_DIR)/module-asan -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_SANITIZE=ON -DNGX_SRC_DIR=$(abspath $(NGX_SRC)) >/dev/null
+	@cmake --build $(BUILD_DIR)/module-asan -j$(JOBS) --target ngx_http_realm_auth_module
+	@scripts/test-module-asan.sh $(abspath $(BUILD_DIR)/module-asan/modules/ngx_http_realm_auth_module.so)
 
 ## test-e2e: starts the stack when it is not running, runs t/e2e, stops what it started
 test-e2e: build deps-stack
