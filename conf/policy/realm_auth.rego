@@ -17,7 +17,9 @@ package realm_auth
 
 # action → resource type, whether it acts on one named tenant, and the roles
 # that count inside the actor's own tenant (platform_admin of realm
-# "platform" is allowed every known action).
+# "platform" is allowed every known action). tenant_roles_need_tenant_id: a
+# tenant actor must name its own tenant (no all-tenants scope below
+# platform_admin).
 actions := {
 	"tenant.create": {"type": "tenant", "one_tenant": false, "tenant_roles": []},
 	"tenant.read": {"type": "tenant", "one_tenant": true, "tenant_roles": ["tenant_admin", "auditor"]},
@@ -27,6 +29,7 @@ actions := {
 	"secret.rotate": {"type": "secret", "one_tenant": true, "tenant_roles": []},
 	"user.create": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
 	"user.read": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin", "auditor"]},
+	"audit.read": {"type": "audit", "one_tenant": false, "tenant_roles": ["auditor"], "tenant_roles_need_tenant_id": true},
 }
 
 actor := object.get(input, "actor", {})
@@ -95,6 +98,9 @@ decision := deny("no authenticated actor") if {
 } else := deny(sprintf("actor of tenant %s may not act on tenant %s", [actor_tenant, resource_tenant])) if {
 	resource_tenant != ""
 	resource_tenant != actor_tenant
+} else := deny(sprintf("%s of all tenants requires platform_admin of realm platform%s", [action_name, hint])) if {
+	object.get(rule, "tenant_roles_need_tenant_id", false)
+	resource_tenant == ""
 } else := grant(sprintf("scoped to own tenant %s (%s)", [actor_tenant, granting_roles[0]])) if {
 	action_name == "tenant.list"
 	count(granting_roles) > 0

@@ -77,8 +77,17 @@ inline std::vector<NamedActor> matrix_actors() {
 }
 
 inline std::vector<std::string> matrix_actions() {
-  return {"tenant.create", "tenant.read", "tenant.list", "tenant.update",  "tenant.delete",
-          "secret.rotate", "user.create", "user.read",   "tenant.destroy", ""};
+  return {"tenant.create",
+          "tenant.read",
+          "tenant.list",
+          "tenant.update",
+          "tenant.delete",
+          "secret.rotate",
+          "user.create",
+          "user.read",
+          "audit.read",
+          "tenant.destroy",
+          ""};
 }
 
 struct MatrixCase {
@@ -90,7 +99,7 @@ inline std::vector<MatrixCase> decision_matrix() {
   std::vector<MatrixCase> out;
   for (const auto& a : matrix_actors()) {
     for (const auto& action : matrix_actions()) {
-      for (const char* type : {"tenant", "user", "secret", ""}) {
+      for (const char* type : {"tenant", "user", "secret", "audit", ""}) {
         for (const char* tenant : {"", "demo", "other"}) {
           for (const char* purpose : {"provisioning", "", " \t"}) {
             AuthorizeRequest r = request(a.actor, action, type, tenant, purpose);

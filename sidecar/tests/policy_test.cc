@@ -20,15 +20,17 @@ struct Row {
   const char* label;
   Actor who;
   // Expected allow for: tenant.create tenant.read tenant.list tenant.update
-  // tenant.delete secret.rotate user.create user.read
+  // tenant.delete secret.rotate user.create user.read audit.read
   const char* expect;
 };
 
-const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list", "tenant.update",
-                                "tenant.delete", "secret.rotate", "user.create", "user.read"};
+const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list",
+                                "tenant.update", "tenant.delete", "secret.rotate",
+                                "user.create",   "user.read",     "audit.read"};
 
 // The resource each action is asked about: tenant "demo", a new slug for
-// tenant.create, nothing for tenant.list.
+// tenant.create, nothing for tenant.list (audit.read of the whole ledger is
+// in test_audit_read).
 AuthorizeRequest ask(const Actor& who, const std::string& action) {
   std::string type = resource_type_for(action);
   std::string tenant = action == "tenant.list" ? "" : action == "tenant.create" ? "newco" : "demo";
@@ -37,22 +39,22 @@ AuthorizeRequest ask(const Actor& who, const std::string& action) {
 
 void test_role_matrix(void**) {
   const Row rows[] = {
-      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "11111111"},
+      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "111111111"},
       {"platform_admin role in a tenant realm", actor("tenant-demo", {"platform_admin"}),
-       "00000000"},
-      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "01100011"},
+       "000000000"},
+      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "011000110"},
       // tenant.list is allowed, scoped to the actor's own tenant (other).
-      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "00100000"},
-      {"officer", actor("tenant-demo", {"officer"}), "00000000"},
-      {"supervisor", actor("tenant-demo", {"supervisor"}), "00000000"},
-      {"auditor", actor("tenant-demo", {"auditor"}), "01100001"},
-      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "00100000"},
-      {"no roles", actor("tenant-demo", {}), "00000000"},
-      {"no roles, platform realm", actor("platform", {}), "00000000"},
+      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "001000000"},
+      {"officer", actor("tenant-demo", {"officer"}), "000000000"},
+      {"supervisor", actor("tenant-demo", {"supervisor"}), "000000000"},
+      {"auditor", actor("tenant-demo", {"auditor"}), "011000011"},
+      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "001000000"},
+      {"no roles", actor("tenant-demo", {}), "000000000"},
+      {"no roles, platform realm", actor("platform", {}), "000000000"},
   };
   int checked = 0;
   for (const Row& row : rows) {
-    for (int i = 0; i < 8; ++i) {
+    for (int i = 0; i < 9; ++i) {
       Decision d = builtin_decide(ask(row.who, kActions[i]));
       bool want = row.expect[i] == '1';
       if (d.allow != want) {
@@ -63,7 +65,7 @@ void test_role_matrix(void**) {
       ++checked;
     }
   }
-  assert_int_equal(checked, 80);
+  assert_int_equal(checked, 90);
 }
 
 void expect(const AuthorizeRequest& r, bool allow, const char* reason) {
@@ -99,6 +101,35 @@ void test_reasons(void**) {
   expect(request(actor("tenant-demo", {"platform_admin"}), "tenant.read", "tenant", "demo"), false,
          "tenant.read requires platform_admin of realm platform or tenant_admin/auditor of the "
          "same tenant; platform_admin counts only in realm platform");
+}
+
+// audit.read: platform_admin reads any tenant's rows and the whole ledger
+// (resource.tenant_id empty); a tenant's auditor only its own tenant's rows.
+void test_audit_read(void**) {
+  Actor pa = actor("platform", {"platform_admin"});
+  Actor au = actor("tenant-demo", {"auditor"});
+  Actor ta = actor("tenant-demo", {"tenant_admin"});
+  expect(request(pa, "audit.read", "audit", "demo"), true, "platform_admin of realm platform");
+  expect(request(pa, "audit.read", "audit", ""), true, "platform_admin of realm platform");
+  expect(request(au, "audit.read", "audit", "demo"), true, "auditor of tenant demo");
+  expect(request(au, "audit.read", "audit", "other"), false,
+         "actor of tenant demo may not act on tenant other");
+  expect(request(au, "audit.read", "audit", ""), false,
+         "audit.read of all tenants requires platform_admin of realm platform");
+  expect(request(actor("tenant-demo", {"auditor", "platform_admin"}), "audit.read", "audit", ""),
+         false,
+         "audit.read of all tenants requires platform_admin of realm platform; platform_admin "
+         "counts only in realm platform");
+  expect(request(ta, "audit.read", "audit", "demo"), false,
+         "audit.read requires platform_admin of realm platform or auditor of the same tenant");
+  expect(request(actor("tenant-demo", {"officer"}), "audit.read", "audit", "demo"), false,
+         "audit.read requires platform_admin of realm platform or auditor of the same tenant");
+  expect(request(actor("platform", {"auditor"}), "audit.read", "audit", ""), false,
+         "audit.read requires platform_admin of realm platform or auditor of the same tenant");
+  expect(request(pa, "audit.read", "tenant", "demo"), false,
+         "resource type 'tenant' does not fit action audit.read (expected 'audit')");
+  expect(request(au, "audit.read", "audit", "demo", ""), false,
+         "missing purpose (X-Purpose is required)");
 }
 
 void test_early_denials(void**) {
@@ -138,7 +169,8 @@ void test_pdp_interface(void**) {
   Decision d = pdp->authorize(
       request(actor("platform", {"platform_admin"}), "secret.rotate", "secret", "demo"));
   assert_true(d.allow);
-  assert_int_equal(known_actions().size(), 8);
+  assert_int_equal(known_actions().size(), 9);
+  assert_string_equal(resource_type_for("audit.read").c_str(), "audit");
   assert_string_equal(resource_type_for("secret.rotate").c_str(), "secret");
   assert_string_equal(resource_type_for("nope").c_str(), "");
 }
@@ -200,6 +232,7 @@ int main() {
       cmocka_unit_test(test_early_denials), cmocka_unit_test(test_realm_must_match_tenant),
       cmocka_unit_test(test_pdp_interface), cmocka_unit_test(test_generated_matrix_total),
       cmocka_unit_test(test_request_json),  cmocka_unit_test(test_sanitize_utf8),
+      cmocka_unit_test(test_audit_read),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -2,14 +2,18 @@
 # Authorization matrix, end to end, against the running local stack (`make up`):
 # six actors (platform_admin of realm platform; tenant_admin, officer and
 # auditor of tenant A; tenant_admin of tenant B; no token) × every governed
-# endpoint of realm-sidecar, the resource being tenant A. Each cell sends a
+# endpoint of realm-sidecar (GET /audit included), the resource being tenant A. Each cell sends a
 # unique X-Purpose and asserts
 #   - the HTTP status the built-in policy (docs/GOVERNANCE.md §2) implies;
 #   - the ledger rows of that request: REQUEST, AUTHZ_DECISION (allow/deny and
 #     the exact reason), then for an allowed mutation its outcome event
 #     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, TENANT_UPDATED,
-#     TENANT_DELETED) — and nothing else; for a call without a token: 401 and
-#     no row at all (nginx, or the sidecar's own token check, refuses first).
+#     TENANT_DELETED) — and nothing else (reads, GET /audit included, have
+#     no outcome event); for a call without a token: 401 and no row at all
+#     (nginx, or the sidecar's own token check, refuses first).
+# GET /audit also: the rows an auditor of A reads are all tenant A's; an
+# auditor asking for tenant B or the whole ledger is denied; bad tenant_id
+# or limit is a 400 naming the field (before governance, no ledger row).
 # The built-in run goes through nginx (:NGINX_PORT). Then the same matrix
 # against a second sidecar whose POLICY_URL points at a real OPA serving
 # conf/policy/realm_auth.rego (called directly on its port): the same
@@ -188,6 +192,7 @@ my %MATRIX = (
     'secret.rotate' => ["200 allow $PA", only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     '401'],
     'tenant.update' => ["200 allow $PA", only_pa('tenant.update'),                   only_pa('tenant.update'),                     only_pa('tenant.update'),                   only_pa('tenant.update'),                     '401'],
     'tenant.delete' => ["204 allow $PA", only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     '401'],
+    'audit.read'    => ["200 allow $PA", needs('audit.read', 'auditor'),             $CROSS,                                       needs('audit.read', 'auditor'),             '200 allow auditor of tenant {A}',           '401'],
 );
 
 # The endpoints, in the order they run. path/json get (actor, run state);
@@ -206,13 +211,75 @@ my @ENDPOINTS = (
     [ 'secret.rotate', POST => sub { "/tenants/$A/secrets/tenant-services:rotate" }, 'SECRET_ROTATED', undef ],
     [ 'tenant.update', PATCH => sub { "/tenants/$A" }, 'TENANT_UPDATED', sub { { enabled => JSON::PP::false } } ],
     [ 'tenant.delete', DELETE => sub { $_[0] eq 'platform_admin' ? "/tenants/$_[1]{new}" : "/tenants/$A" }, 'TENANT_DELETED', undef ],
+    [ 'audit.read',    GET  => sub { "/audit?tenant_id=$A" }, undef, undef ],
 );
+
+my @ROW_KEYS = sort qw(seq occurred_at event_type request_id actor_id actor_realm tenant_id action purpose
+                      decision reason details prev_hash row_hash);
+
+# GET /audit beyond the matrix cell: other tenants, the whole ledger, bad
+# parameters. Each case: [label, actor, query, status, decision, reason|field].
+my @AUDIT_EXTRAS = (
+    [ 'auditor A asks for tenant B',      'auditor_A',      "?tenant_id={B}", 403, 'deny', 'actor of tenant {A} may not act on tenant {B}' ],
+    [ 'auditor A asks for the whole ledger', 'auditor_A',   '',               403, 'deny', 'audit.read of all tenants requires platform_admin of realm platform' ],
+    [ 'tenant_admin A asks for the whole ledger', 'tenant_admin_A', '',       403, 'deny', 'audit.read of all tenants requires platform_admin of realm platform' ],
+    [ 'platform_admin reads the whole ledger', 'platform_admin', '?limit=5', 200, 'allow', $PA ],
+    [ 'platform_admin reads tenant B',    'platform_admin', "?tenant_id={B}&limit=1000", 200, 'allow', $PA ],
+    [ 'limit 0',                          'platform_admin', '?limit=0',       400, '', 'limit' ],
+    [ 'limit 1001',                       'platform_admin', '?limit=1001',    400, '', 'limit' ],
+    [ 'limit not a number',               'platform_admin', '?limit=ten',     400, '', 'limit' ],
+    [ 'tenant_id not a slug',             'auditor_A',      '?tenant_id=Not_A_Slug', 400, '', 'tenant_id' ],
+    [ 'unknown parameter',                'auditor_A',      "?tenant_id={A}&since=1", 400, '', 'since' ],
+);
+
+sub audit_extras {
+    my ($base, $label, $got) = @_;
+    for my $c (@AUDIT_EXTRAS) {
+        my ($name, $actor, $query, $want_st, $want_dec, $want) = @$c;
+        $_ = s/\{A\}/$A/gr =~ s/\{B\}/$B/gr for $query, $want;
+        subtest "$label: GET /audit, $name → $want_st" => sub {
+            my $purpose = "e2e 061 $label audit extra $actor " . random_slug('p');
+            my ($st, $b, $h) = call(GET => $base, "/audit$query", token => tok($actor), purpose => $purpose);
+            is $st, $want_st, "GET /audit$query: HTTP $want_st" or diag explain $b;
+            my @rows = ledger_by_purpose($purpose);
+            if ($want_st == 400) {
+                is $b->{field}, $want, "problem names field $want";
+                is scalar(@rows), 0, 'no ledger row: refused before governance';
+                $got->{"audit: $name"} = "$st $b->{field}";
+                return;
+            }
+            is types(@rows), 'REQUEST AUTHZ_DECISION', 'ledger: REQUEST AUTHZ_DECISION, no outcome event for a read';
+            my ($req) = grep { $_->{event_type} eq 'REQUEST' } @rows;
+            my ($dec) = grep { $_->{event_type} eq 'AUTHZ_DECISION' } @rows;
+            my $tenant = $query =~ /tenant_id=([^&]+)/ ? $1 : '';
+            is $req->{details}{resource}{type}, 'audit', 'REQUEST: resource type audit';
+            is $req->{details}{resource}{tenant_id}, $tenant, "REQUEST: resource tenant '$tenant'";
+            is $dec->{decision}, $want_dec, "AUTHZ_DECISION $want_dec";
+            is $dec->{reason}, $want, "reason: $want";
+            like $b->{detail} // '', qr/\Q$want\E/, '403 detail carries the reason' if $st == 403;
+            $got->{"audit: $name"} = join ' ', $st, $dec->{decision} // '?', $dec->{reason} // '?';
+            return unless $st == 200;
+            my @lr = @{ $b->{rows} // [] };
+            if ($tenant) {
+                ok scalar(@lr) > 0, 'rows returned';
+                is_deeply [grep { $_->{tenant_id} ne $tenant } @lr], [], "every row belongs to tenant $tenant";
+            } else {
+                is scalar(@lr), 5, 'limit=5: five rows';
+                is_deeply [map { $_->{seq} } @lr], [$lr[0]{seq} .. $lr[0]{seq} + 4], 'consecutive seqs, oldest first';
+                is_deeply [map { $_->{prev_hash} } @lr[1 .. $#lr]], [map { $_->{row_hash} } @lr[0 .. $#lr - 1]],
+                    'hash chain: each prev_hash is the row_hash before it';
+                is $lr[-1]{request_id}, $h->{'x-request-id'}, 'newest row: this very read';
+            }
+        };
+    }
+}
 
 # Resource tenant the REQUEST row must name.
 sub resource_tenant {
     my ($action, $path, $json) = @_;
     return $json->{slug} if $action eq 'tenant.create';
     return '' if $action eq 'tenant.list';
+    return $path =~ /[?&]tenant_id=([^&]+)/ ? $1 : '' if $action eq 'audit.read';
     return $path =~ m{^/tenants/([^/]+)} ? $1 : '';
 }
 
@@ -280,6 +347,14 @@ sub run_matrix {
                     }
                 }
                 if ($action eq 'tenant.read' && $st == 200) { is $b->{tenant_id}, $A, 'tenant A read' }
+                if ($action eq 'audit.read' && $st == 200) {
+                    my @lr = @{ $b->{rows} // [] };
+                    ok scalar(@lr) > 0, 'ledger rows returned';
+                    is_deeply [grep { $_->{tenant_id} ne $A } @lr], [], "every row belongs to tenant A";
+                    is_deeply [sort keys %{ $lr[0] // {} }], [@ROW_KEYS], 'row fields';
+                    is $lr[-1]{request_id}, $h->{'x-request-id'}, 'newest row: this very read (its AUTHZ_DECISION)';
+                    is $lr[-1]{event_type}, 'AUTHZ_DECISION', 'newest row is the decision';
+                }
                 if ($action eq 'user.create' && $st == 201) {
                     is $rows[2]{details}{username}, $json->{username}, 'USER_CREATED: username';
                     is_deeply $rows[2]{details}{roles}, ['officer'], 'USER_CREATED: roles';
@@ -314,6 +389,7 @@ sub run_matrix {
             };
         }
     }
+    audit_extras($base, $label, \%got);
     return \%got;
 }
 
@@ -349,7 +425,10 @@ subtest 'OPA and built-in: identical statuses, decisions and reasons in every ce
             $cells++;
         }
     }
-    is $cells, 42, '7 endpoints × 6 actors';
+    is $cells, 48, '8 endpoints × 6 actors';
+    for my $k (sort grep { /^audit: / } keys %$builtin) {
+        is $viaopa->{$k}, $builtin->{$k}, $k;
+    }
 };
 
 stop($sc_pid);

@@ -27,7 +27,7 @@ struct App {
 // The whole API surface, in one table (api/routes.cc).
 std::vector<Route> api_routes(App& app);
 
-// --- handlers (api/tenants.cc, api/users.cc) ---------------------------------
+// --- handlers (api/tenants.cc, api/users.cc, api/audit.cc) -------------------
 HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse list_tenants(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse get_tenant(App& app, const HttpRequest& req, const Actor& actor,
@@ -40,6 +40,7 @@ HttpResponse rotate_tenant_secret(App& app, const HttpRequest& req, const Actor&
                                   const std::string& id);
 HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
                          const std::string& id);
+HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
 HttpResponse json_response(int status, const json_t* body);

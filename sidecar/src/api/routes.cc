@@ -52,6 +52,7 @@ std::vector<Route> api_routes(App& app) {
       {"POST", "/tenants/{tenant_id}/users", bind_id(app, create_user)},
       {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate",
        bind_id(app, rotate_tenant_secret)},
+      {"GET", "/audit", bind(app, read_audit)},
       // Liveness for scripts/stack/sidecar.sh; ungoverned, no data.
       {"GET", "/healthz",
        [](const HttpRequest&, const PathParams&) {

@@ -21,16 +21,16 @@ struct Actor {
 };
 
 struct Resource {
-  std::string type;  // "tenant", "user", "secret"
-  std::string
-      tenant_id;   // the tenant acted on; empty for tenant.list / tenant.create of a new slug
-  std::string id;  // user id, client id …; may be empty
+  std::string type;       // "tenant", "user", "secret", "audit"
+  std::string tenant_id;  // the tenant acted on; empty for tenant.list and for
+                          // audit.read of the whole ledger
+  std::string id;         // user id, client id …; may be empty
 };
 
 struct AuthorizeRequest {
   Actor actor;
   std::string action;  // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-                       // user.create, user.read, secret.rotate
+                       // user.create, user.read, secret.rotate, audit.read
   Resource resource;
   std::string purpose;  // X-Purpose
   std::string request_id;

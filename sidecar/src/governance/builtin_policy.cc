@@ -18,6 +18,9 @@ struct ActionRule {
   const char* resource_type;
   bool one_tenant;                        // resource.tenant_id required
   std::vector<std::string> tenant_roles;  // roles that count in the actor's own tenant
+  // A tenant actor must name its own tenant in resource.tenant_id: no
+  // empty (all tenants) scope below platform_admin (audit.read).
+  bool tenant_roles_need_tenant_id = false;
 };
 
 const std::vector<ActionRule>& rules() {
@@ -30,6 +33,7 @@ const std::vector<ActionRule>& rules() {
       {"secret.rotate", "secret", true, {}},
       {"user.create", "user", true, {"tenant_admin"}},
       {"user.read", "user", true, {"tenant_admin", "auditor"}},
+      {"audit.read", "audit", false, {"auditor"}, true},
   };
   return table;
 }
@@ -114,6 +118,9 @@ Decision builtin_decide(const AuthorizeRequest& req) {
   if (!req.resource.tenant_id.empty() && req.resource.tenant_id != actor.tenant_id) {
     return deny("actor of tenant " + actor.tenant_id + " may not act on tenant " +
                 req.resource.tenant_id);
+  }
+  if (rule->tenant_roles_need_tenant_id && req.resource.tenant_id.empty()) {
+    return deny(req.action + " of all tenants requires platform_admin of realm platform" + hint);
   }
   for (const auto& role : rule->tenant_roles) {
     if (!has_role(actor, role)) continue;

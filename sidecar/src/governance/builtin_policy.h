@@ -13,9 +13,13 @@
 //   7. action has no tenant-level role              → deny (platform_admin only)
 //   8. actor is not a tenant actor (realm == "tenant-" + tenant_id) → deny
 //   9. resource.tenant_id is another tenant         → deny
-//  10. actor holds one of the action's tenant roles → allow, else deny
+//  10. action needs a tenant scope below platform_admin (audit.read) and
+//      resource.tenant_id is empty                 → deny
+//  11. actor holds one of the action's tenant roles → allow, else deny
 // Tenant-level roles: tenant.read, tenant.list, user.read: tenant_admin or
-// auditor; user.create: tenant_admin. tenant.list by a tenant actor is
+// auditor; user.create: tenant_admin; audit.read: auditor, for its own
+// tenant only (the whole ledger, resource.tenant_id empty, is
+// platform_admin's). tenant.list by a tenant actor is
 // allowed with reason "scoped to own tenant <id> (<role>)": the caller must
 // list only actor.tenant_id.
 #pragma once
@@ -28,10 +32,10 @@
 namespace realm_sidecar {
 
 // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-// secret.rotate, user.create, user.read.
+// secret.rotate, user.create, user.read, audit.read.
 const std::vector<std::string>& known_actions();
 
-// "tenant", "user" or "secret"; empty for an unknown action.
+// "tenant", "user", "secret" or "audit"; empty for an unknown action.
 std::string resource_type_for(const std::string& action);
 
 // The decision itself (what make_builtin_policy()->authorize() returns).

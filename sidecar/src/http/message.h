@@ -13,6 +13,7 @@ struct HttpRequest {
   std::string method;                          // "GET", "POST" …
   std::string path;                            // decoded path, no query string
   std::map<std::string, std::string> headers;  // names lowercased; first value wins
+  std::map<std::string, std::string> query;    // decoded ?name=value; first value wins
   std::string body;
   std::string client_ip;   // X-Real-IP from nginx, else the peer address
   std::string request_id;  // X-Request-Id from nginx, else generated

@@ -35,6 +35,13 @@ enum MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key, c
   return MHD_YES;
 }
 
+enum MHD_Result collect_query(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
+  auto* query = static_cast<std::map<std::string, std::string>*>(cls);
+  // First value wins, as for headers: ?tenant_id=a&tenant_id=b reads a.
+  query->emplace(key != nullptr ? key : "", value != nullptr ? value : "");
+  return MHD_YES;
+}
+
 std::string peer_address(struct MHD_Connection* connection) {
   const union MHD_ConnectionInfo* info =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -94,6 +101,7 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
     st->request.method = method;
     st->request.path = url;
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_header, &st->request.headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &st->request.query);
     *con_cls = st;
     return MHD_YES;
   }
