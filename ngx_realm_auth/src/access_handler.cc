@@ -129,8 +129,15 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
 }
 
 void wake(ngx_http_request_t* r) {
+  // Woken by the poll timer or by the fetch landing, whichever came first:
+  // cancel the other so it cannot fire into a later phase.
   ngx_event_t* wev = r->connection->write;
-  if (wev->timer_set) ngx_del_timer(wev);
+  if (wev->timer_set) {
+    ngx_del_timer(wev);
+  }
+  if (wev->posted) {  // nginx's macro is several statements: keep the braces
+    ngx_delete_posted_event(wev);
+  }
   wev->timedout = 0;
   r->read_event_handler = ngx_http_block_reading;
   r->write_event_handler = ngx_http_core_run_phases;

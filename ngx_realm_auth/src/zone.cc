@@ -240,8 +240,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
   ngx_shmtx_lock(&pool->mutex);
   IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
   if (e == nullptr && policy.claim != Claim::kNone) {
-    e = static_cast<IssuerNode*>(
-        ngx_slab_calloc_locked(pool, offsetof(IssuerNode, issuer) + issuer.size()));
+    e = static_cast<IssuerNode*>(alloc_locked(offsetof(IssuerNode, issuer) + issuer.size(), true));
     if (e == nullptr) {
       ngx_shmtx_unlock(&pool->mutex);
       return false;
@@ -295,7 +294,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
   IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
   if (e != nullptr) {
     e->fetching_since = 0;
-    auto* copy = static_cast<u_char*>(ngx_slab_alloc_locked(pool, document.size()));
+    auto* copy = static_cast<u_char*>(alloc_locked(document.size(), false));
     if (copy != nullptr) {
       std::memcpy(copy, document.data(), document.size());
       if (e->document != nullptr) ngx_slab_free_locked(pool, e->document);
@@ -363,6 +362,29 @@ bool Zone::find_token(const TokenHash& key, time_t now, Identity& out) {
   return hit && deserialize(reinterpret_cast<const u_char*>(data.data()), data.size(), out);
 }
 
+void Zone::drop_tokens_locked(int n, bool only_expired, time_t now) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  while (n-- > 0 && !ngx_queue_empty(&sh->token_lru)) {
+    TokenNode* t = ngx_queue_data(ngx_queue_last(&sh->token_lru), TokenNode, lru);
+    if (only_expired && t->valid_until > now) return;
+    ngx_queue_remove(&t->lru);
+    ngx_rbtree_delete(&sh->tokens, &t->node);
+    ngx_slab_free_locked(pool, t);
+    sh->token_count--;
+  }
+}
+
+void* Zone::alloc_locked(size_t size, bool zeroed) {
+  ngx_slab_pool_t* pool = slab();
+  void* p = zeroed ? ngx_slab_calloc_locked(pool, size) : ngx_slab_alloc_locked(pool, size);
+  if (p == nullptr) {
+    drop_tokens_locked(kEvictWhenFull, false, ngx_time());
+    p = zeroed ? ngx_slab_calloc_locked(pool, size) : ngx_slab_alloc_locked(pool, size);
+  }
+  return p;
+}
+
 void Zone::store_token(const TokenHash& key, const Identity& identity, time_t valid_until) {
   Shared* sh = shared();
   ngx_slab_pool_t* pool = slab();
@@ -370,28 +392,10 @@ void Zone::store_token(const TokenHash& key, const Identity& identity, time_t va
   size_t size = offsetof(TokenNode, data) + data.size();
   time_t now = ngx_time();
 
-  auto drop = [&](TokenNode* t) {
-    ngx_queue_remove(&t->lru);
-    ngx_rbtree_delete(&sh->tokens, &t->node);
-    ngx_slab_free_locked(pool, t);
-    sh->token_count--;
-  };
-  auto drop_oldest = [&](int n, bool only_expired) {
-    while (n-- > 0 && !ngx_queue_empty(&sh->token_lru)) {
-      TokenNode* t = ngx_queue_data(ngx_queue_last(&sh->token_lru), TokenNode, lru);
-      if (only_expired && t->valid_until > now) return;
-      drop(t);
-    }
-  };
-
   ngx_shmtx_lock(&pool->mutex);
-  drop_oldest(kExpirePerInsert, true);
+  drop_tokens_locked(kExpirePerInsert, true, now);
   if (find_token_node(&sh->tokens, key) == nullptr) {
-    auto* t = static_cast<TokenNode*>(ngx_slab_alloc_locked(pool, size));
-    if (t == nullptr) {
-      drop_oldest(kEvictWhenFull, false);
-      t = static_cast<TokenNode*>(ngx_slab_alloc_locked(pool, size));
-    }
+    auto* t = static_cast<TokenNode*>(alloc_locked(size, false));
     if (t != nullptr) {
       t->node.key = token_key(key);
       std::memcpy(t->hash, key.data(), 32);

@@ -87,6 +87,12 @@ class Zone {
  private:
   struct Shared;
   Shared* shared() const;
+  // Drops up to `n` least recently used verified tokens (only expired ones
+  // when `only_expired`). Caller holds the mutex. Tokens are the zone's only
+  // disposable data: a full zone gives their room to issuers and keys.
+  void drop_tokens_locked(int n, bool only_expired, time_t now);
+  // ngx_slab_alloc_locked, retrying once after dropping tokens.
+  void* alloc_locked(size_t size, bool zeroed);
   ngx_slab_pool_t* slab() const;
   ngx_shm_zone_t* shm_zone_;
 };
