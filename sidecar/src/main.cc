@@ -222,21 +222,7 @@ int cmd_audit(const Config& c, const std::vector<std::string>& args) {
       return 1;
     }
     for (const AuditRow& r : rows) {
-      JsonPtr j(json_object());
-      json_set(j.get(), "seq", static_cast<long long>(r.seq));
-      json_set(j.get(), "occurred_at", r.occurred_at);
-      json_set(j.get(), "event_type", r.event.event_type);
-      json_set(j.get(), "request_id", r.event.request_id);
-      json_set(j.get(), "actor_id", r.event.actor_id);
-      json_set(j.get(), "actor_realm", r.event.actor_realm);
-      json_set(j.get(), "tenant_id", r.event.tenant_id);
-      json_set(j.get(), "action", r.event.action);
-      json_set(j.get(), "purpose", r.event.purpose);
-      if (!r.event.decision.empty()) json_set(j.get(), "decision", r.event.decision);
-      if (!r.event.reason.empty()) json_set(j.get(), "reason", r.event.reason);
-      JsonPtr details = json_parse(r.event.details_json);
-      if (details) json_set(j.get(), "details", std::move(details));
-      json_set(j.get(), "row_hash", r.row_hash);
+      JsonPtr j = audit_row_json(r);
       std::printf("%s\n", json_text(j.get()).c_str());
     }
     return 0;

@@ -48,5 +48,7 @@ HttpResponse json_response(int status, const json_t* body);
 HttpResponse outcome_problem(const HttpRequest& req, const Outcome& o);
 // The public JSON of a tenant row (no secrets: there are none in the row).
 JsonPtr tenant_json(const TenantRow& t);
+// One ledger row as GET /audit and `realm-sidecar audit tail` print it.
+JsonPtr audit_row_json(const AuditRow& r);
 
 }  // namespace realm_sidecar

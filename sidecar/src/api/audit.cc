@@ -30,7 +30,9 @@ std::string parse_limit(const std::string& text, long& out) {
   return out >= 1 && out <= kMaxLimit ? "" : why;
 }
 
-JsonPtr row_json(const AuditRow& r) {
+}  // namespace
+
+JsonPtr audit_row_json(const AuditRow& r) {
   JsonPtr j(json_object());
   json_set(j.get(), "seq", static_cast<long long>(r.seq));
   json_set(j.get(), "occurred_at", r.occurred_at);
@@ -49,8 +51,6 @@ JsonPtr row_json(const AuditRow& r) {
   json_set(j.get(), "row_hash", r.row_hash);
   return j;
 }
-
-}  // namespace
 
 HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor) {
   std::string tenant_id;
@@ -83,7 +83,7 @@ HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor) {
       return w;
     }
     JsonPtr list(json_array());
-    for (const AuditRow& r : rows) json_array_append_new(list.get(), row_json(r).release());
+    for (const AuditRow& r : rows) json_array_append_new(list.get(), audit_row_json(r).release());
     JsonPtr body(json_object());
     json_set(body.get(), "rows", std::move(list));
     w.response = json_response(200, body.get());
