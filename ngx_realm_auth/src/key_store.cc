@@ -44,7 +44,7 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
   Issuer& w = issuer_entry(issuer);
   ngx_msec_t now = ngx_current_msec;
   uint64_t epoch = zone_->jwks_epoch();
-  if (!after_refetch && w.keys && w.epoch == epoch && now - w.fetched_at < lcf.jwks_ttl) {
+  if (!after_refetch && w.keys && w.epoch == epoch && elapsed(w.fetched_at, now) < lcf.jwks_ttl) {
     zone_->count(Counter::kWorkerHits);
     return {Result::kReady, w.keys, Status::kOk};
   }
@@ -63,7 +63,7 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
     snap.fetch_in_flight = false;
   }
   if (after_refetch && snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
-  if (w.keys && now - w.fetched_at < lcf.jwks_ttl + lcf.jwks_stale) {
+  if (w.keys && elapsed(w.fetched_at, now) < lcf.jwks_ttl + lcf.jwks_stale) {
     return {Result::kReady, w.keys, Status::kOk};
   }
   if (snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};

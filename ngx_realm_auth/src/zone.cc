@@ -262,17 +262,17 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     // A claim older than the fetch timeout belongs to a worker that died or
     // lost its task: let someone else fetch.
     if (policy.claim != Claim::kNone && e->fetching_since != 0 &&
-        now - e->fetching_since > policy.fetch_timeout + 1000) {
+        elapsed(e->fetching_since, now) > policy.fetch_timeout + 1000) {
       e->fetching_since = 0;
     }
-    out.failed_recently = e->failed_at != 0 && now - e->failed_at < kFailureBackoffMs;
+    out.failed_recently = e->failed_at != 0 && elapsed(e->failed_at, now) < kFailureBackoffMs;
     bool idle = e->fetching_since == 0;
-    bool stale = !out.has_document || now - e->fetched_at >= policy.ttl;
+    bool stale = !out.has_document || elapsed(e->fetched_at, now) >= policy.ttl;
     bool want = false;
     if (policy.claim == Claim::kIfStale) {
       want = stale && !out.failed_recently;
     } else if (policy.claim == Claim::kRefetch) {
-      want = e->last_refetch == 0 || now - e->last_refetch >= policy.refetch_interval;
+      want = e->last_refetch == 0 || elapsed(e->last_refetch, now) >= policy.refetch_interval;
       if (want && idle) e->last_refetch = now;
     }
     if (want && idle) {

@@ -16,6 +16,13 @@
 
 namespace realm_auth {
 
+// Milliseconds from `then` to `now`, both ngx_current_msec readings. Zone
+// timestamps come from other workers, whose cached clocks may run a little
+// ahead of this one's: a "future" time counts as just now, never as the
+// huge value an unsigned subtraction would give (that made a fresh entry
+// look stale and an in-flight fetch look abandoned).
+inline ngx_msec_t elapsed(ngx_msec_t then, ngx_msec_t now) { return now > then ? now - then : 0; }
+
 enum class Counter : unsigned {
   kVerified,
   kTokenCacheHits,
