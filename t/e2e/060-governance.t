@@ -23,6 +23,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use E2E::Stack qw(root env secret http_json token random_slug require_keycloak);
+use E2E::Util qw(sql_rows free_port wait_http spawn stop);
 
 require_keycloak();
 my $psql = -x '/usr/bin/psql' ? '/usr/bin/psql' : `command -v psql` =~ s/\s+\z//r;
@@ -51,18 +52,6 @@ sub call {
     return ($res->{status}, $body, $res->{headers}{'x-request-id'} // '');
 }
 
-# Ledger rows as hashes (details decoded), in seq order.
-sub sql_rows {
-    my ($sql) = @_;
-    local $ENV{PGPASSFILE} = env('SECRETS_DIR') . '/pgpass';
-    my @cmd = ($psql, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', env('POSTGRES_PORT'),
-               '-U', env('POSTGRES_USER'), '-d', env('POSTGRES_DB'), '-c', $sql);
-    open my $fh, '-|', @cmd or die "psql: $!";
-    my @lines = <$fh>;
-    close $fh or die "psql failed: $sql\n";
-    chomp @lines;
-    return @lines;
-}
 sub ledger_for {
     my ($request_id) = @_;
     die "bad request id" unless $request_id =~ /\A[A-Za-z0-9._-]+\z/;
@@ -74,42 +63,6 @@ sub ledger_for {
 }
 sub types { join ' ', map { $_->{event_type} } @_ }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die $!;
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-sub wait_http {
-    my ($url, $secs) = @_;
-    my $ua = HTTP::Tiny->new(timeout => 2);
-    for (1 .. $secs * 5) {
-        return 1 if $ua->get($url)->{status} == 200;
-        select undef, undef, undef, 0.2;
-    }
-    return 0;
-}
-sub spawn {
-    my ($log, %env) = @_;
-    my @cmd = @{ delete $env{cmd} };
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        @ENV{ keys %env } = values %env;
-        open STDOUT, '>>', $log or die;
-        open STDERR, '>&', \*STDOUT or die;
-        setpgrp(0, 0);
-        exec @cmd or die "exec @cmd: $!";
-    }
-    return $pid;
-}
-sub stop {
-    my ($pid) = @_;
-    return unless $pid && kill 0, $pid;
-    kill 'TERM', $pid;
-    for (1 .. 50) { return if waitpid($pid, WNOHANG) == $pid; select undef, undef, undef, 0.1 }
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
-}
 
 my $bin  = $ENV{REALM_SIDECAR_BIN} // "$root/build/bin/realm-sidecar";
 my $work = env('STATE_DIR') . '/e2e';

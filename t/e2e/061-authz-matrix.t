@@ -34,6 +34,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use E2E::Stack qw(root env token random_slug require_keycloak);
+use E2E::Util qw(sql_rows free_port wait_http spawn stop);
 use E2E::Sidecar qw(gateway operator_token create_tenant activate_user new_password require_sidecar);
 
 require_keycloak();
@@ -68,17 +69,6 @@ sub call {
     return ($res->{status}, $body, $res->{headers});
 }
 
-sub sql_rows {
-    my ($sql) = @_;
-    local $ENV{PGPASSFILE} = env('SECRETS_DIR') . '/pgpass';
-    my @cmd = ($psql, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', env('POSTGRES_PORT'),
-               '-U', env('POSTGRES_USER'), '-d', env('POSTGRES_DB'), '-c', $sql);
-    open my $fh, '-|', @cmd or die "psql: $!";
-    my @lines = <$fh>;
-    close $fh or die "psql failed: $sql\n";
-    chomp @lines;
-    return @lines;
-}
 
 # Ledger rows carrying exactly this purpose, in seq order.
 sub ledger_by_purpose {
@@ -92,42 +82,6 @@ sub ledger_by_purpose {
 }
 sub types { join ' ', map { $_->{event_type} } @_ }
 
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp') or die $!;
-    my $p = $s->sockport;
-    close $s;
-    return $p;
-}
-sub wait_http {
-    my ($url, $secs) = @_;
-    my $ua = HTTP::Tiny->new(timeout => 2);
-    for (1 .. $secs * 5) {
-        return 1 if $ua->get($url)->{status} == 200;
-        select undef, undef, undef, 0.2;
-    }
-    return 0;
-}
-sub spawn {
-    my ($log, %env) = @_;
-    my @cmd = @{ delete $env{cmd} };
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        @ENV{ keys %env } = values %env;
-        open STDOUT, '>>', $log or die;
-        open STDERR, '>&', \*STDOUT or die;
-        setpgrp(0, 0);
-        exec @cmd or die "exec @cmd: $!";
-    }
-    return $pid;
-}
-sub stop {
-    my ($pid) = @_;
-    return unless $pid && kill 0, $pid;
-    kill 'TERM', $pid;
-    for (1 .. 50) { return if waitpid($pid, WNOHANG) == $pid; select undef, undef, undef, 0.1 }
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
-}
 
 # ------------------------------------------------------------------ setup ---
 

@@ -23,6 +23,7 @@ use File::Temp qw(tempdir);
 use POSIX ();
 use Time::HiRes qw(time);
 use E2E::Stack qw(env token random_slug require_keycloak);
+use E2E::Util qw(sql_rows);
 use E2E::Sidecar qw(api gateway operator_token create_tenant activate_user new_password require_sidecar
                     sidecar_cli);
 
@@ -32,17 +33,6 @@ my $psql = -x '/usr/bin/psql' ? '/usr/bin/psql' : `command -v psql` =~ s/\s+\z//
 BAIL_OUT('psql not installed') unless $psql && -x $psql;
 my $JSON = JSON::PP->new->utf8->canonical;
 
-sub sql_rows {
-    my ($sql) = @_;
-    local $ENV{PGPASSFILE} = env('SECRETS_DIR') . '/pgpass';
-    my @cmd = ($psql, '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', env('POSTGRES_PORT'),
-               '-U', env('POSTGRES_USER'), '-d', env('POSTGRES_DB'), '-c', $sql);
-    open my $fh, '-|', @cmd or die "psql: $!";
-    my @lines = <$fh>;
-    close $fh or die "psql failed: $sql\n";
-    chomp @lines;
-    return @lines;
-}
 
 my $op = operator_token() or BAIL_OUT('no operator token');
 my $A  = random_slug('cpa');
