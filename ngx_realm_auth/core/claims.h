@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "json.h"
+#include "flat_json.h"
 #include "status.h"
 
 namespace realm_auth {
@@ -20,6 +20,6 @@ struct ClaimRules {
 // string (kSubMissing); aud a string or array of strings containing a
 // configured audience (kAudienceMismatch). iat, when present, must be
 // numeric (kClaimInvalid). Numbers may be integers or reals, never strings.
-Status check_claims(const json_t* payload, const ClaimRules& rules, int64_t now);
+Status check_claims(FlatJson::Value payload, const ClaimRules& rules, int64_t now);
 
 }  // namespace realm_auth

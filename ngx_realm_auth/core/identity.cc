@@ -10,7 +10,7 @@ namespace realm_auth {
 namespace {
 
 // Values travel in HTTP headers and nginx variables: no CR/LF or other
-// control bytes (jansson already guarantees valid UTF-8 and no NUL).
+// control bytes (the JSON reader already guarantees valid UTF-8 and no NUL).
 bool header_safe(std::string_view v) {
   return std::none_of(v.begin(), v.end(), [](char c) {
     auto u = static_cast<unsigned char>(c);
@@ -19,30 +19,26 @@ bool header_safe(std::string_view v) {
 }
 
 // Absent is fine; present must be a header-safe string.
-bool optional_claim(const json_t* payload, const char* name, std::string& out) {
-  const json_t* v = json_object_get(payload, name);
-  if (v == nullptr) return true;
-  if (!json_is_string(v)) return false;
-  std::string_view s(json_string_value(v), json_string_length(v));
-  if (!header_safe(s)) return false;
-  out.assign(s);
+bool optional_claim(FlatJson::Value payload, const char* name, std::string& out) {
+  FlatJson::Value v = payload.get(name);
+  if (!v.present()) return true;
+  if (!v.is_string() || !header_safe(v.string())) return false;
+  out.assign(v.string());
   return true;
 }
 
 // Appends the strings of {"roles": [...]} held by `holder` (which may be
 // absent). False when anything on the way has the wrong type or a role could
 // not be carried in a comma-separated header.
-bool append_roles(const json_t* holder, std::vector<std::string>& roles) {
-  if (holder == nullptr) return true;
-  if (!json_is_object(holder)) return false;
-  const json_t* list = json_object_get(holder, "roles");
-  if (list == nullptr) return true;
-  if (!json_is_array(list)) return false;
-  size_t i;
-  const json_t* v;
-  json_array_foreach(list, i, v) {
-    if (!json_is_string(v)) return false;
-    std::string_view role(json_string_value(v), json_string_length(v));
+bool append_roles(FlatJson::Value holder, std::vector<std::string>& roles) {
+  if (!holder.present()) return true;
+  if (!holder.is_object()) return false;
+  FlatJson::Value list = holder.get("roles");
+  if (!list.present()) return true;
+  if (!list.is_array()) return false;
+  for (FlatJson::Value v = list.first(); v.present(); v = v.next()) {
+    if (!v.is_string()) return false;
+    std::string_view role = v.string();
     if (role.empty() || !header_safe(role) || role.find(',') != std::string_view::npos) {
       return false;
     }
@@ -60,34 +56,28 @@ int64_t to_seconds(double v) {
 
 }  // namespace
 
-Status extract_identity(const json_t* payload, const IssuerMatch& issuer, std::string_view iss,
+Status extract_identity(FlatJson::Value payload, const IssuerMatch& issuer, std::string_view iss,
                         const std::vector<std::string>& role_clients, Identity& out) {
   Identity id;
-  std::string_view sub;
-  if (!json_get_string(payload, "sub", sub) || sub.empty()) return Status::kSubMissing;
-  if (!header_safe(sub)) return Status::kClaimInvalid;
-  id.actor_id.assign(sub);
+  FlatJson::Value sub = payload.get("sub");
+  if (!sub.is_string() || sub.string().empty()) return Status::kSubMissing;
+  if (!header_safe(sub.string())) return Status::kClaimInvalid;
+  id.actor_id.assign(sub.string());
 
-  const json_t* exp = json_object_get(payload, "exp");
-  if (!json_is_number(exp)) return Status::kExpMissing;
-  id.exp = to_seconds(json_number_value(exp));
+  FlatJson::Value exp = payload.get("exp");
+  if (!exp.is_number()) return Status::kExpMissing;
+  id.exp = to_seconds(exp.number());
 
   id.tenant_id = issuer.tenant_id;
   id.realm = issuer.realm;
   id.issuer.assign(iss);
 
-  if (!append_roles(json_object_get(payload, "realm_access"), id.roles)) {
-    return Status::kClaimInvalid;
-  }
+  if (!append_roles(payload.get("realm_access"), id.roles)) return Status::kClaimInvalid;
   if (!role_clients.empty()) {
-    const json_t* resource_access = json_object_get(payload, "resource_access");
-    if (resource_access != nullptr && !json_is_object(resource_access)) {
-      return Status::kClaimInvalid;
-    }
+    FlatJson::Value resource_access = payload.get("resource_access");
+    if (resource_access.present() && !resource_access.is_object()) return Status::kClaimInvalid;
     for (const std::string& client : role_clients) {
-      if (!append_roles(json_object_get(resource_access, client.c_str()), id.roles)) {
-        return Status::kClaimInvalid;
-      }
+      if (!append_roles(resource_access.get(client), id.roles)) return Status::kClaimInvalid;
     }
   }
 

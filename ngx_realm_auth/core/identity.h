@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "flat_json.h"
 #include "issuer.h"
-#include "json.h"
 #include "status.h"
 
 namespace realm_auth {
@@ -32,7 +32,7 @@ struct Identity {
 // bytes (they end up in HTTP headers) and roles may not contain ',' (the
 // list separator): otherwise kClaimInvalid. Optional claims of the wrong type
 // are kClaimInvalid too, never silently dropped.
-Status extract_identity(const json_t* payload, const IssuerMatch& issuer, std::string_view iss,
+Status extract_identity(FlatJson::Value payload, const IssuerMatch& issuer, std::string_view iss,
                         const std::vector<std::string>& role_clients, Identity& out);
 
 // Comma-separated roles, as $realm_roles and X-Actor-Roles carry them.

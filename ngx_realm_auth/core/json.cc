@@ -12,12 +12,11 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
-#include <cerrno>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
+
+#include "json_text_rules.h"
 
 namespace realm_auth {
 
@@ -51,20 +50,10 @@ class TreeBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TreeB
  private:
   static bool has_nul(const char* s, size_t len) { return std::memchr(s, 0, len) != nullptr; }
 
-  // jansson's number rules: a literal without fraction or exponent is an
-  // integer and must fit json_int_t; anything else is a finite real.
   static json_t* number(const char* text, size_t len) {
-    std::string literal(text, len);
-    errno = 0;
-    char* end = nullptr;
-    if (literal.find_first_of(".eE") == std::string::npos) {
-      long long v = std::strtoll(literal.c_str(), &end, 10);
-      return errno == 0 && *end == '\0' ? json_integer(v) : nullptr;
-    }
-    double v = std::strtod(literal.c_str(), &end);
-    // Like jansson: overflow is an error, underflow is not.
-    if (*end != '\0' || !std::isfinite(v)) return nullptr;
-    return json_real(v);
+    JsonNumber n;
+    if (!read_json_number({text, len}, n)) return nullptr;
+    return n.integer ? json_integer(n.integer_value) : json_real(n.real_value);
   }
 
   bool fail(Status s) {

@@ -32,39 +32,34 @@ bool kid_well_formed(std::string_view kid) {
   return true;
 }
 
-Status check_header(const json_t* header, AlgSet allowed, Jwt& out) {
-  std::string_view alg;
-  if (!json_get_string(header, "alg", alg) || !alg_from_name(alg, out.alg) ||
+Status check_header(FlatJson::Value header, AlgSet allowed, Jwt& out) {
+  FlatJson::Value alg = header.get("alg");
+  if (!alg.is_string() || !alg_from_name(alg.string(), out.alg) ||
       (allowed & alg_bit(out.alg)) == 0) {
     return Status::kAlgNotAllowed;
   }
   // We understand no extension, so any crit (even an empty list) means the
   // issuer expects processing we would silently skip (RFC 7515 §4.1.11).
-  if (json_object_get(header, "crit") != nullptr) return Status::kCritUnsupported;
+  if (header.get("crit").present()) return Status::kCritUnsupported;
 
-  if (const json_t* typ = json_object_get(header, "typ")) {
-    if (!json_is_string(typ) ||
-        !header_typ_allowed({json_string_value(typ), json_string_length(typ)})) {
-      return Status::kTypNotAllowed;
-    }
+  FlatJson::Value typ = header.get("typ");
+  if (typ.present() && !(typ.is_string() && header_typ_allowed(typ.string()))) {
+    return Status::kTypNotAllowed;
   }
 
-  std::string_view kid;
-  if (!json_get_string(header, "kid", kid) || !kid_well_formed(kid)) return Status::kKidInvalid;
-  out.kid.assign(kid.data(), kid.size());
+  FlatJson::Value kid = header.get("kid");
+  if (!kid.is_string() || !kid_well_formed(kid.string())) return Status::kKidInvalid;
+  out.kid.assign(kid.string());
   return Status::kOk;
 }
 
 // Keycloak marks its tokens with a "typ" claim: "Bearer" for access tokens,
 // "ID" for ID tokens, "Refresh" for refresh tokens. Only access tokens may
 // authorize requests.
-Status check_payload_typ(const json_t* payload) {
-  const json_t* typ = json_object_get(payload, "typ");
-  if (typ == nullptr) return Status::kOk;
-  if (!json_is_string(typ) ||
-      !iequals({json_string_value(typ), json_string_length(typ)}, "Bearer")) {
-    return Status::kTypNotAllowed;
-  }
+Status check_payload_typ(FlatJson::Value payload) {
+  FlatJson::Value typ = payload.get("typ");
+  if (!typ.present()) return Status::kOk;
+  if (!typ.is_string() || !iequals(typ.string(), "Bearer")) return Status::kTypNotAllowed;
   return Status::kOk;
 }
 
@@ -97,14 +92,14 @@ Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allow
     return Status::kBadBase64;
   }
 
-  Status s = parse_json_object(header_json, limits.max_depth, Status::kHeaderNotJson, out.header);
+  Status s = out.header.parse(header_json, limits.max_depth, Status::kHeaderNotJson);
   if (s != Status::kOk) return s;
-  s = parse_json_object(payload_json, limits.max_depth, Status::kPayloadNotJson, out.payload);
+  s = out.payload.parse(payload_json, limits.max_depth, Status::kPayloadNotJson);
   if (s != Status::kOk) return s;
 
-  s = check_header(out.header.get(), allowed, out);
+  s = check_header(out.header.root(), allowed, out);
   if (s != Status::kOk) return s;
-  s = check_payload_typ(out.payload.get());
+  s = check_payload_typ(out.payload.root());
   if (s != Status::kOk) return s;
 
   out.signing_input = token.substr(0, dot2);

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "algorithm.h"
-#include "json.h"
+#include "flat_json.h"
 #include "status.h"
 
 namespace realm_auth {
@@ -20,8 +20,8 @@ struct ParseLimits {
 struct Jwt {
   std::string_view signing_input;  // "header.payload", a view into the token
   std::string signature;           // decoded signature bytes
-  JsonPtr header;
-  JsonPtr payload;
+  FlatJson header;
+  FlatJson payload;
   Alg alg = Alg::kRS256;
   std::string kid;
 };

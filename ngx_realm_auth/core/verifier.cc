@@ -46,10 +46,8 @@ std::string VerifierConfig::fingerprint() const {
 Status inspect_token(std::string_view token, const VerifierConfig& config, InspectedToken& out) {
   Status s = parse_jwt(token, config.limits, config.algorithms, out.jwt);
   if (s != Status::kOk) return s;
-  std::string_view iss;
-  if (!json_get_string(out.jwt.payload.get(), "iss", iss) || iss.empty()) {
-    return Status::kIssuerMissing;
-  }
+  std::string_view iss = out.jwt.payload.root().get("iss").string();
+  if (iss.empty()) return Status::kIssuerMissing;
   // Checked before any key lookup: an unknown issuer never causes a fetch.
   if (!match_issuer(config.issuers, iss, out.match)) return Status::kIssuerNotAllowed;
   out.issuer.assign(iss);
@@ -72,9 +70,9 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
                                          : verify_signature(t.jwt.alg, key->key.get(),
                                                             t.jwt.signing_input, t.jwt.signature);
   if (!valid) return Status::kSignatureInvalid;
-  s = check_claims(t.jwt.payload.get(), config.claims, now);
+  s = check_claims(t.jwt.payload.root(), config.claims, now);
   if (s != Status::kOk) return s;
-  s = extract_identity(t.jwt.payload.get(), t.match, t.issuer, config.role_clients, out);
+  s = extract_identity(t.jwt.payload.root(), t.match, t.issuer, config.role_clients, out);
   out.key_id = t.jwt.kid;
   return s;
 }

@@ -87,11 +87,11 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
   return NGX_OK;
 }
 
-// Decodes segment `index` (0 header, 1 payload) of the verified token.
+// Decodes segment `index` (0 header, 1 payload) of the verified token into
+// jansson values, on first use: verification reads only the members it
+// needs (FlatJson), and most locations never ask for $jwt_claim_*.
 json_t* token_part(RequestCtx* ctx, int index) {
   JsonPtr& slot = index == 0 ? ctx->header_json : ctx->claims_json;
-  const JsonPtr& parsed = index == 0 ? ctx->inspected.jwt.header : ctx->inspected.jwt.payload;
-  if (parsed) return parsed.get();
   if (slot) return slot.get();
   std::string_view token = to_view(ctx->token);
   size_t first = token.find('.');

@@ -1,10 +1,10 @@
 // Differential fuzzer: parse_json_object (RapidJSON reader building jansson
-// values, json.cc) must accept exactly what json_loadb accepts under the
-// same rules (object at the top, JSON_REJECT_DUPLICATES, depth limit) and
-// produce an equal tree. Any disagreement aborts, with two known, accepted
-// exceptions where ours refuses what jansson lets through: a raw NUL byte
-// in the text (jansson skips one after a number: `{"a":0<NUL>}`), and a
-// number whose written exponent exceeds 308 while its mantissa is zero
+// values, json.cc) and FlatJson (flat_json.cc, the token segments' reader)
+// must accept exactly what json_loadb accepts under the same rules (object
+// at the top, JSON_REJECT_DUPLICATES, depth limit) and read the same values. Any disagreement
+// aborts, with two known, accepted exceptions where ours refuses what jansson lets through: a raw
+// NUL byte in the text (jansson skips one after a number: `{"a":0<NUL>}`), and a number whose
+// written exponent exceeds 308 while its mantissa is zero
 // ("0e400", which jansson reads as 0.0). Refusing more is the safe
 // direction, and no issuer writes either.
 #include <cctype>
@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "flat_json.h"
 #include "json.h"
 
 namespace {
@@ -55,6 +56,46 @@ bool has_zero_with_huge_exponent(std::string_view t) {
   return false;
 }
 
+// The flat reading of a value equals jansson's, member by member.
+bool same(const json_t* j, realm_auth::FlatJson::Value f) {
+  using Type = realm_auth::FlatJson::Type;
+  if (!f.present()) return false;
+  switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+      if (!f.is_object()) return false;
+      size_t members = 0;
+      for (auto v = f.first(); v.present(); v = v.next()) ++members;
+      if (members != json_object_size(j)) return false;
+      const char* key;
+      json_t* value;
+      json_object_foreach(const_cast<json_t*>(j), key, value) {
+        if (!same(value, f.get(key))) return false;
+      }
+      return true;
+    }
+    case JSON_ARRAY: {
+      if (!f.is_array()) return false;
+      size_t i = 0;
+      for (auto v = f.first(); v.present(); v = v.next(), ++i) {
+        if (i >= json_array_size(j) || !same(json_array_get(j, i), v)) return false;
+      }
+      return i == json_array_size(j);
+    }
+    case JSON_STRING:
+      return f.string() == std::string_view(json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+    case JSON_REAL:
+      return f.is_number() && f.number() == json_number_value(j);
+    case JSON_TRUE:
+      return f.type() == Type::kTrue;
+    case JSON_FALSE:
+      return f.type() == Type::kFalse;
+    case JSON_NULL:
+      return f.type() == Type::kNull;
+  }
+  return false;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -68,6 +109,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   realm_auth::Status s =
       realm_auth::parse_json_object(text, kMaxDepth, realm_auth::Status::kPayloadNotJson, got);
   bool got_ok = s == realm_auth::Status::kOk;
+
+  realm_auth::FlatJson flat;
+  bool flat_ok =
+      flat.parse(text, kMaxDepth, realm_auth::Status::kPayloadNotJson) == realm_auth::Status::kOk;
+  if (flat_ok != got_ok) std::abort();
+  if (flat_ok && !same(got.get(), flat.root())) std::abort();
 
   if (expect_ok && !got_ok &&
       (text.find('\0') != std::string_view::npos || has_zero_with_huge_exponent(text))) {

@@ -53,8 +53,8 @@ void run(const Fixture& f, std::string_view token) {
   Identity id;
   verify_token(t, *f.keys, f.config, kNow, id);
   // No fuzzer forges a signature: drive the claim and identity rules directly.
-  if (check_claims(t.jwt.payload.get(), f.config.claims, kNow) == Status::kOk) {
-    extract_identity(t.jwt.payload.get(), t.match, t.issuer, f.config.role_clients, id);
+  if (check_claims(t.jwt.payload.root(), f.config.claims, kNow) == Status::kOk) {
+    extract_identity(t.jwt.payload.root(), t.match, t.issuer, f.config.role_clients, id);
     join_roles(id.roles);
   }
   token_cache_key(f.fingerprint, token);

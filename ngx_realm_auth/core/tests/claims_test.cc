@@ -12,9 +12,9 @@ namespace {
 constexpr int64_t kNow = 1700000000;
 
 Status check(const std::string& payload, ClaimRules rules = {}, int64_t now = kNow) {
-  JsonPtr json;
-  assert_status(parse_json_object(payload, 8, Status::kPayloadNotJson, json), Status::kOk);
-  return check_claims(json.get(), rules, now);
+  FlatJson json;
+  assert_status(json.parse(payload, 8, Status::kPayloadNotJson), Status::kOk);
+  return check_claims(json.root(), rules, now);
 }
 
 std::string claims(const std::string& extra) {

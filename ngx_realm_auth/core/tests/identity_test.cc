@@ -27,9 +27,9 @@ constexpr char kKeycloak[] = R"({
 
 Status extract(const std::string& payload, Identity& id,
                const std::vector<std::string>& clients = {}) {
-  JsonPtr json;
-  assert_status(parse_json_object(payload, 8, Status::kPayloadNotJson, json), Status::kOk);
-  return extract_identity(json.get(), kMatch, kIss, clients, id);
+  FlatJson json;
+  assert_status(json.parse(payload, 8, Status::kPayloadNotJson), Status::kOk);
+  return extract_identity(json.root(), kMatch, kIss, clients, id);
 }
 
 Status extract(const std::string& payload) {

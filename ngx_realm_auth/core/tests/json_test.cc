@@ -1,9 +1,12 @@
-// parse_json_object: objects only, duplicate members and deep nesting refused.
+// The two JSON readers, parse_json_object (jansson values) and FlatJson
+// (token segments): objects only, duplicate members and deep nesting
+// refused, the same answer from both for every input.
 #include "json.h"
 
 #include <string>
 
 #include "cmocka_cxx.h"
+#include "flat_json.h"
 
 using namespace realm_auth;
 
@@ -13,6 +16,9 @@ Status parse(const std::string& text, size_t max_depth = 8) {
   JsonPtr out;
   Status s = parse_json_object(text, max_depth, Status::kPayloadNotJson, out);
   assert_true((s == Status::kOk) == (out != nullptr));
+  FlatJson flat;
+  assert_status(flat.parse(text, max_depth, Status::kPayloadNotJson), s);
+  assert_true((s == Status::kOk) == flat.root().is_object());
   return s;
 }
 
@@ -40,6 +46,72 @@ void rejects_duplicate_members(void**) {
   assert_status(parse(R"({"x":[{"k":1,"k":2}]})"), Status::kDuplicateKey);
   // Escapes are decoded before the comparison.
   assert_status(parse(R"({"sub":"a","s\u0075b":"b"})"), Status::kDuplicateKey);
+  // Large objects take FlatJson's sorting path: first, middle and last.
+  std::string many = "{";
+  for (int i = 0; i < 200; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  assert_status(parse(many + "\"last\":0}"), Status::kOk);
+  assert_status(parse(many + "\"k0\":0}"), Status::kDuplicateKey);
+  assert_status(parse(many + "\"k100\":0}"), Status::kDuplicateKey);
+  assert_status(parse(many + "\"k199\":0}"), Status::kDuplicateKey);
+  // Equal names in different objects are not duplicates.
+  assert_status(parse(R"({"a":{"k":1},"b":{"k":1},"k":[{"k":1},{"k":2}]})"), Status::kOk);
+}
+
+void numbers_follow_jansson(void**) {
+  assert_status(parse(R"({"n":9223372036854775807})"), Status::kOk);
+  assert_status(parse(R"({"n":-9223372036854775808})"), Status::kOk);
+  assert_status(parse(R"({"n":9223372036854775808})"), Status::kPayloadNotJson);
+  assert_status(parse(R"({"n":1e308})"), Status::kOk);
+  assert_status(parse(R"({"n":1e309})"), Status::kPayloadNotJson);
+  assert_status(parse(R"({"n":1e-400})"), Status::kOk);  // underflow is not an error
+  std::string long_literal = "{\"n\":1." + std::string(100, '5') + "}";
+  assert_status(parse(long_literal), Status::kOk);
+}
+
+void flat_navigation(void**) {
+  FlatJson doc;
+  assert_status(doc.parse(R"({"iss":"h\u00e9","exp":1700000100,"real":1.5,"aud":["a","b"],)"
+                          R"("ra":{"roles":["x","y","z"]},"e":[],"o":{},"t":true,"z":null})",
+                          8, Status::kPayloadNotJson),
+                Status::kOk);
+  FlatJson::Value root = doc.root();
+  assert_true(root.is_object());
+  assert_true(root.get("iss").string() == "h\xc3\xa9");
+  assert_true(root.get("exp").is_number());
+  assert_true(root.get("exp").number() == 1700000100.0);
+  assert_true(root.get("real").number() == 1.5);
+  assert_false(root.get("iss").is_number());
+  assert_true(root.get("exp").string().empty());
+  assert_false(root.get("missing").present());
+  assert_false(root.get("missing").get("x").present());
+  assert_false(root.get("aud").get("a").present());  // not an object
+  assert_true(root.get("t").present() && !root.get("t").is_string());
+  assert_true(root.get("z").present());
+
+  std::string joined;
+  for (FlatJson::Value v = root.get("aud").first(); v.present(); v = v.next()) {
+    joined += std::string(v.string()) + ";";
+  }
+  assert_string_equal(joined.c_str(), "a;b;");
+  joined.clear();
+  for (FlatJson::Value v = root.get("ra").get("roles").first(); v.present(); v = v.next()) {
+    joined += std::string(v.string());
+  }
+  assert_string_equal(joined.c_str(), "xyz");
+  assert_false(root.get("e").first().present());
+  assert_false(root.get("o").first().present());
+  assert_false(root.get("exp").first().present());
+
+  // Members in document order, nested containers skipped as a whole.
+  int members = 0;
+  for (FlatJson::Value v = root.first(); v.present(); v = v.next()) ++members;
+  assert_int_equal(members, 9);
+  assert_false(root.next().present());
+
+  // A failed parse leaves nothing behind.
+  assert_status(doc.parse(R"({"a":1,"a":2})", 8, Status::kPayloadNotJson), Status::kDuplicateKey);
+  assert_false(doc.root().present());
+  assert_false(doc.root().get("a").present());
 }
 
 void bounds_depth(void**) {
@@ -85,6 +157,8 @@ int main() {
       cmocka_unit_test(rejects_non_objects),
       cmocka_unit_test(rejects_nul_and_bad_utf8),
       cmocka_unit_test(rejects_duplicate_members),
+      cmocka_unit_test(numbers_follow_jansson),
+      cmocka_unit_test(flat_navigation),
       cmocka_unit_test(bounds_depth),
       cmocka_unit_test(get_string),
   };
