@@ -130,13 +130,46 @@ std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PK
   if (a.family == Family::kEdDsa || a.md == nullptr) return nullptr;
   if (!key_fits(a.family, key, a.ec_coord)) return nullptr;
 
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || !init_verify(a, ctx.get(), key)) {
+  // The context holds its own reference to the key.
+  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+            EVP_PKEY_CTX_set_signature_md(ctx.get(), a.md) == 1;
+  if (ok && a.family == Family::kRsaPkcs1) {
+    ok = EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) == 1;
+  } else if (ok && a.family == Family::kRsaPss) {
+    // RFC 7518 §3.5, as in init_verify.
+    ok = EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) == 1 &&
+         EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), a.md) == 1;
+  }
+  if (!ok) {
     ERR_clear_error();
     return nullptr;
   }
   return std::unique_ptr<const PreparedVerifier>(
-      new PreparedVerifier(alg, a.ec_coord, ctx.release()));
+      new PreparedVerifier(alg, a.md, a.ec_coord, ctx.release()));
+}
+
+PreparedVerifier::CtxPtr PreparedVerifier::take() const {
+  CtxPtr ctx;
+  if (idle_mutex_.try_lock()) {
+    if (!idle_.empty()) {
+      ctx = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    idle_mutex_.unlock();
+  }
+  // EVP_PKEY_CTX_dup only reads the template.
+  if (!ctx) ctx.reset(EVP_PKEY_CTX_dup(template_.get()));
+  return ctx;
+}
+
+void PreparedVerifier::give_back(CtxPtr ctx) const {
+  if (idle_mutex_.try_lock()) {
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(ctx));
+    idle_mutex_.unlock();
+  }
+  // Otherwise ctx is freed here.
 }
 
 bool PreparedVerifier::verify(std::string_view signing_input, std::string_view signature) const {
@@ -149,20 +182,15 @@ bool PreparedVerifier::verify(std::string_view signing_input, std::string_view s
     }
     signature = der;
   }
-  // A private copy per call: the template is shared between threads and
-  // EVP_MD_CTX_copy_ex only reads its source (it duplicates the provider's
-  // signature context, PSS parameters included, and takes a key reference).
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  bool ok = ctx && EVP_MD_CTX_copy_ex(ctx.get(), template_.get()) == 1;
-  if (ok) {
-    // Without FINALISE, EVP_DigestVerifyFinal duplicates the signature
-    // context once more so the context stays usable; this copy is
-    // discarded right after, so let Final consume it instead.
-    EVP_MD_CTX_set_flags(ctx.get(), EVP_MD_CTX_FLAG_FINALISE);
-    ok = EVP_DigestVerifyUpdate(ctx.get(), signing_input.data(), signing_input.size()) == 1 &&
-         EVP_DigestVerifyFinal(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                               signature.size()) == 1;
-  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  CtxPtr ctx;
+  bool ok = EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, md_,
+                       nullptr) == 1 &&
+            (ctx = take()) != nullptr &&
+            EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                            signature.size(), digest, digest_len) == 1;
+  if (ctx) give_back(std::move(ctx));
   // As in verify_signature: keep failures off this thread's error queue.
   if (!ok) ERR_clear_error();
   return ok;

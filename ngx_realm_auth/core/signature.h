@@ -5,7 +5,9 @@
 #include <openssl/evp.h>
 
 #include <memory>
+#include <mutex>
 #include <string_view>
+#include <vector>
 
 #include "algorithm.h"
 
@@ -19,17 +21,20 @@ bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
 // verify_signature for one (key, alg), with the per-call setup done once.
 // In OpenSSL 3 EVP_DigestVerifyInit looks the signature algorithm up in the
 // provider every time (~20% of an RSA-2048 verify); here it runs once, in
-// create(), on a template context that verify() only copies. Same answers as
-// verify_signature for the same (alg, key, input, signature).
+// create(), on a template EVP_PKEY_CTX. verify() hashes the input with a
+// pre-fetched digest and checks the signature with a copy of the template,
+// kept for reuse: no lookup and no allocation per call in the steady state.
+// Same answers as verify_signature for the same (alg, key, input, signature).
 //
-// verify() only reads the template, so one PreparedVerifier may be used from
-// several threads at once (a Jwks is shared between threads). The template
-// holds its own reference to the key.
+// One PreparedVerifier may be used from several threads at once (a Jwks is
+// shared between threads): each call takes a context of its own. The idle
+// contexts are guarded by a mutex that verify() only ever try-locks, so it
+// never waits (on a miss it copies the template instead).
 class PreparedVerifier {
  public:
   // nullptr when there is nothing to prepare or preparing failed: EdDSA
-  // (Ed25519 cannot stream, so it has no reusable context), a key that does
-  // not fit `alg`, or an OpenSSL error. Callers then use verify_signature.
+  // (Ed25519 signs the message, not a digest), a key that does not fit
+  // `alg`, or an OpenSSL error. Callers then use verify_signature.
   static std::unique_ptr<const PreparedVerifier> create(Alg alg, EVP_PKEY* key);
 
   bool verify(std::string_view signing_input, std::string_view signature) const;
@@ -40,18 +45,27 @@ class PreparedVerifier {
   PreparedVerifier& operator=(const PreparedVerifier&) = delete;
 
  private:
-  // Own deleter rather than ossl::MdCtxPtr: ossl.h is internal to the core
+  // Own deleter rather than ossl::PkeyCtxPtr: ossl.h is internal to the core
   // library, and this header reaches the module and the sidecar via jwks.h.
-  struct MdCtxFree {
-    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  struct PkeyCtxFree {
+    void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
   };
+  using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 
-  PreparedVerifier(Alg alg, size_t ec_coord, EVP_MD_CTX* initialised)
-      : alg_(alg), ec_coord_(ec_coord), template_(initialised) {}
+  PreparedVerifier(Alg alg, const EVP_MD* md, size_t ec_coord, EVP_PKEY_CTX* initialised)
+      : alg_(alg), md_(md), ec_coord_(ec_coord), template_(initialised) {}
+
+  CtxPtr take() const;
+  void give_back(CtxPtr ctx) const;
 
   Alg alg_;
-  size_t ec_coord_;  // ES*: bytes of R and of S; 0 otherwise
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> template_;
+  const EVP_MD* md_;  // the JWS hash (fetched once, process-wide)
+  size_t ec_coord_;   // ES*: bytes of R and of S; 0 otherwise
+  CtxPtr template_;   // verify-initialised, hash and padding set
+
+  static constexpr size_t kMaxIdle = 4;  // a worker needs one; the sidecar a few
+  mutable std::mutex idle_mutex_;
+  mutable std::vector<CtxPtr> idle_;  // ready for reuse
 };
 
 }  // namespace realm_auth

@@ -53,6 +53,10 @@ void agree(Alg alg, EVP_PKEY* key, std::string_view input, std::string_view sig,
   assert_int_equal(prepared->verify(input, sig), expected);
   // A verifier is reusable: the second call sees the same untouched template.
   assert_int_equal(prepared->verify(input, sig), expected);
+  // A context reused after a refused call (here a truncated signature) still
+  // gives the right answer.
+  assert_false(prepared->verify(input, sig.substr(0, sig.size() / 2)));
+  assert_int_equal(prepared->verify(input, sig), expected);
 }
 
 // Verifies a compact JWS vector, then the same with one input byte and one
