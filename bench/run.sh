@@ -5,6 +5,8 @@
 # baselines: no auth and no token at all, and no auth but the same ~1 KB
 # Authorization header sent (and ignored) — the difference is what merely
 # carrying a bearer token costs nginx and the kernel, before any module.
+# With OSS_JWT_MODULE=<path to ngx_http_auth_jwt_module.so> a fifth case
+# runs the open-source kjdev/nginx-auth-jwt on the same token (README.md).
 # Usage: bench/run.sh [seconds-per-case] [rounds]   (make bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +16,12 @@ port=${BENCH_PORT:-18950}
 module=${REALM_AUTH_MODULE:-$root/build/modules/ngx_http_realm_auth_module.so}
 work=$root/bench/work
 rm -rf "$work"
-mkdir -p "$work"/{html/noauth,html/verify,html/cached,html/realms/tenant-demo/protocol/openid-connect}
-for d in noauth verify cached; do printf 'ok\n' >"$work/html/$d/index.txt"; done
+oss_module=${OSS_JWT_MODULE:-}
+oss_port=$((port + 1))
+mkdir -p "$work"/{html/noauth,html/verify,html/cached,html/oss,html/realms/tenant-demo/protocol/openid-connect}
+for d in noauth verify cached oss; do printf 'ok\n' >"$work/html/$d/index.txt"; done
 cases=(noauth noauth+header verify cached)
+[[ -z $oss_module ]] || cases+=(oss)
 
 token=$(perl "$root/bench/mint_token.pl" \
   "$work/html/realms/tenant-demo/protocol/openid-connect/certs" \
@@ -24,18 +29,29 @@ token=$(perl "$root/bench/mint_token.pl" \
 sed -e "s|@MODULE@|$module|" -e "s|@WORK@|$work|g" -e "s|@PORT@|$port|g" \
   "$root/bench/nginx.conf.in" >"$work/nginx.conf"
 nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log"
-trap 'nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" -s stop 2>/dev/null || true' EXIT
+stop_all() {
+  nginx -p "$work" -c "$work/nginx.conf" -e "$work/error.log" -s stop 2>/dev/null || true
+  [[ -z $oss_module ]] || nginx -p "$work" -c "$work/nginx-oss.conf" -e "$work/error-oss.log" -s stop 2>/dev/null || true
+}
+trap stop_all EXIT
+if [[ -n $oss_module ]]; then
+  sed -e "s|@OSS_MODULE@|$oss_module|" -e "s|@WORK@|$work|g" -e "s|@PORT@|$port|g" \
+    -e "s|@OSS_PORT@|$oss_port|g" "$root/bench/nginx-oss.conf.in" >"$work/nginx-oss.conf"
+  nginx -p "$work" -c "$work/nginx-oss.conf" -e "$work/error-oss.log"
+fi
 sleep 0.5
 
 auth="Authorization: Bearer $token"
 # Warm up: JWKS fetched once, first verification done.
 curl -fsS -H "$auth" "http://127.0.0.1:$port/verify/index.txt" >/dev/null
 curl -fsS -H "$auth" "http://127.0.0.1:$port/cached/index.txt" >/dev/null
+[[ -z $oss_module ]] || curl -fsS -H "$auth" "http://127.0.0.1:$oss_port/oss/index.txt" >/dev/null
 
 measure() {  # case → requests/s
-  local path=${1%+header} hdr=()
+  local path=${1%+header} hdr=() p=$port
   [[ $1 == noauth ]] || hdr=(-H "$auth")
-  taskset -c 1 wrk -t1 -c64 -d"${secs}s" "${hdr[@]}" "http://127.0.0.1:$port/$path/index.txt" |
+  [[ $1 != oss ]] || p=$oss_port
+  taskset -c 1 wrk -t1 -c64 -d"${secs}s" "${hdr[@]}" "http://127.0.0.1:$p/$path/index.txt" |
     awk '/Requests\/sec/ {print $2}'
 }
 
@@ -68,5 +84,12 @@ status=$(curl -fsS "http://127.0.0.1:$port/noauth/index.txt" >/dev/null && echo 
   row "no auth, token header sent and ignored" "${runs[noauth+header]}" "$noauth_hdr"
   row "verify every request (token cache off)" "${runs[verify]}" "$verify"
   row "reused token (verified-token cache)" "${runs[cached]}" "$cached"
+  if [[ -n $oss_module ]]; then
+    row "kjdev/nginx-auth-jwt, verify every request" "${runs[oss]}" "$(median <<<"${runs[oss]}")"
+    echo
+    echo "kjdev/nginx-auth-jwt: $oss_module (RS256 signature, exp, iss pattern, aud; no"
+    echo "identity headers, JWKS read from a file at start). realm_auth ÷ kjdev on the"
+    printf 'verify-every-request case: %.2f\n' "$(echo "$verify / $(median <<<"${runs[oss]}")" | bc -l)"
+  fi
 } | tee "$root/bench/results/latest.md"
 [[ $status == up ]]
