@@ -40,6 +40,7 @@ enum class Status : uint8_t {
   kJwksUnavailable,   // no keys could be obtained for the issuer
   kJwksMalformed,     // the JWKS document is unusable
   kTenantDisabled,    // the tenant was disabled or deleted by the platform
+  kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
   // Request rules (module only).
   kPurposeMissing,  // X-Purpose required and absent
   kCount

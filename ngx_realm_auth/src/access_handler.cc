@@ -195,7 +195,8 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
     return finish(r, lcf, ctx, Status::kJwksUnavailable);
   }
 
-  KeyStore::Lookup found = keys->acquire(ctx->inspected.issuer, lcf, ctx->refetch_requested);
+  KeyStore::Lookup found = keys->acquire(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf,
+                                         ctx->refetch_requested);
   if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
   if (found.result == KeyStore::Result::kFail) return finish(r, lcf, ctx, found.status);
 
@@ -204,7 +205,7 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (s == Status::kKeyNotFound && !ctx->refetch_requested) {
     // Maybe the issuer rotated its keys: one rate-limited refetch.
     ctx->refetch_requested = true;
-    found = keys->refetch(ctx->inspected.issuer, lcf);
+    found = keys->refetch(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf);
     if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
   }
   if (s == Status::kOk) {

@@ -3,6 +3,8 @@
 
 #include <new>
 
+#include "tenant_registry.h"
+
 namespace realm_auth {
 
 // Everything a fetch needs, owned by the job: the thread never touches a
@@ -11,6 +13,7 @@ struct KeyStore::FetchJob {
   ngx_thread_task_t task;  // must stay first-class: nginx links it into its queue
   KeyStore* store;
   std::string issuer;
+  std::string tenant_id;  // set when the registry must be asked first
   bool force_http;
   JwksSourceConfig config;
   JwksFetchOutcome outcome;            // written by the thread
@@ -39,8 +42,8 @@ void KeyStore::refresh_from_zone(Issuer& w, IssuerSnapshot& snap) {
   zone_->count(Counter::kZoneHits);
 }
 
-KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf,
-                                   bool after_refetch) {
+KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const std::string& tenant_id,
+                                   const LocConf& lcf, bool after_refetch) {
   Issuer& w = issuer_entry(issuer);
   ngx_msec_t now = ngx_current_msec;
   uint64_t epoch = zone_->jwks_epoch();
@@ -58,7 +61,7 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
   }
   refresh_from_zone(w, snap);
   w.epoch = epoch;
-  if (snap.claimed && !start_fetch(issuer, false, lcf)) {
+  if (snap.claimed && !start_fetch(issuer, tenant_id, false, lcf)) {
     zone_->fetch_failed(issuer);
     snap.fetch_in_flight = false;
   }
@@ -67,10 +70,13 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const LocConf& lcf
     return {Result::kReady, w.keys, Status::kOk};
   }
   if (snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
-  return {Result::kFail, nullptr, Status::kJwksUnavailable};
+  // The last fetch's reason (an unregistered tenant, say), else no keys.
+  Status why = snap.failure != Status::kOk ? snap.failure : Status::kJwksUnavailable;
+  return {Result::kFail, nullptr, why};
 }
 
-KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf) {
+KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const std::string& tenant_id,
+                                   const LocConf& lcf) {
   Issuer& w = issuer_entry(issuer);
   ClaimPolicy policy{Claim::kRefetch, lcf.jwks_ttl, lcf.fetch_timeout, lcf.refetch_interval};
   IssuerSnapshot snap;
@@ -80,7 +86,7 @@ KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf
   refresh_from_zone(w, snap);
   if (snap.claimed) {
     zone_->count(Counter::kRefetches);
-    if (!start_fetch(issuer, true, lcf)) {
+    if (!start_fetch(issuer, tenant_id, true, lcf)) {
       zone_->fetch_failed(issuer);
       return {Result::kFail, nullptr, Status::kKeyNotFound};
     }
@@ -116,12 +122,14 @@ void KeyStore::stop_waiting(RequestCtx* ctx) {
   ctx->queued = false;
 }
 
-bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf) {
+bool KeyStore::start_fetch(const std::string& issuer, const std::string& tenant_id, bool force_http,
+                           const LocConf& lcf) {
   auto* job = new (std::nothrow) FetchJob();
   if (job == nullptr) return false;
   ngx_memzero(&job->task, sizeof(job->task));
   job->store = this;
   job->issuer = issuer;
+  if (tenant_registry_) job->tenant_id = tenant_id;
   job->force_http = force_http;
   job->config = source_;
   job->config.fetch_timeout_ms = static_cast<long>(lcf.fetch_timeout);
@@ -138,9 +146,38 @@ bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const Loc
   return true;
 }
 
+namespace {
+
+// An invented tenant-<slug> must not cost a request to Keycloak: with the
+// registry on, a tenant the sidecar never created (or deleted) is refused
+// after one Redis read. Redis not answering lets the fetch go ahead: the
+// registry guards Keycloak's load, the signature still guards the door.
+bool unregistered(const std::string& tenant_id, const JwksSourceConfig& config,
+                  JwksFetchOutcome& out) {
+  if (tenant_id.empty()) return false;
+  RedisClient client(config.redis);
+  TenantRecord record;
+  if (!read_tenant_record(client, tenant_id, record)) {
+    out.redis_error = true;
+    return false;
+  }
+  if (record != TenantRecord::kAbsent && record != TenantRecord::kDeleted) return false;
+  out.status = Status::kTenantUnknown;
+  out.error = "tenant \"" + tenant_id + "\" is not in the tenant registry";
+  return true;
+}
+
+}  // namespace
+
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
+  JwksFetchOutcome refused;
+  if (unregistered(job->tenant_id, job->config, refused)) {
+    job->outcome = std::move(refused);
+    return;
+  }
   job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
+  job->outcome.redis_error = job->outcome.redis_error || refused.redis_error;
   if (job->outcome.status == Status::kOk &&
       Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
     job->outcome.status = Status::kJwksMalformed;
@@ -165,6 +202,10 @@ void KeyStore::finish_fetch(FetchJob& job) {
     w.generation = generation;
     w.fetched_at = ngx_current_msec;
     w.epoch = zone_->jwks_epoch();
+  } else if (out.status == Status::kTenantUnknown) {
+    zone_->fetch_failed(job.issuer, out.status);  // no fetch happened: not a fetch failure
+    ngx_log_error(NGX_LOG_INFO, log_, 0, "realm_auth: no JWKS fetch for \"%*s\": %s",
+                  job.issuer.size(), job.issuer.data(), out.error.c_str());
   } else {
     zone_->count(Counter::kFetchFailures);
     zone_->fetch_failed(job.issuer);

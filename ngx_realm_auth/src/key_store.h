@@ -28,18 +28,24 @@ class KeyStore {
     Status status = Status::kOk;       // kFail
   };
 
-  KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source, ngx_log_t* log)
-      : zone_(zone), pool_(pool), source_(source), log_(log) {}
+  // `tenant_registry`: before fetching the keys of a tenant realm, check
+  // that the sidecar's registry in Redis knows the tenant
+  // (auth_realm_tenant_registry); needs source.use_redis.
+  KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
+           bool tenant_registry, ngx_log_t* log)
+      : zone_(zone), pool_(pool), source_(source), tenant_registry_(tenant_registry), log_(log) {}
 
   // Keys of `issuer`, fresh per the location's TTL, or stale within
   // auth_realm_jwks_stale while a refresh runs. Starts a fetch when this
   // nginx has none in flight. `after_refetch`: the caller waited for an
-  // unknown-kid refetch, so only keys from after it will do.
-  Lookup acquire(const std::string& issuer, const LocConf& lcf, bool after_refetch);
+  // unknown-kid refetch, so only keys from after it will do. `tenant_id`:
+  // the issuer's tenant slug (empty for a non-tenant realm).
+  Lookup acquire(const std::string& issuer, const std::string& tenant_id, const LocConf& lcf,
+                 bool after_refetch);
 
   // The token's kid is not in the keys: refetch over HTTP unless one ran
   // within auth_realm_jwks_refetch_interval. kWait, or kFail(kKeyNotFound).
-  Lookup refetch(const std::string& issuer, const LocConf& lcf);
+  Lookup refetch(const std::string& issuer, const std::string& tenant_id, const LocConf& lcf);
 
   // Whether the issuer still publishes `kid`, as far as this nginx knows
   // (no I/O): a cached identity whose key was unpublished is not reused.
@@ -62,7 +68,8 @@ class KeyStore {
   Issuer& issuer_entry(const std::string& issuer);
   // Applies a zone snapshot to the worker's entry; parses a new document.
   void refresh_from_zone(Issuer& w, IssuerSnapshot& snap);
-  bool start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf);
+  bool start_fetch(const std::string& issuer, const std::string& tenant_id, bool force_http,
+                   const LocConf& lcf);
   static void run_fetch(void* data, ngx_log_t* log);  // thread pool
   static void fetch_done(ngx_event_t* ev);            // event loop
   void finish_fetch(FetchJob& job);
@@ -70,6 +77,7 @@ class KeyStore {
   Zone* zone_;
   ngx_thread_pool_t* pool_;
   JwksSourceConfig source_;  // Redis endpoint; timeouts set per fetch
+  bool tenant_registry_;     // auth_realm_tenant_registry
   ngx_log_t* log_;
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them
 };

@@ -43,6 +43,9 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_state_interval),
      nullptr},
+    {ngx_string("auth_realm_tenant_registry"), NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_registry),
+     nullptr},
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
      nullptr},
@@ -115,12 +118,20 @@ void* create_main_conf(ngx_conf_t* cf) {
   mcf->source = make_owned<JwksSourceConfig>(cf);
   if (mcf->source == nullptr) return nullptr;
   mcf->tenant_state_interval = NGX_CONF_UNSET_MSEC;
+  mcf->tenant_registry = NGX_CONF_UNSET;
   return mcf;
 }
 
-char* init_main_conf(ngx_conf_t*, void* conf) {
+char* init_main_conf(ngx_conf_t* cf, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   ngx_conf_init_msec_value(mcf->tenant_state_interval, 5000);
+  ngx_conf_init_value(mcf->tenant_registry, 0);
+  if (mcf->tenant_registry && !mcf->source->use_redis) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"auth_realm_tenant_registry on\" needs \"auth_realm_redis\" (the "
+                       "registry lives in Redis)");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
   return NGX_CONF_OK;
 }
 
@@ -243,7 +254,8 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
       ngx_http_cycle_get_module_main_conf(cycle, ngx_http_realm_auth_module));
   if (mcf == nullptr || !mcf->used) return NGX_OK;
   http_fetch_global_init();
-  worker_keys = new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, cycle->log);
+  worker_keys = new (std::nothrow)
+      KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, mcf->tenant_registry == 1, cycle->log);
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {

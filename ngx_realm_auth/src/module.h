@@ -29,6 +29,7 @@ struct MainConf {
   ngx_thread_pool_t* thread_pool;    // resolved at postconfiguration
   JwksSourceConfig* source;          // Redis endpoint and fetch limits (auth_realm_redis)
   ngx_msec_t tenant_state_interval;  // auth_realm_tenant_state_interval (0 = off)
+  ngx_flag_t tenant_registry;        // auth_realm_tenant_registry
   ngx_flag_t used;                   // some location has auth_realm on
 };
 

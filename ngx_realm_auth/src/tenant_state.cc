@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "redis_client.h"
+#include "tenant_registry.h"
 
 namespace realm_auth {
 
@@ -67,10 +68,9 @@ void TenantStates::run_refresh(void* data, ngx_log_t*) {
   RedisClient client(job->redis);
   job->blocked.assign(job->slugs.size(), -1);
   for (size_t i = 0; i < job->slugs.size(); i++) {
-    std::string value;
-    bool found = false;
-    if (!client.get("tenant:" + job->slugs[i], value, found)) break;  // Redis down: keep old states
-    job->blocked[i] = found && (value == "disabled" || value == "deleted") ? 1 : 0;
+    TenantRecord record;
+    if (!read_tenant_record(client, job->slugs[i], record)) break;  // Redis down: keep old states
+    job->blocked[i] = record == TenantRecord::kDisabled || record == TenantRecord::kDeleted ? 1 : 0;
   }
 }
 

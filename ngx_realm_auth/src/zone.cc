@@ -23,6 +23,7 @@ struct IssuerNode {
   ngx_msec_t fetched_at;      // when the document arrived
   ngx_msec_t fetching_since;  // 0 = nobody fetching
   ngx_msec_t failed_at;       // last failed fetch, 0 = none
+  Status failure;             // why it failed (kJwksUnavailable, kTenantUnknown, ...)
   ngx_msec_t last_refetch;    // last unknown-kid refetch
   u_char* document;           // raw JWKS, slab-allocated
   size_t document_len;
@@ -266,6 +267,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
       e->fetching_since = 0;
     }
     out.failed_recently = e->failed_at != 0 && elapsed(e->failed_at, now) < kFailureBackoffMs;
+    if (out.failed_recently) out.failure = e->failure;
     bool idle = e->fetching_since == 0;
     bool stale = !out.has_document || elapsed(e->fetched_at, now) >= policy.ttl;
     bool want = false;
@@ -310,7 +312,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
   return generation;
 }
 
-void Zone::fetch_failed(const std::string& issuer) {
+void Zone::fetch_failed(const std::string& issuer, Status reason) {
   Shared* sh = shared();
   ngx_slab_pool_t* pool = slab();
   ngx_shmtx_lock(&pool->mutex);
@@ -318,6 +320,7 @@ void Zone::fetch_failed(const std::string& issuer) {
   if (e != nullptr) {
     e->fetching_since = 0;
     e->failed_at = ngx_current_msec;
+    e->failure = reason;
   }
   ngx_shmtx_unlock(&pool->mutex);
 }

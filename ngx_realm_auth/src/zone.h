@@ -47,6 +47,7 @@ struct IssuerSnapshot {
   bool fetch_in_flight = false;  // some worker of this nginx is fetching
   bool claimed = false;          // this call claimed the fetch: caller must fetch
   bool failed_recently = false;  // last fetch failed within the back-off
+  Status failure = Status::kOk;  // its reason, when failed_recently
 };
 
 // When a caller wants to claim the issuer's fetch.
@@ -74,8 +75,9 @@ class Zone {
   // Stores a fetched document and releases the claim. Returns the new
   // generation (0 when the zone is full).
   uint64_t store_document(const std::string& issuer, const std::string& document);
-  // Releases the claim after a failed fetch and starts the back-off.
-  void fetch_failed(const std::string& issuer);
+  // Releases the claim after a failed fetch and starts the back-off;
+  // requests for the issuer are refused with `reason` until it ends.
+  void fetch_failed(const std::string& issuer, Status reason = Status::kJwksUnavailable);
 
   // Verified-token cache. `now` in seconds since the epoch.
   bool find_token(const TokenHash& key, time_t now, Identity& out);

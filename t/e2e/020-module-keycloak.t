@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 # The nginx module against the real local Keycloak (run `make up` and
 # `make build` first): a private nginx (t/e2e/nginx-module-keycloak.conf.in)
-# accepts a token of a freshly provisioned tenant realm, passes the verified
-# identity to the upstream, and refuses platform tokens and spoofing.
+# refuses a token of a freshly created tenant realm until the tenant is in
+# the registry (without asking Keycloak for keys), then accepts it, passes
+# the verified identity to the upstream, and refuses platform tokens and
+# spoofing.
 #   prove -It/e2e/lib t/e2e/020-module-keycloak.t
 use strict;
 use warnings;
@@ -33,13 +35,15 @@ sub free_port {
 
 my $port   = free_port();
 my $prefix = env('STATE_DIR') . "/e2e/nginx-$port";
+my $redis_prefix = "e2e-$port-$$:";
 remove_tree($prefix);
 make_path("$prefix/logs");
 {
     open my $in, '<', "$FindBin::Bin/nginx-module-keycloak.conf.in" or die $!;
     local $/;
     my $conf = <$in>;
-    my %v = (MODULE => $module, PREFIX => $prefix, PORT => $port, KEYCLOAK_URL => $kc);
+    my %v = (MODULE => $module, PREFIX => $prefix, PORT => $port, KEYCLOAK_URL => $kc,
+             REDIS_PORT => env('REDIS_PORT'), REDIS_PREFIX => $redis_prefix);
     $conf =~ s/\@([A-Z_]+)\@/$v{$1} \/\/ die "no value for \@$1\@\n"/ge;
     open my $out, '>', "$prefix/nginx.conf" or die $!;
     print $out $conf;
@@ -70,6 +74,26 @@ is $st, 201, "created $realm" or diag explain $b;
 my $created = $st == 201;
 
 # --- requests -----------------------------------------------------------------
+sub redis {    # a command to the stack's Redis; arguments are plain words here
+    my $cmd = join ' ', 'redis-cli -h 127.0.0.1 -p', env('REDIS_PORT'), map {"'$_'"} @_;
+    return system("$cmd >/dev/null") == 0;
+}
+
+subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => sub {
+    my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
+    ok $tok, 'tenant token' or return;
+    my ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    is $s, 401, 'HTTP 401';
+    like $res->{headers}{'www-authenticate'} // '', qr/error_description="tenant unknown"/, 'reason: tenant unknown';
+    my (undef, $d) = http_json(GET => "$base/realm-auth/status");
+    is $d->{jwks}{http_fetches}, 0, 'no JWKS fetched';
+    is $d->{refused}{tenant_unknown}, 1, 'tenant_unknown counted';
+
+    # What realm-sidecar does when it provisions a tenant.
+    ok redis('SET', "${redis_prefix}tenant:$slug", 'active') , 'tenant registered' or return;
+    select undef, undef, undef, 1.2;    # past the one-second back-off
+};
+
 subtest 'tenant token: 200 with identity headers' => sub {
     my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
     ok $tok, 'tenant token' or return;
@@ -114,6 +138,7 @@ subtest 'status counters' => sub {
 
 END {
     local $?;
+    redis('DEL', "${redis_prefix}tenant:$slug") if $slug;
     if ($created && $prov) {
         my ($s) = http_json(DELETE => "$kc/admin/realms/$realm", token => $prov);
         diag "deleting $realm: HTTP $s" unless $s == 204;

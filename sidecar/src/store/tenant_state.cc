@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "tenant_registry.h"
+
 namespace realm_sidecar {
 
 namespace {
@@ -44,7 +46,7 @@ bool TenantStatePublisher::command(const char* fmt, const std::string& a, const 
 
 bool TenantStatePublisher::publish(const std::string& tenant_id, const std::string& state,
                                    std::string& error) const {
-  return command("SET %b %b", "tenant:" + tenant_id, &state, error);
+  return command("SET %b %b", realm_auth::tenant_key(tenant_id), &state, error);
 }
 
 bool TenantStatePublisher::forget_jwks(const std::string& issuer, std::string& error) const {
