@@ -9,6 +9,10 @@ set -euo pipefail
 module=$1
 root=$(cd "$(dirname "$0")/.." && pwd)
 logs=$(mktemp -d /tmp/realm-auth-asan-XXXXXX)
+# nginx workers run as another user (nobody when started as root): ASan must
+# be able to create its report there, or it only writes "Can't open file" to
+# the worker's error log and the report is lost.
+chmod 1777 "$logs"
 trap 'rm -rf "$logs"' EXIT
 
 export REALM_AUTH_SANITIZER_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"

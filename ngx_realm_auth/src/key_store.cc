@@ -1,6 +1,8 @@
 // Worker-side JWKS tiers and fetch hand-off to the thread pool (key_store.h).
 #include "key_store.h"
 
+#include <openssl/crypto.h>
+
 #include <new>
 
 #include "tenant_registry.h"
@@ -174,14 +176,22 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   JwksFetchOutcome refused;
   if (unregistered(job->tenant_id, job->config, refused)) {
     job->outcome = std::move(refused);
-    return;
+  } else {
+    job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
+    job->outcome.redis_error = job->outcome.redis_error || refused.redis_error;
+    if (job->outcome.status == Status::kOk &&
+        Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
+      job->outcome.status = Status::kJwksMalformed;
+    }
   }
-  job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
-  job->outcome.redis_error = job->outcome.redis_error || refused.redis_error;
-  if (job->outcome.status == Status::kOk &&
-      Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
-    job->outcome.status = Status::kJwksMalformed;
-  }
+  // Hand back this thread's OpenSSL state (error queue, thread-stop handler
+  // list) before the thread returns to the pool. At worker exit nginx lets
+  // pool threads go without joining them, and OpenSSL's atexit cleanup
+  // assumes no other thread is alive: a pool thread still holding that state
+  // would free it in its thread-exit destructor while OPENSSL_cleanup() in
+  // the main thread frees it too (ASan: "attempting double-free" in a pool
+  // thread). Fetches are rare, so rebuilding the state next time is cheap.
+  OPENSSL_thread_stop();
 }
 
 void KeyStore::fetch_done(ngx_event_t* ev) {
