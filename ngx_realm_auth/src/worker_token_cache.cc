@@ -5,7 +5,12 @@
 namespace realm_auth {
 
 size_t WorkerTokenCache::index(const void* settings, std::string_view token) const {
-  size_t h = std::hash<std::string_view>{}(token) ^ std::hash<const void*>{}(settings);
+  // The slot only has to spread tokens out (find() compares them in full),
+  // and a token's last bytes are its signature: hashing those is as good as
+  // hashing all ~1 KB, and a third of a cache hit's cost cheaper.
+  constexpr size_t kTail = 48;
+  std::string_view tail = token.size() > kTail ? token.substr(token.size() - kTail) : token;
+  size_t h = std::hash<std::string_view>{}(tail) ^ std::hash<const void*>{}(settings);
   return h % slots_.size();
 }
 
