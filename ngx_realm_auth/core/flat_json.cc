@@ -19,27 +19,32 @@ class FlatJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, F
 
   FlatJsonBuilder(FlatJson& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
 
-  bool Null() { return add(Type::kNull) != nullptr; }
-  bool Bool(bool b) { return add(b ? Type::kTrue : Type::kFalse) != nullptr; }
+  bool Null() {
+    add(Type::kNull);
+    return true;
+  }
+  bool Bool(bool b) {
+    add(b ? Type::kTrue : Type::kFalse);
+    return true;
+  }
   bool RawNumber(const char* text, rapidjson::SizeType len, bool) {
     JsonNumber n;
     if (!read_json_number({text, len}, n)) return false;
-    FlatJson::Node* node = add(Type::kNumber);
-    if (node == nullptr) return false;
-    node->number = n.real_value;
+    add(Type::kNumber).number = n.real_value;
     return true;
   }
+  // Strings and names follow jansson's rules too: valid UTF-8 after
+  // unescaping, no NUL.
   bool String(const char* s, rapidjson::SizeType len, bool) {
-    if (!clean({s, len})) return false;
+    if (!utf8_valid_without_nul({s, len})) return false;
     uint32_t offset = store({s, len});
-    FlatJson::Node* node = add(Type::kString);
-    if (node == nullptr) return false;
-    node->text_offset = offset;
-    node->text_size = len;
+    FlatJson::Node& node = add(Type::kString);
+    node.text_offset = offset;
+    node.text_size = len;
     return true;
   }
   bool Key(const char* s, rapidjson::SizeType len, bool) {
-    if (!clean({s, len})) return false;
+    if (!utf8_valid_without_nul({s, len})) return false;
     key_offset_ = store({s, len});
     key_size_ = len;
     return true;
@@ -55,16 +60,13 @@ class FlatJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, F
   static constexpr size_t kMaxDepth = 64;  // bound of open_, whatever the caller asks
   static constexpr size_t kLinearScanMembers = 16;
 
-  // jansson's string rules: no NUL, valid UTF-8 after unescaping.
-  static bool clean(std::string_view s) { return utf8_valid_without_nul(s); }
-
   uint32_t store(std::string_view s) {
     auto offset = static_cast<uint32_t>(doc_.strings_.size());
     doc_.strings_.append(s.data(), s.size());
     return offset;
   }
 
-  FlatJson::Node* add(Type type) {
+  FlatJson::Node& add(Type type) {
     auto index = static_cast<uint32_t>(doc_.nodes_.size());
     FlatJson::Node node{type, index + 1, 0, 0, 0, 0, 0.0};
     if (depth_ > 0 && doc_.nodes_[open_[depth_ - 1]].type == Type::kObject) {
@@ -72,13 +74,13 @@ class FlatJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, F
       node.key_size = key_size_;
     }
     doc_.nodes_.push_back(node);
-    return &doc_.nodes_.back();
+    return doc_.nodes_.back();
   }
 
   bool open(Type type) {
     if (depth_ + 1 > max_depth_ || depth_ + 1 > kMaxDepth) return fail(Status::kJsonTooDeep);
     auto index = static_cast<uint32_t>(doc_.nodes_.size());
-    if (add(type) == nullptr) return false;  // takes its member name from the parent
+    add(type);  // before it is opened: it takes its member name from the parent
     open_[depth_++] = index;
     return true;
   }
@@ -97,25 +99,20 @@ class FlatJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, F
     if (members <= kLinearScanMembers) {
       for (uint32_t i = closed_ + 1; i < object.end; i = doc_.nodes_[i].end) {
         for (uint32_t j = doc_.nodes_[i].end; j < object.end; j = doc_.nodes_[j].end) {
-          if (name(i) == name(j)) return fail(Status::kDuplicateKey);
+          if (doc_.key(i) == doc_.key(j)) return fail(Status::kDuplicateKey);
         }
       }
       return true;
     }
     names_.clear();
     for (uint32_t i = closed_ + 1; i < object.end; i = doc_.nodes_[i].end) {
-      names_.push_back(name(i));
+      names_.push_back(doc_.key(i));
     }
     std::sort(names_.begin(), names_.end());
     if (std::adjacent_find(names_.begin(), names_.end()) != names_.end()) {
       return fail(Status::kDuplicateKey);
     }
     return true;
-  }
-
-  std::string_view name(uint32_t member) const {
-    const FlatJson::Node& n = doc_.nodes_[member];
-    return doc_.text(n.key_offset, n.key_size);
   }
 
   bool fail(Status s) {
@@ -187,8 +184,7 @@ double FlatJson::Value::number() const { return is_number() ? doc_->nodes_[index
 FlatJson::Value FlatJson::Value::get(std::string_view name) const {
   if (!is_object()) return {};
   for (Value v = first(); v.present(); v = v.next()) {
-    const Node& n = doc_->nodes_[v.index_];
-    if (doc_->text(n.key_offset, n.key_size) == name) return v;
+    if (doc_->key(v.index_) == name) return v;
   }
   return {};
 }

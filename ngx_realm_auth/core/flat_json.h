@@ -82,6 +82,10 @@ class FlatJson {
   std::string_view text(uint32_t offset, uint32_t size) const {
     return std::string_view(strings_.data() + offset, size);
   }
+  // Member name of node `index` (empty for array elements and the root).
+  std::string_view key(uint32_t index) const {
+    return text(nodes_[index].key_offset, nodes_[index].key_size);
+  }
 
   std::vector<Node> nodes_;  // document order; a container's members follow it
   std::string strings_;      // every member name and string value, unescaped

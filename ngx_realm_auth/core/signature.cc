@@ -77,20 +77,19 @@ bool raw_to_der(std::string_view raw, size_t coord, std::string& der) {
   return i2d_ECDSA_SIG(sig.get(), &out) == len;
 }
 
-// EVP_DigestVerifyInit plus, for PS*, the RFC 7518 §3.5 parameters. Shared
-// by the one-shot path and PreparedVerifier::create so both check the same.
+// For PS*, the RFC 7518 §3.5 parameters: salt as long as the hash, MGF1
+// with the same hash. Shared by the one-shot path and
+// PreparedVerifier::create so both check the same.
+bool set_pss_parameters(const AlgInfo& a, EVP_PKEY_CTX* pctx) {
+  if (a.family != Family::kRsaPss) return true;
+  return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, a.md) == 1;
+}
+
 bool init_verify(const AlgInfo& a, EVP_MD_CTX* ctx, EVP_PKEY* key) {
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
-  if (EVP_DigestVerifyInit(ctx, &pctx, a.md, nullptr, key) != 1) return false;
-  if (a.family == Family::kRsaPss) {
-    // RFC 7518 §3.5: salt as long as the hash, MGF1 with the same hash.
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, a.md) != 1) {
-      return false;
-    }
-  }
-  return true;
+  return EVP_DigestVerifyInit(ctx, &pctx, a.md, nullptr, key) == 1 && set_pss_parameters(a, pctx);
 }
 
 bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std::string_view sig) {
@@ -132,16 +131,10 @@ std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PK
 
   // The context holds its own reference to the key.
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  // RSA keys verify PKCS#1 v1.5 unless told otherwise, as with
+  // EVP_DigestVerifyInit on the one-shot path.
   bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
-            EVP_PKEY_CTX_set_signature_md(ctx.get(), a.md) == 1;
-  if (ok && a.family == Family::kRsaPkcs1) {
-    ok = EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) == 1;
-  } else if (ok && a.family == Family::kRsaPss) {
-    // RFC 7518 §3.5, as in init_verify.
-    ok = EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) == 1 &&
-         EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) == 1 &&
-         EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), a.md) == 1;
-  }
+            EVP_PKEY_CTX_set_signature_md(ctx.get(), a.md) == 1 && set_pss_parameters(a, ctx.get());
   if (!ok) {
     ERR_clear_error();
     return nullptr;

@@ -72,17 +72,24 @@ ngx_int_t push_identity(ngx_http_request_t* r, ngx_list_t* list, const Identity&
   return ok ? NGX_OK : NGX_ERROR;
 }
 
+// Whether a client header must not reach the upstream: a reserved identity
+// name, or an X-Purpose after the first (the caller declares one purpose).
+// Called on the headers in order; `seen_purpose` carries that state along.
+bool dropped(const ngx_table_elt_t& h, bool& seen_purpose) {
+  if (is_identity_header(h)) return true;
+  if (!is_exactly(h, "x-purpose")) return false;
+  if (seen_purpose) return true;
+  seen_purpose = true;
+  return false;
+}
+
 // Whether the client's headers hold anything set_identity_headers must drop.
 bool needs_cleaning(ngx_http_request_t* r) {
-  bool have_purpose = false;
+  bool seen_purpose = false;
   for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
     for (ngx_uint_t i = 0; i < part->nelts; i++) {
-      if (is_identity_header(h[i])) return true;
-      if (is_exactly(h[i], "x-purpose")) {
-        if (have_purpose) return true;
-        have_purpose = true;
-      }
+      if (dropped(h[i], seen_purpose)) return true;
     }
   }
   return false;
@@ -99,16 +106,11 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx, boo
   // unlink one element, and proxy/fastcgi/grpc all walk this list.
   ngx_list_t fresh;
   if (ngx_list_init(&fresh, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
-  bool have_purpose = false;  // X-Purpose is the caller's to declare: keep the first only
-
+  bool seen_purpose = false;
   for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
     for (ngx_uint_t i = 0; i < part->nelts; i++) {
-      if (is_identity_header(h[i])) continue;
-      if (is_exactly(h[i], "x-purpose")) {
-        if (have_purpose) continue;
-        have_purpose = true;
-      }
+      if (dropped(h[i], seen_purpose)) continue;
       auto* copy = static_cast<ngx_table_elt_t*>(ngx_list_push(&fresh));
       if (copy == nullptr) return NGX_ERROR;
       *copy = h[i];

@@ -152,38 +152,35 @@ namespace {
 
 // An invented tenant-<slug> must not cost a request to Keycloak: with the
 // registry on, a tenant the sidecar never created (or deleted) is refused
-// after one Redis read. Redis not answering lets the fetch go ahead: the
-// registry guards Keycloak's load, the signature still guards the door.
-bool unregistered(const std::string& tenant_id, const JwksSourceConfig& config,
-                  JwksFetchOutcome& out) {
-  if (tenant_id.empty()) return false;
-  RedisClient client(config.redis);
+// after one Redis read. Redis not answering (`redis_error`) lets the fetch
+// go ahead: the registry guards Keycloak's load, the signature still guards
+// the door.
+bool registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& redis_error) {
+  RedisClient client(redis);
   TenantRecord record;
   if (!read_tenant_record(client, tenant_id, record)) {
-    out.redis_error = true;
-    return false;
+    redis_error = true;
+    return true;
   }
-  if (record != TenantRecord::kAbsent && record != TenantRecord::kDeleted) return false;
-  out.status = Status::kTenantUnknown;
-  out.error = "tenant \"" + tenant_id + "\" is not in the tenant registry";
-  return true;
+  return record != TenantRecord::kAbsent && record != TenantRecord::kDeleted;
 }
 
 }  // namespace
 
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
-  JwksFetchOutcome refused;
-  if (unregistered(job->tenant_id, job->config, refused)) {
-    job->outcome = std::move(refused);
+  bool registry_error = false;
+  if (!job->tenant_id.empty() && !registered(job->tenant_id, job->config.redis, registry_error)) {
+    job->outcome.status = Status::kTenantUnknown;
+    job->outcome.error = "tenant \"" + job->tenant_id + "\" is not in the tenant registry";
   } else {
     job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
-    job->outcome.redis_error = job->outcome.redis_error || refused.redis_error;
     if (job->outcome.status == Status::kOk &&
         Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
       job->outcome.status = Status::kJwksMalformed;
     }
   }
+  job->outcome.redis_error = job->outcome.redis_error || registry_error;
   // Hand back this thread's OpenSSL state (error queue, thread-stop handler
   // list) before the thread returns to the pool. At worker exit nginx lets
   // pool threads go without joining them, and OpenSSL's atexit cleanup

@@ -67,8 +67,8 @@ struct RequestCtx {
   ngx_msec_t wait_started = 0;               // when the request began waiting for keys
   bool refetch_requested = false;            // one unknown-kid refetch per request
   ngx_http_request_t* request = nullptr;
-  JsonPtr claims_json;  // decoded on demand for $jwt_claim_ after a cache hit
-  JsonPtr header_json;  // decoded on demand for $jwt_header_ after a cache hit
+  JsonPtr claims_json;  // decoded on first use of a $jwt_claim_ variable
+  JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable
   ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer
   bool queued = false;
 };
