@@ -59,12 +59,9 @@ END { kill 'TERM', $_ for keys %started; waitpid $_, 0 for keys %started }
 
 sub call {
     my ($url, $method, $path, $json) = @_;
-    my $r = HTTP::Tiny->new(timeout => 60)->request($method, "$url$path", {
-        headers => { Authorization => "Bearer $op", 'X-Purpose' => 'e2e failure test',
-                     'Content-Type' => 'application/json' },
-        $json ? (content => encode_json($json)) : () });
-    my $b = eval { decode_json($r->{content}) } // $r->{content};
-    return ($r->{status}, $b);
+    my ($st, $body) = http_json($method, "$url$path", token => $op, purpose => 'e2e failure test',
+                                json => $json);
+    return ($st, $body);
 }
 
 sub nothing_created {

@@ -23,14 +23,13 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
 use E2E::Stack qw(root env secret http_json token random_slug require_keycloak);
-use E2E::Util qw(sql_rows free_port wait_http spawn stop);
+use E2E::Util qw(sql_rows ledger_rows free_port wait_http spawn stop);
 
 require_keycloak();
 my $psql = -x '/usr/bin/psql' ? '/usr/bin/psql' : `command -v psql` =~ s/\s+\z//r;
 plan skip_all => 'psql not installed' unless $psql && -x $psql;
 
 my $JSON = JSON::PP->new->utf8->canonical;
-my $UA   = HTTP::Tiny->new(timeout => 60, agent => 'realm-auth-e2e/1');
 my $kc   = env('KEYCLOAK_URL');
 my $root = root();
 
@@ -38,28 +37,14 @@ my $root = root();
 # → (status, decoded body, request id)
 sub call {
     my ($method, $base, $path, %o) = @_;
-    my %h = (Accept => 'application/json');
-    $h{Authorization} = "Bearer $o{token}" if $o{token};
-    $h{'X-Purpose'}   = $o{purpose} if defined $o{purpose};
-    my %req = (headers => \%h);
-    if ($o{json}) {
-        $h{'Content-Type'} = 'application/json';
-        $req{content} = $JSON->encode($o{json});
-    }
-    my $res  = $UA->request($method, "$base$path", \%req);
-    my $body = $res->{content} // '';
-    $body = eval { $JSON->decode($body) } // $body if length $body;
-    return ($res->{status}, $body, $res->{headers}{'x-request-id'} // '');
+    my ($st, $body, $res) = http_json($method, "$base$path", %o);
+    return ($st, $body, $res->{headers}{'x-request-id'} // '');
 }
 
 sub ledger_for {
     my ($request_id) = @_;
     die "bad request id" unless $request_id =~ /\A[A-Za-z0-9._-]+\z/;
-    return map { $JSON->decode($_) } sql_rows(
-        "SELECT json_build_object('seq', seq, 'event_type', event_type, 'actor_realm', actor_realm,"
-      . " 'tenant_id', tenant_id, 'action', action, 'purpose', purpose, 'decision', decision,"
-      . " 'reason', reason, 'details', details::json)"
-      . " FROM audit_ledger WHERE request_id = '$request_id' ORDER BY seq");
+    return ledger_rows("request_id = '$request_id'");
 }
 sub types { join ' ', map { $_->{event_type} } @_ }
 
@@ -108,8 +93,9 @@ subtest 'tenant.create: purpose and decision in the ledger' => sub {
 subtest 'no X-Purpose: 400 and no work' => sub {
     my ($st, $b, $rid) = call(POST => $sidecar, '/tenants', token => $op,
                               json => { slug => random_slug('gov'), display_name => 'x' });
-    is $st, 400, '400';
-    is scalar(ledger_for($rid)), 0, 'nothing in the ledger for that request' if $rid;
+    is $st, 400, 'HTTP 400';
+    ok $rid, 'the refusal carries its request id' or return;
+    is scalar(ledger_for($rid)), 0, 'nothing in the ledger for that request';
 };
 
 my ($user_id, $pw);

@@ -33,8 +33,8 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX ':sys_wait_h';
-use E2E::Stack qw(root env token random_slug require_keycloak);
-use E2E::Util qw(sql_rows free_port wait_http spawn stop);
+use E2E::Stack qw(root env http_json token random_slug require_keycloak);
+use E2E::Util qw(sql_rows ledger_rows free_port wait_http spawn stop);
 use E2E::Sidecar qw(gateway operator_token create_tenant activate_user new_password require_sidecar);
 
 require_keycloak();
@@ -42,8 +42,6 @@ require_sidecar();
 my $psql = -x '/usr/bin/psql' ? '/usr/bin/psql' : `command -v psql` =~ s/\s+\z//r;
 BAIL_OUT('psql not installed') unless $psql && -x $psql;
 
-my $JSON = JSON::PP->new->utf8->canonical;
-my $UA   = HTTP::Tiny->new(timeout => 120, agent => 'realm-auth-e2e/1');
 my $root = root();
 my $bin  = $ENV{REALM_SIDECAR_BIN} // "$root/build/bin/realm-sidecar";
 my $work = env('STATE_DIR') . '/e2e';
@@ -55,30 +53,15 @@ mkdir $work;
 # → (status, decoded body, response headers)
 sub call {
     my ($method, $base, $path, %o) = @_;
-    my %h = (Accept => 'application/json');
-    $h{Authorization} = "Bearer $o{token}" if $o{token};
-    $h{'X-Purpose'}   = $o{purpose} if defined $o{purpose};
-    my %req = (headers => \%h);
-    if ($o{json}) {
-        $h{'Content-Type'} = 'application/json';
-        $req{content} = $JSON->encode($o{json});
-    }
-    my $res  = $UA->request($method, "$base$path", \%req);
-    my $body = $res->{content} // '';
-    $body = eval { $JSON->decode($body) } // $body if length $body;
-    return ($res->{status}, $body, $res->{headers});
+    my ($st, $body, $res) = http_json($method, "$base$path", %o);
+    return ($st, $body, $res->{headers});
 }
-
 
 # Ledger rows carrying exactly this purpose, in seq order.
 sub ledger_by_purpose {
     my ($purpose) = @_;
     die "unsafe purpose" unless $purpose =~ /\A[A-Za-z0-9 ._:\/()-]+\z/;
-    return map { $JSON->decode($_) } sql_rows(
-        "SELECT json_build_object('seq', seq, 'event_type', event_type, 'request_id', request_id,"
-      . " 'actor_realm', actor_realm, 'tenant_id', tenant_id, 'action', action, 'purpose', purpose,"
-      . " 'decision', decision, 'reason', reason, 'details', details::json)"
-      . " FROM audit_ledger WHERE purpose = '$purpose' ORDER BY seq");
+    return ledger_rows("purpose = '$purpose'");
 }
 sub types { join ' ', map { $_->{event_type} } @_ }
 

@@ -7,7 +7,6 @@ package E2E::Sidecar;
 use strict;
 use warnings;
 use Exporter 'import';
-use HTTP::Tiny;
 use JSON::PP;
 use Test::More;
 use E2E::Stack qw(env secret token http_json random_slug);
@@ -15,30 +14,14 @@ use E2E::Stack qw(env secret token http_json random_slug);
 our @EXPORT_OK = qw(api gateway operator_token provisioner_token kc_admin activate_user
                     create_tenant delete_tenant sidecar_cli require_sidecar new_password);
 
-my $JSON = JSON::PP->new->utf8->canonical;
-my $UA = HTTP::Tiny->new(timeout => 120, agent => 'realm-auth-e2e/1');
-
 sub gateway { 'http://localhost:' . env('NGINX_PORT') }
 
 # api(METHOD, PATH, token => T, json => REF, purpose => P (default "e2e test";
 # undef for none), headers => {...}) → (status, body (decoded JSON or text), response)
 sub api {
     my ($method, $path, %o) = @_;
-    my %h = (Accept => 'application/json', %{ $o{headers} // {} });
-    $h{Authorization} = "Bearer $o{token}" if $o{token};
-    my $purpose = exists $o{purpose} ? $o{purpose} : 'e2e test';
-    $h{'X-Purpose'} = $purpose if defined $purpose;
-    my %req = (headers => \%h);
-    if (exists $o{json}) {
-        $h{'Content-Type'} = 'application/json';
-        $req{content} = ref $o{json} ? $JSON->encode($o{json}) : $o{json};
-    }
-    my $res = $UA->request($method, gateway() . $path, \%req);
-    my $body = $res->{content} // '';
-    if (length $body && ($res->{headers}{'content-type'} // '') =~ m{json}) {
-        $body = eval { $JSON->decode($body) } // $body;
-    }
-    return ($res->{status}, $body, $res);
+    $o{purpose} = 'e2e test' unless exists $o{purpose};
+    return http_json($method, gateway() . $path, %o);
 }
 
 sub operator_token {

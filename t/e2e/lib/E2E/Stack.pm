@@ -19,7 +19,7 @@ our @EXPORT_OK = qw(root env secret http_json token jwt_payload random_slug requ
 my $ROOT = abs_path(File::Spec->catdir(dirname(__FILE__), '..', '..', '..', '..'));
 my %ENV_CACHE;
 my $JSON = JSON::PP->new->utf8->canonical;
-my $UA = HTTP::Tiny->new(timeout => 60, agent => 'realm-auth-e2e/1');
+my $UA = HTTP::Tiny->new(timeout => 120, agent => 'realm-auth-e2e/1');
 
 sub root { $ROOT }
 
@@ -48,15 +48,17 @@ sub secret {
     return $v;
 }
 
-# http_json(METHOD, URL, token => ..., json => ref, form => {...})
-# Returns (status, decoded body or raw text, response).
+# http_json(METHOD, URL, token => T, purpose => P (X-Purpose), json => ref or
+# raw text, form => {...}, headers => {...})
+# Returns (status, decoded body (JSON responses) or raw text, response).
 sub http_json {
     my ($method, $url, %o) = @_;
-    my %h = (headers => { Accept => 'application/json' });
+    my %h = (headers => { Accept => 'application/json', %{ $o{headers} // {} } });
     $h{headers}{Authorization} = "Bearer $o{token}" if $o{token};
-    if ($o{json}) {
+    $h{headers}{'X-Purpose'} = $o{purpose} if defined $o{purpose};
+    if (defined $o{json}) {
         $h{headers}{'Content-Type'} = 'application/json';
-        $h{content} = $JSON->encode($o{json});
+        $h{content} = ref $o{json} ? $JSON->encode($o{json}) : $o{json};
     } elsif ($o{form}) {
         $h{headers}{'Content-Type'} = 'application/x-www-form-urlencoded';
         $h{content} = $UA->www_form_urlencode($o{form});

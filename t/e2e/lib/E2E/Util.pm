@@ -10,10 +10,11 @@ use warnings;
 use Exporter 'import';
 use HTTP::Tiny;
 use IO::Socket::INET;
+use JSON::PP;
 use POSIX ':sys_wait_h';
 use E2E::Stack qw(env);
 
-our @EXPORT_OK = qw(psql_path sql_rows free_port wait_http spawn stop);
+our @EXPORT_OK = qw(psql_path sql_rows ledger_rows free_port wait_http spawn stop);
 
 # psql, or undef when it is not installed.
 sub psql_path {
@@ -33,6 +34,17 @@ sub sql_rows {
     close $fh or die "psql failed: $sql\n";
     chomp @lines;
     return @lines;
+}
+
+# Audit ledger rows matching WHERE (built by the caller from checked
+# values), oldest first, as hashes.
+sub ledger_rows {
+    my ($where) = @_;
+    return map { JSON::PP->new->utf8->decode($_) } sql_rows(
+        "SELECT json_build_object('seq', seq, 'event_type', event_type, 'request_id', request_id,"
+      . " 'actor_realm', actor_realm, 'tenant_id', tenant_id, 'action', action, 'purpose', purpose,"
+      . " 'decision', decision, 'reason', reason, 'details', details::json)"
+      . " FROM audit_ledger WHERE $where ORDER BY seq");
 }
 
 sub free_port {
