@@ -44,6 +44,10 @@ struct InspectedToken {
 // kIssuerNotAllowed). No I/O, no signature check yet.
 Status inspect_token(std::string_view token, const VerifierConfig& config, InspectedToken& out);
 
+// The token's iat claim as whole seconds, 0 when absent or not a number.
+// Unverified when read before verify_token: only for choosing a reason.
+int64_t claimed_iat(const InspectedToken& t);
+
 // Selects the key, checks the signature, then the claims, then builds the
 // identity. `t` must come from inspect_token with the same config.
 Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,

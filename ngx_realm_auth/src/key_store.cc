@@ -31,7 +31,14 @@ KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
 }
 
 void KeyStore::refresh_from_zone(Issuer& w, IssuerSnapshot& snap) {
-  if (!snap.has_document) return;
+  if (!snap.has_document) {
+    // The zone dropped the document (Zone::forget_issuer): so does this worker.
+    if (snap.known && snap.generation != w.generation) {
+      w.keys.reset();
+      w.generation = snap.generation;
+    }
+    return;
+  }
   if (snap.generation == w.generation) {
     w.fetched_at = snap.fetched_at;
     return;
@@ -112,6 +119,13 @@ bool KeyStore::still_published(const std::string& issuer, const std::string& kid
   return !w.keys || w.keys->has_kid(kid);  // keys not known here: nothing says otherwise
 }
 
+void KeyStore::forget(const std::string& issuer) {
+  auto it = issuers_.find(issuer);
+  if (it == issuers_.end()) return;
+  it->second.keys.reset();
+  it->second.fetched_at = 0;
+}
+
 void KeyStore::wait(RequestCtx* ctx, const std::string& issuer) {
   if (ctx->queued) return;
   ngx_queue_insert_tail(&issuer_entry(issuer).waiters, &ctx->waiting);
@@ -155,14 +169,17 @@ namespace {
 // after one Redis read. Redis not answering (`redis_error`) lets the fetch
 // go ahead: the registry guards Keycloak's load, the signature still guards
 // the door.
-bool registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& redis_error) {
+// kOk, kTenantUnknown (never created) or kTenantDeleted.
+Status registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& redis_error) {
   RedisClient client(redis);
-  TenantRecord record;
+  TenantInfo record;
   if (!read_tenant_record(client, tenant_id, record)) {
     redis_error = true;
-    return true;
+    return Status::kOk;
   }
-  return record != TenantRecord::kAbsent && record != TenantRecord::kDeleted;
+  if (record.state == TenantRecord::kAbsent) return Status::kTenantUnknown;
+  if (record.state == TenantRecord::kDeleted) return Status::kTenantDeleted;
+  return Status::kOk;
 }
 
 }  // namespace
@@ -170,9 +187,13 @@ bool registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& 
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
   bool registry_error = false;
-  if (!job->tenant_id.empty() && !registered(job->tenant_id, job->config.redis, registry_error)) {
-    job->outcome.status = Status::kTenantUnknown;
-    job->outcome.error = "tenant \"" + job->tenant_id + "\" is not in the tenant registry";
+  Status registry = job->tenant_id.empty()
+                        ? Status::kOk
+                        : registered(job->tenant_id, job->config.redis, registry_error);
+  if (registry != Status::kOk) {
+    job->outcome.status = registry;
+    job->outcome.error = "tenant \"" + job->tenant_id + "\" is " +
+                         (registry == Status::kTenantDeleted ? "deleted" : "not in the tenant registry");
   } else {
     job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
     if (job->outcome.status == Status::kOk &&
@@ -209,7 +230,7 @@ void KeyStore::finish_fetch(FetchJob& job) {
     w.generation = generation;
     w.fetched_at = ngx_current_msec;
     w.epoch = zone_->jwks_epoch();
-  } else if (out.status == Status::kTenantUnknown) {
+  } else if (out.status == Status::kTenantUnknown || out.status == Status::kTenantDeleted) {
     zone_->fetch_failed(job.issuer, out.status);  // no fetch happened: not a fetch failure
     ngx_log_error(NGX_LOG_INFO, log_, 0, "realm_auth: no JWKS fetch for \"%*s\": %s",
                   job.issuer.size(), job.issuer.data(), out.error.c_str());

@@ -51,6 +51,9 @@ class KeyStore {
   // (no I/O): a cached identity whose key was unpublished is not reused.
   bool still_published(const std::string& issuer, const std::string& kid);
 
+  // Drops this worker's keys of `issuer` (its tenant's incarnation ended).
+  void forget(const std::string& issuer);
+
   // Queue `ctx` to be woken when this worker's fetch for `issuer` lands.
   void wait(RequestCtx* ctx, const std::string& issuer);
   static void stop_waiting(RequestCtx* ctx);

@@ -260,7 +260,8 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
     worker_tenants = new (std::nothrow)
-        TenantStates(mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool, cycle->log);
+        TenantStates(mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool,
+                                  mcf->zone, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;

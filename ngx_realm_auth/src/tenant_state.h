@@ -1,44 +1,77 @@
 // Fleet-wide tenant lifecycle: the sidecar writes `<prefix>tenant:<slug>` =
-// active | disabled | deleted to Redis; every worker re-reads the states of
-// the tenants it has seen every auth_realm_tenant_state_interval (one thread
-// pool task per worker per interval) and refuses tokens of a disabled or
-// deleted tenant, cached tokens included. A tenant not yet read, or Redis
-// being unreachable, does not block requests: Redis is an optional tier and
-// its outage must not take the gateway down. So a disabled tenant is refused
-// within one interval (plus Redis latency) of the sidecar's write.
+// the tenant record (state and incarnation, core/tenant_incarnation.h) to
+// Redis; every worker re-reads the records of the tenants it has seen every
+// auth_realm_tenant_state_interval (one thread pool task per worker per
+// interval) and refuses tokens of a disabled or deleted tenant, and tokens
+// issued before the tenant's current incarnation began (a deleted realm
+// whose slug came back), cached tokens included.
+//
+// The first token of a tenant a worker has not seen yet waits for one Redis
+// read of its record (a thread pool task) before it is served: a worker
+// that just started (or was reloaded) must not serve a deleted realm's
+// token from the zone's caches on the strength of "not read yet". Redis
+// being unreachable does not block requests: Redis is an optional tier and
+// its outage must not take the gateway down, so the tenant then counts as
+// active until a read succeeds.
+//
+// When a record says the incarnation this worker knew has ended (deleted,
+// or a new incarnation id), the worker drops the issuer's keys and verified
+// tokens from its own caches and from the zone.
 #pragma once
 
 #include <string>
 #include <unordered_map>
 
+#include "identity.h"
 #include "jwks_source.h"
 #include "ngx.h"
+#include "tenant_incarnation.h"
 
 namespace realm_auth {
+
+class Zone;
+struct RequestCtx;
 
 class TenantStates {
  public:
   TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
-               ngx_log_t* log);
+               Zone* zone, ngx_log_t* log);
   ~TenantStates();
 
-  // False when the tenant is known to be disabled or deleted. Remembers the
-  // slug so the next refresh reads its state.
-  bool allowed(const std::string& tenant_id);
+  // Whether the verified `identity` of a tenant may be served: kOk,
+  // kTenantDisabled or kTenantDeleted (core admit_tenant_token). When this
+  // worker has not read the tenant's record yet, starts the read, queues
+  // `ctx` to be woken when it lands and sets `wait`.
+  Status admit(const Identity& identity, RequestCtx* ctx, bool& wait);
+
+  // This worker's record of the tenant, or null when it has not read one.
+  // No I/O: for choosing the reason of a refusal (unverified_refusal).
+  const TenantInfo* known(const std::string& tenant_id) const;
 
  private:
+  struct Entry {
+    TenantInfo info;
+    bool known = false;    // a read succeeded (or failed: Redis down counts as known-active)
+    bool reading = false;  // a first read is in flight
+    std::string issuer;    // the issuer its tokens carry (one pattern ⇒ one issuer per slug)
+    ngx_queue_t waiters;   // RequestCtx::waiting links
+  };
   struct RefreshJob;
   static void on_timer(ngx_event_t* ev);
+  bool post(std::vector<std::string> slugs, bool periodic);
   static void run_refresh(void* data, ngx_log_t* log);  // thread pool
   static void refresh_done(ngx_event_t* ev);            // event loop
+  // Drops the issuer's keys and verified tokens (worker and zone).
+  void purge(const std::string& issuer);
 
   RedisEndpoint redis_;
   ngx_msec_t interval_;
   ngx_thread_pool_t* pool_;
+  Zone* zone_;
   ngx_log_t* log_;
   ngx_event_t timer_;
   bool refreshing_ = false;
-  std::unordered_map<std::string, bool> blocked_;  // slug → disabled/deleted
+  std::unordered_map<std::string, Entry> tenants_;  // nodes are stable: waiters link into them
 };
 
 }  // namespace realm_auth

@@ -35,6 +35,7 @@ struct TokenNode {
   ngx_rbtree_node_t node;  // key: leading bytes of the hash
   ngx_queue_t lru;         // most recently used at the head
   time_t valid_until;      // exp + leeway
+  uint32_t issuer_hash;    // crc32 of the identity's issuer (Zone::forget_issuer)
   u_char hash[32];
   size_t data_len;  // serialized identity
   u_char data[1];
@@ -137,6 +138,7 @@ std::string serialize(const Identity& id) {
   put_u64(out, id.roles.size());
   for (const auto& role : id.roles) put(out, role);
   put_u64(out, static_cast<uint64_t>(id.exp));
+  put_u64(out, static_cast<uint64_t>(id.iat));
   return out;
 }
 
@@ -152,8 +154,10 @@ bool deserialize(const u_char* p, size_t len, Identity& id) {
   for (auto& role : id.roles) {
     if (!get(p, end, role)) return false;
   }
-  if (!get_u64(p, end, exp)) return false;
+  uint64_t iat;
+  if (!get_u64(p, end, exp) || !get_u64(p, end, iat)) return false;
   id.exp = static_cast<int64_t>(exp);
+  id.iat = static_cast<int64_t>(iat);
   return p == end;
 }
 
@@ -325,6 +329,34 @@ void Zone::fetch_failed(const std::string& issuer, Status reason) {
   ngx_shmtx_unlock(&pool->mutex);
 }
 
+void Zone::forget_issuer(const std::string& issuer) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  uint32_t hash = issuer_hash(issuer);
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
+  if (e != nullptr && e->document != nullptr) {
+    ngx_slab_free_locked(pool, e->document);
+    e->document = nullptr;
+    e->document_len = 0;
+    e->fetched_at = 0;
+    e->generation++;
+    ngx_atomic_fetch_add(&sh->jwks_epoch, 1);
+  }
+  // A crc32 collision drops another issuer's tokens too: only cache misses.
+  ngx_queue_t* q = ngx_queue_head(&sh->token_lru);
+  while (q != ngx_queue_sentinel(&sh->token_lru)) {
+    TokenNode* t = ngx_queue_data(q, TokenNode, lru);
+    q = ngx_queue_next(q);
+    if (t->issuer_hash != hash) continue;
+    ngx_queue_remove(&t->lru);
+    ngx_rbtree_delete(&sh->tokens, &t->node);
+    ngx_slab_free_locked(pool, t);
+    sh->token_count--;
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
 // --- verified tokens -------------------------------------------------------
 
 namespace {
@@ -403,6 +435,7 @@ void Zone::store_token(const TokenHash& key, const Identity& identity, time_t va
       t->node.key = token_key(key);
       std::memcpy(t->hash, key.data(), 32);
       t->valid_until = valid_until;
+      t->issuer_hash = issuer_hash(identity.issuer);
       t->data_len = data.size();
       std::memcpy(t->data, data.data(), data.size());
       ngx_rbtree_insert(&sh->tokens, &t->node);

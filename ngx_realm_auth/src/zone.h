@@ -79,6 +79,12 @@ class Zone {
   // requests for the issuer are refused with `reason` until it ends.
   void fetch_failed(const std::string& issuer, Status reason = Status::kJwksUnavailable);
 
+  // Drops the issuer's document (a new generation without one, so workers
+  // drop their parsed copies too) and every verified token of the issuer:
+  // its tenant's incarnation ended. Walks the token list under the mutex:
+  // rare (a tenant deleted), and bounded by the zone's size.
+  void forget_issuer(const std::string& issuer);
+
   // Verified-token cache. `now` in seconds since the epoch.
   bool find_token(const TokenHash& key, time_t now, Identity& out);
   void store_token(const TokenHash& key, const Identity& identity, time_t valid_until);

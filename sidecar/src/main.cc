@@ -47,7 +47,8 @@ const char kUsage[] =
     "  REALM_SIDECAR_AUDIENCES  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
     "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
-    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n";
+    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
+    "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
 
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
@@ -77,7 +78,9 @@ struct Runtime {
     state = std::make_unique<TenantStatePublisher>(
         RedisConfig{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms});
     saga = std::make_unique<TenantSaga>(
-        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant}, *pg,
+        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
+                   c.slug_quarantine_s},
+        *pg,
         *keycloak, *box, *state);
     return true;
   }
@@ -103,7 +106,13 @@ int cmd_serve(const Config& c) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
     return 1;
   }
-  RequestAuthenticator auth(ac);
+  // Every tenant token is checked against its tenant's row (state and
+  // incarnation) in PostgreSQL, the source of truth.
+  PgPool& pg = *rt.pg;
+  RequestAuthenticator auth(ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantInfo& out) {
+    PgSession s = pg.acquire();
+    return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
+  });
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
@@ -217,7 +226,7 @@ int cmd_audit(const Config& c, const std::vector<std::string>& args) {
     }
     if (limit <= 0 || limit > 100000) limit = 20;
     std::vector<AuditRow> rows;
-    if (!l.tail(tenant, static_cast<int>(limit), rows)) {
+    if (!l.tail(tenant, "", static_cast<int>(limit), rows)) {
       std::fprintf(stderr, "realm-sidecar: audit tail: the ledger could not be read\n");
       return 1;
     }

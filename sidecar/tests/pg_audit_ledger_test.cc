@@ -133,7 +133,7 @@ void test_append_tail_verify(void**) {
   assert_true(ledger.append(event("USER_CREATED", "demo", "r3")));
 
   std::vector<AuditRow> rows;
-  assert_true(ledger.tail("demo", 10, rows));
+  assert_true(ledger.tail("demo", "", 10, rows));
   assert_int_equal(rows.size(), 4);
   assert_int_equal(rows.front().seq, 1);
   assert_int_equal(rows.back().seq, 5);
@@ -147,10 +147,10 @@ void test_append_tail_verify(void**) {
       "{\"user_id\":\"u-1\",\"roles\":[\"officer\"],\"temporary_password\":\"[REDACTED]\"}");
   std::regex ts("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$");
   for (const auto& r : rows) assert_true(std::regex_match(r.occurred_at, ts));
-  assert_true(ledger.tail("", 2, rows));
+  assert_true(ledger.tail("", "", 2, rows));
   assert_int_equal(rows.size(), 2);
   assert_int_equal(rows[0].seq, 4);
-  assert_true(ledger.tail("nobody", 5, rows));
+  assert_true(ledger.tail("nobody", "", 5, rows));
   assert_int_equal(rows.size(), 0);
 
   int64_t checked = -1, broken = -1;
@@ -358,7 +358,7 @@ void test_unreachable(void**) {
   assert_false(ledger.append(event("REQUEST", "demo", "r1")));
   assert_non_null(strstr(ledger.last_error().c_str(), "unreachable"));
   std::vector<AuditRow> rows;
-  assert_false(ledger.tail("demo", 5, rows));
+  assert_false(ledger.tail("demo", "", 5, rows));
   int64_t checked = 0, broken = -1;
   std::string why;
   assert_false(ledger.verify(checked, broken, why));

@@ -7,9 +7,19 @@
 //   AuthOutcome a = auth.authenticate(request.header("authorization"));
 //   if (!a.ok) return unauthorized(a.detail, a.token_presented);
 //
-// JWKS: an in-process cache per issuer with a TTL, filled through
-// obtain_jwks (Redis tier shared with nginx, then HTTP). An unknown kid
-// refetches once per issuer per `refetch_interval` (key rotation).
+// JWKS: an in-process cache per issuer and tenant incarnation with a TTL,
+// filled through obtain_jwks (Redis tier shared with nginx, then HTTP). An
+// unknown kid refetches once per entry per `refetch_interval` (key
+// rotation).
+//
+// Tenant tokens (an issuer with a tenant slug) are checked against the
+// tenant's record in PostgreSQL on every request (TenantLookup): a deleted
+// tenant (or a tombstoned slug) is refused as tenant_deleted before any key
+// is fetched, a disabled one as tenant_disabled, one the sidecar does not
+// know as tenant_unknown, and a token issued before the tenant's current
+// incarnation began (a deleted realm whose slug came back) as
+// tenant_deleted: core admit_tenant_token, the rule nginx applies too.
+// The keys of a new incarnation never come from the old one's cache entry.
 #pragma once
 
 #include <chrono>
@@ -22,6 +32,7 @@
 #include "governance/authorize.h"
 #include "jwks.h"
 #include "jwks_source.h"
+#include "tenant_incarnation.h"
 #include "verifier.h"
 
 namespace realm_sidecar {
@@ -50,8 +61,14 @@ class RequestAuthenticator {
  public:
   // Fetches a JWKS document for an issuer; replaceable in tests.
   using Fetch = std::function<realm_auth::JwksFetchOutcome(const std::string& issuer, bool force)>;
+  // The record of a tenant slug (kAbsent when unknown); false when the
+  // database could not be asked (the token is then refused: fail closed).
+  using TenantLookup = std::function<bool(const std::string& slug, realm_auth::TenantInfo& out)>;
 
-  explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr);
+  // Without `tenants`, tenant tokens are not checked against any record
+  // (unit tests of the verification alone).
+  explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr,
+                                TenantLookup tenants = nullptr);
 
   // `authorization` is the raw Authorization header value.
   AuthOutcome authenticate(const std::string& authorization);
@@ -63,13 +80,18 @@ class RequestAuthenticator {
     std::chrono::steady_clock::time_point fetched;
   };
   // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
-  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer, bool force,
+  // `incarnation` keys the entry with the issuer: a new incarnation of a
+  // slug starts from an empty entry, and the entries of the issuer's other
+  // incarnations are dropped when it is filled.
+  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
+                                                   const std::string& incarnation, bool force,
                                                    realm_auth::Status& why);
 
   AuthConfig config_;
   Fetch fetch_;
+  TenantLookup tenants_;
   std::mutex mu_;
-  std::map<std::string, Entry> cache_;
+  std::map<std::pair<std::string, std::string>, Entry> cache_;  // (issuer, incarnation)
 };
 
 }  // namespace realm_sidecar

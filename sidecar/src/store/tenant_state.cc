@@ -44,9 +44,10 @@ bool TenantStatePublisher::command(const char* fmt, const std::string& a, const 
   return true;
 }
 
-bool TenantStatePublisher::publish(const std::string& tenant_id, const std::string& state,
-                                   std::string& error) const {
-  return command("SET %b %b", realm_auth::tenant_key(tenant_id), &state, error);
+bool TenantStatePublisher::publish(const std::string& tenant_id,
+                                   const realm_auth::TenantInfo& record, std::string& error) const {
+  const std::string value = realm_auth::encode_tenant_record(record);
+  return command("SET %b %b", realm_auth::tenant_key(tenant_id), &value, error);
 }
 
 bool TenantStatePublisher::forget_jwks(const std::string& issuer, std::string& error) const {
