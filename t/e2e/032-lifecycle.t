@@ -24,7 +24,8 @@ sub redis_state {
     my $port = env('REDIS_PORT');
     my $v = `redis-cli -h 127.0.0.1 -p $port GET realm_auth:tenant:$slug 2>/dev/null`;
     chomp $v;
-    return $v;
+    # "<state> <incarnation start> <incarnation id>": the state word.
+    return (split / /, $v)[0] // '';
 }
 
 my ($st, $body) = create_tenant($op, $slug);
@@ -99,6 +100,8 @@ subtest 'delete' => sub {
     is $st, 404, 'GET → 404';
     is redis_state(), 'deleted', 'Redis: deleted';
     is api_status_becomes(401), 401, 'nginx refuses tokens of the deleted tenant';
+    my (undef, undef, $res) = api(GET => '/api/whoami', token => $user_token);
+    like $res->{headers}{'www-authenticate'} // '', qr/tenant deleted/, '… as deleted, not disabled';
     is delete_tenant($op, $slug), 404, 'second DELETE → 404';
 };
 

@@ -214,12 +214,16 @@ bool PgAuditLedger::tail(const std::string& tenant_id, const std::string& incarn
     r = s.exec(base + "WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2::int",
                {sanitize_utf8(tenant_id), std::to_string(limit)});
   } else {
-    // Rows without an incarnation (written before migration 0003) belong to
-    // the incarnation live when they were written: since its start.
+    // Rows written before migration 0003 carry no incarnation: they belong
+    // to the one live when they were written, i.e. since its start. Later
+    // rows without one concern no existing tenant (the REQUEST of a
+    // tenant.create, a call on a deleted slug) and belong to none.
     r = s.exec(base +
                    "WHERE tenant_id = $1 AND (tenant_incarnation = $2 OR (tenant_incarnation = ''"
                    " AND occurred_at >= (SELECT to_timestamp(incarnation_started_at) FROM tenants"
-                   " WHERE tenant_id = $1 AND incarnation_id::text = $2)))"
+                   " WHERE tenant_id = $1 AND incarnation_id::text = $2)"
+                   " AND occurred_at < (SELECT applied_at FROM schema_migrations"
+                   " WHERE version = '0003')))"
                    " ORDER BY seq DESC LIMIT $3::int",
                {sanitize_utf8(tenant_id), sanitize_utf8(incarnation), std::to_string(limit)});
   }
