@@ -192,8 +192,9 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
                         : registered(job->tenant_id, job->config.redis, registry_error);
   if (registry != Status::kOk) {
     job->outcome.status = registry;
-    job->outcome.error = "tenant \"" + job->tenant_id + "\" is " +
-                         (registry == Status::kTenantDeleted ? "deleted" : "not in the tenant registry");
+    job->outcome.error =
+        "tenant \"" + job->tenant_id + "\" is " +
+        (registry == Status::kTenantDeleted ? "deleted" : "not in the tenant registry");
   } else {
     job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
     if (job->outcome.status == Status::kOk &&

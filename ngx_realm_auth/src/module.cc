@@ -259,9 +259,8 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
-    worker_tenants = new (std::nothrow)
-        TenantStates(mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool,
-                                  mcf->zone, cycle->log);
+    worker_tenants = new (std::nothrow) TenantStates(mcf->source->redis, mcf->tenant_state_interval,
+                                                     mcf->thread_pool, mcf->zone, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;

@@ -34,8 +34,8 @@ struct RequestCtx;
 
 class TenantStates {
  public:
-  TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
-               Zone* zone, ngx_log_t* log);
+  TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool, Zone* zone,
+               ngx_log_t* log);
   ~TenantStates();
 
   // Whether the verified `identity` of a tenant may be served: kOk,

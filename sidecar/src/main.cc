@@ -77,11 +77,9 @@ struct Runtime {
                                              c.provisioner_client_id, c.provisioner_secret_file);
     state = std::make_unique<TenantStatePublisher>(
         RedisConfig{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms});
-    saga = std::make_unique<TenantSaga>(
-        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
-                   c.slug_quarantine_s},
-        *pg,
-        *keycloak, *box, *state);
+    saga = std::make_unique<TenantSaga>(SagaConfig{c.keycloak_url, c.console_redirect_uris,
+                                                   c.console_password_grant, c.slug_quarantine_s},
+                                        *pg, *keycloak, *box, *state);
     return true;
   }
 };
@@ -109,10 +107,11 @@ int cmd_serve(const Config& c) {
   // Every tenant token is checked against its tenant's row (state and
   // incarnation) in PostgreSQL, the source of truth.
   PgPool& pg = *rt.pg;
-  RequestAuthenticator auth(ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantInfo& out) {
-    PgSession s = pg.acquire();
-    return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
-  });
+  RequestAuthenticator auth(
+      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantInfo& out) {
+        PgSession s = pg.acquire();
+        return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
+      });
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()

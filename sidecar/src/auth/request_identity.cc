@@ -63,7 +63,8 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
   }
   std::lock_guard<std::mutex> g(mu_);
   // Another incarnation's keys of this issuer are dead: drop them.
-  for (auto it = cache_.lower_bound({issuer, ""}); it != cache_.end() && it->first.first == issuer;) {
+  for (auto it = cache_.lower_bound({issuer, ""});
+       it != cache_.end() && it->first.first == issuer;) {
     it = it->first.second != incarnation ? cache_.erase(it) : std::next(it);
   }
   cache_[key] = {keys, now + config_.jwks_ttl, now};

@@ -23,7 +23,7 @@ struct AuditEvent {
   // from the tenants table (a slug can be deleted and created again).
   // Empty for no existing tenant and for rows of before migration 0003.
   std::string tenant_incarnation;
-  std::string action;     // tenant.create …
+  std::string action;  // tenant.create …
   std::string purpose;
   std::string decision;  // "allow" / "deny" / "" (not a decision event)
   std::string reason;

@@ -44,8 +44,8 @@ TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const Sec
 void TenantSaga::publish(const std::string& slug, const realm_auth::TenantInfo& record) {
   std::string error;
   if (!state_.publish(slug, record, error)) {
-    std::fprintf(stderr, "realm-sidecar: tenant %s record \"%s\" not published: %s\n",
-                 slug.c_str(), realm_auth::encode_tenant_record(record).c_str(), error.c_str());
+    std::fprintf(stderr, "realm-sidecar: tenant %s record \"%s\" not published: %s\n", slug.c_str(),
+                 realm_auth::encode_tenant_record(record).c_str(), error.c_str());
   }
 }
 

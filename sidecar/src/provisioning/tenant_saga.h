@@ -74,8 +74,7 @@ class TenantSaga {
   Outcome finish(PgSession& s, const std::string& slug);
   // Deletes the realm (404 counts as done) then the row; `bury` tombstones
   // the incarnation (a tenant that lived, not a failed create).
-  Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist,
-                    bool bury = false);
+  Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist, bool bury = false);
   // After a failed create: roll back, or mark the row 'failed' for
   // reconcile when the rollback itself failed. Appends to why.detail.
   void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);

@@ -55,7 +55,8 @@ class TenantStore {
   static StoreStatus since_buried(PgSession& s, const std::string& tenant_id, int64_t& seconds);
   // The record the sidecar's token check applies to a tenant token: the
   // live row's, else kDeleted for a tombstoned slug, else kAbsent.
-  static StoreStatus record(PgSession& s, const std::string& tenant_id, realm_auth::TenantInfo& out);
+  static StoreStatus record(PgSession& s, const std::string& tenant_id,
+                            realm_auth::TenantInfo& out);
 
   // Sealed secret (bytes) of one client; upsert.
   static StoreStatus put_secret(PgSession& s, const std::string& tenant_id,
