@@ -91,6 +91,7 @@ class RedisTier {
 
 void fetch_http(const std::string& issuer, const JwksSourceConfig& config, JwksFetchOutcome& out) {
   FetchResult r = http_get(jwks_url(issuer), config.fetch_timeout_ms, config.max_body);
+  out.http_status = r.http_status;  // an answer (404 for a made-up realm) is no outage
   if (!r.ok) {
     out.status = Status::kJwksUnavailable;
     out.error = "JWKS fetch failed: " + r.error;

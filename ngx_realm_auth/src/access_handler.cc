@@ -144,8 +144,8 @@ void wake(ngx_http_request_t* r) {
   ngx_http_core_run_phases(r);
 }
 
-ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx) {
-  worker_key_store()->wait(ctx, ctx->inspected.issuer);
+ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx, ngx_queue_t* queue) {
+  KeyStore::wait(ctx, queue);
   if (ctx->phase != RequestCtx::Phase::kWaitingForKeys) {
     ctx->phase = RequestCtx::Phase::kWaitingForKeys;
     ctx->wait_started = ngx_current_msec;
@@ -173,8 +173,9 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
     }
   }
   if (ctx->identity &&
-      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->key_id)) {
-    ctx->identity = nullptr;  // its key was unpublished: verify again (and refuse)
+      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->tenant_id,
+                                           ctx->identity->key_id, lcf)) {
+    ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;
@@ -197,7 +198,7 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 
   KeyStore::Lookup found = keys->acquire(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf,
                                          ctx->refetch_requested);
-  if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+  if (found.result == KeyStore::Result::kWait) return suspend(r, ctx, found.queue);
   if (found.result == KeyStore::Result::kFail) return finish(r, lcf, ctx, found.status);
 
   auto identity = std::make_shared<Identity>();
@@ -205,8 +206,8 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (s == Status::kKeyNotFound && !ctx->refetch_requested) {
     // Maybe the issuer rotated its keys: one rate-limited refetch.
     ctx->refetch_requested = true;
-    found = keys->refetch(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf);
-    if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+    found = keys->refetch(ctx->inspected.issuer, lcf);
+    if (found.result == KeyStore::Result::kWait) return suspend(r, ctx, found.queue);
   }
   if (s == Status::kOk) {
     ctx->identity = std::move(identity);

@@ -34,6 +34,7 @@ enum class Counter : unsigned {
   kFetchFailures,
   kRedisErrors,
   kRefetches,
+  kIssuersRefused,  // a new issuer found no room: document-less issuers at their cap
   kCount
 };
 
@@ -58,6 +59,7 @@ struct ClaimPolicy {
   ngx_msec_t ttl = 0;               // stale after this
   ngx_msec_t fetch_timeout = 0;     // an older in-flight claim is abandoned
   ngx_msec_t refetch_interval = 0;  // for kRefetch
+  bool create = true;               // make an entry for an unknown issuer (to claim it)
 };
 
 class Zone {
@@ -69,7 +71,12 @@ class Zone {
 
   // Looks the issuer up; copies the document when its generation is not
   // `have`; optionally claims the fetch (see ClaimPolicy). False only when
-  // a needed entry could not be allocated.
+  // a needed entry could not be made: the zone is full, or document-less
+  // issuers (anyone can invent those) hold their whole share, an eighth of
+  // the zone, each with a fetch in flight. Idle ones are reclaimed as new
+  // ones come (failed ones after their back-off, or at once when the share
+  // is full), so a refused made-up issuer costs one slot for about a second
+  // at most.
   bool look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
                       IssuerSnapshot& out);
   // Stores a fetched document and releases the claim. Returns the new
@@ -100,7 +107,13 @@ class Zone {
   // when `only_expired`). Caller holds the mutex. Tokens are the zone's only
   // disposable data: a full zone gives their room to issuers and keys.
   void drop_tokens_locked(int n, bool only_expired, time_t now);
-  // ngx_slab_alloc_locked, retrying once after dropping tokens.
+  // Document-less issuers (slots anyone can fill by naming a realm): a new
+  // one first reclaims idle old ones, and is refused (nullptr) at the cap.
+  void* new_issuer_locked(const std::string& issuer, uint32_t hash, ngx_msec_t now);
+  int reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed);
+  void touch_keyless_locked(void* node);
+  // ngx_slab_alloc_locked, retrying once after reclaiming idle issuers and
+  // dropping tokens.
   void* alloc_locked(size_t size, bool zeroed);
   ngx_slab_pool_t* slab() const;
   ngx_shm_zone_t* shm_zone_;

@@ -53,7 +53,7 @@ is($r->{status}, 401, 'tenant missing from the registry refused');
 like($r->{headers}{'www-authenticate'} // '', qr/error="invalid_token", error_description="tenant unknown"/,
      'as an RFC 6750 invalid_token naming the reason');
 is(fetch_count('tenant-ghost'), 0, 'and its keys never fetched');
-like($ngx->error_log, qr/no JWKS fetch for "[^"]*tenant-ghost": tenant "ghost" is not in the tenant registry/,
+like($ngx->error_log, qr/tenant "ghost" is not in the tenant registry/,
      'the skipped fetch is logged');
 like($ngx->error_log, qr/token refused: tenant_unknown/, 'the refusal is logged with its reason');
 
