@@ -39,12 +39,10 @@ void exit_process(ngx_cycle_t* cycle);
 #define LOC_OFFSET(field) offsetof(LocConf, field)
 
 ngx_command_t commands[] = {
-    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-     guard::directive<set_zone>,
+    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guard::directive<set_zone>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
-     guard::directive<set_redis>,
-     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+     guard::directive<set_redis>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_state_interval),
      nullptr},
@@ -61,11 +59,10 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_audience"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(audiences), nullptr},
     {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE,
-     guard::directive<set_algorithms>,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
+     guard::directive<set_algorithms>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
     {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE,
-     guard::directive<set_client_roles>,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles), nullptr},
+     guard::directive<set_client_roles>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles),
+     nullptr},
     {ngx_string("auth_realm_leeway"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(leeway), nullptr},
     {ngx_string("auth_realm_token_max_size"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_size_slot,
@@ -85,8 +82,7 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_identity_headers"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(identity_headers), nullptr},
     {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
-     guard::directive<set_status>,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+     guard::directive<set_status>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
@@ -434,16 +430,17 @@ TenantStates* worker_tenant_states() { return worker_tenants; }
 }  // namespace realm_auth
 
 extern "C" {
-ngx_module_t ngx_http_realm_auth_module = {NGX_MODULE_V1,
-                                           &realm_auth::module_ctx,
-                                           realm_auth::commands,
-                                           NGX_HTTP_MODULE,
-                                           nullptr,                   // init master
-                                           nullptr,                   // init module
-                                           realm_auth::guard::cycle_init<realm_auth::init_process>,
-                                           nullptr,                   // init thread
-                                           nullptr,                   // exit thread
-                                           realm_auth::guard::cycle_exit<realm_auth::exit_process>,
-                                           nullptr,                   // exit master
-                                           NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_realm_auth_module = {
+    NGX_MODULE_V1,
+    &realm_auth::module_ctx,
+    realm_auth::commands,
+    NGX_HTTP_MODULE,
+    nullptr,                                                  // init master
+    nullptr,                                                  // init module
+    realm_auth::guard::cycle_init<realm_auth::init_process>,  // init process
+    nullptr,                                                  // init thread
+    nullptr,                                                  // exit thread
+    realm_auth::guard::cycle_exit<realm_auth::exit_process>,  // exit process
+    nullptr,                                                  // exit master
+    NGX_MODULE_V1_PADDING};
 }
