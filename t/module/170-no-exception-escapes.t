@@ -20,6 +20,7 @@ use JSON::PP ();
 
 use RealmAuth::Issuer qw(:all);
 use RealmAuth::Nginx;
+use RealmAuth::Redis;
 
 RealmAuth::Nginx::require_module();
 plan skip_all => 'the sanitizer runtime owns operator new here: injection runs in make test-module'
@@ -210,6 +211,57 @@ my $log = $ngx->error_log;
 unlike($log, qr/exited on signal|terminate called/, 'no worker died');
 like($log, qr/\[alert\].*realm_auth: access handler failed: out of memory/, 'the failure is logged at alert');
 $ngx->stop;
+
+# --- the tenant state refresh: timer, thread pool task, completion ---------
+# An idle worker allocates only in its periodic tenant state refresh. A
+# bad_alloc at each of those allocations in turn is logged; the worker keeps
+# serving and the refresh keeps running (a disabled tenant is still refused).
+SKIP: {
+    my $redis = eval { RealmAuth::Redis->start };
+    skip "redis-server not available: $@", 5 unless $redis;
+    my $prefix = "oom$$:";
+    {
+        local $ENV{LD_PRELOAD} = $shim;
+        local $ENV{REALM_AUTH_ALLOC_FAIL_FILE} = $arm;
+        $ngx = RealmAuth::Nginx->start(master => 1, workers => 1,
+            http => "auth_realm_zone realm_auth:1m;\n"
+                  . 'auth_realm_redis 127.0.0.1:' . $redis->port . " prefix=$prefix timeout=500ms;\n"
+                  . 'auth_realm_tenant_state_interval 50ms;',
+            server => $LOCATIONS);
+    }
+    ensure_realm('tenant-oomts', algs => ['ES256']);
+    my $tok = token(realm => 'tenant-oomts', alg => 'ES256');
+    my $first = call(undef, token => $tok);
+    is($first->{status}, 200, 'tenant token verifies (its state is now refreshed)');
+    my $pid = pid_of($first);
+    my @ts_bad;
+    for my $k (0 .. 30) {
+        my $f = fired();
+        arm($k);
+        my $deadline = time + 3;
+        select undef, undef, undef, 0.02 while fired() == $f && time < $deadline;
+        arm(-1) if fired() == $f;
+        my $c = call(undef, token => $tok);
+        push @ts_bad, "k=$k: " . outcome($c) . ' pid ' . pid_of($c)
+            if $c->{status} != 200 || pid_of($c) ne $pid;
+        last if @ts_bad > 3;
+    }
+    is_deeply(\@ts_bad, [], 'the worker serves on through failed refreshes');
+    $redis->cmd('SET', "${prefix}tenant:oomts", 'disabled');
+    my $refused;
+    for (1 .. 60) {
+        $refused = call(undef, token => $tok);
+        last if $refused->{status} == 401;
+        select undef, undef, undef, 0.05;
+    }
+    is($refused->{status}, 401, 'the refresh still runs: the disabled tenant is refused');
+    my $tlog = $ngx->error_log;
+    like($tlog, qr/realm_auth: (tenant state task|event handler) failed: out of memory/,
+        'failures in the refresh task and its events were caught and logged');
+    unlike($tlog, qr/exited on signal|terminate called/, 'no worker died');
+    $ngx->stop;
+    $redis->stop;
+}
 
 # --- configuration time: nginx -t fails cleanly -----------------------------
 # The master parses the configuration: a bad_alloc in a directive handler,
