@@ -58,7 +58,7 @@ void raw_request(const char* request, Raw& out) {
 const char kGet[] = "GET /hello?x=1 HTTP/1.0\r\nHost: x\r\nX-Purpose: test\r\n\r\n";
 const char kPost[] =
     "POST /echo HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
-    "Content-Length: 11\r\nX-Request-Id: abc\r\n\r\n{\"a\":\"bcd\"}";
+    "Content-Length: 41\r\nX-Request-Id: abc\r\n\r\n{\"a\":\"a body longer than a short string\"}";
 
 // Allocates like a real handler: strings, a body built from the request.
 HttpResponse dispatch(const HttpRequest& r) {
