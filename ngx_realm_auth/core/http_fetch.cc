@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include "guarded.h"
+
 namespace realm_auth {
 
 namespace {
@@ -18,6 +20,7 @@ struct Sink {
   std::string* body;
   size_t max_body;
   bool too_large = false;
+  bool out_of_memory = false;  // the body could not be stored (see store_body)
 };
 
 // Enforces max_body as bytes arrive: Content-Length may be absent or lie.
@@ -30,6 +33,14 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* userdata) {
   }
   sink->body->append(data, n);
   return n;
+}
+
+// What curl calls (from C): an exception must not unwind through curl.
+// 0 makes curl stop with CURLE_WRITE_ERROR, and the fetch fails.
+size_t store_body(char* data, size_t size, size_t nmemb, void* userdata) noexcept {
+  auto* sink = static_cast<Sink*>(userdata);
+  return guarded([sink](const char*) { sink->out_of_memory = true; }, size_t{0},
+                 [&] { return on_body(data, size, nmemb, userdata); });
 }
 
 bool configure(CURL* curl, const std::string& url, long timeout_ms, Sink& sink, char* errbuf) {
@@ -49,7 +60,7 @@ bool configure(CURL* curl, const std::string& url, long timeout_ms, Sink& sink, 
                           static_cast<curl_off_t>(sink.max_body)) == CURLE_OK &&
          curl_easy_setopt(curl, CURLOPT_USERAGENT, "realm-auth") == CURLE_OK &&
          curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, store_body) == CURLE_OK &&
          curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink) == CURLE_OK;
 }
 
@@ -70,7 +81,9 @@ FetchResult http_get(const std::string& url, long timeout_ms, size_t max_body) {
   }
   CURLcode rc = curl_easy_perform(curl.get());
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &r.http_status);
-  if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+  if (sink.out_of_memory) {
+    r.error = "out of memory while reading the response body";
+  } else if (sink.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
     r.error = "response body larger than " + std::to_string(max_body) + " bytes";
   } else if (rc != CURLE_OK) {
     r.error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);

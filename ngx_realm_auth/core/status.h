@@ -43,6 +43,8 @@ enum class Status : uint8_t {
   kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
   // Request rules (module only).
   kPurposeMissing,  // X-Purpose required and absent
+  // The gateway itself (module only).
+  kInternalError,  // an entry point caught an exception (out of memory): 500
   kCount
 };
 

@@ -3,7 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <memory>
 #include <new>
+
+#include "guard.h"
 
 namespace realm_auth {
 
@@ -230,8 +233,18 @@ bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const Loc
   job->config.fetch_timeout_ms = static_cast<long>(lcf.fetch_timeout);
   job->config.ttl_ms = static_cast<long>(lcf.jwks_ttl);
   job->task.ctx = job;
-  job->task.handler = run_fetch;
-  job->task.event.handler = fetch_done;
+  // Guarded here, where the job is known: an exception in the thread fails
+  // the fetch (its waiters get jwks_unavailable); one in the completion
+  // still frees the job (fetch_done owns it).
+  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
+    if (guarded(guard::LogReport{log, "JWKS fetch task"}, [&] { run_fetch(data, log); })) return;
+    auto* failed = static_cast<FetchJob*>(data);
+    failed->parsed.reset();
+    failed->outcome.status = Status::kJwksUnavailable;
+    failed->outcome.error = "internal error";  // fits std::string's own buffer: no allocation
+    OPENSSL_thread_stop();                     // as run_fetch does on return
+  };
+  job->task.event.handler = guard::event<fetch_done>;
   job->task.event.data = job;
   job->task.event.log = log_;
   if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) {
@@ -259,9 +272,8 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
 }
 
 void KeyStore::fetch_done(ngx_event_t* ev) {
-  auto* job = static_cast<FetchJob*>(ev->data);
+  std::unique_ptr<FetchJob> job(static_cast<FetchJob*>(ev->data));
   job->store->finish_fetch(*job);
-  delete job;
 }
 
 void KeyStore::finish_fetch(FetchJob& job) {

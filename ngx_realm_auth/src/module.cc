@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 
+#include "guard.h"
 #include "http_fetch.h"
 #include "key_store.h"
 #include "tenant_state.h"
@@ -32,14 +33,16 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 ngx_int_t init_process(ngx_cycle_t* cycle);
 void exit_process(ngx_cycle_t* cycle);
 
+// Every function nginx calls goes through an adapter of guard.h (nginx's
+// own *_slot parsers are C and need none).
 #define LOC_ANY (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF)
 #define LOC_OFFSET(field) offsetof(LocConf, field)
 
 ngx_command_t commands[] = {
-    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone,
+    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guard::directive<set_zone>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_redis,
-     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
+     guard::directive<set_redis>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_state_interval),
      nullptr},
@@ -51,14 +54,15 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("auth_realm"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(enable), nullptr},
-    {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, add_issuer,
+    {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, guard::directive<add_issuer>,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(issuers), nullptr},
     {ngx_string("auth_realm_audience"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(audiences), nullptr},
-    {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE, set_algorithms,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
-    {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE, set_client_roles,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles), nullptr},
+    {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<set_algorithms>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
+    {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<set_client_roles>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles),
+     nullptr},
     {ngx_string("auth_realm_leeway"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(leeway), nullptr},
     {ngx_string("auth_realm_token_max_size"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_size_slot,
@@ -77,13 +81,19 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_purpose), nullptr},
     {ngx_string("auth_realm_identity_headers"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(identity_headers), nullptr},
-    {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+     guard::directive<set_status>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
-    preconfiguration, postconfiguration, create_main_conf, init_main_conf,
-    nullptr,          nullptr,           create_loc_conf,  merge_loc_conf,
+    guard::conf_step<preconfiguration>,
+    guard::conf_step<postconfiguration>,
+    guard::conf_create<create_main_conf>,
+    guard::conf_init<init_main_conf>,
+    nullptr,
+    nullptr,
+    guard::conf_create<create_loc_conf>,
+    guard::conf_merge<merge_loc_conf>,
 };
 
 // Per-worker state, created in init_process.
@@ -245,7 +255,7 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* h = static_cast<ngx_http_handler_pt*>(
       ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;
-  *h = access_handler;
+  *h = guard::access_phase;
   return NGX_OK;
 }
 
@@ -310,7 +320,7 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
                        &name);
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  mcf->shm_zone->init = Zone::init;
+  mcf->shm_zone->init = guard::shm_init<Zone::init>;
   mcf->shm_zone->data = mcf;  // replaced by Zone::init with the shared state
   mcf->zone = make_owned<Zone>(cf, mcf->shm_zone);
   return mcf->zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
@@ -407,7 +417,7 @@ char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
 char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
       ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-  clcf->handler = status_handler;
+  clcf->handler = guard::content<status_handler>;
   return NGX_CONF_OK;
 }
 
@@ -420,16 +430,17 @@ TenantStates* worker_tenant_states() { return worker_tenants; }
 }  // namespace realm_auth
 
 extern "C" {
-ngx_module_t ngx_http_realm_auth_module = {NGX_MODULE_V1,
-                                           &realm_auth::module_ctx,
-                                           realm_auth::commands,
-                                           NGX_HTTP_MODULE,
-                                           nullptr,                   // init master
-                                           nullptr,                   // init module
-                                           realm_auth::init_process,  // init process
-                                           nullptr,                   // init thread
-                                           nullptr,                   // exit thread
-                                           realm_auth::exit_process,  // exit process
-                                           nullptr,                   // exit master
-                                           NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_realm_auth_module = {
+    NGX_MODULE_V1,
+    &realm_auth::module_ctx,
+    realm_auth::commands,
+    NGX_HTTP_MODULE,
+    nullptr,                                                  // init master
+    nullptr,                                                  // init module
+    realm_auth::guard::cycle_init<realm_auth::init_process>,  // init process
+    nullptr,                                                  // init thread
+    nullptr,                                                  // exit thread
+    realm_auth::guard::cycle_exit<realm_auth::exit_process>,  // exit process
+    nullptr,                                                  // exit master
+    NGX_MODULE_V1_PADDING};
 }

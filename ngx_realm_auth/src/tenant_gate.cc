@@ -3,8 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <memory>
 #include <new>
 
+#include "guard.h"
 #include "key_store.h"
 #include "redis_client.h"
 #include "tenant_registry.h"
@@ -65,25 +67,27 @@ void TenantGate::forget_oldest() {
 
 void TenantGate::submit() {
   while (tasks_ < kMaxTasks && !queued_.empty()) {
-    auto* t = new (std::nothrow) Task();
-    if (t == nullptr) return;  // retried when the next slug or task comes
+    std::unique_ptr<Task> t(new (std::nothrow) Task());
+    if (!t) return;  // retried when the next slug or task comes
     ngx_memzero(&t->task, sizeof(t->task));
     t->gate = this;
     t->redis = redis_;
     size_t n = queued_.size() < kBatch ? queued_.size() : kBatch;
     t->slugs.assign(queued_.end() - static_cast<std::ptrdiff_t>(n), queued_.end());
-    t->task.ctx = t;
-    t->task.handler = run;
-    t->task.event.handler = done;
-    t->task.event.data = t;
+    t->task.ctx = t.get();
+    // An exception in the thread answers like a Redis that did not answer.
+    t->task.handler = [](void* data, ngx_log_t* log) noexcept {
+      if (guarded(guard::LogReport{log, "tenant registry task"}, [&] { run(data, log); })) return;
+      static_cast<Task*>(data)->registered.clear();  // done() reads it as no answer
+    };
+    t->task.event.handler = guard::event<done>;
+    t->task.event.data = t.get();
     t->task.event.log = log_;
-    if (ngx_thread_task_post(pool_, &t->task) != NGX_OK) {
-      delete t;
-      return;
-    }
+    if (ngx_thread_task_post(pool_, &t->task) != NGX_OK) return;
     queued_.resize(queued_.size() - n);
     for (const auto& slug : t->slugs) entries_.at(slug).state = State::kAsking;
     tasks_++;
+    t.release();  // done() owns it now
   }
 }
 
@@ -100,21 +104,22 @@ void TenantGate::run(void* data, ngx_log_t*) {
 }
 
 void TenantGate::done(ngx_event_t* ev) {
-  auto* t = static_cast<Task*>(ev->data);
+  std::unique_ptr<Task> t(static_cast<Task*>(ev->data));
   TenantGate* gate = t->gate;
   gate->tasks_--;
+  bool answered = t->registered.size() == t->slugs.size();
   for (size_t i = 0; i < t->slugs.size(); i++) {
     auto it = gate->entries_.find(t->slugs[i]);
     if (it == gate->entries_.end()) continue;
     // Redis not answering lets the fetch go ahead: the registry guards the
     // identity provider's load; the signature still guards the door.
-    if (t->registered[i] == 0) {
+    int registered = answered ? t->registered[i] : -1;
+    if (registered == 0) {
       ngx_log_error(NGX_LOG_INFO, gate->log_, 0,
                     "realm_auth: tenant \"%s\" is not in the tenant registry", t->slugs[i].c_str());
     }
-    gate->decide(it->second, t->registered[i] == 0 ? State::kUnknown : State::kRegistered);
+    gate->decide(it->second, registered == 0 ? State::kUnknown : State::kRegistered);
   }
-  delete t;
   gate->submit();
 }
 

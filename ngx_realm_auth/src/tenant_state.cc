@@ -1,9 +1,11 @@
 // Tenant lifecycle states from Redis (tenant_state.h).
 #include "tenant_state.h"
 
+#include <memory>
 #include <new>
 #include <vector>
 
+#include "guard.h"
 #include "redis_client.h"
 #include "tenant_registry.h"
 
@@ -23,7 +25,7 @@ TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_
                            ngx_log_t* log)
     : redis_(redis), interval_(interval), pool_(pool), log_(log) {
   ngx_memzero(&timer_, sizeof(timer_));
-  timer_.handler = on_timer;
+  timer_.handler = guard::event<on_timer>;
   timer_.data = this;
   timer_.log = log;
   timer_.cancelable = 1;  // never delays a graceful shutdown
@@ -45,21 +47,25 @@ void TenantStates::on_timer(ngx_event_t* ev) {
   ngx_add_timer(&self->timer_, self->interval_);
   if (self->refreshing_ || self->blocked_.empty()) return;
 
-  auto* job = new (std::nothrow) RefreshJob();
-  if (job == nullptr) return;
+  std::unique_ptr<RefreshJob> job(new (std::nothrow) RefreshJob());
+  if (!job) return;
   ngx_memzero(&job->task, sizeof(job->task));
   job->owner = self;
   job->redis = self->redis_;
   for (const auto& entry : self->blocked_) job->slugs.push_back(entry.first);
-  job->task.ctx = job;
-  job->task.handler = run_refresh;
-  job->task.event.handler = refresh_done;
-  job->task.event.data = job;
+  job->task.ctx = job.get();
+  // An exception in the thread reads no state: the old states stay.
+  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
+    if (guarded(guard::LogReport{log, "tenant state task"}, [&] { run_refresh(data, log); })) {
+      return;
+    }
+    static_cast<RefreshJob*>(data)->slugs.clear();  // refresh_done then changes nothing
+  };
+  job->task.event.handler = guard::event<refresh_done>;
+  job->task.event.data = job.get();
   job->task.event.log = self->log_;
-  if (ngx_thread_task_post(self->pool_, &job->task) != NGX_OK) {
-    delete job;
-    return;
-  }
+  if (ngx_thread_task_post(self->pool_, &job->task) != NGX_OK) return;
+  job.release();  // refresh_done owns it now
   self->refreshing_ = true;
 }
 
@@ -75,13 +81,12 @@ void TenantStates::run_refresh(void* data, ngx_log_t*) {
 }
 
 void TenantStates::refresh_done(ngx_event_t* ev) {
-  auto* job = static_cast<RefreshJob*>(ev->data);
+  std::unique_ptr<RefreshJob> job(static_cast<RefreshJob*>(ev->data));
   TenantStates* self = job->owner;
   self->refreshing_ = false;
-  for (size_t i = 0; i < job->slugs.size(); i++) {
+  for (size_t i = 0; i < job->slugs.size() && i < job->blocked.size(); i++) {
     if (job->blocked[i] >= 0) self->blocked_[job->slugs[i]] = job->blocked[i] == 1;
   }
-  delete job;
 }
 
 }  // namespace realm_auth

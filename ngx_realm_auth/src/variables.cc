@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base64url.h"
+#include "guard.h"
 #include "module.h"
 
 namespace realm_auth {
@@ -186,15 +187,15 @@ ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_v
 
 ngx_int_t add_variables(ngx_conf_t* cf) {
   for (const VariableSpec& spec : kIdentityVariables) {
-    if (add(cf, spec.name, NGX_HTTP_VAR_NOCACHEABLE, get_identity,
+    if (add(cf, spec.name, NGX_HTTP_VAR_NOCACHEABLE, guard::variable<get_identity>,
             static_cast<uintptr_t>(spec.field)) != NGX_OK) {
       return NGX_ERROR;
     }
   }
-  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<1>, 0) !=
-          NGX_OK ||
-      add(cf, "jwt_header_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<0>,
-          0) != NGX_OK) {
+  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE,
+          guard::variable<get_jwt_member<1>>, 0) != NGX_OK ||
+      add(cf, "jwt_header_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE,
+          guard::variable<get_jwt_member<0>>, 0) != NGX_OK) {
     return NGX_ERROR;
   }
   return NGX_OK;

@@ -54,6 +54,19 @@ struct TokenNode {
 IssuerNode* issuer_of(ngx_rbtree_node_t* n) { return reinterpret_cast<IssuerNode*>(n); }
 TokenNode* token_of(ngx_rbtree_node_t* n) { return reinterpret_cast<TokenNode*>(n); }
 
+// Copies zone bytes out while the zone's mutex is held. The copy may throw
+// std::bad_alloc, which the entry point's guard (guard.h) catches: the mutex
+// is released first, or every worker of this nginx would wait on it forever
+// (nginx frees a dead worker's lock, not a live one's).
+void copy_out_locked(ngx_shmtx_t* mutex, std::string& out, const u_char* data, size_t len) {
+  try {
+    out.assign(reinterpret_cast<const char*>(data), len);
+  } catch (...) {
+    ngx_shmtx_unlock(mutex);
+    throw;
+  }
+}
+
 int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
   if (a->issuer_len != len) return a->issuer_len < len ? -1 : 1;
   return std::memcmp(a->issuer, name, len);
@@ -331,7 +344,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     out.fetched_at = e->fetched_at;
     out.has_document = e->document != nullptr;
     if (out.has_document && e->generation != have) {
-      out.document.assign(reinterpret_cast<char*>(e->document), e->document_len);
+      copy_out_locked(&pool->mutex, out.document, e->document, e->document_len);
     }
     // A claim older than the fetch timeout belongs to a worker that died or
     // lost its task: let someone else fetch.
@@ -439,7 +452,7 @@ bool Zone::find_token(const TokenHash& key, time_t now, Identity& out) {
   if (hit) {
     ngx_queue_remove(&t->lru);
     ngx_queue_insert_head(&sh->token_lru, &t->lru);
-    data.assign(reinterpret_cast<char*>(t->data), t->data_len);
+    copy_out_locked(&pool->mutex, data, t->data, t->data_len);
   }
   ngx_shmtx_unlock(&pool->mutex);
 

@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "http_fetch.h"
 #include "store/migrate.h"
+#include "util/guard.h"
 #include "util/json_helpers.h"
 
 using namespace realm_sidecar;
@@ -136,7 +137,9 @@ int cmd_serve(const Config& c) {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
       lock.unlock();
-      log_reconcile(rt.saga->reconcile());
+      // A pass that throws is logged and retried at the next interval; an
+      // exception leaving a std::thread would abort the daemon.
+      guarded(StderrReport{"reconcile"}, [&] { log_reconcile(rt.saga->reconcile()); });
       lock.lock();
       if (c.reconcile_interval_s == 0) break;
       cv.wait_for(lock, std::chrono::seconds(c.reconcile_interval_s), [&] { return stopping; });
@@ -231,9 +234,7 @@ int cmd_audit(const Config& c, const std::vector<std::string>& args) {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string config_file, migrations;
   std::vector<std::string> args;
   for (int i = 1; i < argc; i++) {
@@ -274,4 +275,12 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "%s", kUsage);
   return 2;
+}
+
+}  // namespace
+
+// An exception that escaped a command is logged and exits 70 (EX_SOFTWARE),
+// instead of std::terminate's abort.
+int main(int argc, char** argv) {
+  return guarded(StderrReport{"command"}, 70, [&] { return run(argc, argv); });
 }

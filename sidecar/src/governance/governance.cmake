@@ -25,5 +25,8 @@ add_library(realm_sidecar_governance STATIC
 target_include_directories(realm_sidecar_governance PUBLIC
   ${REALM_GOV_DIR}            # "authorize.h", "audit_ledger.h", …
   ${REALM_GOV_DIR}/..)        # "store/pg.h", "governance/…"
+# core's guarded.h (header only), for util/guard.h's guarded curl callbacks.
+target_include_directories(realm_sidecar_governance PRIVATE
+  $<TARGET_PROPERTY:realm_auth_core,INTERFACE_INCLUDE_DIRECTORIES>)
 target_link_libraries(realm_sidecar_governance PUBLIC
   OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)

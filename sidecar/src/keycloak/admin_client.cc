@@ -8,6 +8,8 @@
 #include <memory>
 #include <thread>
 
+#include "util/guard.h"
+
 namespace realm_sidecar {
 
 namespace {
@@ -166,9 +168,9 @@ KcResponse AdminClient::perform(const std::string& method, const std::string& ur
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_callback<on_body>);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, curl_callback<on_header>);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.location);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "realm-sidecar");
   if (method == "POST" || method == "PUT") {

@@ -150,8 +150,10 @@ bool TenantStore::try_lock(PgSession& s, const std::string& tenant_id) {
   return r.ok && r.rows() == 1 && r.get(0, 0) == "t";
 }
 
-void TenantStore::unlock(PgSession& s, const std::string& tenant_id) {
-  s.exec("SELECT pg_advisory_unlock(7412002, hashtext($1))", {tenant_id});
+void TenantStore::unlock(PgSession& s, const std::string& tenant_id) noexcept {
+  const char* params[] = {tenant_id.c_str()};
+  PgResultPtr r(PQexecParams(s.raw(), "SELECT pg_advisory_unlock(7412002, hashtext($1))", 1,
+                             nullptr, params, nullptr, nullptr, 0));
 }
 
 }  // namespace realm_sidecar

@@ -54,7 +54,8 @@ class TenantStore {
   // reconcile (or two sidecars) never work on the same tenant at once.
   // try_lock: false when someone else holds it (or on error).
   static bool try_lock(PgSession& s, const std::string& tenant_id);
-  static void unlock(PgSession& s, const std::string& tenant_id);
+  // noexcept: runs in ~TenantLock (libpq only, no C++ allocation).
+  static void unlock(PgSession& s, const std::string& tenant_id) noexcept;
 };
 
 // Maps a PgResult failure to kConflict (23505) or kUnavailable.
