@@ -44,6 +44,7 @@ constexpr StatusText kTexts[] = {
     {"tenant_disabled", "tenant disabled"},
     {"tenant_unknown", "tenant unknown"},
     {"purpose_missing", "purpose missing"},
+    {"purpose_invalid", "purpose invalid"},
 };
 static_assert(sizeof(kTexts) / sizeof(kTexts[0]) == static_cast<size_t>(Status::kCount),
               "one text per Status");
