@@ -26,11 +26,11 @@ struct ConnState {
 };
 
 enum MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
-  auto* headers = static_cast<std::map<std::string, std::string>*>(cls);
+  auto* headers = static_cast<std::multimap<std::string, std::string>*>(cls);
   std::string name(key);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  // First value wins: a client appending a second X-Purpose after nginx's
-  // cannot override it.
+  // Every line is kept (header() reads the first): rules that count lines,
+  // such as the one-X-Purpose rule, must see them all.
   headers->emplace(std::move(name), value != nullptr ? value : "");
   return MHD_YES;
 }
