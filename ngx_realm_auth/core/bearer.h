@@ -25,6 +25,17 @@ namespace realm_auth {
 // kTokenMalformed when it is the Bearer scheme but not one b64token.
 Status bearer_credential(std::string_view field, std::string_view& token);
 
+// The two halves of bearer_credential, for a caller that can skip the
+// second where the credential is already known to be good: the module's
+// verified-token cache only holds tokens that passed is_b64token (and
+// base64url decoding), so a hit needs no scan of its ~1 KB; a miss must
+// call is_b64token before anything else.
+//   bearer_scheme: kOk with `credential` = everything after "Bearer" 1*SP
+//   (trimmed), or kTokenMissing as above.
+Status bearer_scheme(std::string_view field, std::string_view& credential);
+//   is_b64token: 1*b64token-char *"=" and nothing else.
+bool is_b64token(std::string_view s);
+
 // The WWW-Authenticate value answering a refusal with `s`: "Bearer" when no
 // token was presented (kTokenMissing), otherwise
 // Bearer error="invalid_token", error_description="<status_description(s)>".

@@ -40,13 +40,14 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
   return ctx;
 }
 
-// The Authorization header's bearer token (core bearer.h: the sidecar's
-// rule too). Leaves ctx->token pointing into the header.
+// What follows "Bearer" 1*SP in the Authorization header (core bearer.h:
+// the sidecar's rule too); begin() checks it is one b64token unless the
+// verified-token cache already knows it. Points into the header.
 Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
   if (h == nullptr) return Status::kTokenMissing;
   std::string_view found;
-  Status s = bearer_credential(to_view(h->value), found);
+  Status s = bearer_scheme(to_view(h->value), found);
   token.data = reinterpret_cast<u_char*>(const_cast<char*>(found.data()));
   token.len = found.size();
   return s;
@@ -199,9 +200,11 @@ ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Status credential = bearer_token(r, ctx->token);
   if (credential != Status::kOk) return finish(r, lcf, ctx, credential);
 
+  // A cached token was verified, so it is a b64token: hits skip the scan.
   if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {
     return finish(r, lcf, ctx, Status::kOk);
   }
+  if (!is_b64token(to_view(ctx->token))) return finish(r, lcf, ctx, Status::kTokenMalformed);
 
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
   if (s != Status::kOk) return finish(r, lcf, ctx, s);

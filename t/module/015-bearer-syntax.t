@@ -125,3 +125,17 @@ WWW-Authenticate: Bearer error="invalid_token", error_description="[^"]+"
 --- response_headers
 WWW-Authenticate: Bearer
 --- backend_hits: 0
+
+
+
+=== TEST 12: a cached token with something appended is not the cached token
+# The verified-token cache is read before the b64token scan (a hit is a
+# token that passed it); anything else is scanned.
+--- request eval
+['GET /api/x', 'GET /api/x', 'GET /api/x']
+--- more_headers eval
+["Authorization: Bearer $::T", "Authorization: Bearer $::T extra", "Authorization: Bearer  $::T"]
+--- error_code eval
+[200, 401, 200]
+--- reason eval
+[undef, 'token_malformed', undef]

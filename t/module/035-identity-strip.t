@@ -293,3 +293,27 @@ X-Purpose: case-review
 --- response_body
 uri: /echo/x
 x-purpose: case-review
+
+
+
+=== TEST 14: a subrequest (SSI include) that proxies sees the cleaned headers too
+--- config
+        underscores_in_headers on;
+        location /page/ {
+            ssi on;
+            default_type text/html;
+            return 200 '<!--# include virtual="/open/x" -->';
+        }
+        location /open/ {
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/open/;
+        }
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+        }
+--- request
+GET /page/x
+--- more_headers eval
+$::SPOOF
+--- response_body eval
+"uri: /echo/open/x\n$::KEPT"

@@ -82,6 +82,29 @@ void long_input_is_linear(void**) {
   assert_int_equal(token.size(), 1);
 }
 
+// The halves the module uses around its verified-token cache give the same
+// verdicts as bearer_credential.
+void halves_agree(void**) {
+  std::string t = kTok;
+  for (const std::string& field :
+       {"Bearer " + t, "Bearer  " + t, "bearer " + t + " ", "Bearer " + t + " extra",
+        "Bearer \"" + t + "\"", "Bearer " + t + "\x01", std::string("Basic x"),
+        std::string("Bearer"), "Bearer\t" + t, "Bearer =" + t, "Bearer " + t + "=="}) {
+    std::string_view whole, credential;
+    Status s = bearer_credential(field, whole);
+    Status first = bearer_scheme(field, credential);
+    Status combined = first != Status::kOk      ? first
+                      : is_b64token(credential) ? Status::kOk
+                                                : Status::kTokenMalformed;
+    assert_status(combined, s);
+    if (s == Status::kOk) assert_true(whole == credential);
+  }
+  assert_false(is_b64token(""));
+  assert_false(is_b64token("="));
+  assert_true(is_b64token("a="));
+  assert_false(is_b64token("a=a"));
+}
+
 void challenge(void**) {
   assert_string_equal(bearer_challenge(Status::kTokenMissing).c_str(), "Bearer");
   assert_string_equal(bearer_challenge(Status::kExpired).c_str(),
@@ -101,9 +124,9 @@ void challenge(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(accepted),  cmocka_unit_test(no_credential),
-      cmocka_unit_test(malformed), cmocka_unit_test(long_input_is_linear),
-      cmocka_unit_test(challenge),
+      cmocka_unit_test(accepted),     cmocka_unit_test(no_credential),
+      cmocka_unit_test(malformed),    cmocka_unit_test(long_input_is_linear),
+      cmocka_unit_test(halves_agree), cmocka_unit_test(challenge),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
