@@ -317,3 +317,22 @@ GET /page/x
 $::SPOOF
 --- response_body eval
 "uri: /echo/open/x\n$::KEPT"
+
+
+
+=== TEST 15: "auth_realm_strip_identity_headers off" cannot turn it off where auth_realm is configured
+--- config
+        underscores_in_headers on;
+        auth_realm_strip_identity_headers off;
+        location /api/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+--- more_headers eval
+$::SPOOF
+--- response_body eval
+"uri: /echo/x\n$::KEPT"
