@@ -44,6 +44,7 @@ constexpr StatusText kTexts[] = {
     {"tenant_disabled", "tenant disabled"},
     {"tenant_unknown", "tenant unknown"},
     {"purpose_missing", "purpose missing"},
+    {"purpose_invalid", "purpose invalid"},
     {"internal_error", "internal error"},
 };
 static_assert(sizeof(kTexts) / sizeof(kTexts[0]) == static_cast<size_t>(Status::kCount),

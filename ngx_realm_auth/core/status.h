@@ -41,8 +41,9 @@ enum class Status : uint8_t {
   kJwksMalformed,     // the JWKS document is unusable
   kTenantDisabled,    // the tenant was disabled or deleted by the platform
   kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
-  // Request rules (module only).
-  kPurposeMissing,  // X-Purpose required and absent
+  // Request rules (module only; the sidecar answers them with problem+json).
+  kPurposeMissing,  // X-Purpose required and absent or blank
+  kPurposeInvalid,  // X-Purpose required and several lines, too long or control bytes
   // The gateway itself (module only).
   kInternalError,  // an entry point caught an exception (out of memory): 500
   kCount

@@ -15,6 +15,7 @@
 //                                             work is skipped
 //   access_phase        the access handler  → 500, never a decision
 //                                             (guard.cc)
+//   phase               post-read strip     → 500
 // Thread pool tasks need their job marked failed, so they are guarded where
 // they are posted (key_store.cc, tenant_state.cc).
 #pragma once
@@ -98,6 +99,14 @@ void cycle_exit(ngx_cycle_t* cycle) noexcept {
 template <ngx_int_t (*Fn)(ngx_http_request_t*)>
 ngx_int_t content(ngx_http_request_t* r) noexcept {
   return guarded(LogReport{r->connection->log, "content handler"},
+                 static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&] { return Fn(r); });
+}
+
+// A phase handler other than access (the post-read strip of client-sent
+// identity headers): 500, the request goes no further.
+template <ngx_int_t (*Fn)(ngx_http_request_t*)>
+ngx_int_t phase(ngx_http_request_t* r) noexcept {
+  return guarded(LogReport{r->connection->log, "phase handler"},
                  static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&] { return Fn(r); });
 }
 

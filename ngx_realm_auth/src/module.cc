@@ -28,6 +28,8 @@ ngx_int_t preconfiguration(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 void* create_main_conf(ngx_conf_t* cf);
 char* init_main_conf(ngx_conf_t* cf, void* conf);
+void* create_srv_conf(ngx_conf_t* cf);
+char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child);
 void* create_loc_conf(ngx_conf_t* cf);
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 ngx_int_t init_process(ngx_cycle_t* cycle);
@@ -52,6 +54,9 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
      nullptr},
+    {ngx_string("auth_realm_strip_identity_headers"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_SRV_CONF_OFFSET, offsetof(SrvConf, strip_identity_headers), nullptr},
     {ngx_string("auth_realm"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(enable), nullptr},
     {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, guard::directive<add_issuer>,
@@ -86,14 +91,10 @@ ngx_command_t commands[] = {
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
-    guard::conf_step<preconfiguration>,
-    guard::conf_step<postconfiguration>,
-    guard::conf_create<create_main_conf>,
-    guard::conf_init<init_main_conf>,
-    nullptr,
-    nullptr,
-    guard::conf_create<create_loc_conf>,
-    guard::conf_merge<merge_loc_conf>,
+    guard::conf_step<preconfiguration>,   guard::conf_step<postconfiguration>,
+    guard::conf_create<create_main_conf>, guard::conf_init<init_main_conf>,
+    guard::conf_create<create_srv_conf>,  guard::conf_merge<merge_srv_conf>,
+    guard::conf_create<create_loc_conf>,  guard::conf_merge<merge_loc_conf>,
 };
 
 // Per-worker state, created in init_process.
@@ -142,6 +143,23 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) {
                        "registry lives in Redis)");
     return static_cast<char*>(NGX_CONF_ERROR);
   }
+  return NGX_CONF_OK;
+}
+
+void* create_srv_conf(ngx_conf_t* cf) {
+  auto* scf = static_cast<SrvConf*>(ngx_pcalloc(cf->pool, sizeof(SrvConf)));
+  if (scf == nullptr) return nullptr;
+  scf->strip_identity_headers = NGX_CONF_UNSET;
+  return scf;
+}
+
+// Off by default: a server without auth_realm is not ours to change. Where
+// auth_realm is configured the headers are stripped whatever this says
+// (auth_used, set by merge_loc_conf).
+char* merge_srv_conf(ngx_conf_t*, void* parent, void* child) {
+  auto* prev = static_cast<SrvConf*>(parent);
+  auto* conf = static_cast<SrvConf*>(child);
+  ngx_conf_merge_value(conf->strip_identity_headers, prev->strip_identity_headers, 0);
   return NGX_CONF_OK;
 }
 
@@ -228,6 +246,9 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   auto* mcf =
       static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
   mcf->used = 1;
+  // nginx merges a server's locations with that server's srv_conf in cf->ctx.
+  static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_realm_auth_module))
+      ->auth_used = 1;
   return build_verifier(cf, conf);
 }
 
@@ -238,6 +259,14 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf); }
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* mcf =
       static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
+      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+  // Post-read: before server rewrites, access and everything else, once per
+  // request (internal redirects and subrequests share the cleaned list).
+  auto* strip = static_cast<ngx_http_handler_pt*>(
+      ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
+  if (strip == nullptr) return NGX_ERROR;
+  *strip = guard::phase<strip_client_identity>;
   if (!mcf->used) return NGX_OK;
   if (mcf->shm_zone == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -250,8 +279,6 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
       ngx_thread_pool_add(cf, mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr);
   if (mcf->thread_pool == nullptr) return NGX_ERROR;
 
-  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
   auto* h = static_cast<ngx_http_handler_pt*>(
       ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;

@@ -73,6 +73,8 @@ my @cases = (
      api("$ISSUER auth_realm_token_max_size abc;"), 'auth_realm_token_max_size'],
     ['auth_realm maybe', $ZONE,
      "location /api/ { auth_realm maybe; $ISSUER proxy_pass http://127.0.0.1:9/; }", 'auth_realm'],
+    ['strip_identity_headers in a location (http, server only)', $ZONE,
+     "location /x/ { auth_realm_strip_identity_headers on; }", 'auth_realm_strip_identity_headers'],
     ['unknown thread pool', "$ZONE auth_realm_thread_pool nosuchpool;",
      api($ISSUER), 'nosuchpool'],
 );

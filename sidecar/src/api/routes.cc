@@ -17,7 +17,7 @@ HttpResponse with_actor(App& app, const HttpRequest& req, F&& then) {
   if (!a.ok) {
     std::fprintf(stderr, "realm-sidecar: token refused: %s request_id=%s\n",
                  realm_auth::status_name(a.status), req.request_id.c_str());
-    return unauthorized(a.detail, a.token_presented, req.request_id);
+    return unauthorized(a.status, req.request_id);
   }
   return then(a.actor);
 }

@@ -1,9 +1,9 @@
 #include "auth/request_identity.h"
 
-#include <strings.h>
-
 #include <cstdio>
 #include <ctime>
+
+#include "bearer.h"
 
 namespace realm_sidecar {
 
@@ -65,16 +65,12 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(const std
 
 AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization) {
   AuthOutcome out;
-  // RFC 6750: scheme is case-insensitive, one space, then the token.
-  if (authorization.size() < 8 || strncasecmp(authorization.c_str(), "Bearer ", 7) != 0) {
-    out.status = Status::kTokenMissing;
-    out.detail = realm_auth::status_description(out.status);
-    return out;
-  }
-  out.token_presented = true;
-  const std::string token = authorization.substr(7);
+  // Core's rule (bearer.h), the one nginx applies.
+  std::string_view token;
+  Status s = realm_auth::bearer_credential(authorization, token);
+  out.token_presented = s != Status::kTokenMissing;
   realm_auth::InspectedToken t;
-  Status s = realm_auth::inspect_token(token, config_.verifier, t);
+  if (s == Status::kOk) s = realm_auth::inspect_token(token, config_.verifier, t);
   std::shared_ptr<const realm_auth::Jwks> keys;
   realm_auth::Identity id;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));

@@ -5,7 +5,7 @@
 //
 //   RequestAuthenticator auth(config);
 //   AuthOutcome a = auth.authenticate(request.header("authorization"));
-//   if (!a.ok) return unauthorized(a.detail, a.token_presented);
+//   if (!a.ok) return unauthorized(a.status);
 //
 // JWKS: an in-process cache per issuer with a TTL, filled through
 // obtain_jwks (Redis tier shared with nginx, then HTTP). An unknown kid

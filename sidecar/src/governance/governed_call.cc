@@ -3,12 +3,11 @@
 #include <cstdio>
 
 #include "http/problem.h"
+#include "purpose.h"
 
 namespace realm_sidecar {
 
 namespace {
-
-constexpr size_t kMaxPurpose = 500;
 
 AuditEvent base_event(const char* type, const HttpRequest& request, const Actor& actor,
                       const GovernedOp& op, const std::string& purpose) {
@@ -33,25 +32,16 @@ HttpResponse audit_unavailable(const HttpRequest& request, const char* stage) {
 }  // namespace
 
 std::string purpose_of(const HttpRequest& request, std::string& error) {
-  std::string p = request.header("x-purpose");
-  size_t b = p.find_first_not_of(" \t");
-  size_t e = p.find_last_not_of(" \t");
-  p = b == std::string::npos ? "" : p.substr(b, e - b + 1);
-  if (p.empty()) {
-    error = "header X-Purpose is required on governed operations: state why this call is made";
+  // Core's rule (purpose.h), the one nginx applies before it forwards.
+  const std::vector<std::string> lines = request.header_values("x-purpose");
+  realm_auth::PurposeSelector selector;
+  for (const std::string& line : lines) selector.add_line(line);
+  realm_auth::PurposeChoice choice = selector.result();
+  if (choice.check != realm_auth::PurposeCheck::kOk) {
+    error = realm_auth::purpose_problem(choice.check);
     return "";
   }
-  if (p.size() > kMaxPurpose) {
-    error = "header X-Purpose must be at most " + std::to_string(kMaxPurpose) + " bytes";
-    return "";
-  }
-  for (char c : p) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      error = "header X-Purpose must not contain control characters";
-      return "";
-    }
-  }
-  return p;
+  return std::string(choice.value);
 }
 
 HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,

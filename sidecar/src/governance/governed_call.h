@@ -41,7 +41,9 @@ struct Governance {
   PolicyDecisionPoint& pdp;
 };
 
-// Trimmed X-Purpose, or "" when absent/blank; `error` explains a bad one.
+// The request's purpose by core's rule (purpose.h: exactly one X-Purpose
+// line, trimmed, at most 500 bytes, no control bytes), or "" with `error`
+// saying which part of the rule it broke.
 std::string purpose_of(const HttpRequest& request, std::string& error);
 
 HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,

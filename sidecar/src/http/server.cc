@@ -30,17 +30,18 @@ struct ConnState {
 // What MHD's value iterators fill. MHD calls the collectors from C, so
 // they are guarded; `failed` says a value could not be stored, and the
 // request is then answered 500 rather than handled with values missing.
+template <typename Map>
 struct Collected {
-  std::map<std::string, std::string>* into;
+  Map* into;
   bool failed = false;
 };
 
-void collect_header_into(std::map<std::string, std::string>* headers, const char* key,
+void collect_header_into(std::multimap<std::string, std::string>* headers, const char* key,
                          const char* value) {
   std::string name(key);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  // First value wins: a client appending a second X-Purpose after nginx's
-  // cannot override it.
+  // Every line is kept (header() reads the first): rules that count lines,
+  // such as the one-X-Purpose rule, must see them all.
   headers->emplace(std::move(name), value != nullptr ? value : "");
 }
 
@@ -50,10 +51,10 @@ void collect_query_into(std::map<std::string, std::string>* query, const char* k
   query->emplace(key != nullptr ? key : "", value != nullptr ? value : "");
 }
 
-template <void (*Fn)(std::map<std::string, std::string>*, const char*, const char*)>
+template <typename Map, void (*Fn)(Map*, const char*, const char*)>
 enum MHD_Result collect(void* cls, enum MHD_ValueKind, const char* key,
                         const char* value) noexcept {
-  auto* c = static_cast<Collected*>(cls);
+  auto* c = static_cast<Collected<Map>*>(cls);
   auto report = [c](const char* what) {
     c->failed = true;
     StderrReport{"reading the request"}(what);
@@ -140,9 +141,13 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
     *con_cls = st;  // on_completed frees it, whatever happens next
     st->request.method = method;
     st->request.path = url;
-    Collected headers{&st->request.headers}, query{&st->request.query};
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect<collect_header_into>, &headers);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect<collect_query_into>,
+    using Headers = std::multimap<std::string, std::string>;
+    using Query = std::map<std::string, std::string>;
+    Collected<Headers> headers{&st->request.headers};
+    Collected<Query> query{&st->request.query};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect<Headers, collect_header_into>,
+                              &headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect<Query, collect_query_into>,
                               &query);
     if (headers.failed || query.failed) return send_internal_error(connection);
     return MHD_YES;
