@@ -15,13 +15,11 @@
 #include <string>
 
 #include "authorize.h"
-#include "json_util.h"
+#include "util/json_helpers.h"
 
 namespace realm_sidecar {
 
 namespace {
-
-using gov::Json;
 
 constexpr size_t kMaxBody = 64 * 1024;  // a decision is a few hundred bytes
 
@@ -112,8 +110,7 @@ class RemotePolicy final : public PolicyDecisionPoint {
   }
 
   static Decision parse(const std::string& text) {
-    json_error_t jerr;
-    Json root(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &jerr));
+    JsonPtr root = json_parse(text);
     if (!root || !json_is_object(root.get())) return deny("answer is not a JSON object");
     json_t* result = json_object_get(root.get(), "result");
     if (!result) return deny("answer has no \"result\" (is the policy loaded at this path?)");

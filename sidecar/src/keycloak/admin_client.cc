@@ -67,9 +67,9 @@ KcError classify(long status) {
 // credentials.
 std::string error_message(const std::string& body) {
   JsonPtr j = json_parse(body);
-  std::string m = json_str(j.get(), "errorMessage");
-  if (m.empty()) m = json_str(j.get(), "error_description");
-  if (m.empty()) m = json_str(j.get(), "error");
+  std::string m = json_member_string(j.get(), "errorMessage");
+  if (m.empty()) m = json_member_string(j.get(), "error_description");
+  if (m.empty()) m = json_member_string(j.get(), "error");
   return m.substr(0, 300);
 }
 
@@ -215,7 +215,7 @@ KcResponse AdminClient::token_for(const ClientCredentials& who, std::string& tok
     return r;
   }
   JsonPtr j = json_parse(r.body);
-  token = json_str(j.get(), "access_token");
+  token = json_member_string(j.get(), "access_token");
   json_int_t expires_in = json_integer_value(json_object_get(j.get(), "expires_in"));
   std::fill(r.body.begin(), r.body.end(), '\0');
   r.body.clear();
@@ -303,7 +303,7 @@ KcResponse AdminClient::client_uuid(const ClientCredentials* who, const std::str
       call(who, "GET", segment(realm) + "/clients?clientId=" + form_escape(c.get(), client_id));
   if (!r.ok()) return r;
   JsonPtr list = json_parse(r.body);
-  uuid = json_str(json_array_get(list.get(), 0), "id");
+  uuid = json_member_string(json_array_get(list.get(), 0), "id");
   if (uuid.empty()) {
     r.error = KcError::kNotFound;
     r.message = "client " + client_id + " not found in realm " + realm;
@@ -317,7 +317,7 @@ KcResponse AdminClient::secret_call(const ClientCredentials* who, const char* me
   KcResponse r = call(who, method, segment(realm) + "/clients" + segment(uuid) + "/client-secret");
   if (!r.ok()) return r;
   JsonPtr j = json_parse(r.body);
-  secret = json_str(j.get(), "value");
+  secret = json_member_string(j.get(), "value");
   std::fill(r.body.begin(), r.body.end(), '\0');
   r.body.clear();
   if (secret.empty()) {

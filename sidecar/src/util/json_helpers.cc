@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "util/text.h"
+
 namespace realm_sidecar {
 
 std::string json_text(const json_t* j) {
@@ -26,7 +28,7 @@ JsonPtr json_parse(std::string_view text, std::string* error) {
   return j;
 }
 
-std::string json_str(const json_t* obj, const char* key, const std::string& fallback) {
+std::string json_member_string(const json_t* obj, const char* key, const std::string& fallback) {
   const json_t* v = json_object_get(obj, key);
   return json_is_string(v) ? std::string(json_string_value(v), json_string_length(v)) : fallback;
 }
