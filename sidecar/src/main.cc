@@ -279,7 +279,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!migrations.empty()) c.migrations_dir = migrations;
-  realm_auth::http_fetch_global_init();  // curl_global_init before any thread
+  if (!realm_auth::http_fetch_global_init()) {  // curl_global_init before any thread
+    std::fprintf(stderr, "realm-sidecar: libcurl could not be initialised\n");
+    return 1;
+  }
 
   const std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
