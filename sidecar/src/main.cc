@@ -33,6 +33,7 @@ const char kUsage[] =
     "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
     "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
     "  reconcile                finish or roll back tenants left mid-provisioning,\n"
+    "                           bring existing realms up to the current realm spec,\n"
     "                           republish tenant states to Redis\n"
     "  audit verify             recompute the audit ledger's hash chain\n"
     "  audit tail [--tenant ID] [--limit N]\n"

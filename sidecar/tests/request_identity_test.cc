@@ -68,6 +68,13 @@ void audience_checked_by_default(void**) {
   assert_string_equal(a.actor.tenant_id.c_str(), "acme");
   a = auth.authenticate("Bearer " + token("platform", R"("realm-sidecar")"));
   assert_true(a.ok);
+  // An authenticator built without audiences refuses, it does not skip the check.
+  AuthConfig none = daemon_auth_config();
+  none.verifier.claims.audiences.clear();
+  RequestAuthenticator open(none, fetch());
+  a = open.authenticate("Bearer " + token("tenant-acme", R"(["realm-sidecar"])"));
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
 }
 
 void audiences_cannot_be_switched_off(void**) {

@@ -79,6 +79,13 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
     return out;
   }
   out.token_presented = true;
+  if (config_.verifier.claims.audiences.empty()) {
+    // The core library reads an empty list as "unchecked"; the sidecar
+    // never runs that way (a token for any service would do).
+    out.status = Status::kAudienceMismatch;
+    out.detail = realm_auth::status_description(out.status);
+    return out;
+  }
   const std::string token = authorization.substr(7);
   realm_auth::InspectedToken t;
   Status s = realm_auth::inspect_token(token, config_.verifier, t);

@@ -38,8 +38,9 @@ enum class TenantLiveness {
 TenantLiveness liveness_of_status(const std::string& status);
 
 struct AuthConfig {
-  // The audiences checked by default: at least one must be in `aud`
-  // (config.cc refuses an empty list). Set verifier.claims.audiences.
+  // verifier.claims.audiences: at least one must be in `aud`. Never
+  // unchecked here: with an empty list every token is refused
+  // (config.cc's default is realm-sidecar).
   realm_auth::VerifierConfig verifier;
   realm_auth::JwksSourceConfig source;
   std::chrono::seconds jwks_ttl{300};
