@@ -185,7 +185,25 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                           ? split_list(get("ALLOWED_ISSUERS"))
                           : std::vector<std::string>{c.keycloak_url + "/realms/platform",
                                                      c.keycloak_url + "/realms/tenant-*"};
-  c.audiences = split_list(get("REALM_SIDECAR_AUDIENCES"));
+  if (has("REALM_SIDECAR_AUDIENCES")) {
+    std::vector<std::string> aud = split_list(get("REALM_SIDECAR_AUDIENCES"));
+    if (!aud.empty()) c.audiences = aud;
+  }
+  if (has("REALM_SIDECAR_TRUSTED_PROXY")) {
+    c.trusted_proxies = split_list(get("REALM_SIDECAR_TRUSTED_PROXY"));
+  }
+  if (has("REALM_SIDECAR_RATE_BURST") &&
+      !parse_long("REALM_SIDECAR_RATE_BURST", get("REALM_SIDECAR_RATE_BURST"), 1, 100000,
+                  c.rate_burst, error))
+    return false;
+  if (has("REALM_SIDECAR_RATE_PER_MINUTE") &&
+      !parse_long("REALM_SIDECAR_RATE_PER_MINUTE", get("REALM_SIDECAR_RATE_PER_MINUTE"), 1, 6000000,
+                  c.rate_per_minute, error))
+    return false;
+  if (has("REALM_SIDECAR_RATE_ACTORS") &&
+      !parse_long("REALM_SIDECAR_RATE_ACTORS", get("REALM_SIDECAR_RATE_ACTORS"), 16, 10000000,
+                  c.rate_actors_max, error))
+    return false;
   if (has("JWKS_TTL") && !parse_long("JWKS_TTL", get("JWKS_TTL"), 1, 86400, c.jwks_ttl_s, error))
     return false;
   if (has("TOKEN_LEEWAY") &&
@@ -255,6 +273,11 @@ std::string describe(const Config& c) {
     << (c.redis_host.empty() ? "off" : c.redis_host + ":" + std::to_string(c.redis_port))
     << " migrations=" << c.migrations_dir << " issuers=";
   for (size_t i = 0; i < c.allowed_issuers.size(); i++) o << (i ? "," : "") << c.allowed_issuers[i];
+  o << " audiences=";
+  for (size_t i = 0; i < c.audiences.size(); i++) o << (i ? "," : "") << c.audiences[i];
+  o << " trusted_proxies=";
+  for (size_t i = 0; i < c.trusted_proxies.size(); i++) o << (i ? "," : "") << c.trusted_proxies[i];
+  o << " rate=" << c.rate_burst << "+" << c.rate_per_minute << "/min";
   return o.str();
 }
 

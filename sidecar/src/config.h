@@ -33,7 +33,9 @@ struct Config {
 
   // Token re-verification.
   std::vector<std::string> allowed_issuers;  // default: platform + tenant-*
-  std::vector<std::string> audiences;        // empty = aud unchecked
+  // At least one must be in `aud`; cannot be switched off (an empty
+  // REALM_SIDECAR_AUDIENCES keeps the default).
+  std::vector<std::string> audiences = {"realm-sidecar"};
   long jwks_ttl_s = 300;
   long leeway_s = 30;
 
@@ -50,6 +52,16 @@ struct Config {
   std::vector<std::string> console_redirect_uris = {"http://localhost:8000/*",
                                                     "http://localhost:3000/*"};
   bool console_password_grant = false;  // local stack / tests only
+
+  // Peers whose X-Real-IP / X-Request-Id are believed (the nginx in front).
+  std::vector<std::string> trusted_proxies = {"127.0.0.1"};
+
+  // Per-actor token bucket in front of every governed call (ledger writer):
+  // `rate_burst` calls at once, refilled at `rate_per_minute`; at most
+  // `rate_actors_max` actors tracked (least recently seen evicted).
+  long rate_burst = 60;
+  long rate_per_minute = 300;
+  long rate_actors_max = 10000;
 
   long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
 };

@@ -34,6 +34,7 @@ const char kUsage[] =
     "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
     "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
     "  reconcile                finish or roll back tenants left mid-provisioning,\n"
+    "                           bring existing realms up to the current realm spec,\n"
     "                           republish tenant states to Redis\n"
     "  audit verify             recompute the audit ledger's hash chain\n"
     "  audit tail [--tenant ID] [--limit N]\n"
@@ -45,7 +46,11 @@ const char kUsage[] =
     "  KEYCLOAK_URL (http://localhost:8080)   PROVISIONER_CLIENT_ID, PROVISIONER_SECRET_FILE\n"
     "  DATABASE_URL (libpq conninfo; password via PGPASSFILE)  PG_POOL_SIZE\n"
     "  SECRET_KEY_FILE (32-byte AES key)      ALLOWED_ISSUERS (platform + tenant-*)\n"
-    "  REALM_SIDECAR_AUDIENCES  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
+    "  REALM_SIDECAR_AUDIENCES (realm-sidecar; always checked)  REALM_SIDECAR_TRUSTED_PROXY\n"
+    "  (127.0.0.1: peers whose X-Real-IP/X-Request-Id are believed)\n"
+    "  REALM_SIDECAR_RATE_BURST (60) REALM_SIDECAR_RATE_PER_MINUTE (300) "
+    "REALM_SIDECAR_RATE_ACTORS\n"
+    "  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
     "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n";
@@ -53,8 +58,8 @@ const char kUsage[] =
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
                "realm-sidecar: reconcile: finished=%d rolled_back=%d deleted=%d skipped=%d "
-               "published=%d\n",
-               r.finished, r.rolled_back, r.deleted, r.skipped, r.published);
+               "published=%d upgraded=%d\n",
+               r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
 }
 
@@ -104,12 +109,26 @@ int cmd_serve(const Config& c) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
     return 1;
   }
-  RequestAuthenticator auth(ac);
+  // Tenant state from PostgreSQL, the source of truth: one indexed read
+  // per tenant request (governed calls write the ledger anyway).
+  PgPool& pg = *rt.pg;
+  RequestAuthenticator auth(ac, nullptr, [&pg](const std::string& tenant_id) {
+    PgSession s = pg.acquire();
+    if (!s.healthy()) return TenantLiveness::kUnavailable;
+    TenantRow row;
+    StoreStatus st = TenantStore::get(s, tenant_id, row);
+    if (st == StoreStatus::kNotFound) return TenantLiveness::kGone;
+    if (st != StoreStatus::kOk) return TenantLiveness::kUnavailable;
+    return liveness_of_status(row.status);
+  });
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
                            : make_remote_policy(c.policy_url, c.policy_timeout_ms);
-  App app{auth, Governance{ledger, *pdp}, *rt.saga, *rt.keycloak, *rt.pg};
+  ActorRateLimiter limiter(RateLimitConfig{
+      static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
+      static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
+  App app{auth, Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter};
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the
@@ -121,8 +140,9 @@ int cmd_serve(const Config& c) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  HttpServer server(ServerConfig{c.listen_host, c.listen_port, c.threads, c.max_body, 60},
-                    [&router](const HttpRequest& r) { return router.dispatch(r); });
+  HttpServer server(
+      ServerConfig{c.listen_host, c.listen_port, c.threads, c.max_body, 60, c.trusted_proxies},
+      [&router](const HttpRequest& r) { return router.dispatch(r); });
   if (!server.start(error)) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
     return 1;
@@ -180,8 +200,8 @@ int cmd_reconcile(const Config& c) {
     return 1;
   }
   ReconcileReport r = rt.saga->reconcile();
-  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d\n", r.finished,
-              r.rolled_back, r.deleted, r.skipped, r.published);
+  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d\n",
+              r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
   for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   return r.errors.empty() ? 0 : 1;
 }
@@ -261,7 +281,10 @@ int run(int argc, char** argv) {
     return 2;
   }
   if (!migrations.empty()) c.migrations_dir = migrations;
-  realm_auth::http_fetch_global_init();  // curl_global_init before any thread
+  if (!realm_auth::http_fetch_global_init()) {  // curl_global_init before any thread
+    std::fprintf(stderr, "realm-sidecar: libcurl could not be initialised\n");
+    return 1;
+  }
 
   const std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());

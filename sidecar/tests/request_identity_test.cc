@@ -1,103 +1,181 @@
-// RequestAuthenticator reads the Authorization header with core's
-// bearer_credential, as nginx does: the same shapes pass or fail in both
-// (the module side is t/module/015-bearer-syntax.t), with a real signed
-// token and an in-memory JWKS.
+// The sidecar's own token check is no weaker than nginx's: the audience is
+// checked by default (a tenant-services token is not a sidecar token),
+// tenant state is honoured, and forwarded headers are believed only from
+// the trusted proxy. Tokens are signed here with a test key.
 #include "auth/request_identity.h"
 
 #include <ctime>
 #include <string>
 
-#include "cmocka_cxx.h"
-#include "http/problem.h"
+#include "config.h"
+#include "http/server.h"
 #include "sidecar_test.h"
 #include "test_support.h"
 
 using namespace realm_sidecar;
-using realm_auth::Alg;
 using realm_auth::Status;
 
 namespace {
 
-constexpr char kIss[] = "http://localhost:8080/realms/tenant-demo";
+const char kKc[] = "https://kc.test";
 
-RequestAuthenticator& authenticator() {
-  static RequestAuthenticator* a = [] {
-    AuthConfig c;
-    std::string error;
-    assert_true(parse_issuer_patterns({"http://localhost:8080/realms/tenant-*"}, c.verifier.issuers,
-                                      error));
-    std::string jwks =
-        "{\"keys\":[" +
-        realm_auth::test::public_jwk(realm_auth::test::shared_rsa_key(), "k1", "RS256") + "]}";
-    return new RequestAuthenticator(std::move(c), [jwks](const std::string&, bool) {
-      realm_auth::JwksFetchOutcome o;
-      o.status = Status::kOk;
-      o.body = jwks;
-      return o;
-    });
-  }();
-  return *a;
+std::string jwks_doc() {
+  return "{\"keys\":[" +
+         realm_auth::test::public_jwk(realm_auth::test::shared_rsa_key(), "k1", "RS256") + "]}";
 }
 
-std::string token() {
-  long exp = static_cast<long>(time(nullptr)) + 300;
-  return realm_auth::test::make_token(
-      Alg::kRS256, realm_auth::test::shared_rsa_key(), R"({"alg":"RS256","typ":"JWT","kid":"k1"})",
-      std::string(R"({"iss":")") + kIss + R"(","sub":"user-1","exp":)" + std::to_string(exp) +
-          R"(,"typ":"Bearer","preferred_username":"alice"})");
+std::string token(const std::string& realm, const std::string& aud_json) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  std::string payload = "{\"iss\":\"" + std::string(kKc) + "/realms/" + realm +
+                        "\",\"sub\":\"u-1\",\"exp\":" + std::to_string(now + 300) +
+                        ",\"iat\":" + std::to_string(now) + ",\"aud\":" + aud_json +
+                        ",\"realm_access\":{\"roles\":[\"tenant_admin\"]}}";
+  return realm_auth::test::make_token(realm_auth::Alg::kRS256, realm_auth::test::shared_rsa_key(),
+                                      R"({"alg":"RS256","kid":"k1","typ":"JWT"})", payload);
 }
 
-void check(const std::string& authorization, Status want, bool presented) {
-  AuthOutcome a = authenticator().authenticate(authorization);
-  assert_status(a.status, want);
-  assert_int_equal(a.ok, want == Status::kOk);
-  assert_int_equal(a.token_presented, presented);
+// The authenticator as the daemon builds it: defaults from Config.
+AuthConfig daemon_auth_config() {
+  Config c;  // audiences default: realm-sidecar
+  std::string error;
+  std::map<std::string, std::string> vars{{"KEYCLOAK_URL", kKc}};
+  assert_true(config_from_vars(vars, "", c, error));
+  AuthConfig ac;
+  assert_true(parse_issuer_patterns(c.allowed_issuers, ac.verifier.issuers, error));
+  ac.verifier.claims.audiences = c.audiences;
+  return ac;
 }
 
-void accepted_shapes(void**) {
-  check("Bearer " + token(), Status::kOk, true);
-  check("Bearer  " + token(), Status::kOk, true);  // 1*SP, as nginx
-  check("bearer " + token(), Status::kOk, true);
-  check("BEARER " + token(), Status::kOk, true);
+RequestAuthenticator::Fetch fetch() {
+  return [](const std::string&, bool) {
+    realm_auth::JwksFetchOutcome o;
+    o.status = Status::kOk;
+    o.body = jwks_doc();
+    return o;
+  };
 }
 
-void no_bearer_credential(void**) {
-  check("", Status::kTokenMissing, false);
-  check("Bearer", Status::kTokenMissing, false);
-  check("Bearer ", Status::kTokenMissing, false);
-  check("Basic YWxpY2U6c2VjcmV0", Status::kTokenMissing, false);
-  check("Bearer\t" + token(), Status::kTokenMissing, false);
-  check("Bearer:" + token(), Status::kTokenMissing, false);
+void audience_checked_by_default(void**) {
+  RequestAuthenticator auth(daemon_auth_config(), fetch());
+  AuthOutcome a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
+  assert_true(a.token_presented);
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"("tenant-services")"));
+  assert_false(a.ok);
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services","realm-sidecar"])"));
+  assert_true(a.ok);
+  assert_string_equal(a.actor.tenant_id.c_str(), "acme");
+  a = auth.authenticate("Bearer " + token("platform", R"("realm-sidecar")"));
+  assert_true(a.ok);
+  // An authenticator built without audiences refuses, it does not skip the check.
+  AuthConfig none = daemon_auth_config();
+  none.verifier.claims.audiences.clear();
+  RequestAuthenticator open(none, fetch());
+  a = open.authenticate("Bearer " + token("tenant-acme", R"(["realm-sidecar"])"));
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
 }
 
-void malformed_credentials(void**) {
-  check("Bearer " + token() + " extra", Status::kTokenMalformed, true);
-  check("Bearer " + token() + ", Bearer " + token(), Status::kTokenMalformed, true);
-  check("Bearer \"" + token() + "\"", Status::kTokenMalformed, true);
-  check("Bearer " + token() + "\x01", Status::kTokenMalformed, true);
+void audiences_cannot_be_switched_off(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", ""}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 1);
+  assert_string_equal(c.audiences[0].c_str(), "realm-sidecar");
+  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", " , "}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 1);
+  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", "a,b"}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 2);
 }
 
-void challenge_comes_from_core(void**) {
-  AuthOutcome a = authenticator().authenticate("Bearer " + token() + " extra");
-  HttpResponse r = unauthorized(a.status, "r1");
-  assert_int_equal(r.status, 401);
-  assert_string_equal(r.headers.at(0).first.c_str(), "WWW-Authenticate");
-  assert_string_equal(r.headers.at(0).second.c_str(),
-                      ("Bearer error=\"invalid_token\", error_description=\"" +
-                       std::string(realm_auth::status_description(Status::kTokenMalformed)) + "\"")
-                          .c_str());
-  HttpResponse none = unauthorized(authenticator().authenticate("").status, "r1");
-  assert_string_equal(none.headers.at(0).second.c_str(), "Bearer");
+void tenant_state_honoured(void**) {
+  TenantLiveness state = TenantLiveness::kActive;
+  int lookups = 0;
+  std::string asked;
+  RequestAuthenticator auth(daemon_auth_config(), fetch(), [&](const std::string& id) {
+    lookups++;
+    asked = id;
+    return state;
+  });
+  const std::string t = "Bearer " + token("tenant-acme", R"(["realm-sidecar"])");
+  assert_true(auth.authenticate(t).ok);
+  assert_string_equal(asked.c_str(), "acme");
+  state = TenantLiveness::kDisabled;
+  AuthOutcome a = auth.authenticate(t);
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantDisabled));
+  assert_false(a.unavailable);
+  state = TenantLiveness::kGone;
+  a = auth.authenticate(t);
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantUnknown));
+  state = TenantLiveness::kUnavailable;
+  a = auth.authenticate(t);
+  assert_false(a.ok);
+  assert_true(a.unavailable);  // 503, fail closed
+  // Platform tokens name no tenant: no lookup.
+  const int before = lookups;
+  assert_true(auth.authenticate("Bearer " + token("platform", R"(["realm-sidecar"])")).ok);
+  assert_int_equal(lookups, before);
+  // A refused token never reaches the lookup.
+  auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
+  assert_int_equal(lookups, before);
+}
+
+void liveness_of_row_status(void**) {
+  assert_int_equal(static_cast<int>(liveness_of_status("active")),
+                   static_cast<int>(TenantLiveness::kActive));
+  for (const char* s : {"disabled", "deleting"})
+    assert_int_equal(static_cast<int>(liveness_of_status(s)),
+                     static_cast<int>(TenantLiveness::kDisabled));
+  for (const char* s : {"", "provisioning", "failed", "Active", "weird"})
+    assert_int_equal(static_cast<int>(liveness_of_status(s)),
+                     static_cast<int>(TenantLiveness::kGone));
+}
+
+void forwarded_headers_only_from_the_proxy(void**) {
+  const std::vector<std::string> proxies{"127.0.0.1"};
+  HttpRequest r;
+  r.headers.emplace("x-real-ip", "203.0.113.9");
+  r.headers.emplace("x-request-id", "abc123");
+  apply_forwarded(r, "127.0.0.1", proxies);
+  assert_string_equal(r.client_ip.c_str(), "203.0.113.9");
+  assert_string_equal(r.request_id.c_str(), "abc123");
+  // Any other local process: its claims about client and request are ignored.
+  HttpRequest o = r;
+  apply_forwarded(o, "127.0.0.2", proxies);
+  assert_string_equal(o.client_ip.c_str(), "127.0.0.2");
+  assert_string_not_equal(o.request_id.c_str(), "abc123");
+  assert_int_equal(o.request_id.size(), 32);
+  HttpRequest none = r;
+  apply_forwarded(none, "127.0.0.1", {});
+  assert_string_equal(none.client_ip.c_str(), "127.0.0.1");
+  // Even from the proxy: an unsafe request id is replaced, a long X-Real-IP ignored.
+  HttpRequest bad = r;
+  bad.headers.clear();
+  bad.headers.emplace("x-request-id", "a b\r\n");
+  bad.headers.emplace("x-real-ip", std::string(100, '1'));
+  apply_forwarded(bad, "127.0.0.1", proxies);
+  assert_string_not_equal(bad.request_id.c_str(), "a b\r\n");
+  assert_string_equal(bad.client_ip.c_str(), "127.0.0.1");
+  Config c;
+  std::string error;
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_TRUSTED_PROXY", "127.0.0.5, 127.0.0.6"}}, "", c, error));
+  assert_int_equal(c.trusted_proxies.size(), 2);
+  assert_string_equal(c.trusted_proxies[1].c_str(), "127.0.0.6");
 }
 
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(accepted_shapes),
-      cmocka_unit_test(no_bearer_credential),
-      cmocka_unit_test(malformed_credentials),
-      cmocka_unit_test(challenge_comes_from_core),
+      cmocka_unit_test(audience_checked_by_default),
+      cmocka_unit_test(audiences_cannot_be_switched_off),
+      cmocka_unit_test(tenant_state_honoured),
+      cmocka_unit_test(liveness_of_row_status),
+      cmocka_unit_test(forwarded_headers_only_from_the_proxy),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

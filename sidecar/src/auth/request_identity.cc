@@ -24,8 +24,15 @@ bool parse_issuer_patterns(const std::vector<std::string>& texts,
   return true;
 }
 
-RequestAuthenticator::RequestAuthenticator(AuthConfig config, Fetch fetch)
-    : config_(std::move(config)), fetch_(std::move(fetch)) {
+TenantLiveness liveness_of_status(const std::string& status) {
+  if (status == "active") return TenantLiveness::kActive;
+  if (status == "disabled" || status == "deleting") return TenantLiveness::kDisabled;
+  // provisioning, failed, or no row: nobody may act as that tenant yet/again.
+  return TenantLiveness::kGone;
+}
+
+RequestAuthenticator::RequestAuthenticator(AuthConfig config, Fetch fetch, TenantLookup tenants)
+    : config_(std::move(config)), fetch_(std::move(fetch)), tenants_(std::move(tenants)) {
   if (!fetch_) {
     realm_auth::JwksSourceConfig source = config_.source;
     fetch_ = [source](const std::string& issuer, bool force) {
@@ -69,6 +76,11 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
   std::string_view token;
   Status s = realm_auth::bearer_credential(authorization, token);
   out.token_presented = s != Status::kTokenMissing;
+  if (s == Status::kOk && config_.verifier.claims.audiences.empty()) {
+    // The core library reads an empty list as "unchecked"; the sidecar
+    // never runs that way (a token for any service would do).
+    s = Status::kAudienceMismatch;
+  }
   realm_auth::InspectedToken t;
   if (s == Status::kOk) s = realm_auth::inspect_token(token, config_.verifier, t);
   std::shared_ptr<const realm_auth::Jwks> keys;
@@ -85,6 +97,25 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
       Status why = Status::kOk;
       keys = keys_for(t.issuer, true, why);
       s = keys ? realm_auth::verify_token(t, *keys, config_.verifier, now, id) : why;
+    }
+  }
+  // Tenant state, as nginx honours it: a disabled or deleted tenant's
+  // still-valid tokens are refused here too, whoever reaches the sidecar.
+  if (s == Status::kOk && tenants_ && !id.tenant_id.empty()) {
+    switch (tenants_(id.tenant_id)) {
+      case TenantLiveness::kActive:
+        break;
+      case TenantLiveness::kDisabled:
+        s = Status::kTenantDisabled;
+        break;
+      case TenantLiveness::kGone:
+        s = Status::kTenantUnknown;
+        break;
+      case TenantLiveness::kUnavailable:
+        out.status = Status::kTenantUnknown;
+        out.unavailable = true;
+        out.detail = "the tenant store is unavailable; the request was not performed";
+        return out;
     }
   }
   out.status = s;

@@ -26,7 +26,21 @@
 
 namespace realm_sidecar {
 
+// What the tenant store says about the tenant a verified token names
+// (PostgreSQL is the source of truth; the module reads Redis).
+enum class TenantLiveness {
+  kActive,
+  kDisabled,     // disabled, or being deleted
+  kGone,         // no such tenant (deleted, never finished, or never created)
+  kUnavailable,  // the store could not be asked: refuse, 503
+};
+// Maps a tenant row's status (or "" for no row) to its liveness.
+TenantLiveness liveness_of_status(const std::string& status);
+
 struct AuthConfig {
+  // verifier.claims.audiences: at least one must be in `aud`. Never
+  // unchecked here: with an empty list every token is refused
+  // (config.cc's default is realm-sidecar).
   realm_auth::VerifierConfig verifier;
   realm_auth::JwksSourceConfig source;
   std::chrono::seconds jwks_ttl{300};
@@ -36,6 +50,7 @@ struct AuthConfig {
 struct AuthOutcome {
   bool ok = false;
   bool token_presented = false;  // false → plain "WWW-Authenticate: Bearer"
+  bool unavailable = false;      // a dependency (tenant store) failed: 503, not 401
   realm_auth::Status status = realm_auth::Status::kTokenMissing;
   std::string detail;  // client-safe text (status_description)
   Actor actor;
@@ -50,8 +65,12 @@ class RequestAuthenticator {
  public:
   // Fetches a JWKS document for an issuer; replaceable in tests.
   using Fetch = std::function<realm_auth::JwksFetchOutcome(const std::string& issuer, bool force)>;
+  // Liveness of a tenant by id; called for every verified tenant token.
+  // Null = every tenant counts as active (tests of the token checks only).
+  using TenantLookup = std::function<TenantLiveness(const std::string& tenant_id)>;
 
-  explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr);
+  explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr,
+                                TenantLookup tenants = nullptr);
 
   // `authorization` is the raw Authorization header value.
   AuthOutcome authenticate(const std::string& authorization);
@@ -68,6 +87,7 @@ class RequestAuthenticator {
 
   AuthConfig config_;
   Fetch fetch_;
+  TenantLookup tenants_;
   std::mutex mu_;
   std::map<std::string, Entry> cache_;
 };

@@ -29,6 +29,27 @@ HttpResponse audit_unavailable(const HttpRequest& request, const char* stage) {
                  request.request_id);
 }
 
+// Step 0: a refused call writes nothing; refusals are counted by the
+// limiter and reported once per actor per interval (not once per call).
+bool over_rate(Governance& g, const HttpRequest& request, const Actor& actor, HttpResponse& out) {
+  if (g.limiter == nullptr) return false;
+  RateVerdict v = g.limiter->admit(actor.tenant_id + "/" + actor.realm + "/" + actor.actor_id);
+  if (v.allowed) return false;
+  if (v.report_refused > 0) {
+    std::fprintf(stderr,
+                 "realm-sidecar: rate limit: actor %s of realm %s refused %llu governed call(s) "
+                 "since its last report request_id=%s\n",
+                 actor.actor_id.c_str(), actor.realm.c_str(),
+                 static_cast<unsigned long long>(v.report_refused), request.request_id.c_str());
+  }
+  out = problem(429,
+                "rate limit: too many governed calls by this actor; retry after " +
+                    std::to_string(v.retry_after_s) + " s",
+                "", request.request_id);
+  out.headers.emplace_back("Retry-After", std::to_string(v.retry_after_s));
+  return true;
+}
+
 }  // namespace
 
 std::string purpose_of(const HttpRequest& request, std::string& error) {
@@ -46,6 +67,8 @@ std::string purpose_of(const HttpRequest& request, std::string& error) {
 
 HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,
                            const GovernedOp& op, const std::function<WorkResult()>& work) {
+  HttpResponse limited;
+  if (over_rate(g, request, actor, limited)) return limited;
   std::string why;
   const std::string purpose = purpose_of(request, why);
   if (purpose.empty()) return problem(400, why, "X-Purpose", request.request_id);

@@ -42,6 +42,8 @@ const char* http_reason(int status) {
       return "Content Too Large";
     case 415:
       return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
     case 500:
       return "Internal Server Error";
     case 502:

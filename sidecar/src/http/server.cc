@@ -170,11 +170,7 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
   }
   if (st->failed) return send_internal_error(connection);
   HttpRequest& req = st->request;
-  req.request_id = pick_request_id(req.header("x-request-id"));
-  std::string peer = peer_address(connection);
-  // The listener is loopback-only, so the peer is nginx (or an operator on
-  // this host); trust nginx's X-Real-IP for the ledger's client address.
-  req.client_ip = !req.header("x-real-ip").empty() ? req.header("x-real-ip") : peer;
+  apply_forwarded(req, peer_address(connection), server->config().trusted_proxies);
   if (st->too_large) {
     return send(connection, problem(413,
                                     "request body larger than " +
@@ -225,6 +221,16 @@ void guarded_completed(void* cls, struct MHD_Connection* connection, void** con_
 }
 
 }  // namespace
+
+void apply_forwarded(HttpRequest& req, const std::string& peer,
+                     const std::vector<std::string>& trusted_proxies) {
+  // Loopback-only does not mean nginx-only: any local process can connect.
+  const bool trusted = !peer.empty() && std::find(trusted_proxies.begin(), trusted_proxies.end(),
+                                                  peer) != trusted_proxies.end();
+  req.request_id = pick_request_id(trusted ? req.header("x-request-id") : "");
+  const std::string& real_ip = req.header("x-real-ip");
+  req.client_ip = trusted && !real_ip.empty() && real_ip.size() <= 45 ? real_ip : peer;
+}
 
 HttpServer::HttpServer(ServerConfig config, Dispatch dispatch)
     : config_(std::move(config)), dispatch_(std::move(dispatch)) {}

@@ -242,6 +242,28 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   return Outcome{};
 }
 
+Outcome TenantSaga::upgrade_realm(const TenantRow& row, bool& changed) {
+  changed = false;
+  std::string uuid;
+  KcResponse r = kc_.client_uuid(nullptr, row.realm_name, kConsoleClientId, uuid);
+  if (!r.ok()) return from_kc(r, "looking up admin-console of " + row.realm_name);
+  const std::string path = AdminClient::segment(row.realm_name) + "/clients" +
+                           AdminClient::segment(uuid) + "/protocol-mappers/models";
+  r = kc_.call(nullptr, "GET", path);
+  if (!r.ok()) return from_kc(r, "reading the admin-console mappers of " + row.realm_name);
+  JsonPtr list = json_parse(r.body);
+  size_t i;
+  json_t* m;
+  json_array_foreach(list.get(), i, m) {
+    if (json_member_string(m, "name") == kSidecarAudienceMapperName) return Outcome{};
+  }
+  JsonPtr mapper = sidecar_audience_mapper();
+  r = kc_.call(nullptr, "POST", path, mapper.get());
+  if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+  changed = true;
+  return Outcome{};
+}
+
 ReconcileReport TenantSaga::reconcile() {
   ReconcileReport rep;
   PgSession s = pg_.acquire();
@@ -259,6 +281,11 @@ ReconcileReport TenantSaga::reconcile() {
     if (row.status == "active" || row.status == "disabled") {
       std::string error;
       if (state_.enabled() && state_.publish(slug, row.status, error)) rep.published++;
+      bool changed = false;
+      Outcome up = upgrade_realm(row, changed);
+      if (changed) rep.upgraded++;
+      if (!up.ok())
+        rep.errors.push_back(slug + ": " + up.detail + (up.log.empty() ? "" : " [" + up.log + "]"));
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")

@@ -3,7 +3,6 @@
 // goes through guarded() with it: http/server.cc, main.cc.
 #pragma once
 
-#include <cstddef>
 #include <cstdio>
 
 #include "guarded.h"
@@ -18,13 +17,5 @@ struct StderrReport {
 };
 
 using realm_auth::guarded;
-
-// A libcurl write or header callback, guarded: 0 makes curl stop the
-// transfer with CURLE_WRITE_ERROR, which the caller reports as a failure.
-template <size_t (*Fn)(char*, size_t, size_t, void*)>
-size_t curl_callback(char* data, size_t size, size_t nmemb, void* userdata) noexcept {
-  return guarded(StderrReport{"HTTP client callback"}, size_t{0},
-                 [&] { return Fn(data, size, nmemb, userdata); });
-}
 
 }  // namespace realm_sidecar
