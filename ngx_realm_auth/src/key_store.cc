@@ -5,6 +5,7 @@
 
 #include <new>
 
+#include "redis_keys.h"
 #include "tenant_registry.h"
 
 namespace realm_auth {
@@ -154,23 +155,36 @@ namespace {
 // registry on, a tenant the sidecar never created (or deleted) is refused
 // after one Redis read. Redis not answering (`redis_error`) lets the fetch
 // go ahead: the registry guards Keycloak's load, the signature still guards
-// the door.
-bool registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& redis_error) {
+// the door. A record that fails its check (forged, oversized) counts as
+// absent: whoever can plant one can delete the real one too, so that grants
+// nothing, while believing it would let any Redis writer register tenants.
+bool registered(const std::string& tenant_id, const RedisEndpoint& redis, JwksFetchOutcome& out) {
   RedisClient client(redis);
-  TenantRecord record;
-  if (!read_tenant_record(client, tenant_id, record)) {
-    redis_error = true;
-    return true;
+  TenantRecordValue record;
+  std::string why;
+  switch (read_tenant_record(client, tenant_id, record, why)) {
+    case RedisRead::kError:
+      out.redis_error = true;
+      return true;
+    case RedisRead::kRejected:
+      out.redis_rejected = true;
+      out.rejection = "\"" + redis.prefix + tenant_key(tenant_id) + "\": " + why;
+      return false;
+    case RedisRead::kAbsent:
+      return false;
+    case RedisRead::kFound:
+      break;
   }
-  return record != TenantRecord::kAbsent && record != TenantRecord::kDeleted;
+  return record.state == TenantRecord::kActive || record.state == TenantRecord::kDisabled;
 }
 
 }  // namespace
 
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
-  bool registry_error = false;
-  if (!job->tenant_id.empty() && !registered(job->tenant_id, job->config.redis, registry_error)) {
+  JwksFetchOutcome registry;
+  if (!job->tenant_id.empty() && !registered(job->tenant_id, job->config.redis, registry)) {
+    job->outcome = std::move(registry);
     job->outcome.status = Status::kTenantUnknown;
     job->outcome.error = "tenant \"" + job->tenant_id + "\" is not in the tenant registry";
   } else {
@@ -179,8 +193,8 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
         Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
       job->outcome.status = Status::kJwksMalformed;
     }
+    job->outcome.redis_error = job->outcome.redis_error || registry.redis_error;
   }
-  job->outcome.redis_error = job->outcome.redis_error || registry_error;
   // Hand back this thread's OpenSSL state (error queue, thread-stop handler
   // list) before the thread returns to the pool. At worker exit nginx lets
   // pool threads go without joining them, and OpenSSL's atexit cleanup
@@ -201,6 +215,7 @@ void KeyStore::finish_fetch(FetchJob& job) {
   const JwksFetchOutcome& out = job.outcome;
   Issuer& w = issuer_entry(job.issuer);
   if (out.redis_error) zone_->count(Counter::kRedisErrors);
+  if (out.redis_rejected) rejections_->note(out.rejection);
 
   if (out.status == Status::kOk) {
     zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);

@@ -15,6 +15,7 @@
 #include "jwks_source.h"
 #include "module.h"
 #include "ngx.h"
+#include "redis_rejections.h"
 #include "zone.h"
 
 namespace realm_auth {
@@ -31,9 +32,15 @@ class KeyStore {
   // `tenant_registry`: before fetching the keys of a tenant realm, check
   // that the sidecar's registry in Redis knows the tenant
   // (auth_realm_tenant_registry); needs source.use_redis.
+  // `rejections` hears of every Redis value that failed its check.
   KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
-           bool tenant_registry, ngx_log_t* log)
-      : zone_(zone), pool_(pool), source_(source), tenant_registry_(tenant_registry), log_(log) {}
+           bool tenant_registry, RedisRejections* rejections, ngx_log_t* log)
+      : zone_(zone),
+        pool_(pool),
+        source_(source),
+        tenant_registry_(tenant_registry),
+        rejections_(rejections),
+        log_(log) {}
 
   // Keys of `issuer`, fresh per the location's TTL, or stale within
   // auth_realm_jwks_stale while a refresh runs. Starts a fetch when this
@@ -78,6 +85,7 @@ class KeyStore {
   ngx_thread_pool_t* pool_;
   JwksSourceConfig source_;  // Redis endpoint; timeouts set per fetch
   bool tenant_registry_;     // auth_realm_tenant_registry
+  RedisRejections* rejections_;
   ngx_log_t* log_;
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them
 };
