@@ -2,6 +2,15 @@
 # Redis for the local stack: start|stop|status.
 # 127.0.0.1:REDIS_PORT only, no persistence (--save "", no AOF): it holds the
 # shared JWKS tier and tenant state, both rebuilt from their sources.
+#
+# Redis is a trust boundary (docs/REDIS_TRUST.md): the default user is off;
+# each client logs in as its own ACL user, allowed only its keys (prefix
+# realm_auth:, names in ngx_realm_auth/core/redis_keys.h) and commands:
+#   nginx    jwks:* lock:* read-write, tenant:* read-only
+#   sidecar  jwks:* lock:* tenant:* read-write
+#   admin    everything (scripts, e2e tests)
+# Passwords are generated into .state/secrets/redis-<user>.password; the
+# ACL file is written from them at every start (mode 600, .state/redis/).
 set -euo pipefail
 COMPONENT=redis
 . "$(dirname "$0")/common.sh"
@@ -12,7 +21,29 @@ logfile=$dir/redis.log
 
 command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 
-ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+prefix=realm_auth:
+aclfile=$dir/users.acl
+
+ping() {
+  [[ $(REDISCLI_AUTH=$(read_secret redis-admin.password) \
+    redis-cli --no-auth-warning -h 127.0.0.1 -p "$REDIS_PORT" --user admin ping 2>/dev/null) == PONG ]]
+}
+
+write_acl() {
+  local cmds="-@all +getrange +get +set +del +eval +ping"
+  (
+    umask 077
+    {
+      echo "user default off"
+      echo "user admin on >$(read_secret redis-admin.password) ~* &* +@all"
+      echo "user nginx on >$(read_secret redis-nginx.password) resetchannels" \
+        "~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* $cmds"
+      echo "user sidecar on >$(read_secret redis-sidecar.password) resetchannels" \
+        "~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* $cmds"
+    } >"$aclfile.tmp"
+    mv "$aclfile.tmp" "$aclfile"
+  )
+}
 
 start() {
   if pid_alive "$pidfile"; then
@@ -20,9 +51,11 @@ start() {
   else
     port_busy "$REDIS_PORT" && die "port $REDIS_PORT is already in use; change REDIS_PORT in conf/stack.local.env"
     mkdir -p "$dir"
-    log "starting on 127.0.0.1:$REDIS_PORT"
+    stack_secrets_init
+    write_acl
+    log "starting on 127.0.0.1:$REDIS_PORT (ACL users nginx, sidecar, admin)"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
-      --save "" --appendonly no --dir "$dir" \
+      --save "" --appendonly no --dir "$dir" --aclfile "$aclfile" \
       --daemonize yes --pidfile "$pidfile" --logfile "$logfile" ||
       die "redis-server failed to start; see $logfile"
   fi

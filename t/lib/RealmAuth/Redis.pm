@@ -92,6 +92,13 @@ sub start {
 
 sub port { $_[0]{port} }
 
+# A client of a server someone else runs (the local stack's, for e2e
+# tests): port, pw => { user => password }, hmac => the fleet key.
+sub attach {
+    my ($class, %o) = @_;
+    return bless { port => $o{port}, pw => $o{pw} // {}, hmac => $o{hmac}, owner => 0 }, $class;
+}
+
 # A fleet key file without a server (configs that name a Redis nobody runs).
 sub scratch_key_file {
     my $dir = tempdir('realm-key-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -131,6 +138,17 @@ sub seal {
     my $expires = $o{expires} // 0;
     my $msg = join "\n", 'ra1', length($key), $key, $kid, $issued, $expires, $payload;
     return join '.', 'ra1', $kid, $issued, $expires, hmac_sha256_hex($msg, $secret), $payload;
+}
+
+# The payload of `value` stored under `key` if it is sealed with this
+# fleet key (what the module would accept, expiry aside), else undef.
+sub open_sealed {
+    my ($self, $key, $value) = @_;
+    return undef unless defined $value;
+    my @f = split /\./, $value, 6;
+    return undef unless @f == 6 && $f[0] eq 'ra1';
+    my $again = $self->seal($key, $f[5], issued => $f[2], expires => $f[3]);
+    return $again eq $value ? $f[5] : undef;
 }
 
 # The payload of a sealed value (no check: tests read what they wrote).
