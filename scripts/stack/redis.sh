@@ -4,13 +4,10 @@
 # shared JWKS tier and tenant state, both rebuilt from their sources.
 #
 # Redis is a trust boundary (docs/REDIS_TRUST.md): the default user is off;
-# each client logs in as its own ACL user, allowed only its keys (prefix
-# realm_auth:, names in ngx_realm_auth/core/redis_keys.h) and commands:
-#   nginx    jwks:* lock:* read-write, tenant:* read-only
-#   sidecar  jwks:* lock:* tenant:* read-write
-#   admin    everything (scripts, e2e tests)
-# Passwords are generated into .state/secrets/redis-<user>.password; the
-# ACL file is written from them at every start (mode 600, .state/redis/).
+# each client logs in as its own ACL user, allowed only its keys and
+# commands (redis-acl.sh). Passwords are generated into
+# .state/secrets/redis-<user>.password; the ACL file is written from them at
+# every start (mode 600, .state/redis/users.acl).
 set -euo pipefail
 COMPONENT=redis
 . "$(dirname "$0")/common.sh"
@@ -30,17 +27,9 @@ ping() {
 }
 
 write_acl() {
-  local cmds="-@all +getrange +get +set +del +eval +ping"
   (
     umask 077
-    {
-      echo "user default off"
-      echo "user admin on >$(read_secret redis-admin.password) ~* &* +@all"
-      echo "user nginx on >$(read_secret redis-nginx.password) resetchannels" \
-        "~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* $cmds"
-      echo "user sidecar on >$(read_secret redis-sidecar.password) resetchannels" \
-        "~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* $cmds"
-    } >"$aclfile.tmp"
+    "$(dirname "$0")/redis-acl.sh" "$SECRETS_DIR" "$prefix" >"$aclfile.tmp"
     mv "$aclfile.tmp" "$aclfile"
   )
 }

@@ -46,20 +46,13 @@ bool RedisServer::start(bool acl) {
   if (mkdtemp(tmpl) == nullptr) return false;
   dir_ = tmpl;
   acl_ = acl;
-  // The same rules as scripts/stack/redis.sh, for any prefix.
-  write_file("users.acl",
-             "user default off\n"
-             "user admin on >" +
-                 password("admin") +
-                 " ~* &* +@all\n"
-                 "user nginx on >" +
-                 password("nginx") +
-                 " resetchannels ~*jwks:* ~*lock:* %R~*tenant:* -@all +getrange +get +set +del "
-                 "+eval +ping\n"
-                 "user sidecar on >" +
-                 password("sidecar") +
-                 " resetchannels ~*jwks:* ~*lock:* ~*tenant:* -@all +getrange +get +set +del "
-                 "+eval +ping\n");
+  // The local stack's rules (scripts/stack/redis-acl.sh), for any prefix.
+  for (const char* user : {"admin", "nginx", "sidecar"}) {
+    write_file(std::string("redis-") + user + ".password", password(user) + "\n");
+  }
+  const std::string acl_cmd =
+      std::string("bash '") + REDIS_ACL_SCRIPT + "' '" + dir_ + "' '*' > '" + dir_ + "/users.acl'";
+  if (acl && std::system(acl_cmd.c_str()) != 0) return false;
   const int port = free_port();
   const std::string port_text = std::to_string(port);
   const std::string acl_file = dir_ + "/users.acl";
@@ -96,7 +89,6 @@ RedisServer::~RedisServer() {
     waitpid(pid_, nullptr, 0);
   }
   if (!dir_.empty()) {
-    std::remove((dir_ + "/users.acl").c_str());
     std::string cmd = "rm -rf '" + dir_ + "'";
     if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot remove %s\n", dir_.c_str());
   }

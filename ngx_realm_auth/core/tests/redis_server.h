@@ -1,7 +1,7 @@
 // A throwaway redis-server for tests of the Redis client and its users (the
 // core tiers and realm-sidecar's publisher): loopback, free port, no
 // persistence, killed with the test. With `acl`, it runs like the local
-// stack (scripts/stack/redis.sh): the default user is off, user "admin" may
+// stack (scripts/stack/redis-acl.sh): the default user is off, user "admin" may
 // do anything, "nginx" and "sidecar" only their keys and commands.
 #pragma once
 

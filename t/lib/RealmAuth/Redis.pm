@@ -20,6 +20,8 @@ use strict;
 use warnings;
 
 use Carp qw(croak);
+use File::Basename qw(dirname);
+use File::Spec;
 use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -38,16 +40,9 @@ sub _write {
     chmod 0600, $path;
 }
 
-# The ACL of the local stack (scripts/stack/redis.sh), for any prefix.
-sub acl_lines {
-    my (%pw) = @_;
-    return join '', "user default off\n",
-        "user admin on >$pw{admin} ~* &* +\@all\n",
-        "user nginx on >$pw{nginx} resetchannels ~*jwks:* ~*lock:* %R~*tenant:* "
-            . "-\@all +getrange +get +set +del +eval +ping\n",
-        "user sidecar on >$pw{sidecar} resetchannels ~*jwks:* ~*lock:* ~*tenant:* "
-            . "-\@all +getrange +get +set +del +eval +ping\n";
-}
+# The ACL of the local stack (scripts/stack/redis-acl.sh), for any prefix.
+my $ACL_SCRIPT = File::Spec->catfile(dirname(__FILE__), '..', '..', '..', 'scripts', 'stack',
+                                     'redis-acl.sh');
 
 sub start {
     my ($class, %o) = @_;
@@ -62,8 +57,10 @@ sub start {
     my (%pw, @acl);
     if ($o{acl}) {
         %pw = map { $_ => _random_text(32) } qw(admin nginx sidecar);
-        _write("$dir/$_.password", "$pw{$_}\n") for keys %pw;
-        _write("$dir/users.acl", acl_lines(%pw));
+        _write("$dir/redis-$_.password", "$pw{$_}\n") for keys %pw;
+        my $acl = `bash $ACL_SCRIPT $dir '*'`;
+        croak "redis-acl.sh failed" if $? != 0;
+        _write("$dir/users.acl", $acl);
         @acl = ('--aclfile', "$dir/users.acl");
     }
     my $pid = fork // croak "fork: $!";
@@ -114,7 +111,7 @@ sub publish_tenant {
 }
 sub hmac_key      { $_[0]{hmac} }
 sub hmac_key_file { "$_[0]{dir}/hmac.key" }
-sub password_file { "$_[0]{dir}/$_[1].password" }
+sub password_file { "$_[0]{dir}/redis-$_[1].password" }
 
 # auth_realm_redis for nginx: this server, the fleet key, and with acl the
 # nginx user. Extra words (timeout=1s) are appended.
