@@ -91,7 +91,9 @@ void TenantStates::refresh_done(ngx_event_t* ev) {
                               "\": " + read.why);
     }
     if (read.result != RedisRead::kFound) continue;  // absent, forged, Redis down: keep
-    Known& k = self->known_[job->slugs[i]];
+    auto it = self->known_.find(job->slugs[i]);
+    if (it == self->known_.end()) continue;  // forgotten meanwhile
+    Known& k = it->second;
     if (read.record.issued_ms < k.issued_ms) continue;  // older than what we applied: a replay
     k.blocked =
         read.record.state == TenantRecord::kDisabled || read.record.state == TenantRecord::kDeleted;
