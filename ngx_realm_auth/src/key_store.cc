@@ -23,9 +23,9 @@ struct KeyStore::FetchJob {
 };
 
 KeyStore::KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
-                   bool tenant_registry, ngx_log_t* log)
-    : zone_(zone), pool_(pool), source_(source), log_(log) {
-  if (tenant_registry) gate_ = std::make_unique<TenantGate>(source.redis, pool, log);
+                   bool tenant_registry, RedisRejections* rejections, ngx_log_t* log)
+    : zone_(zone), pool_(pool), source_(source), rejections_(rejections), log_(log) {
+  if (tenant_registry) gate_ = std::make_unique<TenantGate>(source.redis, pool, rejections, log);
 }
 
 KeyStore::Issuer* KeyStore::find_entry(const std::string& issuer) {
@@ -279,6 +279,7 @@ void KeyStore::fetch_done(ngx_event_t* ev) {
 void KeyStore::finish_fetch(FetchJob& job) {
   const JwksFetchOutcome& out = job.outcome;
   if (out.redis_error) zone_->count(Counter::kRedisErrors);
+  if (out.redis_rejected) rejections_->note(out.rejection);
 
   if (out.status == Status::kOk) {
     zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);

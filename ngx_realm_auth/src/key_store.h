@@ -21,6 +21,7 @@
 #include "jwks_source.h"
 #include "module.h"
 #include "ngx.h"
+#include "redis_rejections.h"
 #include "tenant_gate.h"
 #include "zone.h"
 
@@ -39,8 +40,9 @@ class KeyStore {
   // `tenant_registry`: before making any state for a tenant realm, check
   // that the sidecar's registry in Redis knows the tenant
   // (auth_realm_tenant_registry); needs source.use_redis.
+  // `rejections` hears of every Redis value that failed its check.
   KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
-           bool tenant_registry, ngx_log_t* log);
+           bool tenant_registry, RedisRejections* rejections, ngx_log_t* log);
 
   // Keys of `issuer`, fresh per the location's TTL, or stale within
   // auth_realm_jwks_stale while a refresh runs. Starts a fetch when this
@@ -104,6 +106,7 @@ class KeyStore {
   Zone* zone_;
   ngx_thread_pool_t* pool_;
   JwksSourceConfig source_;           // Redis endpoint; timeouts set per fetch
+  RedisRejections* rejections_;       // forged or oversized values read from Redis
   std::unique_ptr<TenantGate> gate_;  // auth_realm_tenant_registry
   ngx_log_t* log_;
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them

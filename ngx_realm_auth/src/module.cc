@@ -11,6 +11,7 @@
 #include "guard.h"
 #include "http_fetch.h"
 #include "key_store.h"
+#include "redis_rejections.h"
 #include "tenant_state.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -101,6 +102,7 @@ ngx_http_module_t module_ctx = {
 KeyStore* worker_keys = nullptr;
 WorkerTokenCache* worker_tokens = nullptr;
 TenantStates* worker_tenants = nullptr;
+RedisRejections* worker_rejections = nullptr;
 
 // Slots of the per-worker verified-token table (tokens are ~1 KB each).
 constexpr size_t kWorkerTokenSlots = 4096;
@@ -291,13 +293,17 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
       ngx_http_cycle_get_module_main_conf(cycle, ngx_http_realm_auth_module));
   if (mcf == nullptr || !mcf->used) return NGX_OK;
   http_fetch_global_init();
-  worker_keys = new (std::nothrow)
-      KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, mcf->tenant_registry == 1, cycle->log);
+  worker_rejections = new (std::nothrow) RedisRejections(mcf->zone, cycle->log);
+  if (worker_rejections == nullptr) return NGX_ERROR;
+  worker_keys =
+      new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source,
+                                  mcf->tenant_registry == 1, worker_rejections, cycle->log);
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
-    worker_tenants = new (std::nothrow)
-        TenantStates(mcf->source->redis, mcf->tenant_state_interval, mcf->thread_pool, cycle->log);
+    worker_tenants =
+        new (std::nothrow) TenantStates(mcf->source->redis, mcf->tenant_state_interval,
+                                        mcf->thread_pool, worker_rejections, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;
@@ -310,6 +316,8 @@ void exit_process(ngx_cycle_t*) {
   worker_tokens = nullptr;
   delete worker_tenants;
   worker_tenants = nullptr;
+  delete worker_rejections;
+  worker_rejections = nullptr;
 }
 
 // --- directive parsers -------------------------------------------------------
@@ -353,7 +361,30 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   return mcf->zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
 }
 
-// auth_realm_redis host:port [prefix=<text>] [timeout=<time>]
+// Reads a secret file named in the configuration (at startup, not on the
+// event loop). Never logged.
+bool read_secret_file(ngx_conf_t* cf, ngx_command_t* cmd, std::string_view path, std::string& out) {
+  std::string error;
+  if (realm_auth::read_secret_file(std::string(path), out, error)) return true;
+  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name, error.c_str());
+  return false;
+}
+
+bool add_seal_key(ngx_conf_t* cf, ngx_command_t* cmd, std::string_view path, SealKeys& keys) {
+  SealKey key;
+  std::string error;
+  if (!load_seal_key(std::string(path), key, error)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name, error.c_str());
+    return false;
+  }
+  keys.push_back(std::move(key));
+  return true;
+}
+
+// auth_realm_redis host:port hmac_key_file=<path> [hmac_previous_key_file=<path>]
+//                  [user=<name> password_file=<path>] [prefix=<text>] [timeout=<time>]
+// The HMAC key is required: nothing is believed from Redis without it
+// (docs/REDIS_TRUST.md).
 char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   if (mcf->source->use_redis) return const_cast<char*>("is duplicate");
@@ -372,10 +403,26 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   ep.host.assign(to_view(u.host));
   ep.port = u.port;
 
+  std::string_view key_file, previous_key_file, password_file;
   for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
     std::string_view arg = to_view(value[i]);
+    // name=<non-empty value>
+    auto option = [&arg](std::string_view name, std::string_view& out) {
+      if (arg.size() <= name.size() || arg.substr(0, name.size()) != name) return false;
+      out = arg.substr(name.size());
+      return true;
+    };
+    std::string_view v;
     if (arg.rfind("prefix=", 0) == 0) {
       ep.prefix.assign(arg.substr(7));
+    } else if (option("user=", v)) {
+      ep.user.assign(v);
+    } else if (option("password_file=", v)) {
+      password_file = v;
+    } else if (option("hmac_key_file=", v)) {
+      key_file = v;
+    } else if (option("hmac_previous_key_file=", v)) {
+      previous_key_file = v;
     } else if (arg.rfind("timeout=", 0) == 0) {
       ngx_str_t t{value[i].len - 8, value[i].data + 8};
       ngx_int_t ms = ngx_parse_time(&t, 0);
@@ -390,6 +437,22 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
                          &value[i]);
       return static_cast<char*>(NGX_CONF_ERROR);
     }
+  }
+  if (key_file.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" needs hmac_key_file=<path>: values from Redis are believed "
+                       "only with the fleet's key",
+                       &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!ep.user.empty() && password_file.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": user= needs password_file=", &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!add_seal_key(cf, cmd, key_file, ep.seal_keys) ||
+      (!previous_key_file.empty() && !add_seal_key(cf, cmd, previous_key_file, ep.seal_keys)) ||
+      (!password_file.empty() && !read_secret_file(cf, cmd, password_file, ep.password))) {
+    return static_cast<char*>(NGX_CONF_ERROR);
   }
   mcf->source->use_redis = true;
   return NGX_CONF_OK;

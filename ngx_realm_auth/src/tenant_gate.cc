@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "key_store.h"
 #include "redis_client.h"
+#include "redis_keys.h"
 #include "tenant_registry.h"
 
 namespace realm_auth {
@@ -20,7 +21,8 @@ struct TenantGate::Task {
   TenantGate* gate;
   RedisEndpoint redis;
   std::vector<std::string> slugs;
-  std::vector<int> registered;  // per slug: 1 yes, 0 no, -1 Redis did not answer
+  std::vector<int> registered;        // per slug: 1 yes, 0 no, -1 Redis did not answer
+  std::vector<std::string> rejected;  // "key: reason" of records that failed their check
 };
 
 TenantGate::Verdict TenantGate::check(const std::string& slug, ngx_queue_t** queue) {
@@ -96,9 +98,18 @@ void TenantGate::run(void* data, ngx_log_t*) {
   RedisClient client(t->redis);
   t->registered.assign(t->slugs.size(), -1);
   for (size_t i = 0; i < t->slugs.size(); i++) {
-    TenantRecord record;
-    if (!read_tenant_record(client, t->slugs[i], record)) break;  // the rest stay -1
-    t->registered[i] = record != TenantRecord::kAbsent && record != TenantRecord::kDeleted;
+    TenantRecordValue record;
+    std::string why;
+    RedisRead read = read_tenant_record(client, t->slugs[i], record, why);
+    if (read == RedisRead::kError) break;  // the rest stay -1
+    // A record that fails its check (forged, oversized) counts as absent:
+    // whoever can plant one can delete the real one too, so that grants
+    // nothing, while believing it would let any Redis writer register
+    // tenants (docs/REDIS_TRUST.md).
+    if (read == RedisRead::kRejected) {
+      t->rejected.push_back("\"" + t->redis.prefix + tenant_key(t->slugs[i]) + "\": " + why);
+    }
+    t->registered[i] = read == RedisRead::kFound && record.state != TenantRecord::kDeleted;
   }
   OPENSSL_thread_stop();  // see KeyStore::run_fetch
 }
@@ -107,6 +118,7 @@ void TenantGate::done(ngx_event_t* ev) {
   std::unique_ptr<Task> t(static_cast<Task*>(ev->data));
   TenantGate* gate = t->gate;
   gate->tasks_--;
+  for (const auto& what : t->rejected) gate->rejections_->note(what);
   bool answered = t->registered.size() == t->slugs.size();
   for (size_t i = 0; i < t->slugs.size(); i++) {
     auto it = gate->entries_.find(t->slugs[i]);

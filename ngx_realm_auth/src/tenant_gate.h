@@ -18,6 +18,7 @@
 
 #include "jwks_source.h"
 #include "ngx.h"
+#include "redis_rejections.h"
 
 namespace realm_auth {
 
@@ -38,8 +39,9 @@ class TenantGate {
   // it, and a made-up slug repeated costs one Redis read per period.
   static constexpr ngx_msec_t kVerdictTtlMs = 1000;
 
-  TenantGate(const RedisEndpoint& redis, ngx_thread_pool_t* pool, ngx_log_t* log)
-      : redis_(redis), pool_(pool), log_(log) {
+  TenantGate(const RedisEndpoint& redis, ngx_thread_pool_t* pool, RedisRejections* rejections,
+             ngx_log_t* log)
+      : redis_(redis), pool_(pool), rejections_(rejections), log_(log) {
     ngx_queue_init(&lru_);
   }
   TenantGate(const TenantGate&) = delete;
@@ -69,6 +71,7 @@ class TenantGate {
 
   RedisEndpoint redis_;
   ngx_thread_pool_t* pool_;
+  RedisRejections* rejections_;
   ngx_log_t* log_;
   std::unordered_map<std::string, Entry> entries_;  // nodes are stable: waiters link into them
   std::vector<std::string> queued_;                 // slugs not yet handed to a task

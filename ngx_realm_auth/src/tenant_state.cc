@@ -7,6 +7,7 @@
 
 #include "guard.h"
 #include "redis_client.h"
+#include "redis_keys.h"
 #include "tenant_registry.h"
 
 namespace realm_auth {
@@ -14,16 +15,21 @@ namespace realm_auth {
 // One refresh: the slugs to read in, their states out. Owned by the job;
 // the thread touches nothing else.
 struct TenantStates::RefreshJob {
+  struct Read {
+    RedisRead result = RedisRead::kError;
+    TenantRecordValue record;  // kFound
+    std::string why;           // kRejected
+  };
   ngx_thread_task_t task;
   TenantStates* owner;
   RedisEndpoint redis;
   std::vector<std::string> slugs;
-  std::vector<int> blocked;  // per slug: 1 blocked, 0 allowed, -1 unknown (Redis error)
+  std::vector<Read> reads;  // per slug
 };
 
 TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
-                           ngx_log_t* log)
-    : redis_(redis), interval_(interval), pool_(pool), log_(log) {
+                           RedisRejections* rejections, ngx_log_t* log)
+    : redis_(redis), interval_(interval), pool_(pool), rejections_(rejections), log_(log) {
   ngx_memzero(&timer_, sizeof(timer_));
   timer_.handler = guard::event<on_timer>;
   timer_.data = this;
@@ -37,22 +43,22 @@ TenantStates::~TenantStates() {
 }
 
 bool TenantStates::allowed(const std::string& tenant_id) {
-  auto [it, inserted] = blocked_.try_emplace(tenant_id, false);
-  return !it->second;
+  auto [it, inserted] = known_.try_emplace(tenant_id);
+  return !it->second.blocked;
 }
 
 void TenantStates::on_timer(ngx_event_t* ev) {
   auto* self = static_cast<TenantStates*>(ev->data);
   if (ngx_exiting) return;
   ngx_add_timer(&self->timer_, self->interval_);
-  if (self->refreshing_ || self->blocked_.empty()) return;
+  if (self->refreshing_ || self->known_.empty()) return;
 
   std::unique_ptr<RefreshJob> job(new (std::nothrow) RefreshJob());
   if (!job) return;
   ngx_memzero(&job->task, sizeof(job->task));
   job->owner = self;
   job->redis = self->redis_;
-  for (const auto& entry : self->blocked_) job->slugs.push_back(entry.first);
+  for (const auto& entry : self->known_) job->slugs.push_back(entry.first);
   job->task.ctx = job.get();
   // An exception in the thread reads no state: the old states stay.
   job->task.handler = [](void* data, ngx_log_t* log) noexcept {
@@ -72,11 +78,11 @@ void TenantStates::on_timer(ngx_event_t* ev) {
 void TenantStates::run_refresh(void* data, ngx_log_t*) {
   auto* job = static_cast<RefreshJob*>(data);
   RedisClient client(job->redis);
-  job->blocked.assign(job->slugs.size(), -1);
+  job->reads.resize(job->slugs.size());
   for (size_t i = 0; i < job->slugs.size(); i++) {
-    TenantRecord record;
-    if (!read_tenant_record(client, job->slugs[i], record)) break;  // Redis down: keep old states
-    job->blocked[i] = record == TenantRecord::kDisabled || record == TenantRecord::kDeleted ? 1 : 0;
+    RefreshJob::Read& read = job->reads[i];
+    read.result = read_tenant_record(client, job->slugs[i], read.record, read.why);
+    if (read.result == RedisRead::kError) break;  // Redis down: the rest stay kError
   }
 }
 
@@ -84,8 +90,20 @@ void TenantStates::refresh_done(ngx_event_t* ev) {
   std::unique_ptr<RefreshJob> job(static_cast<RefreshJob*>(ev->data));
   TenantStates* self = job->owner;
   self->refreshing_ = false;
-  for (size_t i = 0; i < job->slugs.size() && i < job->blocked.size(); i++) {
-    if (job->blocked[i] >= 0) self->blocked_[job->slugs[i]] = job->blocked[i] == 1;
+  for (size_t i = 0; i < job->slugs.size() && i < job->reads.size(); i++) {
+    const RefreshJob::Read& read = job->reads[i];
+    if (read.result == RedisRead::kRejected) {
+      self->rejections_->note("\"" + job->redis.prefix + tenant_key(job->slugs[i]) +
+                              "\": " + read.why);
+    }
+    if (read.result != RedisRead::kFound) continue;  // absent, forged, Redis down: keep
+    auto it = self->known_.find(job->slugs[i]);
+    if (it == self->known_.end()) continue;  // forgotten meanwhile
+    Known& k = it->second;
+    if (read.record.issued_ms < k.issued_ms) continue;  // older than what we applied: a replay
+    k.blocked =
+        read.record.state == TenantRecord::kDisabled || read.record.state == TenantRecord::kDeleted;
+    k.issued_ms = read.record.issued_ms;
   }
 }
 

@@ -554,6 +554,7 @@ ngx_str_t Zone::status_json(ngx_pool_t* pool) {
       ",\"http_fetches\":" + std::to_string(c(Counter::kHttpFetches)) +
       ",\"fetch_failures\":" + std::to_string(c(Counter::kFetchFailures)) +
       ",\"redis_errors\":" + std::to_string(c(Counter::kRedisErrors)) +
+      ",\"redis_rejected\":" + std::to_string(c(Counter::kRedisRejected)) +
       ",\"refetches\":" + std::to_string(c(Counter::kRefetches)) +
       ",\"issuers_cached\":" + std::to_string(issuers) +
       ",\"issuers_without_keys\":" + std::to_string(keyless) +

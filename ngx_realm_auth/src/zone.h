@@ -33,6 +33,7 @@ enum class Counter : unsigned {
   kHttpFetches,
   kFetchFailures,
   kRedisErrors,
+  kRedisRejected,  // Redis values ignored: forged, expired or oversized
   kRefetches,
   kIssuersRefused,  // a new issuer found no room: document-less issuers at their cap
   kCount

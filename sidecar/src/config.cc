@@ -226,6 +226,22 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
     if (!parse_long("REDIS_TIMEOUT_MS", get("REDIS_TIMEOUT_MS"), 10, 10000, n, error)) return false;
     c.redis_timeout_ms = static_cast<int>(n);
   }
+  c.redis_user = get("REDIS_USER");
+  c.redis_password_file = get("REDIS_PASSWORD_FILE");
+  if (!c.redis_user.empty() && c.redis_password_file.empty()) {
+    error = "REDIS_USER needs REDIS_PASSWORD_FILE";
+    return false;
+  }
+  c.redis_hmac_key_file = has("REDIS_HMAC_KEY_FILE") ? get("REDIS_HMAC_KEY_FILE")
+                          : repo_root.empty()        ? ""
+                                                     : repo_root + "/.state/secrets/redis-hmac.key";
+  c.redis_hmac_previous_key_file = get("REDIS_HMAC_PREVIOUS_KEY_FILE");
+  if (!c.redis_host.empty() && c.redis_hmac_key_file.empty()) {
+    error =
+        "REDIS_HMAC_KEY_FILE is required with Redis on (REDIS_HOST): values in Redis are "
+        "believed only with the fleet's key";
+    return false;
+  }
 
   if (has("TENANT_CONSOLE_REDIRECT_URIS"))
     c.console_redirect_uris = split_list(get("TENANT_CONSOLE_REDIRECT_URIS"));
@@ -265,12 +281,43 @@ bool load_config(const std::string& config_file, Config& out, std::string& error
   return config_from_vars(vars, guess_repo_root(), out, error);
 }
 
+bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error) {
+  realm_auth::RedisEndpoint ep;
+  ep.host = c.redis_host;
+  ep.port = c.redis_port;
+  ep.prefix = c.redis_prefix;
+  ep.timeout_ms = c.redis_timeout_ms;
+  ep.user = c.redis_user;
+  if (c.redis_host.empty()) {
+    out = std::move(ep);
+    return true;
+  }
+  if (!c.redis_password_file.empty() &&
+      !realm_auth::read_secret_file(c.redis_password_file, ep.password, error)) {
+    error = "REDIS_PASSWORD_FILE: " + error;
+    return false;
+  }
+  for (const std::string* path : {&c.redis_hmac_key_file, &c.redis_hmac_previous_key_file}) {
+    if (path->empty()) continue;
+    realm_auth::SealKey key;
+    if (!realm_auth::load_seal_key(*path, key, error)) {
+      error = "REDIS_HMAC_KEY_FILE: " + error;
+      return false;
+    }
+    ep.seal_keys.push_back(std::move(key));
+  }
+  out = std::move(ep);
+  return true;
+}
+
 std::string describe(const Config& c) {
   std::ostringstream o;
   o << "listen=" << c.listen_host << ":" << c.listen_port << " threads=" << c.threads
     << " keycloak=" << c.keycloak_url << " provisioner=" << c.provisioner_client_id
     << " policy=" << (c.policy_url.empty() ? "built-in" : c.policy_url) << " redis="
-    << (c.redis_host.empty() ? "off" : c.redis_host + ":" + std::to_string(c.redis_port))
+    << (c.redis_host.empty() ? "off"
+                             : c.redis_host + ":" + std::to_string(c.redis_port) +
+                                   (c.redis_user.empty() ? "" : " user=" + c.redis_user))
     << " migrations=" << c.migrations_dir << " issuers=";
   for (size_t i = 0; i < c.allowed_issuers.size(); i++) o << (i ? "," : "") << c.allowed_issuers[i];
   o << " audiences=";

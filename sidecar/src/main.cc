@@ -52,6 +52,8 @@ const char kUsage[] =
     "REALM_SIDECAR_RATE_ACTORS\n"
     "  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
     "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
+    "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
+    "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n";
 
@@ -80,8 +82,9 @@ struct Runtime {
     if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
                                              c.provisioner_client_id, c.provisioner_secret_file);
-    state = std::make_unique<TenantStatePublisher>(
-        RedisConfig{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms});
+    realm_auth::RedisEndpoint redis;
+    if (!load_redis_endpoint(c, redis, error)) return false;
+    state = std::make_unique<TenantStatePublisher>(std::move(redis), !c.redis_host.empty());
     saga = std::make_unique<TenantSaga>(
         SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant}, *pg,
         *keycloak, *box, *state);
@@ -94,8 +97,7 @@ bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
   out.verifier.claims.leeway_s = c.leeway_s;
   out.verifier.claims.audiences = c.audiences;
   out.source.use_redis = !c.redis_host.empty();
-  out.source.redis =
-      realm_auth::RedisEndpoint{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms};
+  if (!load_redis_endpoint(c, out.source.redis, error)) return false;
   out.source.ttl_ms = c.jwks_ttl_s * 1000;
   out.jwks_ttl = std::chrono::seconds(c.jwks_ttl_s);
   return true;

@@ -38,7 +38,7 @@ std::string token(const std::string& realm, const std::string& aud_json) {
 AuthConfig daemon_auth_config() {
   Config c;  // audiences default: realm-sidecar
   std::string error;
-  std::map<std::string, std::string> vars{{"KEYCLOAK_URL", kKc}};
+  std::map<std::string, std::string> vars{{"KEYCLOAK_URL", kKc}, {"REDIS_HOST", ""}};
   assert_true(config_from_vars(vars, "", c, error));
   AuthConfig ac;
   assert_true(parse_issuer_patterns(c.allowed_issuers, ac.verifier.issuers, error));
@@ -80,12 +80,15 @@ void audience_checked_by_default(void**) {
 void audiences_cannot_be_switched_off(void**) {
   Config c;
   std::string error;
-  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", ""}}, "", c, error));
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", ""}, {"REDIS_HOST", ""}}, "", c, error));
   assert_int_equal(c.audiences.size(), 1);
   assert_string_equal(c.audiences[0].c_str(), "realm-sidecar");
-  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", " , "}}, "", c, error));
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", " , "}, {"REDIS_HOST", ""}}, "", c, error));
   assert_int_equal(c.audiences.size(), 1);
-  assert_true(config_from_vars({{"REALM_SIDECAR_AUDIENCES", "a,b"}}, "", c, error));
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", "a,b"}, {"REDIS_HOST", ""}}, "", c, error));
   assert_int_equal(c.audiences.size(), 2);
 }
 
@@ -161,8 +164,8 @@ void forwarded_headers_only_from_the_proxy(void**) {
   assert_string_equal(bad.client_ip.c_str(), "127.0.0.1");
   Config c;
   std::string error;
-  assert_true(
-      config_from_vars({{"REALM_SIDECAR_TRUSTED_PROXY", "127.0.0.5, 127.0.0.6"}}, "", c, error));
+  assert_true(config_from_vars(
+      {{"REALM_SIDECAR_TRUSTED_PROXY", "127.0.0.5, 127.0.0.6"}, {"REDIS_HOST", ""}}, "", c, error));
   assert_int_equal(c.trusted_proxies.size(), 2);
   assert_string_equal(c.trusted_proxies[1].c_str(), "127.0.0.6");
 }

@@ -84,13 +84,12 @@ sub scenario {
 
     my $prefix = "it" . $$ . "$mode:";
     my $http = "auth_realm_zone realm_auth:128k;\n";
-    $http .= "auth_realm_redis 127.0.0.1:" . $redis->port . " prefix=$prefix timeout=500ms;\n"
-        if $o{redis};
+    $http .= $redis->directive(prefix => $prefix) . "\n" if $o{redis};
     if ($o{registry}) {
         $http .= "auth_realm_tenant_registry on;\n";
         for my $realm ($seen, $fresh) {
             (my $slug = $realm) =~ s/^tenant-//;
-            $redis->cmd('SET', "${prefix}tenant:$slug", 'active');
+            $redis->publish_tenant($prefix, $slug, 'active');
         }
     }
     my $ngx = RealmAuth::Nginx->start(

@@ -225,7 +225,7 @@ SKIP: {
         local $ENV{REALM_AUTH_ALLOC_FAIL_FILE} = $arm;
         $ngx = RealmAuth::Nginx->start(master => 1, workers => 1,
             http => "auth_realm_zone realm_auth:1m;\n"
-                  . 'auth_realm_redis 127.0.0.1:' . $redis->port . " prefix=$prefix timeout=500ms;\n"
+                  . $redis->directive(prefix => $prefix) . "\n"
                   . 'auth_realm_tenant_state_interval 50ms;',
             server => $LOCATIONS);
     }
@@ -247,7 +247,7 @@ SKIP: {
         last if @ts_bad > 3;
     }
     is_deeply(\@ts_bad, [], 'the worker serves on through failed refreshes');
-    $redis->cmd('SET', "${prefix}tenant:oomts", 'disabled');
+    $redis->publish_tenant($prefix, 'oomts', 'disabled');
     my $refused;
     for (1 .. 60) {
         $refused = call(undef, token => $tok);
@@ -276,7 +276,8 @@ for ($skip = 0; $skip < 200; $skip++) {
         local $ENV{LD_PRELOAD} = $shim;
         local $ENV{REALM_AUTH_ALLOC_FAIL_FILE} = $arm;
         ($ok, $out) = RealmAuth::Nginx->config_test(
-            http => 'auth_realm_zone realm_auth:1m; auth_realm_redis 127.0.0.1:6379 prefix=x:;',
+            http => 'auth_realm_zone realm_auth:1m; auth_realm_redis 127.0.0.1:6379 prefix=x: '
+                  . 'hmac_key_file=' . RealmAuth::Redis::scratch_key_file() . ';',
             server => $LOCATIONS);
         $status = $?;
     }

@@ -58,6 +58,12 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(const std
   // Fetch outside the lock; two threads may fetch the same issuer at once,
   // which is harmless (obtain_jwks also single-flights through Redis).
   realm_auth::JwksFetchOutcome got = fetch_(issuer, force);
+  // A forged, expired or oversized Redis entry (docs/REDIS_TRUST.md) was
+  // ignored and the keys fetched from the issuer; fetches are per issuer
+  // and TTL, never per request, so one line each is enough.
+  if (got.redis_rejected) {
+    std::fprintf(stderr, "realm-sidecar: ignored Redis entry %s\n", got.rejection.c_str());
+  }
   std::shared_ptr<const realm_auth::Jwks> keys;
   if (got.status != Status::kOk || realm_auth::Jwks::parse(got.body, keys) != Status::kOk) {
     why = got.status != Status::kOk ? got.status : Status::kJwksMalformed;
