@@ -60,7 +60,7 @@ RUN MODULE=/usr/lib/nginx/modules/ngx_http_realm_auth_module.so \
     STATE=/var/lib/nginx/realm-auth \
     USER_DIRECTIVE='user www-data;' \
     NGINX_PORT=8000 \
-    REDIS_HOST=redis REDIS_PORT=6379 \
+    REDIS_HOST=redis REDIS_PORT=6379 SECRETS_DIR=/state/secrets \
     SIDECAR_HOST=127.0.0.1 SIDECAR_PORT=8081 \
     BACKEND_PORT=8001 \
     KEYCLOAK_URL=http://localhost:8080 \

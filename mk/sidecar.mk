@@ -18,7 +18,7 @@ sidecar-unit: build
 sidecar-e2e:
 	prove -I$(SIDECAR_ROOT)/t/e2e/lib $(SIDECAR_ROOT)/t/e2e/03*.t
 
-## sidecar-reconcile: finish or roll back tenants left mid-provisioning
+## sidecar-reconcile: finish or roll back tenants left mid-provisioning, bring existing realms up to the current realm spec
 sidecar-reconcile:
 	@$(SIDECAR_ROOT)/scripts/stack/sidecar.sh run reconcile
 

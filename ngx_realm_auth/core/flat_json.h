@@ -68,6 +68,11 @@ class FlatJson {
 
   Value root() const;
 
+  // Every member name and string value of the document, unescaped and
+  // concatenated: a rule about bytes (header_value.h) sees all of it in
+  // one pass.
+  std::string_view all_strings() const { return strings_; }
+
  private:
   friend class FlatJsonBuilder;
 

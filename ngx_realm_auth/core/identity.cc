@@ -5,18 +5,11 @@
 #include <limits>
 #include <utility>
 
+#include "header_value.h"
+
 namespace realm_auth {
 
 namespace {
-
-// Values travel in HTTP headers and nginx variables: no CR/LF or other
-// control bytes (the JSON reader already guarantees valid UTF-8 and no NUL).
-bool header_safe(std::string_view v) {
-  return std::none_of(v.begin(), v.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u < 0x20 || u == 0x7f;
-  });
-}
 
 // Absent is fine; present must be a header-safe string.
 bool optional_claim(FlatJson::Value payload, const char* name, std::string& out) {

@@ -9,6 +9,7 @@
 
 #include "http_fetch.h"
 #include "jwks.h"
+#include "redis_keys.h"
 
 namespace realm_auth {
 
@@ -40,15 +41,28 @@ class RedisTier {
  public:
   RedisTier(const std::string& issuer, const JwksSourceConfig& config)
       : client_(config.redis),
-        doc_key_("jwks:" + issuer),
-        lock_key_("lock:" + issuer),
+        doc_key_(jwks_key(issuer)),
+        lock_key_(lock_key(issuer)),
         config_(config) {}
 
-  // A stored document that still parses. `found` is false for a miss or an
-  // unusable entry (which the fetch will overwrite).
+  // An authentic stored document that parses. `found` is false for a miss
+  // or a rejected entry (which the fetch will overwrite).
   bool read(std::string& body, bool& found) {
-    if (!client_.get(doc_key_, body, found)) return false;
-    found = found && parses(body);
+    OpenedValue v;
+    std::string why;
+    found = false;
+    RedisRead r = client_.get_sealed(doc_key_, config_.max_body, v, why);
+    if (r == RedisRead::kError) return false;
+    if (r == RedisRead::kFound && !parses(v.payload)) {
+      r = RedisRead::kRejected;
+      why = "sealed document has no usable signing key";
+    }
+    if (r == RedisRead::kRejected) {
+      rejected_ = true;
+      rejection_ = "\"" + config_.redis.prefix + doc_key_ + "\": " + why;
+    }
+    found = r == RedisRead::kFound;
+    if (found) body = std::move(v.payload);
     return true;
   }
 
@@ -62,9 +76,10 @@ class RedisTier {
 
   // Another instance holds the lock: re-read the document every
   // poll_interval_ms. Ends with `found`, with the lock taken over (the holder
-  // gave up or its lock expired), or when lock_ttl_ms has passed.
+  // gave up or its lock expired), or when lock_wait_ms has passed: a lock
+  // that is never released (or planted) delays a lookup by no more.
   bool wait_for_holder(std::string& body, bool& found, bool& acquired) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(config_.lock_ttl_ms);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(config_.lock_wait_ms);
     found = acquired = false;
     while (Clock::now() < deadline) {
       std::this_thread::sleep_for(
@@ -77,9 +92,14 @@ class RedisTier {
     return true;
   }
 
-  bool store(const std::string& body) { return client_.set(doc_key_, body, config_.ttl_ms); }
+  bool store(const std::string& body) { return client_.set_sealed(doc_key_, body, config_.ttl_ms); }
 
   void unlock() { client_.del_if_equals(lock_key_, token_); }
+
+  void report(JwksFetchOutcome& out) const {
+    out.redis_rejected = rejected_;
+    out.rejection = rejection_;
+  }
 
  private:
   RedisClient client_;
@@ -87,10 +107,13 @@ class RedisTier {
   const std::string lock_key_;
   const JwksSourceConfig& config_;
   std::string token_;
+  bool rejected_ = false;
+  std::string rejection_;
 };
 
 void fetch_http(const std::string& issuer, const JwksSourceConfig& config, JwksFetchOutcome& out) {
   FetchResult r = http_get(jwks_url(issuer), config.fetch_timeout_ms, config.max_body);
+  out.http_status = r.http_status;  // an answer (404 for a made-up realm) is no outage
   if (!r.ok) {
     out.status = Status::kJwksUnavailable;
     out.error = "JWKS fetch failed: " + r.error;
@@ -106,8 +129,9 @@ void fetch_http(const std::string& issuer, const JwksSourceConfig& config, JwksF
   out.body = std::move(r.body);
 }
 
-JwksFetchOutcome from_redis(std::string body) {
+JwksFetchOutcome from_redis(std::string body, const RedisTier& redis) {
   JwksFetchOutcome out;
+  redis.report(out);
   out.status = Status::kOk;
   out.origin = JwksOrigin::kRedis;
   out.body = std::move(body);
@@ -131,19 +155,20 @@ JwksFetchOutcome obtain_jwks(const std::string& issuer, bool force_http,
   bool found = false;
   if (!force_http) {
     redis_ok = redis.read(body, found);
-    if (redis_ok && found) return from_redis(std::move(body));
+    if (redis_ok && found) return from_redis(std::move(body), redis);
   }
   if (redis_ok) redis_ok = redis.try_lock(locked);
   // A forced refetch does not wait for another holder: the stale document is
   // still in Redis and polling could not tell it from a fresh one.
   if (redis_ok && !locked && !force_http) {
     redis_ok = redis.wait_for_holder(body, found, locked);
-    if (redis_ok && found) return from_redis(std::move(body));
+    if (redis_ok && found) return from_redis(std::move(body), redis);
   }
 
   fetch_http(issuer, config, out);
   if (redis_ok && out.status == Status::kOk) redis_ok = redis.store(out.body);
   if (locked) redis.unlock();
+  redis.report(out);
   if (!redis_ok) {
     out.redis_error = true;
     out.error += out.error.empty() ? "Redis unavailable" : "; Redis unavailable";

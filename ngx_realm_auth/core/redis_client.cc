@@ -9,12 +9,6 @@ namespace realm_auth {
 
 namespace {
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
-using ContextPtr = std::unique_ptr<redisContext, RedisContextDeleter>;
-
 // Compare-and-delete in one round trip, atomic on the server: never removes
 // a lock that expired and was taken over by another instance.
 constexpr const char kDelIfEquals[] =
@@ -28,52 +22,108 @@ timeval to_timeval(int ms) {
   return tv;
 }
 
+}  // namespace
+
+RedisClient::RedisClient(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
+
 // Runs one command on a connected context. Any failure (I/O, timeout, error
 // reply) drops the connection and returns nullptr; the next call reconnects,
 // so a Redis restart heals by itself and a half-read reply is never reused.
-ReplyPtr command(ContextPtr& ctx, const char* format, ...) {
+RedisClient::ReplyPtr RedisClient::command(const char* what, const char* format, ...) {
   va_list ap;
   va_start(ap, format);
-  ReplyPtr reply(static_cast<redisReply*>(redisvCommand(ctx.get(), format, ap)));
+  ReplyPtr reply(static_cast<redisReply*>(redisvCommand(ctx_.get(), format, ap)));
   va_end(ap);
   if (!reply || reply->type == REDIS_REPLY_ERROR) {
-    ctx.reset();
+    // Redis error replies name the problem ("NOPERM ...", "WRONGPASS ..."),
+    // never a password or a stored value.
+    error_ = std::string(what) + ": " +
+             (reply ? std::string(reply->str, reply->len) : std::string(ctx_->errstr));
+    ctx_.reset();
     return nullptr;
   }
   return reply;
 }
-
-}  // namespace
-
-RedisClient::RedisClient(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
 bool RedisClient::connect() {
   if (ctx_) return true;
   timeval tv = to_timeval(endpoint_.timeout_ms);
   ctx_.reset(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv));
   if (!ctx_ || ctx_->err != 0 || redisSetTimeout(ctx_.get(), tv) != REDIS_OK) {
+    error_ = "connect to " + endpoint_.host + ":" + std::to_string(endpoint_.port) + ": " +
+             (ctx_ ? ctx_->errstr : "out of memory");
     ctx_.reset();
     return false;
   }
-  return true;
+  if (endpoint_.password.empty()) return true;
+  const std::string& pw = endpoint_.password;
+  ReplyPtr reply = endpoint_.user.empty() ? command("AUTH", "AUTH %b", pw.data(), pw.size())
+                                          : command("AUTH", "AUTH %b %b", endpoint_.user.data(),
+                                                    endpoint_.user.size(), pw.data(), pw.size());
+  return reply != nullptr;
 }
 
-bool RedisClient::get(const std::string& key, std::string& value, bool& found) {
+RedisRead RedisClient::get(const std::string& key, size_t max_len, std::string& value) {
   const std::string k = endpoint_.prefix + key;
-  if (!connect()) return false;
-  ReplyPtr reply = command(ctx_, "GET %b", k.data(), k.size());
-  if (!reply) return false;
-  found = reply->type == REDIS_REPLY_STRING;
-  if (found) value.assign(reply->str, reply->len);
-  return found || reply->type == REDIS_REPLY_NIL;
+  if (!connect()) return RedisRead::kError;
+  // One byte more than allowed tells "too large" from "exactly max_len".
+  const std::string last = std::to_string(max_len);
+  ReplyPtr reply = command("GETRANGE", "GETRANGE %b 0 %s", k.data(), k.size(), last.c_str());
+  // Another type under our key (a planted hash or list) is a bad value, not
+  // an outage: callers must not take it for "Redis is down".
+  if (!reply && error_.rfind("GETRANGE: WRONGTYPE", 0) == 0) return RedisRead::kRejected;
+  if (!reply) return RedisRead::kError;
+  if (reply->type != REDIS_REPLY_STRING) {
+    error_ = "GETRANGE: unexpected reply";
+    ctx_.reset();
+    return RedisRead::kError;
+  }
+  if (reply->len == 0) return RedisRead::kAbsent;  // GETRANGE of a missing key is ""
+  if (reply->len > max_len) {
+    error_ = "value larger than " + std::to_string(max_len) + " bytes";
+    return RedisRead::kRejected;
+  }
+  value.assign(reply->str, reply->len);
+  return RedisRead::kFound;
+}
+
+RedisRead RedisClient::get_sealed(const std::string& key, size_t max_payload, OpenedValue& out,
+                                  std::string& why) {
+  std::string stored;
+  RedisRead r = get(key, max_payload + kSealOverhead, stored);
+  if (r != RedisRead::kFound) {
+    if (r != RedisRead::kAbsent) why = error_;
+    return r;
+  }
+  if (!open_value(endpoint_.seal_keys, endpoint_.prefix + key, stored, unix_ms(), out, why)) {
+    return RedisRead::kRejected;
+  }
+  if (out.payload.size() > max_payload) {
+    why = "value larger than " + std::to_string(max_payload) + " bytes";
+    return RedisRead::kRejected;
+  }
+  return RedisRead::kFound;
 }
 
 bool RedisClient::set(const std::string& key, const std::string& value, long ttl_ms) {
   const std::string k = endpoint_.prefix + key;
   if (!connect()) return false;
   ReplyPtr reply =
-      command(ctx_, "SET %b %b PX %ld", k.data(), k.size(), value.data(), value.size(), ttl_ms);
+      ttl_ms > 0 ? command("SET", "SET %b %b PX %ld", k.data(), k.size(), value.data(),
+                           value.size(), ttl_ms)
+                 : command("SET", "SET %b %b", k.data(), k.size(), value.data(), value.size());
   return reply && reply->type == REDIS_REPLY_STATUS;
+}
+
+bool RedisClient::set_sealed(const std::string& key, const std::string& payload, long ttl_ms) {
+  const int64_t now = unix_ms();
+  std::string sealed = seal_value(endpoint_.seal_keys, endpoint_.prefix + key, payload, now,
+                                  ttl_ms > 0 ? now + ttl_ms : 0);
+  if (sealed.empty()) {
+    error_ = "no key to seal the value with";
+    return false;
+  }
+  return set(key, sealed, ttl_ms);
 }
 
 bool RedisClient::set_nx(const std::string& key, const std::string& value, long ttl_ms,
@@ -81,7 +131,7 @@ bool RedisClient::set_nx(const std::string& key, const std::string& value, long 
   const std::string k = endpoint_.prefix + key;
   if (!connect()) return false;
   ReplyPtr reply =
-      command(ctx_, "SET %b %b NX PX %ld", k.data(), k.size(), value.data(), value.size(), ttl_ms);
+      command("SET", "SET %b %b NX PX %ld", k.data(), k.size(), value.data(), value.size(), ttl_ms);
   if (!reply) return false;
   acquired = reply->type == REDIS_REPLY_STATUS;  // "OK"; nil when the key exists
   return acquired || reply->type == REDIS_REPLY_NIL;
@@ -90,8 +140,15 @@ bool RedisClient::set_nx(const std::string& key, const std::string& value, long 
 bool RedisClient::del_if_equals(const std::string& key, const std::string& value) {
   const std::string k = endpoint_.prefix + key;
   if (!connect()) return false;
-  ReplyPtr reply = command(ctx_, "EVAL %s 1 %b %b", kDelIfEquals, k.data(), k.size(), value.data(),
-                           value.size());
+  ReplyPtr reply = command("EVAL", "EVAL %s 1 %b %b", kDelIfEquals, k.data(), k.size(),
+                           value.data(), value.size());
+  return reply && reply->type == REDIS_REPLY_INTEGER;
+}
+
+bool RedisClient::del(const std::string& key) {
+  const std::string k = endpoint_.prefix + key;
+  if (!connect()) return false;
+  ReplyPtr reply = command("DEL", "DEL %b", k.data(), k.size());
   return reply && reply->type == REDIS_REPLY_INTEGER;
 }
 

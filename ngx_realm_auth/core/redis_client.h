@@ -1,13 +1,21 @@
-// A small blocking Redis client (hiredis) for the shared JWKS tier and the
-// fleet-wide fetch lock. Every call has a connect/command timeout; any error
-// closes the connection and returns false so callers fall back to their own
-// tiers. Not thread-safe: one client per thread or per task.
+// The one Redis client of realm-auth (hiredis), used by the module (thread
+// pool) and realm-sidecar. Blocking, with a connect/command timeout; any
+// error closes the connection and reports failure so callers fall back to
+// their own tiers. Not thread-safe: one client per thread or per task.
+//
+// Redis is a trust boundary (docs/REDIS_TRUST.md): the client logs in with
+// its own ACL user (AUTH user password) when a password is configured, reads
+// values through GETRANGE so no reply is larger than the caller's cap, and
+// get_sealed/set_sealed carry the fleet's authenticator (redis_seal.h).
 #pragma once
 
 #include <hiredis/hiredis.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+
+#include "redis_seal.h"
 
 namespace realm_auth {
 
@@ -16,29 +24,59 @@ struct RedisEndpoint {
   int port = 6379;
   std::string prefix = "realm_auth:";  // prepended to every key
   int timeout_ms = 200;
+  std::string user;      // ACL user; empty = the default user
+  std::string password;  // empty = no AUTH (never logged)
+  SealKeys seal_keys;    // the fleet's HMAC keys; the first seals
 };
 
 struct RedisContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
 };
 
+enum class RedisRead {
+  kFound,     // a value within the cap (and, for get_sealed, authentic)
+  kAbsent,    // no such key (or an empty value)
+  kRejected,  // too large or, for get_sealed, not authentic / expired
+  kError,     // Redis did not answer, refused the login or the command
+};
+
 class RedisClient {
  public:
   explicit RedisClient(RedisEndpoint endpoint);
 
-  // GET prefix+key. True when Redis answered; `found` tells if the key existed.
-  bool get(const std::string& key, std::string& value, bool& found);
-  // SET prefix+key value PX ttl_ms.
+  // At most max_len bytes of prefix+key (GETRANGE 0 max_len: a larger value
+  // is kRejected without being transferred).
+  RedisRead get(const std::string& key, size_t max_len, std::string& value);
+  // get() plus open_value(): the payload of an authentic, unexpired value.
+  // `why` says why a value was rejected or the read failed.
+  RedisRead get_sealed(const std::string& key, size_t max_payload, OpenedValue& out,
+                       std::string& why);
+  // SET prefix+key value [PX ttl_ms]; ttl_ms <= 0 = no expiry.
   bool set(const std::string& key, const std::string& value, long ttl_ms);
+  // set() of the sealed form of payload; the seal expires with ttl_ms.
+  bool set_sealed(const std::string& key, const std::string& payload, long ttl_ms);
   // SET prefix+key value NX PX ttl_ms; `acquired` when the key was created.
   bool set_nx(const std::string& key, const std::string& value, long ttl_ms, bool& acquired);
   // Deletes prefix+key only if it still holds `value` (lock release).
   bool del_if_equals(const std::string& key, const std::string& value);
+  bool del(const std::string& key);
+
+  // Why the last call failed ("connect: ...", "AUTH: ...", "GETRANGE: ..."),
+  // for logs. Never contains a password or a value.
+  const std::string& error() const { return error_; }
+  const RedisEndpoint& endpoint() const { return endpoint_; }
 
  private:
   bool connect();
+  struct ReplyDeleter {
+    void operator()(redisReply* r) const { freeReplyObject(r); }
+  };
+  using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
+  ReplyPtr command(const char* what, const char* format, ...);
+
   RedisEndpoint endpoint_;
   std::unique_ptr<redisContext, RedisContextDeleter> ctx_;
+  std::string error_;
 };
 
 }  // namespace realm_auth

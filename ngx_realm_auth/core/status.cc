@@ -45,6 +45,8 @@ constexpr StatusText kTexts[] = {
     {"tenant_deleted", "tenant deleted"},
     {"tenant_unknown", "tenant unknown"},
     {"purpose_missing", "purpose missing"},
+    {"purpose_invalid", "purpose invalid"},
+    {"internal_error", "internal error"},
 };
 static_assert(sizeof(kTexts) / sizeof(kTexts[0]) == static_cast<size_t>(Status::kCount),
               "one text per Status");

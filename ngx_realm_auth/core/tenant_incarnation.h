@@ -10,35 +10,16 @@
 // incarnation was issued before that incarnation's deletion, which precedes
 // the new start (the sidecar's slug quarantine makes sure of it).
 //
-// This file owns the rule and the one text form of the tenant record the
-// sidecar publishes to Redis (<prefix>tenant:<slug>); both binaries use it.
+// This file owns the rule; both binaries apply it to the tenant record
+// (tenant_record.h) the sidecar publishes.
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <string_view>
 
 #include "status.h"
+#include "tenant_record.h"
 
 namespace realm_auth {
-
-enum class TenantRecord { kActive, kDisabled, kDeleted, kAbsent };
-
-struct TenantInfo {
-  TenantRecord state = TenantRecord::kAbsent;
-  int64_t incarnation_start = 0;  // seconds since the epoch; 0 = not known (older record)
-  std::string incarnation_id;     // UUID of the incarnation; empty when not known
-};
-
-// "<state> <start> <id>", e.g. "active 1764579600 2f1c…": the value of
-// <prefix>tenant:<slug>. A record of kAbsent encodes as "" (never written).
-std::string encode_tenant_record(const TenantInfo& info);
-
-// Inverse of encode_tenant_record. Also reads the older one-word records
-// ("active", "disabled", "deleted": start 0, no id). A value that does not
-// parse reads as kActive with start 0, as before (false is returned so a
-// caller can count it); Redis trust is a separate concern.
-bool decode_tenant_record(std::string_view value, TenantInfo& out);
 
 // Whether a verified token of the tenant, issued at `iat` (0 when the token
 // has none), may be served under `info`:
@@ -49,7 +30,7 @@ bool decode_tenant_record(std::string_view value, TenantInfo& out);
 //   otherwise (active, or absent)      → kOk
 // A token without iat cannot show which incarnation issued it: with a
 // known start it is refused like one of a deleted incarnation.
-Status admit_tenant_token(const TenantInfo& info, int64_t iat);
+Status admit_tenant_token(const TenantRecordValue& info, int64_t iat);
 
 // The refusal to report for a tenant token that did not verify with
 // `status`: a signer the tenant's keys do not know (kKeyNotFound) on a
@@ -57,11 +38,11 @@ Status admit_tenant_token(const TenantInfo& info, int64_t iat);
 // token of the deleted incarnation: kTenantDeleted. `claimed_iat` is the
 // token's unverified iat (0 when absent); it only picks the reason, the
 // token is refused either way.
-Status unverified_refusal(Status status, const TenantInfo& info, int64_t claimed_iat);
+Status unverified_refusal(Status status, const TenantRecordValue& info, int64_t claimed_iat);
 
 // True when `now` says the slug is no longer the incarnation `before` was:
 // it was deleted, or another incarnation took its place. Caches that hold
 // the realm's keys or verified tokens drop them.
-bool incarnation_ended(const TenantInfo& before, const TenantInfo& now);
+bool incarnation_ended(const TenantRecordValue& before, const TenantRecordValue& now);
 
 }  // namespace realm_auth

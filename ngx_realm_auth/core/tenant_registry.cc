@@ -1,19 +1,26 @@
 #include "tenant_registry.h"
 
+#include "redis_keys.h"
+
 namespace realm_auth {
 
-std::string tenant_key(const std::string& slug) { return "tenant:" + slug; }
-
-bool read_tenant_record(RedisClient& client, const std::string& slug, TenantInfo& out) {
-  std::string value;
-  bool found = false;
-  if (!client.get(tenant_key(slug), value, found)) return false;
-  if (!found) {
-    out = TenantInfo{};
-    return true;
+RedisRead read_tenant_record(RedisClient& client, const std::string& slug, TenantRecordValue& out,
+                             std::string& why) {
+  OpenedValue opened;
+  RedisRead r = client.get_sealed(tenant_key(slug), kMaxTenantRecord, opened, why);
+  if (r != RedisRead::kFound) return r;
+  TenantRecordValue v;
+  if (!decode_tenant_record(opened.payload, v)) {
+    why = "unknown tenant state";
+    return RedisRead::kRejected;
   }
-  decode_tenant_record(value, out);
-  return true;
+  v.issued_ms = opened.issued_ms;
+  out = v;
+  return RedisRead::kFound;
+}
+
+bool write_tenant_record(RedisClient& client, const std::string& slug, const TenantRecordValue& v) {
+  return client.set_sealed(tenant_key(slug), encode_tenant_record(v), 0);
 }
 
 }  // namespace realm_auth

@@ -1,5 +1,6 @@
 #include "verifier.h"
 
+#include "header_value.h"
 #include "signature.h"
 
 namespace realm_auth {
@@ -80,6 +81,12 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
   if (!valid) return Status::kSignatureInvalid;
   s = check_claims(t.jwt.payload.root(), config.claims, now);
   if (s != Status::kOk) return s;
+  // Any string of the token may end up in a header or an nginx variable
+  // ($jwt_claim_*, $jwt_header_*, identity headers): one control byte
+  // anywhere, member names included, refuses the token (header_value.h).
+  if (!header_safe(t.jwt.header.all_strings()) || !header_safe(t.jwt.payload.all_strings())) {
+    return Status::kClaimInvalid;
+  }
   s = extract_identity(t.jwt.payload.root(), t.match, t.issuer, config.role_clients, out);
   out.key_id = t.jwt.kid;
   return s;

@@ -48,8 +48,10 @@ Status inspect_token(std::string_view token, const VerifierConfig& config, Inspe
 // Unverified when read before verify_token: only for choosing a reason.
 int64_t claimed_iat(const InspectedToken& t);
 
-// Selects the key, checks the signature, then the claims, then builds the
-// identity. `t` must come from inspect_token with the same config.
+// Selects the key, checks the signature, then the claims, refuses a token
+// with a control byte in any of its strings (kClaimInvalid: every value the
+// module hands nginx comes from them), then builds the identity. `t` must come from inspect_token
+// with the same config.
 Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,
                     int64_t now, Identity& out);
 

@@ -4,7 +4,9 @@
 // running in another worker). The outcome is decided in one place, finish().
 #include <cstring>
 #include <new>
+#include <string>
 
+#include "bearer.h"
 #include "key_store.h"
 #include "module.h"
 #include "tenant_state.h"
@@ -38,62 +40,41 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
   return ctx;
 }
 
-// "Authorization: Bearer <token>" (scheme case-insensitive, RFC 6750 §2.1).
-bool bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
+// What follows "Bearer" 1*SP in the Authorization header (core bearer.h:
+// the sidecar's rule too); begin() checks it is one b64token unless the
+// verified-token cache already knows it. Points into the header.
+Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
-  if (h == nullptr) return false;
-  u_char* p = h->value.data;
-  u_char* end = p + h->value.len;
-  static const char kScheme[] = "Bearer ";
-  if (h->value.len < sizeof(kScheme) - 1 ||
-      ngx_strncasecmp(p, reinterpret_cast<u_char*>(const_cast<char*>(kScheme)),
-                      sizeof(kScheme) - 1) != 0) {
-    return false;
-  }
-  p += sizeof(kScheme) - 1;
-  while (p < end && *p == ' ') p++;
-  while (end > p && (end[-1] == ' ' || end[-1] == '\t')) end--;
-  token.data = p;
-  token.len = static_cast<size_t>(end - p);
-  return token.len > 0;
+  if (h == nullptr) return Status::kTokenMissing;
+  std::string_view found;
+  Status s = bearer_scheme(to_view(h->value), found);
+  token.data = reinterpret_cast<u_char*>(const_cast<char*>(found.data()));
+  token.len = found.size();
+  return s;
 }
 
-bool has_purpose(ngx_http_request_t* r) {
-  ngx_list_part_t* part = &r->headers_in.headers.part;
-  auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-  for (ngx_uint_t i = 0;; i++) {
-    if (i >= part->nelts) {
-      if (part->next == nullptr) return false;
-      part = part->next;
-      h = static_cast<ngx_table_elt_t*>(part->elts);
-      i = 0;
-      if (part->nelts == 0) continue;
-    }
-    if (h[i].key.len == sizeof("x-purpose") - 1 &&
-        ngx_strncmp(h[i].lowcase_key, "x-purpose", h[i].key.len) == 0 && h[i].value.len > 0) {
-      return true;
-    }
-  }
+// auth_realm_require_purpose: the selection made before any phase ran
+// (identity_headers.cc); none at all is treated as missing.
+Status purpose_status(ngx_http_request_t* r) {
+  const RequestPurpose* p = request_purpose(r);
+  if (p == nullptr || p->check == PurposeCheck::kMissing) return Status::kPurposeMissing;
+  return p->check == PurposeCheck::kOk ? Status::kOk : Status::kPurposeInvalid;
+}
+
+bool is_request_rule(Status s) {
+  return s == Status::kPurposeMissing || s == Status::kPurposeInvalid;
 }
 
 ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
   ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
   if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  std::string challenge = bearer_challenge(s);
+  h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, challenge.size()));
+  if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
+  h->value.len = challenge.size();
+  std::memcpy(h->value.data, challenge.data(), challenge.size());
   h->hash = 1;
   ngx_str_set(&h->key, "WWW-Authenticate");
-  if (s == Status::kTokenMissing) {
-    ngx_str_set(&h->value, "Bearer");
-  } else {
-    const char* desc = status_description(s);
-    size_t len =
-        sizeof("Bearer error=\"invalid_token\", error_description=\"\"") - 1 + std::strlen(desc);
-    h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, len));
-    if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    h->value.len = static_cast<size_t>(
-        ngx_sprintf(h->value.data, "Bearer error=\"invalid_token\", error_description=\"%s\"",
-                    desc) -
-        h->value.data);
-  }
   r->headers_out.www_authenticate = h;
   return NGX_HTTP_UNAUTHORIZED;
 }
@@ -125,17 +106,17 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
   if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
     // A signer the tenant does not know, on a token from before its current
     // incarnation: the deleted incarnation's token.
-    if (const TenantInfo* info = tenants->known(ctx->inspected.match.tenant_id)) {
+    if (const TenantRecordValue* info = tenants->known(ctx->inspected.match.tenant_id)) {
       s = unverified_refusal(s, *info, claimed_iat(ctx->inspected));
     }
   }
   ctx->phase = RequestCtx::Phase::kDone;
-  if (s == Status::kOk && lcf.require_purpose && !has_purpose(r)) s = Status::kPurposeMissing;
+  if (s == Status::kOk && lcf.require_purpose) s = purpose_status(r);
   ctx->status = s;
 
   if (s == Status::kOk) {
     zone->count(Counter::kVerified);
-    ctx->rc = set_identity_headers(r, *ctx, lcf.identity_headers) == NGX_OK
+    ctx->rc = !lcf.identity_headers || set_identity_headers(r, *ctx) == NGX_OK
                   ? NGX_OK
                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
     return ctx->rc;
@@ -146,8 +127,8 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
   // able to flood the log at the levels operators alert on.
   ngx_uint_t level = s == Status::kTokenMissing ? NGX_LOG_DEBUG : NGX_LOG_INFO;
   ngx_log_error(level, r->connection->log, 0, "realm_auth: %s refused: %s",
-                s == Status::kPurposeMissing ? "request" : "token", status_name(s));
-  ctx->rc = s == Status::kPurposeMissing ? NGX_HTTP_BAD_REQUEST : unauthorized(r, s);
+                is_request_rule(s) ? "request" : "token", status_name(s));
+  ctx->rc = is_request_rule(s) ? NGX_HTTP_BAD_REQUEST : unauthorized(r, s);
   return ctx->rc;
 }
 
@@ -167,8 +148,8 @@ void wake(ngx_http_request_t* r) {
   ngx_http_core_run_phases(r);
 }
 
-ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx) {
-  worker_key_store()->wait(ctx, ctx->inspected.issuer);
+ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx, ngx_queue_t* queue) {
+  KeyStore::wait(ctx, queue);
   if (ctx->phase != RequestCtx::Phase::kWaitingForKeys) {
     ctx->phase = RequestCtx::Phase::kWaitingForKeys;
     ctx->wait_started = ngx_current_msec;
@@ -205,8 +186,9 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
     }
   }
   if (ctx->identity &&
-      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->key_id)) {
-    ctx->identity = nullptr;  // its key was unpublished: verify again (and refuse)
+      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->tenant_id,
+                                           ctx->identity->key_id, lcf)) {
+    ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;
@@ -229,7 +211,7 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 
   KeyStore::Lookup found = keys->acquire(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf,
                                          ctx->refetch_requested);
-  if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+  if (found.result == KeyStore::Result::kWait) return suspend(r, ctx, found.queue);
   if (found.result == KeyStore::Result::kFail) return finish(r, lcf, ctx, found.status);
 
   auto identity = std::make_shared<Identity>();
@@ -237,8 +219,8 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (s == Status::kKeyNotFound && !ctx->refetch_requested) {
     // Maybe the issuer rotated its keys: one rate-limited refetch.
     ctx->refetch_requested = true;
-    found = keys->refetch(ctx->inspected.issuer, ctx->inspected.match.tenant_id, lcf);
-    if (found.result == KeyStore::Result::kWait) return suspend(r, ctx);
+    found = keys->refetch(ctx->inspected.issuer, lcf);
+    if (found.result == KeyStore::Result::kWait) return suspend(r, ctx, found.queue);
   }
   if (s == Status::kOk) {
     ctx->identity = std::move(identity);
@@ -248,11 +230,14 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 }
 
 ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
-  if (!bearer_token(r, ctx->token)) return finish(r, lcf, ctx, Status::kTokenMissing);
+  Status credential = bearer_token(r, ctx->token);
+  if (credential != Status::kOk) return finish(r, lcf, ctx, credential);
 
+  // A cached token was verified, so it is a b64token: hits skip the scan.
   if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {
     return finish(r, lcf, ctx, Status::kOk);
   }
+  if (!is_b64token(to_view(ctx->token))) return finish(r, lcf, ctx, Status::kTokenMalformed);
 
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
   if (s != Status::kOk) return finish(r, lcf, ctx, s);

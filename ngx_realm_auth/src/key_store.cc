@@ -3,9 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <memory>
 #include <new>
 
-#include "tenant_registry.h"
+#include "guard.h"
 
 namespace realm_auth {
 
@@ -15,14 +16,35 @@ struct KeyStore::FetchJob {
   ngx_thread_task_t task;  // must stay first-class: nginx links it into its queue
   KeyStore* store;
   std::string issuer;
-  std::string tenant_id;  // set when the registry must be asked first
   bool force_http;
   JwksSourceConfig config;
   JwksFetchOutcome outcome;            // written by the thread
   std::shared_ptr<const Jwks> parsed;  // written by the thread
 };
 
+KeyStore::KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
+                   bool tenant_registry, RedisRejections* rejections, ngx_log_t* log)
+    : zone_(zone), pool_(pool), source_(source), rejections_(rejections), log_(log) {
+  if (tenant_registry) gate_ = std::make_unique<TenantGate>(source.redis, pool, rejections, log);
+}
+
+KeyStore::Issuer* KeyStore::find_entry(const std::string& issuer) {
+  auto it = issuers_.find(issuer);
+  return it == issuers_.end() ? nullptr : &it->second;
+}
+
 KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
+  if (issuers_.size() >= sweep_at_) {
+    // Entries left by requests that gave up waiting (the client went away,
+    // the fetch ran in another worker): drop every idle one, then allow
+    // twice what is left before the next sweep, so sweeping stays O(1)
+    // per entry made.
+    for (auto it = issuers_.begin(); it != issuers_.end();) {
+      bool idle = !it->second.keys && ngx_queue_empty(&it->second.waiters);
+      it = idle ? issuers_.erase(it) : std::next(it);
+    }
+    sweep_at_ = std::max(kFirstSweep, 2 * issuers_.size());
+  }
   auto [it, inserted] = issuers_.try_emplace(issuer);
   if (inserted) {
     ngx_queue_init(&it->second.waiters);
@@ -30,105 +52,172 @@ KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
   return it->second;
 }
 
-void KeyStore::refresh_from_zone(Issuer& w, IssuerSnapshot& snap) {
-  if (!snap.has_document) {
-    // The zone dropped the document (Zone::forget_issuer): so does this worker.
-    if (snap.known && snap.generation != w.generation) {
-      w.keys.reset();
-      w.generation = snap.generation;
-    }
-    return;
+KeyStore::Lookup KeyStore::wait_for(const std::string& issuer) {
+  return {Result::kWait, nullptr, Status::kOk, &issuer_entry(issuer).waiters};
+}
+
+void KeyStore::forget_if_idle(const std::string& issuer) {
+  auto it = issuers_.find(issuer);
+  if (it != issuers_.end() && !it->second.keys && ngx_queue_empty(&it->second.waiters)) {
+    issuers_.erase(it);
   }
-  if (snap.generation == w.generation) {
-    w.fetched_at = snap.fetched_at;
-    return;
+}
+
+KeyStore::Issuer* KeyStore::refresh_from_zone(const std::string& issuer, Issuer* w,
+                                              IssuerSnapshot& snap) {
+  if (!snap.has_document) {
+    // Keys this worker took from the zone, and the zone holds them no more:
+    // Zone::forget_issuer ended the tenant's incarnation. Drop them too, or
+    // this worker would serve them until their TTL.
+    if (w != nullptr && w->keys && w->generation != 0) {
+      w->keys.reset();
+      w->generation = 0;
+      w->fetched_at = 0;
+    }
+    return w;
+  }
+  if (w != nullptr && snap.generation == w->generation) {
+    w->fetched_at = snap.fetched_at;
+    return w;
   }
   std::shared_ptr<const Jwks> keys;
-  if (Jwks::parse(snap.document, keys) != Status::kOk) return;  // stored only after parsing
-  w.keys = std::move(keys);
-  w.generation = snap.generation;
-  w.fetched_at = snap.fetched_at;
+  if (Jwks::parse(snap.document, keys) != Status::kOk) return w;  // stored only after parsing
+  if (w == nullptr) w = &issuer_entry(issuer);
+  w->keys = std::move(keys);
+  w->generation = snap.generation;
+  w->fetched_at = snap.fetched_at;
   zone_->count(Counter::kZoneHits);
+  return w;
+}
+
+bool KeyStore::admitted(const std::string& tenant_id, Lookup& out) {
+  ngx_queue_t* queue = nullptr;
+  switch (gate_->check(tenant_id, &queue)) {
+    case TenantGate::Verdict::kRegistered:
+      return true;
+    case TenantGate::Verdict::kPending:
+      out = {Result::kWait, nullptr, Status::kOk, queue};
+      return false;
+    case TenantGate::Verdict::kUnknown:
+      out = {Result::kFail, nullptr, Status::kTenantUnknown};
+      return false;
+    case TenantGate::Verdict::kDeleted:
+      out = {Result::kFail, nullptr, Status::kTenantDeleted};
+      return false;
+    case TenantGate::Verdict::kBusy:
+    default:
+      out = {Result::kFail, nullptr, Status::kJwksUnavailable};
+      return false;
+  }
 }
 
 KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const std::string& tenant_id,
                                    const LocConf& lcf, bool after_refetch) {
-  Issuer& w = issuer_entry(issuer);
+  Issuer* w = find_entry(issuer);
   ngx_msec_t now = ngx_current_msec;
   uint64_t epoch = zone_->jwks_epoch();
-  if (!after_refetch && w.keys && w.epoch == epoch && elapsed(w.fetched_at, now) < lcf.jwks_ttl) {
+  if (!after_refetch && w && w->keys && w->epoch == epoch &&
+      elapsed(w->fetched_at, now) < lcf.jwks_ttl) {
     zone_->count(Counter::kWorkerHits);
-    return {Result::kReady, w.keys, Status::kOk};
+    return {Result::kReady, w->keys, Status::kOk};
   }
 
   ClaimPolicy policy{after_refetch ? Claim::kNone : Claim::kIfStale, lcf.jwks_ttl,
                      lcf.fetch_timeout, lcf.refetch_interval};
+  // With the registry on, a tenant the zone does not know yet gets no entry
+  // before the registry has answered for it.
+  bool gated = gate_ && !tenant_id.empty() && (w == nullptr || !w->keys);
+  policy.create = !gated;
   IssuerSnapshot snap;
-  if (!zone_->look_up_issuer(issuer, w.generation, policy, snap)) {
-    ngx_log_error(NGX_LOG_WARN, log_, 0, "realm_auth: zone full, cannot track issuer");
+  bool room = zone_->look_up_issuer(issuer, w ? w->generation : 0, policy, snap);
+  if (room && gated && !snap.known && policy.claim != Claim::kNone) {
+    Lookup verdict;
+    if (!admitted(tenant_id, verdict)) {
+      if (verdict.result == Result::kFail) forget_if_idle(issuer);
+      return verdict;
+    }
+    policy.create = true;
+    room = zone_->look_up_issuer(issuer, 0, policy, snap);
+  }
+  if (!room) {
+    // Document-less issuers hold their whole share of the zone: a flood of
+    // made-up realms. Counted, and logged like any refusal (at info).
+    zone_->count(Counter::kIssuersRefused);
+    forget_if_idle(issuer);
     return {Result::kFail, nullptr, Status::kJwksUnavailable};
   }
-  refresh_from_zone(w, snap);
-  w.epoch = epoch;
-  if (snap.claimed && !start_fetch(issuer, tenant_id, false, lcf)) {
+  w = refresh_from_zone(issuer, w, snap);
+  if (w != nullptr) w->epoch = epoch;
+  if (snap.claimed && !start_fetch(issuer, false, lcf)) {
     zone_->fetch_failed(issuer);
     snap.fetch_in_flight = false;
   }
-  if (after_refetch && snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
-  if (w.keys && elapsed(w.fetched_at, now) < lcf.jwks_ttl + lcf.jwks_stale) {
-    return {Result::kReady, w.keys, Status::kOk};
+  if (after_refetch && snap.fetch_in_flight) return wait_for(issuer);
+  if (w && w->keys && elapsed(w->fetched_at, now) < lcf.jwks_ttl + lcf.jwks_stale) {
+    return {Result::kReady, w->keys, Status::kOk};
   }
-  if (snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
+  if (snap.fetch_in_flight) return wait_for(issuer);
+  forget_if_idle(issuer);
   // The last fetch's reason (an unregistered tenant, say), else no keys.
   Status why = snap.failure != Status::kOk ? snap.failure : Status::kJwksUnavailable;
   return {Result::kFail, nullptr, why};
 }
 
-KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const std::string& tenant_id,
-                                   const LocConf& lcf) {
-  Issuer& w = issuer_entry(issuer);
+KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf) {
+  Issuer* w = find_entry(issuer);
   ClaimPolicy policy{Claim::kRefetch, lcf.jwks_ttl, lcf.fetch_timeout, lcf.refetch_interval};
+  policy.create = false;  // only issuers that had keys get here
   IssuerSnapshot snap;
-  if (!zone_->look_up_issuer(issuer, w.generation, policy, snap)) {
+  if (!zone_->look_up_issuer(issuer, w ? w->generation : 0, policy, snap) || !snap.known) {
     return {Result::kFail, nullptr, Status::kKeyNotFound};
   }
-  refresh_from_zone(w, snap);
+  refresh_from_zone(issuer, w, snap);
   if (snap.claimed) {
     zone_->count(Counter::kRefetches);
-    if (!start_fetch(issuer, tenant_id, true, lcf)) {
+    if (!start_fetch(issuer, true, lcf)) {
       zone_->fetch_failed(issuer);
       return {Result::kFail, nullptr, Status::kKeyNotFound};
     }
   }
   // A fetch in flight (ours or another's) may bring the kid; otherwise the
   // rate limit says no.
-  if (snap.claimed || snap.fetch_in_flight) return {Result::kWait, nullptr, Status::kOk};
+  if (snap.claimed || snap.fetch_in_flight) return wait_for(issuer);
   return {Result::kFail, nullptr, Status::kKeyNotFound};
 }
 
-bool KeyStore::still_published(const std::string& issuer, const std::string& kid) {
-  Issuer& w = issuer_entry(issuer);
+bool KeyStore::still_published(const std::string& issuer, const std::string& tenant_id,
+                               const std::string& kid, const LocConf& lcf) {
+  Issuer* w = find_entry(issuer);
   uint64_t epoch = zone_->jwks_epoch();
-  if (w.epoch != epoch) {
+  if (w == nullptr || w->epoch != epoch) {
+    ClaimPolicy look_only;
+    look_only.create = false;
     IssuerSnapshot snap;
-    if (zone_->look_up_issuer(issuer, w.generation, ClaimPolicy{}, snap)) {
-      refresh_from_zone(w, snap);
-      w.epoch = epoch;
+    if (zone_->look_up_issuer(issuer, w ? w->generation : 0, look_only, snap)) {
+      w = refresh_from_zone(issuer, w, snap);
+      if (w != nullptr) w->epoch = epoch;
     }
   }
-  return !w.keys || w.keys->has_kid(kid);  // keys not known here: nothing says otherwise
+  if (w == nullptr || !w->keys) return true;  // keys not known here: nothing says otherwise
+  if (!w->keys->has_kid(kid)) return false;
+  if (elapsed(w->fetched_at, ngx_current_msec) < lcf.jwks_ttl) return true;
+  // Keys past their TTL: start their refresh as a verification would, so a
+  // key the issuer removed stops vouching for cached tokens too, even when
+  // every request is a cache hit. Meanwhile they serve as stale keys do.
+  Lookup l = acquire(issuer, tenant_id, lcf, false);
+  return l.result == Result::kReady && l.keys->has_kid(kid);
 }
 
 void KeyStore::forget(const std::string& issuer) {
   auto it = issuers_.find(issuer);
   if (it == issuers_.end()) return;
-  it->second.keys.reset();
-  it->second.fetched_at = 0;
+  wake_all(&it->second.waiters);  // they re-run the access phase and find no entry
+  issuers_.erase(it);
 }
 
-void KeyStore::wait(RequestCtx* ctx, const std::string& issuer) {
+void KeyStore::wait(RequestCtx* ctx, ngx_queue_t* queue) {
   if (ctx->queued) return;
-  ngx_queue_insert_tail(&issuer_entry(issuer).waiters, &ctx->waiting);
+  ngx_queue_insert_tail(queue, &ctx->waiting);
   ctx->queued = true;
 }
 
@@ -138,21 +227,44 @@ void KeyStore::stop_waiting(RequestCtx* ctx) {
   ctx->queued = false;
 }
 
-bool KeyStore::start_fetch(const std::string& issuer, const std::string& tenant_id, bool force_http,
-                           const LocConf& lcf) {
+void KeyStore::wake_all(ngx_queue_t* waiters) {
+  while (!ngx_queue_empty(waiters)) {
+    RequestCtx* ctx = ngx_queue_data(ngx_queue_head(waiters), RequestCtx, waiting);
+    stop_waiting(ctx);
+    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+  }
+}
+
+ngx_uint_t KeyStore::warn_level() {
+  ngx_msec_t now = ngx_current_msec;
+  if (last_warn_ != 0 && elapsed(last_warn_, now) < 1000) return NGX_LOG_INFO;
+  last_warn_ = now;
+  return NGX_LOG_WARN;
+}
+
+bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf) {
   auto* job = new (std::nothrow) FetchJob();
   if (job == nullptr) return false;
   ngx_memzero(&job->task, sizeof(job->task));
   job->store = this;
   job->issuer = issuer;
-  if (tenant_registry_) job->tenant_id = tenant_id;
   job->force_http = force_http;
   job->config = source_;
   job->config.fetch_timeout_ms = static_cast<long>(lcf.fetch_timeout);
   job->config.ttl_ms = static_cast<long>(lcf.jwks_ttl);
   job->task.ctx = job;
-  job->task.handler = run_fetch;
-  job->task.event.handler = fetch_done;
+  // Guarded here, where the job is known: an exception in the thread fails
+  // the fetch (its waiters get jwks_unavailable); one in the completion
+  // still frees the job (fetch_done owns it).
+  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
+    if (guarded(guard::LogReport{log, "JWKS fetch task"}, [&] { run_fetch(data, log); })) return;
+    auto* failed = static_cast<FetchJob*>(data);
+    failed->parsed.reset();
+    failed->outcome.status = Status::kJwksUnavailable;
+    failed->outcome.error = "internal error";  // fits std::string's own buffer: no allocation
+    OPENSSL_thread_stop();                     // as run_fetch does on return
+  };
+  job->task.event.handler = guard::event<fetch_done>;
   job->task.event.data = job;
   job->task.event.log = log_;
   if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) {
@@ -162,47 +274,13 @@ bool KeyStore::start_fetch(const std::string& issuer, const std::string& tenant_
   return true;
 }
 
-namespace {
-
-// An invented tenant-<slug> must not cost a request to Keycloak: with the
-// registry on, a tenant the sidecar never created (or deleted) is refused
-// after one Redis read. Redis not answering (`redis_error`) lets the fetch
-// go ahead: the registry guards Keycloak's load, the signature still guards
-// the door.
-// kOk, kTenantUnknown (never created) or kTenantDeleted.
-Status registered(const std::string& tenant_id, const RedisEndpoint& redis, bool& redis_error) {
-  RedisClient client(redis);
-  TenantInfo record;
-  if (!read_tenant_record(client, tenant_id, record)) {
-    redis_error = true;
-    return Status::kOk;
-  }
-  if (record.state == TenantRecord::kAbsent) return Status::kTenantUnknown;
-  if (record.state == TenantRecord::kDeleted) return Status::kTenantDeleted;
-  return Status::kOk;
-}
-
-}  // namespace
-
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
-  bool registry_error = false;
-  Status registry = job->tenant_id.empty()
-                        ? Status::kOk
-                        : registered(job->tenant_id, job->config.redis, registry_error);
-  if (registry != Status::kOk) {
-    job->outcome.status = registry;
-    job->outcome.error =
-        "tenant \"" + job->tenant_id + "\" is " +
-        (registry == Status::kTenantDeleted ? "deleted" : "not in the tenant registry");
-  } else {
-    job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
-    if (job->outcome.status == Status::kOk &&
-        Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
-      job->outcome.status = Status::kJwksMalformed;
-    }
+  job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
+  if (job->outcome.status == Status::kOk &&
+      Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
+    job->outcome.status = Status::kJwksMalformed;
   }
-  job->outcome.redis_error = job->outcome.redis_error || registry_error;
   // Hand back this thread's OpenSSL state (error queue, thread-stop handler
   // list) before the thread returns to the pool. At worker exit nginx lets
   // pool threads go without joining them, and OpenSSL's atexit cleanup
@@ -214,44 +292,41 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
 }
 
 void KeyStore::fetch_done(ngx_event_t* ev) {
-  auto* job = static_cast<FetchJob*>(ev->data);
+  std::unique_ptr<FetchJob> job(static_cast<FetchJob*>(ev->data));
   job->store->finish_fetch(*job);
-  delete job;
 }
 
 void KeyStore::finish_fetch(FetchJob& job) {
   const JwksFetchOutcome& out = job.outcome;
-  Issuer& w = issuer_entry(job.issuer);
   if (out.redis_error) zone_->count(Counter::kRedisErrors);
+  if (out.redis_rejected) rejections_->note(out.rejection);
 
   if (out.status == Status::kOk) {
     zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);
     uint64_t generation = zone_->store_document(job.issuer, out.body);
+    Issuer& w = issuer_entry(job.issuer);
     w.keys = job.parsed;
     w.generation = generation;
     w.fetched_at = ngx_current_msec;
     w.epoch = zone_->jwks_epoch();
-  } else if (out.status == Status::kTenantUnknown || out.status == Status::kTenantDeleted) {
-    zone_->fetch_failed(job.issuer, out.status);  // no fetch happened: not a fetch failure
-    ngx_log_error(NGX_LOG_INFO, log_, 0, "realm_auth: no JWKS fetch for \"%*s\": %s",
-                  job.issuer.size(), job.issuer.data(), out.error.c_str());
   } else {
     zone_->count(Counter::kFetchFailures);
     zone_->fetch_failed(job.issuer);
-    // Connection-level failures concern the operator; an HTTP error usually
-    // means a client named a realm that does not exist, so keep it quiet.
-    ngx_uint_t level = out.http_status == 0 ? NGX_LOG_WARN : NGX_LOG_INFO;
+    // Connection-level failures concern the operator, but a client can
+    // cause one per made-up realm while the identity provider is down: warn
+    // once a second at most. An HTTP error usually means a client named a
+    // realm that does not exist, so keep it quiet.
+    ngx_uint_t level = out.http_status == 0 ? warn_level() : NGX_LOG_INFO;
     ngx_log_error(level, log_, 0, "realm_auth: JWKS fetch for \"%*s\" failed: %s",
                   job.issuer.size(), job.issuer.data(), out.error.c_str());
   }
 
   // Wake this worker's waiters; they re-run the access phase and find the
-  // keys (or the failure) in the worker tier.
-  while (!ngx_queue_empty(&w.waiters)) {
-    ngx_queue_t* q = ngx_queue_head(&w.waiters);
-    RequestCtx* ctx = ngx_queue_data(q, RequestCtx, waiting);
-    stop_waiting(ctx);
-    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+  // keys (or the failure) in the worker tier. An issuer left without keys
+  // keeps no worker state.
+  if (Issuer* w = find_entry(job.issuer)) {
+    wake_all(&w->waiters);
+    forget_if_idle(job.issuer);
   }
 }
 

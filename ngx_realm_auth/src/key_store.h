@@ -5,6 +5,12 @@
 // Requests that must wait are queued per issuer and woken when this worker's
 // fetch lands; requests of other workers poll the zone (see access_handler).
 // Event-loop thread only, except run_fetch which touches only its job.
+//
+// Bounded against made-up issuers (anyone can name a new realm under an
+// allowed pattern): the worker map holds only issuers with keys or with
+// requests waiting for them; the zone keeps document-less issuers in a
+// capped, reclaimed share (zone.h); with the registry on, nothing is made
+// for a tenant before the registry knows it (tenant_gate.h).
 #pragma once
 
 #include <memory>
@@ -15,6 +21,8 @@
 #include "jwks_source.h"
 #include "module.h"
 #include "ngx.h"
+#include "redis_rejections.h"
+#include "tenant_gate.h"
 #include "zone.h"
 
 namespace realm_auth {
@@ -26,14 +34,15 @@ class KeyStore {
     Result result = Result::kFail;
     std::shared_ptr<const Jwks> keys;  // kReady
     Status status = Status::kOk;       // kFail
+    ngx_queue_t* queue = nullptr;      // kWait: where the request waits to be woken
   };
 
-  // `tenant_registry`: before fetching the keys of a tenant realm, check
+  // `tenant_registry`: before making any state for a tenant realm, check
   // that the sidecar's registry in Redis knows the tenant
   // (auth_realm_tenant_registry); needs source.use_redis.
+  // `rejections` hears of every Redis value that failed its check.
   KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
-           bool tenant_registry, ngx_log_t* log)
-      : zone_(zone), pool_(pool), source_(source), tenant_registry_(tenant_registry), log_(log) {}
+           bool tenant_registry, RedisRejections* rejections, ngx_log_t* log);
 
   // Keys of `issuer`, fresh per the location's TTL, or stale within
   // auth_realm_jwks_stale while a refresh runs. Starts a fetch when this
@@ -45,18 +54,28 @@ class KeyStore {
 
   // The token's kid is not in the keys: refetch over HTTP unless one ran
   // within auth_realm_jwks_refetch_interval. kWait, or kFail(kKeyNotFound).
-  Lookup refetch(const std::string& issuer, const std::string& tenant_id, const LocConf& lcf);
+  Lookup refetch(const std::string& issuer, const LocConf& lcf);
 
   // Whether the issuer still publishes `kid`, as far as this nginx knows
   // (no I/O): a cached identity whose key was unpublished is not reused.
-  bool still_published(const std::string& issuer, const std::string& kid);
+  // Keys past the location's TTL are refreshed as acquire() would, and
+  // vouch only while they may serve stale.
+  bool still_published(const std::string& issuer, const std::string& tenant_id,
+                       const std::string& kid, const LocConf& lcf);
 
-  // Drops this worker's keys of `issuer` (its tenant's incarnation ended).
+  // Erases this worker's entry of `issuer` (its tenant's incarnation
+  // ended), waking its waiters first.
   void forget(const std::string& issuer);
 
-  // Queue `ctx` to be woken when this worker's fetch for `issuer` lands.
-  void wait(RequestCtx* ctx, const std::string& issuer);
+  // Queue `ctx` on a kWait lookup's queue, to be woken when what it waits
+  // for (a fetch of this worker, a registry answer) lands.
+  static void wait(RequestCtx* ctx, ngx_queue_t* queue);
   static void stop_waiting(RequestCtx* ctx);
+  // Wakes every request in `waiters`: they re-run the access phase.
+  static void wake_all(ngx_queue_t* waiters);
+
+  // Issuers this worker holds (status and tests).
+  size_t issuers_held() const { return issuers_.size(); }
 
  private:
   struct Issuer {
@@ -68,21 +87,36 @@ class KeyStore {
   };
   struct FetchJob;
 
+  Issuer* find_entry(const std::string& issuer);
   Issuer& issuer_entry(const std::string& issuer);
-  // Applies a zone snapshot to the worker's entry; parses a new document.
-  void refresh_from_zone(Issuer& w, IssuerSnapshot& snap);
-  bool start_fetch(const std::string& issuer, const std::string& tenant_id, bool force_http,
-                   const LocConf& lcf);
+  // A kWait lookup: the request waits on the issuer's entry.
+  Lookup wait_for(const std::string& issuer);
+  // Drops `issuer`'s entry when it holds nothing (no keys, no waiters).
+  void forget_if_idle(const std::string& issuer);
+  // Applies a zone snapshot; parses a new document, making the worker's
+  // entry when there was none. Returns the entry, or `w` unchanged.
+  Issuer* refresh_from_zone(const std::string& issuer, Issuer* w, IssuerSnapshot& snap);
+  // With the registry on: whether a tenant issuer the zone does not know may
+  // get state; kFail or kWait when not (yet).
+  bool admitted(const std::string& tenant_id, Lookup& out);
+  // Log level for an operator-facing fetch failure: warn at most once a
+  // second per worker, info after that (the failures may be client-made).
+  ngx_uint_t warn_level();
+  bool start_fetch(const std::string& issuer, bool force_http, const LocConf& lcf);
   static void run_fetch(void* data, ngx_log_t* log);  // thread pool
   static void fetch_done(ngx_event_t* ev);            // event loop
   void finish_fetch(FetchJob& job);
 
   Zone* zone_;
   ngx_thread_pool_t* pool_;
-  JwksSourceConfig source_;  // Redis endpoint; timeouts set per fetch
-  bool tenant_registry_;     // auth_realm_tenant_registry
+  JwksSourceConfig source_;           // Redis endpoint; timeouts set per fetch
+  RedisRejections* rejections_;       // forged or oversized values read from Redis
+  std::unique_ptr<TenantGate> gate_;  // auth_realm_tenant_registry
   ngx_log_t* log_;
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them
+  size_t sweep_at_ = kFirstSweep;                    // sweep idle entries past this size
+  ngx_msec_t last_warn_ = 0;
+  static constexpr size_t kFirstSweep = 1024;
 };
 
 }  // namespace realm_auth

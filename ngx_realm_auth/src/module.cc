@@ -8,8 +8,10 @@
 #include <memory>
 #include <new>
 
+#include "guard.h"
 #include "http_fetch.h"
 #include "key_store.h"
+#include "redis_rejections.h"
 #include "tenant_state.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -27,19 +29,23 @@ ngx_int_t preconfiguration(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 void* create_main_conf(ngx_conf_t* cf);
 char* init_main_conf(ngx_conf_t* cf, void* conf);
+void* create_srv_conf(ngx_conf_t* cf);
+char* merge_srv_conf(ngx_conf_t* cf, void* parent, void* child);
 void* create_loc_conf(ngx_conf_t* cf);
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child);
 ngx_int_t init_process(ngx_cycle_t* cycle);
 void exit_process(ngx_cycle_t* cycle);
 
+// Every function nginx calls goes through an adapter of guard.h (nginx's
+// own *_slot parsers are C and need none).
 #define LOC_ANY (NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF)
 #define LOC_OFFSET(field) offsetof(LocConf, field)
 
 ngx_command_t commands[] = {
-    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, set_zone,
+    {ngx_string("auth_realm_zone"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, guard::directive<set_zone>,
      NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
-    {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE, set_redis,
-     NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_redis"), NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
+     guard::directive<set_redis>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
     {ngx_string("auth_realm_tenant_state_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_state_interval),
      nullptr},
@@ -49,16 +55,20 @@ ngx_command_t commands[] = {
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
      nullptr},
+    {ngx_string("auth_realm_strip_identity_headers"),
+     NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+     NGX_HTTP_SRV_CONF_OFFSET, offsetof(SrvConf, strip_identity_headers), nullptr},
     {ngx_string("auth_realm"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(enable), nullptr},
-    {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, add_issuer,
+    {ngx_string("auth_realm_issuer"), LOC_ANY | NGX_CONF_TAKE1, guard::directive<add_issuer>,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(issuers), nullptr},
     {ngx_string("auth_realm_audience"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_str_array_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(audiences), nullptr},
-    {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE, set_algorithms,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
-    {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE, set_client_roles,
-     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles), nullptr},
+    {ngx_string("auth_realm_algorithms"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<set_algorithms>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(algorithms), nullptr},
+    {ngx_string("auth_realm_client_roles"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<set_client_roles>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(client_roles),
+     nullptr},
     {ngx_string("auth_realm_leeway"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(leeway), nullptr},
     {ngx_string("auth_realm_token_max_size"), LOC_ANY | NGX_CONF_TAKE1, ngx_conf_set_size_slot,
@@ -77,19 +87,22 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_purpose), nullptr},
     {ngx_string("auth_realm_identity_headers"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(identity_headers), nullptr},
-    {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS, set_status,
-     NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+     guard::directive<set_status>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
-    preconfiguration, postconfiguration, create_main_conf, init_main_conf,
-    nullptr,          nullptr,           create_loc_conf,  merge_loc_conf,
+    guard::conf_step<preconfiguration>,   guard::conf_step<postconfiguration>,
+    guard::conf_create<create_main_conf>, guard::conf_init<init_main_conf>,
+    guard::conf_create<create_srv_conf>,  guard::conf_merge<merge_srv_conf>,
+    guard::conf_create<create_loc_conf>,  guard::conf_merge<merge_loc_conf>,
 };
 
 // Per-worker state, created in init_process.
 KeyStore* worker_keys = nullptr;
 WorkerTokenCache* worker_tokens = nullptr;
 TenantStates* worker_tenants = nullptr;
+RedisRejections* worker_rejections = nullptr;
 
 // Slots of the per-worker verified-token table (tokens are ~1 KB each).
 constexpr size_t kWorkerTokenSlots = 4096;
@@ -132,6 +145,23 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) {
                        "registry lives in Redis)");
     return static_cast<char*>(NGX_CONF_ERROR);
   }
+  return NGX_CONF_OK;
+}
+
+void* create_srv_conf(ngx_conf_t* cf) {
+  auto* scf = static_cast<SrvConf*>(ngx_pcalloc(cf->pool, sizeof(SrvConf)));
+  if (scf == nullptr) return nullptr;
+  scf->strip_identity_headers = NGX_CONF_UNSET;
+  return scf;
+}
+
+// Off by default: a server without auth_realm is not ours to change. Where
+// auth_realm is configured the headers are stripped whatever this says
+// (auth_used, set by merge_loc_conf).
+char* merge_srv_conf(ngx_conf_t*, void* parent, void* child) {
+  auto* prev = static_cast<SrvConf*>(parent);
+  auto* conf = static_cast<SrvConf*>(child);
+  ngx_conf_merge_value(conf->strip_identity_headers, prev->strip_identity_headers, 0);
   return NGX_CONF_OK;
 }
 
@@ -218,6 +248,9 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   auto* mcf =
       static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
   mcf->used = 1;
+  // nginx merges a server's locations with that server's srv_conf in cf->ctx.
+  static_cast<SrvConf*>(ngx_http_conf_get_module_srv_conf(cf, ngx_http_realm_auth_module))
+      ->auth_used = 1;
   return build_verifier(cf, conf);
 }
 
@@ -228,6 +261,14 @@ ngx_int_t preconfiguration(ngx_conf_t* cf) { return add_variables(cf); }
 ngx_int_t postconfiguration(ngx_conf_t* cf) {
   auto* mcf =
       static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
+      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+  // Post-read: before server rewrites, access and everything else, once per
+  // request (internal redirects and subrequests share the cleaned list).
+  auto* strip = static_cast<ngx_http_handler_pt*>(
+      ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers));
+  if (strip == nullptr) return NGX_ERROR;
+  *strip = guard::phase<strip_client_identity>;
   if (!mcf->used) return NGX_OK;
   if (mcf->shm_zone == nullptr) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -240,12 +281,10 @@ ngx_int_t postconfiguration(ngx_conf_t* cf) {
       ngx_thread_pool_add(cf, mcf->thread_pool_name.len ? &mcf->thread_pool_name : nullptr);
   if (mcf->thread_pool == nullptr) return NGX_ERROR;
 
-  auto* cmcf = static_cast<ngx_http_core_main_conf_t*>(
-      ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
   auto* h = static_cast<ngx_http_handler_pt*>(
       ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
   if (h == nullptr) return NGX_ERROR;
-  *h = access_handler;
+  *h = guard::access_phase;
   return NGX_OK;
 }
 
@@ -254,13 +293,17 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
       ngx_http_cycle_get_module_main_conf(cycle, ngx_http_realm_auth_module));
   if (mcf == nullptr || !mcf->used) return NGX_OK;
   http_fetch_global_init();
-  worker_keys = new (std::nothrow)
-      KeyStore(mcf->zone, mcf->thread_pool, *mcf->source, mcf->tenant_registry == 1, cycle->log);
+  worker_rejections = new (std::nothrow) RedisRejections(mcf->zone, cycle->log);
+  if (worker_rejections == nullptr) return NGX_ERROR;
+  worker_keys =
+      new (std::nothrow) KeyStore(mcf->zone, mcf->thread_pool, *mcf->source,
+                                  mcf->tenant_registry == 1, worker_rejections, cycle->log);
   worker_tokens = new (std::nothrow) WorkerTokenCache(kWorkerTokenSlots);
   if (worker_keys == nullptr || worker_tokens == nullptr) return NGX_ERROR;
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
-    worker_tenants = new (std::nothrow) TenantStates(mcf->source->redis, mcf->tenant_state_interval,
-                                                     mcf->thread_pool, mcf->zone, cycle->log);
+    worker_tenants =
+        new (std::nothrow) TenantStates(mcf->source->redis, mcf->tenant_state_interval,
+                                        mcf->thread_pool, mcf->zone, worker_rejections, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;
@@ -273,6 +316,8 @@ void exit_process(ngx_cycle_t*) {
   worker_tokens = nullptr;
   delete worker_tenants;
   worker_tenants = nullptr;
+  delete worker_rejections;
+  worker_rejections = nullptr;
 }
 
 // --- directive parsers -------------------------------------------------------
@@ -310,13 +355,36 @@ char* set_zone(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
                        &name);
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  mcf->shm_zone->init = Zone::init;
+  mcf->shm_zone->init = guard::shm_init<Zone::init>;
   mcf->shm_zone->data = mcf;  // replaced by Zone::init with the shared state
   mcf->zone = make_owned<Zone>(cf, mcf->shm_zone);
   return mcf->zone == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
 }
 
-// auth_realm_redis host:port [prefix=<text>] [timeout=<time>]
+// Reads a secret file named in the configuration (at startup, not on the
+// event loop). Never logged.
+bool read_secret_file(ngx_conf_t* cf, ngx_command_t* cmd, std::string_view path, std::string& out) {
+  std::string error;
+  if (realm_auth::read_secret_file(std::string(path), out, error)) return true;
+  ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name, error.c_str());
+  return false;
+}
+
+bool add_seal_key(ngx_conf_t* cf, ngx_command_t* cmd, std::string_view path, SealKeys& keys) {
+  SealKey key;
+  std::string error;
+  if (!load_seal_key(std::string(path), key, error)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", &cmd->name, error.c_str());
+    return false;
+  }
+  keys.push_back(std::move(key));
+  return true;
+}
+
+// auth_realm_redis host:port hmac_key_file=<path> [hmac_previous_key_file=<path>]
+//                  [user=<name> password_file=<path>] [prefix=<text>] [timeout=<time>]
+// The HMAC key is required: nothing is believed from Redis without it
+// (docs/REDIS_TRUST.md).
 char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   if (mcf->source->use_redis) return const_cast<char*>("is duplicate");
@@ -335,10 +403,26 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   ep.host.assign(to_view(u.host));
   ep.port = u.port;
 
+  std::string_view key_file, previous_key_file, password_file;
   for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
     std::string_view arg = to_view(value[i]);
+    // name=<non-empty value>
+    auto option = [&arg](std::string_view name, std::string_view& out) {
+      if (arg.size() <= name.size() || arg.substr(0, name.size()) != name) return false;
+      out = arg.substr(name.size());
+      return true;
+    };
+    std::string_view v;
     if (arg.rfind("prefix=", 0) == 0) {
       ep.prefix.assign(arg.substr(7));
+    } else if (option("user=", v)) {
+      ep.user.assign(v);
+    } else if (option("password_file=", v)) {
+      password_file = v;
+    } else if (option("hmac_key_file=", v)) {
+      key_file = v;
+    } else if (option("hmac_previous_key_file=", v)) {
+      previous_key_file = v;
     } else if (arg.rfind("timeout=", 0) == 0) {
       ngx_str_t t{value[i].len - 8, value[i].data + 8};
       ngx_int_t ms = ngx_parse_time(&t, 0);
@@ -353,6 +437,22 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
                          &value[i]);
       return static_cast<char*>(NGX_CONF_ERROR);
     }
+  }
+  if (key_file.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" needs hmac_key_file=<path>: values from Redis are believed "
+                       "only with the fleet's key",
+                       &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!ep.user.empty() && password_file.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": user= needs password_file=", &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!add_seal_key(cf, cmd, key_file, ep.seal_keys) ||
+      (!previous_key_file.empty() && !add_seal_key(cf, cmd, previous_key_file, ep.seal_keys)) ||
+      (!password_file.empty() && !read_secret_file(cf, cmd, password_file, ep.password))) {
+    return static_cast<char*>(NGX_CONF_ERROR);
   }
   mcf->source->use_redis = true;
   return NGX_CONF_OK;
@@ -407,7 +507,7 @@ char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
 char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
       ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-  clcf->handler = status_handler;
+  clcf->handler = guard::content<status_handler>;
   return NGX_CONF_OK;
 }
 
@@ -420,16 +520,17 @@ TenantStates* worker_tenant_states() { return worker_tenants; }
 }  // namespace realm_auth
 
 extern "C" {
-ngx_module_t ngx_http_realm_auth_module = {NGX_MODULE_V1,
-                                           &realm_auth::module_ctx,
-                                           realm_auth::commands,
-                                           NGX_HTTP_MODULE,
-                                           nullptr,                   // init master
-                                           nullptr,                   // init module
-                                           realm_auth::init_process,  // init process
-                                           nullptr,                   // init thread
-                                           nullptr,                   // exit thread
-                                           realm_auth::exit_process,  // exit process
-                                           nullptr,                   // exit master
-                                           NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_realm_auth_module = {
+    NGX_MODULE_V1,
+    &realm_auth::module_ctx,
+    realm_auth::commands,
+    NGX_HTTP_MODULE,
+    nullptr,                                                  // init master
+    nullptr,                                                  // init module
+    realm_auth::guard::cycle_init<realm_auth::init_process>,  // init process
+    nullptr,                                                  // init thread
+    nullptr,                                                  // exit thread
+    realm_auth::guard::cycle_exit<realm_auth::exit_process>,  // exit process
+    nullptr,                                                  // exit master
+    NGX_MODULE_V1_PADDING};
 }

@@ -8,6 +8,7 @@
 #include "identity.h"
 #include "jwks_source.h"
 #include "ngx.h"
+#include "purpose.h"
 #include "status.h"
 #include "token_hash.h"
 #include "verifier.h"
@@ -31,6 +32,12 @@ struct MainConf {
   ngx_msec_t tenant_state_interval;  // auth_realm_tenant_state_interval (0 = off)
   ngx_flag_t tenant_registry;        // auth_realm_tenant_registry
   ngx_flag_t used;                   // some location has auth_realm on
+};
+
+// server{} level (and http{} for the directive's default).
+struct SrvConf {
+  ngx_flag_t strip_identity_headers;  // auth_realm_strip_identity_headers
+  ngx_flag_t auth_used;               // a location of this server has auth_realm on
 };
 
 // location{} level; C++ members are built at merge time and freed by a
@@ -87,8 +94,20 @@ inline RequestCtx* request_ctx(ngx_http_request_t* r) {
 ngx_int_t access_handler(ngx_http_request_t* r);
 ngx_int_t status_handler(ngx_http_request_t* r);
 ngx_int_t add_variables(ngx_conf_t* cf);
-// Drops client-sent identity headers; with `add`, sets the verified ones.
-ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx, bool add);
+// Post-read phase: removes the client's identity headers and selects the
+// request's X-Purpose (identity_headers.cc).
+ngx_int_t strip_client_identity(ngx_http_request_t* r);
+// Adds the verified identity headers (replacing any an earlier location of
+// this request added).
+ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx);
+
+// The request's purpose as selected by strip_client_identity; null where it
+// did not run (a server without auth_realm).
+struct RequestPurpose {
+  PurposeCheck check;
+  ngx_str_t value;  // trimmed; empty unless check is kOk
+};
+const RequestPurpose* request_purpose(ngx_http_request_t* r);
 
 // The worker's key store, created in init_process (per-worker state).
 KeyStore* worker_key_store();

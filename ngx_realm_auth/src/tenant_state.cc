@@ -1,12 +1,15 @@
 // Tenant records from Redis (tenant_state.h).
 #include "tenant_state.h"
 
+#include <memory>
 #include <new>
 #include <vector>
 
+#include "guard.h"
 #include "key_store.h"
 #include "module.h"
 #include "redis_client.h"
+#include "redis_keys.h"
 #include "tenant_registry.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -16,20 +19,29 @@ namespace realm_auth {
 // One read: the slugs to read in, their records out. Owned by the job; the
 // thread touches nothing else.
 struct TenantStates::RefreshJob {
+  struct Read {
+    RedisRead result = RedisRead::kError;
+    TenantRecordValue record;  // kFound
+    std::string why;           // kRejected
+  };
   ngx_thread_task_t task;
   TenantStates* owner;
   bool periodic;
   RedisEndpoint redis;
   std::vector<std::string> slugs;
-  std::vector<TenantInfo> records;
-  std::vector<bool> read;  // per slug: Redis answered
+  std::vector<Read> reads;  // per slug; shorter when the thread failed (the rest: kError)
 };
 
 TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
-                           Zone* zone, ngx_log_t* log)
-    : redis_(redis), interval_(interval), pool_(pool), zone_(zone), log_(log) {
+                           Zone* zone, RedisRejections* rejections, ngx_log_t* log)
+    : redis_(redis),
+      interval_(interval),
+      pool_(pool),
+      zone_(zone),
+      rejections_(rejections),
+      log_(log) {
   ngx_memzero(&timer_, sizeof(timer_));
-  timer_.handler = on_timer;
+  timer_.handler = guard::event<on_timer>;
   timer_.data = this;
   timer_.log = log;
   timer_.cancelable = 1;  // never delays a graceful shutdown
@@ -67,28 +79,33 @@ Status TenantStates::admit(const Identity& identity, RequestCtx* ctx, bool& wait
   return admit_tenant_token(e.info, identity.iat);
 }
 
-const TenantInfo* TenantStates::known(const std::string& tenant_id) const {
+const TenantRecordValue* TenantStates::known(const std::string& tenant_id) const {
   auto it = tenants_.find(tenant_id);
   return it != tenants_.end() && it->second.known ? &it->second.info : nullptr;
 }
 
 bool TenantStates::post(std::vector<std::string> slugs, bool periodic) {
-  auto* job = new (std::nothrow) RefreshJob();
-  if (job == nullptr) return false;
+  std::unique_ptr<RefreshJob> job(new (std::nothrow) RefreshJob());
+  if (!job) return false;
   ngx_memzero(&job->task, sizeof(job->task));
   job->owner = this;
   job->periodic = periodic;
   job->redis = redis_;
   job->slugs = std::move(slugs);
-  job->task.ctx = job;
-  job->task.handler = run_refresh;
-  job->task.event.handler = refresh_done;
-  job->task.event.data = job;
+  job->task.ctx = job.get();
+  // An exception in the thread reads nothing: refresh_done then sees every
+  // slug as "Redis did not answer" (states kept, first-sight waiters woken).
+  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
+    if (guarded(guard::LogReport{log, "tenant state task"}, [&] { run_refresh(data, log); })) {
+      return;
+    }
+    static_cast<RefreshJob*>(data)->reads.clear();
+  };
+  job->task.event.handler = guard::event<refresh_done>;
+  job->task.event.data = job.get();
   job->task.event.log = log_;
-  if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) {
-    delete job;
-    return false;
-  }
+  if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) return false;
+  job.release();  // refresh_done owns it now
   return true;
 }
 
@@ -108,11 +125,11 @@ void TenantStates::on_timer(ngx_event_t* ev) {
 void TenantStates::run_refresh(void* data, ngx_log_t*) {
   auto* job = static_cast<RefreshJob*>(data);
   RedisClient client(job->redis);
-  job->records.assign(job->slugs.size(), TenantInfo{});
-  job->read.assign(job->slugs.size(), false);
+  job->reads.resize(job->slugs.size());
   for (size_t i = 0; i < job->slugs.size(); i++) {
-    if (!read_tenant_record(client, job->slugs[i], job->records[i])) break;  // Redis down
-    job->read[i] = true;
+    RefreshJob::Read& read = job->reads[i];
+    read.result = read_tenant_record(client, job->slugs[i], read.record, read.why);
+    if (read.result == RedisRead::kError) break;  // Redis down: the rest stay kError
   }
 }
 
@@ -128,19 +145,27 @@ void TenantStates::purge(const std::string& issuer) {
 }
 
 void TenantStates::refresh_done(ngx_event_t* ev) {
-  auto* job = static_cast<RefreshJob*>(ev->data);
+  std::unique_ptr<RefreshJob> job(static_cast<RefreshJob*>(ev->data));
   TenantStates* self = job->owner;
   if (job->periodic) self->refreshing_ = false;
   for (size_t i = 0; i < job->slugs.size(); i++) {
     auto it = self->tenants_.find(job->slugs[i]);
-    if (it == self->tenants_.end()) continue;
+    if (it == self->tenants_.end()) continue;  // never the case today: entries are not erased
     Entry& e = it->second;
-    if (job->read[i]) {
-      if (e.known && incarnation_ended(e.info, job->records[i])) self->purge(e.issuer);
-      e.info = std::move(job->records[i]);
+    const RefreshJob::Read* read = i < job->reads.size() ? &job->reads[i] : nullptr;
+    if (read && read->result == RedisRead::kRejected) {
+      self->rejections_->note("\"" + job->redis.prefix + tenant_key(job->slugs[i]) +
+                              "\": " + read->why);
     }
-    // A failed first read leaves the old (absent) record: Redis down does
-    // not block requests; the periodic refresh tries again.
+    // Only an authentic record sealed no earlier than the one applied last
+    // changes anything (an older one is a replay). Absent, forged, or Redis
+    // down: the last authentic record stays; a failed first read leaves
+    // "absent" (served) so Redis down does not block requests, and the
+    // periodic refresh tries again.
+    if (read && read->result == RedisRead::kFound && read->record.issued_ms >= e.info.issued_ms) {
+      if (e.known && incarnation_ended(e.info, read->record)) self->purge(e.issuer);
+      e.info = read->record;
+    }
     e.known = true;
     if (!job->periodic) e.reading = false;
     while (!ngx_queue_empty(&e.waiters)) {
@@ -151,7 +176,6 @@ void TenantStates::refresh_done(ngx_event_t* ev) {
       ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
     }
   }
-  delete job;
 }
 
 }  // namespace realm_auth

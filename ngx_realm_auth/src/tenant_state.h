@@ -1,18 +1,24 @@
-// Fleet-wide tenant lifecycle: the sidecar writes `<prefix>tenant:<slug>` =
-// the tenant record (state and incarnation, core/tenant_incarnation.h) to
-// Redis; every worker re-reads the records of the tenants it has seen every
-// auth_realm_tenant_state_interval (one thread pool task per worker per
-// interval) and refuses tokens of a disabled or deleted tenant, and tokens
-// issued before the tenant's current incarnation began (a deleted realm
-// whose slug came back), cached tokens included.
+// Fleet-wide tenant lifecycle: the sidecar writes sealed tenant records
+// (`<prefix>tenant:<slug>`, core/tenant_registry.h: state and incarnation,
+// core/tenant_incarnation.h) to Redis; every worker re-reads the records of
+// the tenants it has seen every auth_realm_tenant_state_interval (one thread
+// pool task per worker per interval) and refuses tokens of a disabled or
+// deleted tenant, and tokens issued before the tenant's current incarnation
+// began (a deleted realm whose slug came back), cached tokens included.
 //
 // The first token of a tenant a worker has not seen yet waits for one Redis
 // read of its record (a thread pool task) before it is served: a worker
 // that just started (or was reloaded) must not serve a deleted realm's
-// token from the zone's caches on the strength of "not read yet". Redis
-// being unreachable does not block requests: Redis is an optional tier and
-// its outage must not take the gateway down, so the tenant then counts as
-// active until a read succeeds.
+// token from the zone's caches on the strength of "not read yet".
+//
+// Only authentic records change what a worker believes, and only forward in
+// time: a record sealed before the one the worker applied last (a replay)
+// is ignored. A forged, oversized or missing record, or Redis being
+// unreachable, changes nothing: the worker keeps its last authentic record
+// (a tenant never read is served: Redis is an optional tier and its outage
+// must not take the gateway down). So whoever writes Redis without the
+// fleet key can neither disable a tenant nor re-enable a disabled one nor
+// end an incarnation; it can only withhold news (docs/REDIS_TRUST.md).
 //
 // When a record says the incarnation this worker knew has ended (deleted,
 // or a new incarnation id), the worker drops the issuer's keys and verified
@@ -21,10 +27,12 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "identity.h"
 #include "jwks_source.h"
 #include "ngx.h"
+#include "redis_rejections.h"
 #include "tenant_incarnation.h"
 
 namespace realm_auth {
@@ -35,7 +43,7 @@ struct RequestCtx;
 class TenantStates {
  public:
   TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool, Zone* zone,
-               ngx_log_t* log);
+               RedisRejections* rejections, ngx_log_t* log);
   ~TenantStates();
 
   // Whether the verified `identity` of a tenant may be served: kOk,
@@ -46,15 +54,15 @@ class TenantStates {
 
   // This worker's record of the tenant, or null when it has not read one.
   // No I/O: for choosing the reason of a refusal (unverified_refusal).
-  const TenantInfo* known(const std::string& tenant_id) const;
+  const TenantRecordValue* known(const std::string& tenant_id) const;
 
  private:
   struct Entry {
-    TenantInfo info;
-    bool known = false;    // a read succeeded (or failed: Redis down counts as known-active)
-    bool reading = false;  // a first read is in flight
-    std::string issuer;    // the issuer its tokens carry (one pattern ⇒ one issuer per slug)
-    ngx_queue_t waiters;   // RequestCtx::waiting links
+    TenantRecordValue info;  // the last authentic record (issued_ms orders them)
+    bool known = false;      // a read succeeded (or failed: Redis down counts as known-active)
+    bool reading = false;    // a first read is in flight
+    std::string issuer;      // the issuer its tokens carry (one pattern ⇒ one issuer per slug)
+    ngx_queue_t waiters;     // RequestCtx::waiting links
   };
   struct RefreshJob;
   static void on_timer(ngx_event_t* ev);
@@ -68,6 +76,7 @@ class TenantStates {
   ngx_msec_t interval_;
   ngx_thread_pool_t* pool_;
   Zone* zone_;
+  RedisRejections* rejections_;
   ngx_log_t* log_;
   ngx_event_t timer_;
   bool refreshing_ = false;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "base64url.h"
+#include "guard.h"
 #include "module.h"
 
 namespace realm_auth {
@@ -40,16 +41,10 @@ ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::st
   return NGX_OK;
 }
 
-std::string purpose_of(ngx_http_request_t* r) {
-  for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
-    auto* h = static_cast<ngx_table_elt_t*>(part->elts);
-    for (ngx_uint_t i = 0; i < part->nelts; i++) {
-      if (h[i].key.len == 9 && std::memcmp(h[i].lowcase_key, "x-purpose", 9) == 0) {
-        return {reinterpret_cast<char*>(h[i].value.data), h[i].value.len};
-      }
-    }
-  }
-  return {};
+// The purpose the post-read pass selected (core purpose.h), "" unless valid.
+std::string_view purpose_of(ngx_http_request_t* r) {
+  const RequestPurpose* p = request_purpose(r);
+  return p != nullptr && p->check == PurposeCheck::kOk ? to_view(p->value) : std::string_view();
 }
 
 ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uintptr_t data) {
@@ -186,15 +181,15 @@ ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_v
 
 ngx_int_t add_variables(ngx_conf_t* cf) {
   for (const VariableSpec& spec : kIdentityVariables) {
-    if (add(cf, spec.name, NGX_HTTP_VAR_NOCACHEABLE, get_identity,
+    if (add(cf, spec.name, NGX_HTTP_VAR_NOCACHEABLE, guard::variable<get_identity>,
             static_cast<uintptr_t>(spec.field)) != NGX_OK) {
       return NGX_ERROR;
     }
   }
-  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<1>, 0) !=
-          NGX_OK ||
-      add(cf, "jwt_header_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE, get_jwt_member<0>,
-          0) != NGX_OK) {
+  if (add(cf, "jwt_claim_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE,
+          guard::variable<get_jwt_member<1>>, 0) != NGX_OK ||
+      add(cf, "jwt_header_", NGX_HTTP_VAR_PREFIX | NGX_HTTP_VAR_NOCACHEABLE,
+          guard::variable<get_jwt_member<0>>, 0) != NGX_OK) {
     return NGX_ERROR;
   }
   return NGX_OK;

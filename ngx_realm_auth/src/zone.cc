@@ -12,6 +12,16 @@ namespace {
 // request that arrives while it is down; those requests fail fast instead.
 constexpr ngx_msec_t kFailureBackoffMs = 1000;
 
+// An in-flight claim this old is abandoned whatever the location's fetch
+// timeout (which the zone does not know when reclaiming): a worker that
+// died mid-fetch must not pin its issuer forever.
+constexpr ngx_msec_t kAbandonedClaimMs = 60000;
+
+// Idle document-less issuers reclaimed per new issuer, and looked at when
+// their cap is reached.
+constexpr int kReclaimPerInsert = 2;
+constexpr int kReclaimWhenFull = 32;
+
 // Expired token entries reclaimed per insert, and entries evicted when the
 // slab is full; small so the critical section stays short.
 constexpr int kExpirePerInsert = 2;
@@ -19,7 +29,8 @@ constexpr int kEvictWhenFull = 16;
 
 struct IssuerNode {
   ngx_rbtree_node_t node;     // key: crc32 of the issuer
-  uint64_t generation;        // bumps on every stored document
+  ngx_queue_t keyless;        // link in Shared::keyless while there is no document
+  uint64_t generation;        // a new zone-wide value (jwks_epoch) on every stored document
   ngx_msec_t fetched_at;      // when the document arrived
   ngx_msec_t fetching_since;  // 0 = nobody fetching
   ngx_msec_t failed_at;       // last failed fetch, 0 = none
@@ -43,6 +54,19 @@ struct TokenNode {
 
 IssuerNode* issuer_of(ngx_rbtree_node_t* n) { return reinterpret_cast<IssuerNode*>(n); }
 TokenNode* token_of(ngx_rbtree_node_t* n) { return reinterpret_cast<TokenNode*>(n); }
+
+// Copies zone bytes out while the zone's mutex is held. The copy may throw
+// std::bad_alloc, which the entry point's guard (guard.h) catches: the mutex
+// is released first, or every worker of this nginx would wait on it forever
+// (nginx frees a dead worker's lock, not a live one's).
+void copy_out_locked(ngx_shmtx_t* mutex, std::string& out, const u_char* data, size_t len) {
+  try {
+    out.assign(reinterpret_cast<const char*>(data), len);
+  } catch (...) {
+    ngx_shmtx_unlock(mutex);
+    throw;
+  }
+}
 
 int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
   if (a->issuer_len != len) return a->issuer_len < len ? -1 : 1;
@@ -169,9 +193,12 @@ struct Zone::Shared {
   ngx_rbtree_t tokens;
   ngx_rbtree_node_t tokens_sentinel;
   ngx_queue_t token_lru;
-  ngx_uint_t issuer_count;  // under the mutex
-  ngx_uint_t token_count;   // under the mutex
-  ngx_atomic_t jwks_epoch;  // bumped by store_document
+  ngx_queue_t keyless;       // issuers without a document, most recent activity first
+  ngx_uint_t issuer_count;   // under the mutex
+  ngx_uint_t keyless_count;  // under the mutex
+  ngx_uint_t keyless_cap;    // at most this many issuers without a document
+  ngx_uint_t token_count;    // under the mutex
+  ngx_atomic_t jwks_epoch;   // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
 };
@@ -196,6 +223,11 @@ ngx_int_t Zone::init(ngx_shm_zone_t* shm_zone, void* old_data) {
   ngx_rbtree_init(&sh->issuers, &sh->issuers_sentinel, insert_issuer);
   ngx_rbtree_init(&sh->tokens, &sh->tokens_sentinel, insert_token);
   ngx_queue_init(&sh->token_lru);
+  ngx_queue_init(&sh->keyless);
+  // Issuers without keys are what a client can invent (any slug under an
+  // allowed pattern): they may hold at most an eighth of the zone, counted
+  // in 256-byte slab chunks (an issuer node with its URL fits one).
+  sh->keyless_cap = ngx_max(shm_zone->shm.size / 8 / 256, 16);
   pool->data = sh;
   shm_zone->data = sh;
 
@@ -235,6 +267,65 @@ uint32_t issuer_hash(const std::string& issuer) {
 
 }  // namespace
 
+namespace {
+
+// Whether a document-less issuer may be dropped: nobody is fetching for it
+// (or the claim is older than any fetch can take) and, unless the share is
+// full (`pressed`), its failure back-off is over. A later request for it
+// starts from scratch, as for an issuer never seen: at worst one more fetch
+// of a realm that failed, which needs a slot of its own.
+bool reclaimable(const IssuerNode* e, ngx_msec_t now, bool pressed) {
+  if (e->fetching_since != 0 && elapsed(e->fetching_since, now) <= kAbandonedClaimMs) return false;
+  return pressed || e->failed_at == 0 || elapsed(e->failed_at, now) >= kFailureBackoffMs;
+}
+
+}  // namespace
+
+void Zone::touch_keyless_locked(void* node) {
+  auto* e = static_cast<IssuerNode*>(node);
+  ngx_queue_remove(&e->keyless);
+  ngx_queue_insert_head(&shared()->keyless, &e->keyless);
+}
+
+int Zone::reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed) {
+  Shared* sh = shared();
+  int freed = 0;
+  ngx_queue_t* q = ngx_queue_last(&sh->keyless);
+  while (budget-- > 0 && q != ngx_queue_sentinel(&sh->keyless)) {
+    IssuerNode* e = ngx_queue_data(q, IssuerNode, keyless);
+    q = ngx_queue_prev(q);
+    if (!reclaimable(e, now, pressed)) continue;
+    ngx_queue_remove(&e->keyless);
+    ngx_rbtree_delete(&sh->issuers, &e->node);
+    ngx_slab_free_locked(slab(), e);
+    sh->keyless_count--;
+    sh->issuer_count--;
+    freed++;
+  }
+  return freed;
+}
+
+void* Zone::new_issuer_locked(const std::string& issuer, uint32_t hash, ngx_msec_t now) {
+  Shared* sh = shared();
+  // Each new issuer pays for the oldest idle ones; at the cap, look further.
+  reclaim_keyless_locked(kReclaimPerInsert, now, false);
+  if (sh->keyless_count >= sh->keyless_cap &&
+      reclaim_keyless_locked(kReclaimWhenFull, now, true) == 0) {
+    return nullptr;  // every slot has a fetch in flight
+  }
+  auto* e =
+      static_cast<IssuerNode*>(alloc_locked(offsetof(IssuerNode, issuer) + issuer.size(), true));
+  if (e == nullptr) return nullptr;
+  e->node.key = hash;
+  e->issuer_len = issuer.size();
+  std::memcpy(e->issuer, issuer.data(), issuer.size());
+  ngx_rbtree_insert(&sh->issuers, &e->node);
+  ngx_queue_insert_head(&sh->keyless, &e->keyless);
+  sh->issuer_count++;
+  sh->keyless_count++;
+  return e;
+}
+
 bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
                           IssuerSnapshot& out) {
   Shared* sh = shared();
@@ -244,17 +335,12 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
 
   ngx_shmtx_lock(&pool->mutex);
   IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
-  if (e == nullptr && policy.claim != Claim::kNone) {
-    e = static_cast<IssuerNode*>(alloc_locked(offsetof(IssuerNode, issuer) + issuer.size(), true));
+  if (e == nullptr && policy.claim != Claim::kNone && policy.create) {
+    e = static_cast<IssuerNode*>(new_issuer_locked(issuer, hash, now));
     if (e == nullptr) {
       ngx_shmtx_unlock(&pool->mutex);
       return false;
     }
-    e->node.key = hash;
-    e->issuer_len = issuer.size();
-    std::memcpy(e->issuer, issuer.data(), issuer.size());
-    ngx_rbtree_insert(&sh->issuers, &e->node);
-    sh->issuer_count++;
   }
   if (e != nullptr) {
     out.known = true;
@@ -262,7 +348,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     out.fetched_at = e->fetched_at;
     out.has_document = e->document != nullptr;
     if (out.has_document && e->generation != have) {
-      out.document.assign(reinterpret_cast<char*>(e->document), e->document_len);
+      copy_out_locked(&pool->mutex, out.document, e->document, e->document_len);
     }
     // A claim older than the fetch timeout belongs to a worker that died or
     // lost its task: let someone else fetch.
@@ -284,6 +370,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     if (want && idle) {
       e->fetching_since = now;
       out.claimed = true;
+      if (!out.has_document) touch_keyless_locked(e);
     }
     out.fetch_in_flight = e->fetching_since != 0;
   }
@@ -297,20 +384,28 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
   uint64_t generation = 0;
 
   ngx_shmtx_lock(&pool->mutex);
+  // Allocate before looking the issuer up: making room may reclaim issuers.
+  auto* copy = static_cast<u_char*>(alloc_locked(document.size(), false));
   IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
-  if (e != nullptr) {
-    e->fetching_since = 0;
-    auto* copy = static_cast<u_char*>(alloc_locked(document.size(), false));
-    if (copy != nullptr) {
-      std::memcpy(copy, document.data(), document.size());
-      if (e->document != nullptr) ngx_slab_free_locked(pool, e->document);
-      e->document = copy;
-      e->document_len = document.size();
-      e->fetched_at = ngx_current_msec;
-      e->failed_at = 0;
-      generation = ++e->generation;
-      ngx_atomic_fetch_add(&sh->jwks_epoch, 1);
+  if (e != nullptr) e->fetching_since = 0;
+  if (e != nullptr && copy != nullptr) {
+    std::memcpy(copy, document.data(), document.size());
+    if (e->document != nullptr) {
+      ngx_slab_free_locked(pool, e->document);
+    } else {  // keys at last: no longer reclaimable
+      ngx_queue_remove(&e->keyless);
+      sh->keyless_count--;
     }
+    e->document = copy;
+    e->document_len = document.size();
+    e->fetched_at = ngx_current_msec;
+    e->failed_at = 0;
+    // Generations are unique in the zone, not per node: a node made again
+    // after forget_issuer never repeats one a worker still holds.
+    generation = static_cast<uint64_t>(ngx_atomic_fetch_add(&sh->jwks_epoch, 1)) + 1;
+    e->generation = generation;
+  } else if (copy != nullptr) {
+    ngx_slab_free_locked(pool, copy);
   }
   ngx_shmtx_unlock(&pool->mutex);
   return generation;
@@ -325,6 +420,7 @@ void Zone::fetch_failed(const std::string& issuer, Status reason) {
     e->fetching_since = 0;
     e->failed_at = ngx_current_msec;
     e->failure = reason;
+    if (e->document == nullptr) touch_keyless_locked(e);
   }
   ngx_shmtx_unlock(&pool->mutex);
 }
@@ -335,13 +431,20 @@ void Zone::forget_issuer(const std::string& issuer) {
   uint32_t hash = issuer_hash(issuer);
   ngx_shmtx_lock(&pool->mutex);
   IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
-  if (e != nullptr && e->document != nullptr) {
-    ngx_slab_free_locked(pool, e->document);
-    e->document = nullptr;
-    e->document_len = 0;
-    e->fetched_at = 0;
-    e->generation++;
-    ngx_atomic_fetch_add(&sh->jwks_epoch, 1);
+  if (e != nullptr) {
+    // The whole node goes: the slug's next incarnation starts from nothing
+    // (no document, no back-off, no claim). A fetch in flight finds no node
+    // when it lands and stores nothing.
+    if (e->document != nullptr) {
+      ngx_slab_free_locked(pool, e->document);
+    } else {
+      ngx_queue_remove(&e->keyless);
+      sh->keyless_count--;
+    }
+    ngx_rbtree_delete(&sh->issuers, &e->node);
+    ngx_slab_free_locked(pool, e);
+    sh->issuer_count--;
+    ngx_atomic_fetch_add(&sh->jwks_epoch, 1);  // workers look again (KeyStore::refresh_from_zone)
   }
   // A crc32 collision drops another issuer's tokens too: only cache misses.
   ngx_queue_t* q = ngx_queue_head(&sh->token_lru);
@@ -390,7 +493,7 @@ bool Zone::find_token(const TokenHash& key, time_t now, Identity& out) {
   if (hit) {
     ngx_queue_remove(&t->lru);
     ngx_queue_insert_head(&sh->token_lru, &t->lru);
-    data.assign(reinterpret_cast<char*>(t->data), t->data_len);
+    copy_out_locked(&pool->mutex, data, t->data, t->data_len);
   }
   ngx_shmtx_unlock(&pool->mutex);
 
@@ -414,6 +517,7 @@ void* Zone::alloc_locked(size_t size, bool zeroed) {
   ngx_slab_pool_t* pool = slab();
   void* p = zeroed ? ngx_slab_calloc_locked(pool, size) : ngx_slab_alloc_locked(pool, size);
   if (p == nullptr) {
+    reclaim_keyless_locked(kReclaimWhenFull, ngx_current_msec, true);
     drop_tokens_locked(kEvictWhenFull, false, ngx_time());
     p = zeroed ? ngx_slab_calloc_locked(pool, size) : ngx_slab_alloc_locked(pool, size);
   }
@@ -475,6 +579,7 @@ ngx_str_t Zone::status_json(ngx_pool_t* pool) {
 
   ngx_shmtx_lock(&sp->mutex);
   ngx_uint_t issuers = sh->issuer_count;
+  ngx_uint_t keyless = sh->keyless_count;
   ngx_uint_t tokens = sh->token_count;
   ngx_uint_t free_pages = sp->pfree;
   ngx_shmtx_unlock(&sp->mutex);
@@ -491,8 +596,12 @@ ngx_str_t Zone::status_json(ngx_pool_t* pool) {
       ",\"http_fetches\":" + std::to_string(c(Counter::kHttpFetches)) +
       ",\"fetch_failures\":" + std::to_string(c(Counter::kFetchFailures)) +
       ",\"redis_errors\":" + std::to_string(c(Counter::kRedisErrors)) +
+      ",\"redis_rejected\":" + std::to_string(c(Counter::kRedisRejected)) +
       ",\"refetches\":" + std::to_string(c(Counter::kRefetches)) +
-      ",\"issuers_cached\":" + std::to_string(issuers) + "}" + ",\"zone\":{\"name\":\"" +
+      ",\"issuers_cached\":" + std::to_string(issuers) +
+      ",\"issuers_without_keys\":" + std::to_string(keyless) +
+      ",\"issuers_refused\":" + std::to_string(c(Counter::kIssuersRefused)) + "}" +
+      ",\"zone\":{\"name\":\"" +
       std::string(reinterpret_cast<char*>(shm_zone_->shm.name.data), shm_zone_->shm.name.len) +
       "\",\"size\":" + std::to_string(shm_zone_->shm.size) +
       ",\"pages\":" + std::to_string(total_pages) +

@@ -33,14 +33,16 @@ enum class Counter : unsigned {
   kHttpFetches,
   kFetchFailures,
   kRedisErrors,
+  kRedisRejected,  // Redis values ignored: forged, expired or oversized
   kRefetches,
+  kIssuersRefused,  // a new issuer found no room: document-less issuers at their cap
   kCount
 };
 
 // What a worker learns about an issuer from the zone in one locked look.
 struct IssuerSnapshot {
   bool known = false;         // an entry exists
-  uint64_t generation = 0;    // bumps on every stored document
+  uint64_t generation = 0;    // changes on every stored document (unique in the zone)
   ngx_msec_t fetched_at = 0;  // when the stored document arrived
   bool has_document = false;
   std::string document;          // copied only when generation differs from `have`
@@ -58,6 +60,7 @@ struct ClaimPolicy {
   ngx_msec_t ttl = 0;               // stale after this
   ngx_msec_t fetch_timeout = 0;     // an older in-flight claim is abandoned
   ngx_msec_t refetch_interval = 0;  // for kRefetch
+  bool create = true;               // make an entry for an unknown issuer (to claim it)
 };
 
 class Zone {
@@ -69,7 +72,12 @@ class Zone {
 
   // Looks the issuer up; copies the document when its generation is not
   // `have`; optionally claims the fetch (see ClaimPolicy). False only when
-  // a needed entry could not be allocated.
+  // a needed entry could not be made: the zone is full, or document-less
+  // issuers (anyone can invent those) hold their whole share, an eighth of
+  // the zone, each with a fetch in flight. Idle ones are reclaimed as new
+  // ones come (failed ones after their back-off, or at once when the share
+  // is full), so a refused made-up issuer costs one slot for about a second
+  // at most.
   bool look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
                       IssuerSnapshot& out);
   // Stores a fetched document and releases the claim. Returns the new
@@ -79,9 +87,9 @@ class Zone {
   // requests for the issuer are refused with `reason` until it ends.
   void fetch_failed(const std::string& issuer, Status reason = Status::kJwksUnavailable);
 
-  // Drops the issuer's document (a new generation without one, so workers
-  // drop their parsed copies too) and every verified token of the issuer:
-  // its tenant's incarnation ended. Walks the token list under the mutex:
+  // Removes the issuer (its document, or its keyless slot) and every
+  // verified token of the issuer: its tenant's incarnation ended. Bumps the
+  // epoch, so workers drop their parsed copies too. Walks the token list under the mutex:
   // rare (a tenant deleted), and bounded by the zone's size.
   void forget_issuer(const std::string& issuer);
 
@@ -106,7 +114,13 @@ class Zone {
   // when `only_expired`). Caller holds the mutex. Tokens are the zone's only
   // disposable data: a full zone gives their room to issuers and keys.
   void drop_tokens_locked(int n, bool only_expired, time_t now);
-  // ngx_slab_alloc_locked, retrying once after dropping tokens.
+  // Document-less issuers (slots anyone can fill by naming a realm): a new
+  // one first reclaims idle old ones, and is refused (nullptr) at the cap.
+  void* new_issuer_locked(const std::string& issuer, uint32_t hash, ngx_msec_t now);
+  int reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed);
+  void touch_keyless_locked(void* node);
+  // ngx_slab_alloc_locked, retrying once after reclaiming idle issuers and
+  // dropping tokens.
   void* alloc_locked(size_t size, bool zeroed);
   ngx_slab_pool_t* slab() const;
   ngx_shm_zone_t* shm_zone_;

@@ -93,6 +93,12 @@ stack_secrets_init() {
   ensure_secret platform-services.secret gen_password
   ensure_secret provisioner.secret gen_password
   ensure_secret sidecar-aes.key gen_aes_key
+  # Redis (scripts/stack/redis.sh): one ACL user per client, and the fleet
+  # key that seals every value the module and the sidecar trust from Redis.
+  ensure_secret redis-admin.password gen_password
+  ensure_secret redis-nginx.password gen_password
+  ensure_secret redis-sidecar.password gen_password
+  ensure_secret redis-hmac.key gen_password
   if [[ -n ${PLATFORM_OPERATOR_PASSWORD:-} ]]; then
     # An operator password chosen in stack.local.env or the environment wins;
     # keycloak-bootstrap.sh applies it to the user.

@@ -138,4 +138,20 @@ if ! TOKEN_USER=$PLATFORM_OPERATOR_USER TOKEN_PASSWORD=$(read_secret operator.pa
   expect "$code" "setting the password of $PLATFORM_OPERATOR_USER" 204
   log "operator password set from $SECRETS_DIR/operator.password"
 fi
+# The sidecar's own audience (realm-sidecar) on the clients that call it:
+# nginx and the sidecar refuse tokens without it on /tenants and /audit.
+# Added here when the realm was imported before the mapper existed.
+sidecar_aud='{"name":"audience realm-sidecar","protocol":"openid-connect","protocolMapper":"oidc-audience-mapper","consentRequired":false,"config":{"included.custom.audience":"realm-sidecar","access.token.claim":"true","id.token.claim":"false","introspection.token.claim":"true"}}'
+for c in "$PLATFORM_SERVICES_CLIENT_ID" "$PLATFORM_CLI_CLIENT_ID"; do
+  cu=$(client_uuid "$realm" "$c")
+  [[ -n $cu ]] || die "client $c missing in realm $realm"
+  code=$(http GET "$admin/$realm/clients/$cu/protocol-mappers/models" "$tok")
+  expect "$code" "reading the protocol mappers of $c" 200
+  if [[ $(http_body | json_get 'any(m.get("name") == "audience realm-sidecar" for m in d)') != true ]]; then
+    code=$(http POST "$admin/$realm/clients/$cu/protocol-mappers/models" "$tok" "$sidecar_aud")
+    expect "$code" "adding the realm-sidecar audience to $c" 201
+    log "audience realm-sidecar added to client $c"
+  fi
+done
+
 log "platform realm ready: operator '$PLATFORM_OPERATOR_USER' (password in $SECRETS_DIR/operator.password)"

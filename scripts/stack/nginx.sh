@@ -20,7 +20,7 @@ command -v nginx >/dev/null || die "nginx not found (apt-get install nginx)"
 
 render() {
   [[ -f $module ]] || die "module $module not built (run 'make build')"
-  mkdir -p "$dir"/tmp/{client_body,proxy,fastcgi,uwsgi,scgi}
+  mkdir -p "$dir"/tmp/{client_body,proxy,fastcgi,uwsgi,scgi} "$dir/empty"
   local user_directive=""
   if [[ $(id -u) -eq 0 ]]; then
     # Workers drop root; they only write temp files under .state/nginx/tmp.

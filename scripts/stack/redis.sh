@@ -2,6 +2,12 @@
 # Redis for the local stack: start|stop|status.
 # 127.0.0.1:REDIS_PORT only, no persistence (--save "", no AOF): it holds the
 # shared JWKS tier and tenant state, both rebuilt from their sources.
+#
+# Redis is a trust boundary (docs/REDIS_TRUST.md): the default user is off;
+# each client logs in as its own ACL user, allowed only its keys and
+# commands (redis-acl.sh). Passwords are generated into
+# .state/secrets/redis-<user>.password; the ACL file is written from them at
+# every start (mode 600, .state/redis/users.acl).
 set -euo pipefail
 COMPONENT=redis
 . "$(dirname "$0")/common.sh"
@@ -12,7 +18,21 @@ logfile=$dir/redis.log
 
 command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 
-ping() { [[ $(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]]; }
+prefix=realm_auth:
+aclfile=$dir/users.acl
+
+ping() {
+  [[ $(REDISCLI_AUTH=$(read_secret redis-admin.password) \
+    redis-cli --no-auth-warning -h 127.0.0.1 -p "$REDIS_PORT" --user admin ping 2>/dev/null) == PONG ]]
+}
+
+write_acl() {
+  (
+    umask 077
+    "$(dirname "$0")/redis-acl.sh" "$SECRETS_DIR" "$prefix" >"$aclfile.tmp"
+    mv "$aclfile.tmp" "$aclfile"
+  )
+}
 
 start() {
   if pid_alive "$pidfile"; then
@@ -20,9 +40,11 @@ start() {
   else
     port_busy "$REDIS_PORT" && die "port $REDIS_PORT is already in use; change REDIS_PORT in conf/stack.local.env"
     mkdir -p "$dir"
-    log "starting on 127.0.0.1:$REDIS_PORT"
+    stack_secrets_init
+    write_acl
+    log "starting on 127.0.0.1:$REDIS_PORT (ACL users nginx, sidecar, admin)"
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes \
-      --save "" --appendonly no --dir "$dir" \
+      --save "" --appendonly no --dir "$dir" --aclfile "$aclfile" \
       --daemonize yes --pidfile "$pidfile" --logfile "$logfile" ||
       die "redis-server failed to start; see $logfile"
   fi

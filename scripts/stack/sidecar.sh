@@ -24,6 +24,8 @@ sidecar_env() {
   export PGPASSFILE=$SECRETS_DIR/pgpass
   export SECRET_KEY_FILE=$SECRETS_DIR/sidecar-aes.key
   export REDIS_HOST=127.0.0.1 REDIS_PORT REDIS_PREFIX=realm_auth:
+  export REDIS_USER=sidecar REDIS_PASSWORD_FILE=$SECRETS_DIR/redis-sidecar.password
+  export REDIS_HMAC_KEY_FILE=$SECRETS_DIR/redis-hmac.key
   export REALM_SIDECAR_MIGRATIONS=$STACK_ROOT/migrations
   export TENANT_CONSOLE_REDIRECT_URIS="http://localhost:$NGINX_PORT/* http://localhost:3000/*"
   # Local stack only: lets users and tests log in with the password grant

@@ -185,7 +185,25 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                           ? split_list(get("ALLOWED_ISSUERS"))
                           : std::vector<std::string>{c.keycloak_url + "/realms/platform",
                                                      c.keycloak_url + "/realms/tenant-*"};
-  c.audiences = split_list(get("REALM_SIDECAR_AUDIENCES"));
+  if (has("REALM_SIDECAR_AUDIENCES")) {
+    std::vector<std::string> aud = split_list(get("REALM_SIDECAR_AUDIENCES"));
+    if (!aud.empty()) c.audiences = aud;
+  }
+  if (has("REALM_SIDECAR_TRUSTED_PROXY")) {
+    c.trusted_proxies = split_list(get("REALM_SIDECAR_TRUSTED_PROXY"));
+  }
+  if (has("REALM_SIDECAR_RATE_BURST") &&
+      !parse_long("REALM_SIDECAR_RATE_BURST", get("REALM_SIDECAR_RATE_BURST"), 1, 100000,
+                  c.rate_burst, error))
+    return false;
+  if (has("REALM_SIDECAR_RATE_PER_MINUTE") &&
+      !parse_long("REALM_SIDECAR_RATE_PER_MINUTE", get("REALM_SIDECAR_RATE_PER_MINUTE"), 1, 6000000,
+                  c.rate_per_minute, error))
+    return false;
+  if (has("REALM_SIDECAR_RATE_ACTORS") &&
+      !parse_long("REALM_SIDECAR_RATE_ACTORS", get("REALM_SIDECAR_RATE_ACTORS"), 16, 10000000,
+                  c.rate_actors_max, error))
+    return false;
   if (has("JWKS_TTL") && !parse_long("JWKS_TTL", get("JWKS_TTL"), 1, 86400, c.jwks_ttl_s, error))
     return false;
   if (has("TOKEN_LEEWAY") &&
@@ -207,6 +225,22 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
   if (has("REDIS_TIMEOUT_MS")) {
     if (!parse_long("REDIS_TIMEOUT_MS", get("REDIS_TIMEOUT_MS"), 10, 10000, n, error)) return false;
     c.redis_timeout_ms = static_cast<int>(n);
+  }
+  c.redis_user = get("REDIS_USER");
+  c.redis_password_file = get("REDIS_PASSWORD_FILE");
+  if (!c.redis_user.empty() && c.redis_password_file.empty()) {
+    error = "REDIS_USER needs REDIS_PASSWORD_FILE";
+    return false;
+  }
+  c.redis_hmac_key_file = has("REDIS_HMAC_KEY_FILE") ? get("REDIS_HMAC_KEY_FILE")
+                          : repo_root.empty()        ? ""
+                                                     : repo_root + "/.state/secrets/redis-hmac.key";
+  c.redis_hmac_previous_key_file = get("REDIS_HMAC_PREVIOUS_KEY_FILE");
+  if (!c.redis_host.empty() && c.redis_hmac_key_file.empty()) {
+    error =
+        "REDIS_HMAC_KEY_FILE is required with Redis on (REDIS_HOST): values in Redis are "
+        "believed only with the fleet's key";
+    return false;
   }
 
   if (has("TENANT_CONSOLE_REDIRECT_URIS"))
@@ -254,14 +288,50 @@ bool load_config(const std::string& config_file, Config& out, std::string& error
   return config_from_vars(vars, guess_repo_root(), out, error);
 }
 
+bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error) {
+  realm_auth::RedisEndpoint ep;
+  ep.host = c.redis_host;
+  ep.port = c.redis_port;
+  ep.prefix = c.redis_prefix;
+  ep.timeout_ms = c.redis_timeout_ms;
+  ep.user = c.redis_user;
+  if (c.redis_host.empty()) {
+    out = std::move(ep);
+    return true;
+  }
+  if (!c.redis_password_file.empty() &&
+      !realm_auth::read_secret_file(c.redis_password_file, ep.password, error)) {
+    error = "REDIS_PASSWORD_FILE: " + error;
+    return false;
+  }
+  for (const std::string* path : {&c.redis_hmac_key_file, &c.redis_hmac_previous_key_file}) {
+    if (path->empty()) continue;
+    realm_auth::SealKey key;
+    if (!realm_auth::load_seal_key(*path, key, error)) {
+      error = "REDIS_HMAC_KEY_FILE: " + error;
+      return false;
+    }
+    ep.seal_keys.push_back(std::move(key));
+  }
+  out = std::move(ep);
+  return true;
+}
+
 std::string describe(const Config& c) {
   std::ostringstream o;
   o << "listen=" << c.listen_host << ":" << c.listen_port << " threads=" << c.threads
     << " keycloak=" << c.keycloak_url << " provisioner=" << c.provisioner_client_id
     << " policy=" << (c.policy_url.empty() ? "built-in" : c.policy_url) << " redis="
-    << (c.redis_host.empty() ? "off" : c.redis_host + ":" + std::to_string(c.redis_port))
+    << (c.redis_host.empty() ? "off"
+                             : c.redis_host + ":" + std::to_string(c.redis_port) +
+                                   (c.redis_user.empty() ? "" : " user=" + c.redis_user))
     << " migrations=" << c.migrations_dir << " issuers=";
   for (size_t i = 0; i < c.allowed_issuers.size(); i++) o << (i ? "," : "") << c.allowed_issuers[i];
+  o << " audiences=";
+  for (size_t i = 0; i < c.audiences.size(); i++) o << (i ? "," : "") << c.audiences[i];
+  o << " trusted_proxies=";
+  for (size_t i = 0; i < c.trusted_proxies.size(); i++) o << (i ? "," : "") << c.trusted_proxies[i];
+  o << " rate=" << c.rate_burst << "+" << c.rate_per_minute << "/min";
   return o.str();
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "redis_client.h"
+
 namespace realm_sidecar {
 
 struct Config {
@@ -33,7 +35,9 @@ struct Config {
 
   // Token re-verification.
   std::vector<std::string> allowed_issuers;  // default: platform + tenant-*
-  std::vector<std::string> audiences;        // empty = aud unchecked
+  // At least one must be in `aud`; cannot be switched off (an empty
+  // REALM_SIDECAR_AUDIENCES keeps the default).
+  std::vector<std::string> audiences = {"realm-sidecar"};
   long jwks_ttl_s = 300;
   long leeway_s = 30;
 
@@ -45,11 +49,27 @@ struct Config {
   int redis_port = 6379;
   std::string redis_prefix = "realm_auth:";
   int redis_timeout_ms = 200;
+  std::string redis_user;           // ACL user (REDIS_USER); empty = default user
+  std::string redis_password_file;  // REDIS_PASSWORD_FILE; empty = no AUTH
+  // The fleet's HMAC key sealing every value in Redis (docs/REDIS_TRUST.md),
+  // required with Redis on; the previous key is accepted during a rotation.
+  std::string redis_hmac_key_file;
+  std::string redis_hmac_previous_key_file;
 
   // Realm spec knobs for new tenants.
   std::vector<std::string> console_redirect_uris = {"http://localhost:8000/*",
                                                     "http://localhost:3000/*"};
   bool console_password_grant = false;  // local stack / tests only
+
+  // Peers whose X-Real-IP / X-Request-Id are believed (the nginx in front).
+  std::vector<std::string> trusted_proxies = {"127.0.0.1"};
+
+  // Per-actor token bucket in front of every governed call (ledger writer):
+  // `rate_burst` calls at once, refilled at `rate_per_minute`; at most
+  // `rate_actors_max` actors tracked (least recently seen evicted).
+  long rate_burst = 60;
+  long rate_per_minute = 300;
+  long rate_actors_max = 10000;
 
   long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
   // A deleted slug cannot be created again for this long: longer than
@@ -74,6 +94,10 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
 // config_from_vars. The repository root is derived from the executable's
 // location (<repo>/build/bin/realm-sidecar) when it holds a migrations dir.
 bool load_config(const std::string& config_file, Config& out, std::string& error);
+
+// The Redis endpoint of `c` with its password and HMAC keys read from their
+// files. False with `error` (naming the file, never its content).
+bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error);
 
 // Human-readable dump for `realm-sidecar config` and the start log: paths
 // and URLs only, never secrets (there are none in Config).

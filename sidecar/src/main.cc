@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "http_fetch.h"
 #include "store/migrate.h"
+#include "util/guard.h"
 #include "util/json_helpers.h"
 
 using namespace realm_sidecar;
@@ -33,6 +34,7 @@ const char kUsage[] =
     "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
     "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
     "  reconcile                finish or roll back tenants left mid-provisioning,\n"
+    "                           bring existing realms up to the current realm spec,\n"
     "                           republish tenant states to Redis\n"
     "  audit verify             recompute the audit ledger's hash chain\n"
     "  audit tail [--tenant ID] [--limit N]\n"
@@ -44,8 +46,14 @@ const char kUsage[] =
     "  KEYCLOAK_URL (http://localhost:8080)   PROVISIONER_CLIENT_ID, PROVISIONER_SECRET_FILE\n"
     "  DATABASE_URL (libpq conninfo; password via PGPASSFILE)  PG_POOL_SIZE\n"
     "  SECRET_KEY_FILE (32-byte AES key)      ALLOWED_ISSUERS (platform + tenant-*)\n"
-    "  REALM_SIDECAR_AUDIENCES  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
+    "  REALM_SIDECAR_AUDIENCES (realm-sidecar; always checked)  REALM_SIDECAR_TRUSTED_PROXY\n"
+    "  (127.0.0.1: peers whose X-Real-IP/X-Request-Id are believed)\n"
+    "  REALM_SIDECAR_RATE_BURST (60) REALM_SIDECAR_RATE_PER_MINUTE (300) "
+    "REALM_SIDECAR_RATE_ACTORS\n"
+    "  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
     "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
+    "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
+    "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
@@ -53,8 +61,8 @@ const char kUsage[] =
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
                "realm-sidecar: reconcile: finished=%d rolled_back=%d deleted=%d skipped=%d "
-               "published=%d\n",
-               r.finished, r.rolled_back, r.deleted, r.skipped, r.published);
+               "published=%d upgraded=%d\n",
+               r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
 }
 
@@ -75,8 +83,9 @@ struct Runtime {
     if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
                                              c.provisioner_client_id, c.provisioner_secret_file);
-    state = std::make_unique<TenantStatePublisher>(
-        RedisConfig{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms});
+    realm_auth::RedisEndpoint redis;
+    if (!load_redis_endpoint(c, redis, error)) return false;
+    state = std::make_unique<TenantStatePublisher>(std::move(redis), !c.redis_host.empty());
     saga = std::make_unique<TenantSaga>(SagaConfig{c.keycloak_url, c.console_redirect_uris,
                                                    c.console_password_grant, c.slug_quarantine_s},
                                         *pg, *keycloak, *box, *state);
@@ -89,8 +98,7 @@ bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
   out.verifier.claims.leeway_s = c.leeway_s;
   out.verifier.claims.audiences = c.audiences;
   out.source.use_redis = !c.redis_host.empty();
-  out.source.redis =
-      realm_auth::RedisEndpoint{c.redis_host, c.redis_port, c.redis_prefix, c.redis_timeout_ms};
+  if (!load_redis_endpoint(c, out.source.redis, error)) return false;
   out.source.ttl_ms = c.jwks_ttl_s * 1000;
   out.jwks_ttl = std::chrono::seconds(c.jwks_ttl_s);
   return true;
@@ -105,10 +113,11 @@ int cmd_serve(const Config& c) {
     return 1;
   }
   // Every tenant token is checked against its tenant's row (state and
-  // incarnation) in PostgreSQL, the source of truth.
+  // incarnation) in PostgreSQL, the source of truth: one indexed read per
+  // tenant request (governed calls write the ledger anyway).
   PgPool& pg = *rt.pg;
   RequestAuthenticator auth(
-      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantInfo& out) {
+      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantRecordValue& out) {
         PgSession s = pg.acquire();
         return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
       });
@@ -116,7 +125,10 @@ int cmd_serve(const Config& c) {
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
                            : make_remote_policy(c.policy_url, c.policy_timeout_ms);
-  App app{auth, Governance{ledger, *pdp}, *rt.saga, *rt.keycloak, *rt.pg};
+  ActorRateLimiter limiter(RateLimitConfig{
+      static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
+      static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
+  App app{auth, Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter};
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the
@@ -128,8 +140,9 @@ int cmd_serve(const Config& c) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  HttpServer server(ServerConfig{c.listen_host, c.listen_port, c.threads, c.max_body, 60},
-                    [&router](const HttpRequest& r) { return router.dispatch(r); });
+  HttpServer server(
+      ServerConfig{c.listen_host, c.listen_port, c.threads, c.max_body, 60, c.trusted_proxies},
+      [&router](const HttpRequest& r) { return router.dispatch(r); });
   if (!server.start(error)) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
     return 1;
@@ -144,7 +157,9 @@ int cmd_serve(const Config& c) {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
       lock.unlock();
-      log_reconcile(rt.saga->reconcile());
+      // A pass that throws is logged and retried at the next interval; an
+      // exception leaving a std::thread would abort the daemon.
+      guarded(StderrReport{"reconcile"}, [&] { log_reconcile(rt.saga->reconcile()); });
       lock.lock();
       if (c.reconcile_interval_s == 0) break;
       cv.wait_for(lock, std::chrono::seconds(c.reconcile_interval_s), [&] { return stopping; });
@@ -185,8 +200,8 @@ int cmd_reconcile(const Config& c) {
     return 1;
   }
   ReconcileReport r = rt.saga->reconcile();
-  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d\n", r.finished,
-              r.rolled_back, r.deleted, r.skipped, r.published);
+  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d\n",
+              r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
   for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   return r.errors.empty() ? 0 : 1;
 }
@@ -239,9 +254,7 @@ int cmd_audit(const Config& c, const std::vector<std::string>& args) {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   std::string config_file, migrations;
   std::vector<std::string> args;
   for (int i = 1; i < argc; i++) {
@@ -268,7 +281,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!migrations.empty()) c.migrations_dir = migrations;
-  realm_auth::http_fetch_global_init();  // curl_global_init before any thread
+  if (!realm_auth::http_fetch_global_init()) {  // curl_global_init before any thread
+    std::fprintf(stderr, "realm-sidecar: libcurl could not be initialised\n");
+    return 1;
+  }
 
   const std::string cmd = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -282,4 +298,12 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "%s", kUsage);
   return 2;
+}
+
+}  // namespace
+
+// An exception that escaped a command is logged and exits 70 (EX_SOFTWARE),
+// instead of std::terminate's abort.
+int main(int argc, char** argv) {
+  return guarded(StderrReport{"command"}, 70, [&] { return run(argc, argv); });
 }

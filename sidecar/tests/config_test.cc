@@ -77,8 +77,33 @@ void bad_values_name_the_variable(void**) {
 void describe_has_no_secrets(void**) {
   Config c;
   std::string error;
-  assert_true(config_from_vars({{"DATABASE_URL", "postgresql://u:hunter2@h/db"}}, "", c, error));
+  assert_true(config_from_vars(
+      {{"DATABASE_URL", "postgresql://u:hunter2@h/db"}, {"REDIS_HMAC_KEY_FILE", "/k"}}, "", c,
+      error));
   assert_true(describe(c).find("hunter2") == std::string::npos);
+}
+
+// Redis on needs the fleet key; a login names its password file.
+void redis_trust_settings(void**) {
+  Config c;
+  std::string error;
+  assert_false(config_from_vars({{"REDIS_HOST", "127.0.0.1"}}, "", c, error));
+  assert_true(error.find("REDIS_HMAC_KEY_FILE") != std::string::npos);
+  assert_true(config_from_vars({{"REDIS_HOST", ""}}, "", c, error));  // Redis off: no key needed
+  assert_true(config_from_vars({}, "/repo", c, error));               // the stack's default key
+  assert_string_equal(c.redis_hmac_key_file.c_str(), "/repo/.state/secrets/redis-hmac.key");
+  assert_false(config_from_vars({{"REDIS_USER", "sidecar"}}, "/repo", c, error));
+  assert_true(error.find("REDIS_PASSWORD_FILE") != std::string::npos);
+  c = Config{};
+  assert_true(config_from_vars({{"REDIS_USER", "sidecar"},
+                                {"REDIS_PASSWORD_FILE", "/pw"},
+                                {"REDIS_HMAC_KEY_FILE", "/k1"},
+                                {"REDIS_HMAC_PREVIOUS_KEY_FILE", "/k0"}},
+                               "", c, error));
+  assert_string_equal(c.redis_user.c_str(), "sidecar");
+  assert_string_equal(c.redis_password_file.c_str(), "/pw");
+  assert_string_equal(c.redis_hmac_previous_key_file.c_str(), "/k0");
+  assert_true(describe(c).find("user=sidecar") != std::string::npos);
 }
 
 }  // namespace
@@ -90,6 +115,7 @@ int main() {
       cmocka_unit_test(values),
       cmocka_unit_test(bad_values_name_the_variable),
       cmocka_unit_test(describe_has_no_secrets),
+      cmocka_unit_test(redis_trust_settings),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "purpose.h"
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -45,7 +46,7 @@ struct Fixture {
   int work_status = 201;
   Fixture() {
     req.request_id = "r1";
-    req.headers["x-purpose"] = "onboarding";
+    req.headers.emplace("x-purpose", "onboarding");
   }
   HttpResponse run() {
     return governed_call(g, req, actor, op, [&]() {
@@ -80,7 +81,8 @@ void happy_path_order(void**) {
 
 void purpose_required(void**) {
   Fixture f;
-  f.req.headers["x-purpose"] = "  ";
+  f.req.headers.clear();
+  f.req.headers.emplace("x-purpose", "  ");
   HttpResponse r = f.run();
   assert_int_equal(r.status, 400);
   JsonPtr j = must_parse(r.body);
@@ -88,6 +90,48 @@ void purpose_required(void**) {
   assert_true(get_str(j.get(), {"detail"}).find("X-Purpose") != std::string::npos);
   assert_int_equal(f.work_calls, 0);
   assert_int_equal(f.pdp.calls, 0);
+}
+
+// Core's purpose rule (purpose.h), the one nginx applies: exactly one
+// X-Purpose line. An empty line followed by a real one is refused, not read
+// as the real one or as empty (issue 8, item 7a).
+void purpose_needs_exactly_one_line(void**) {
+  for (const std::vector<std::string>& lines : std::vector<std::vector<std::string>>{
+           {"", "onboarding"}, {"onboarding", "other"}, {"onboarding", "onboarding"}}) {
+    Fixture f;
+    f.req.headers.clear();
+    for (const std::string& l : lines) f.req.headers.emplace("x-purpose", l);
+    HttpResponse r = f.run();
+    assert_int_equal(r.status, 400);
+    JsonPtr j = must_parse(r.body);
+    assert_string_equal(get_str(j.get(), {"field"}).c_str(), "X-Purpose");
+    assert_string_equal(get_str(j.get(), {"detail"}).c_str(),
+                        realm_auth::purpose_problem(realm_auth::PurposeCheck::kSeveral));
+    assert_int_equal(f.work_calls, 0);
+    assert_int_equal(f.ledger.events.size(), 0);
+  }
+}
+
+void purpose_value_rules(void**) {
+  struct Case {
+    std::string value;
+    realm_auth::PurposeCheck want;
+  };
+  for (const Case& c : {Case{std::string(501, 'p'), realm_auth::PurposeCheck::kTooLong},
+                        Case{"a\x01b", realm_auth::PurposeCheck::kControlBytes},
+                        Case{" \t ", realm_auth::PurposeCheck::kMissing}}) {
+    Fixture f;
+    f.req.headers.clear();
+    f.req.headers.emplace("x-purpose", c.value);
+    HttpResponse r = f.run();
+    assert_int_equal(r.status, 400);
+    JsonPtr j = must_parse(r.body);
+    assert_string_equal(get_str(j.get(), {"detail"}).c_str(), realm_auth::purpose_problem(c.want));
+  }
+  Fixture f;  // trimmed, then used
+  f.req.headers.clear();
+  f.req.headers.emplace("x-purpose", "  onboarding\t");
+  assert_int_equal(f.run().status, 201);
 }
 
 void deny_is_403_after_audit(void**) {
@@ -140,6 +184,8 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(happy_path_order),
       cmocka_unit_test(purpose_required),
+      cmocka_unit_test(purpose_needs_exactly_one_line),
+      cmocka_unit_test(purpose_value_rules),
       cmocka_unit_test(deny_is_403_after_audit),
       cmocka_unit_test(no_audit_no_work),
       cmocka_unit_test(failed_mutation_is_recorded),

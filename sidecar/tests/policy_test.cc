@@ -8,7 +8,7 @@
 
 #include "builtin_policy.h"
 #include "governance_test.h"
-#include "text.h"
+#include "util/text.h"
 
 using namespace realm_sidecar;
 using realm_sidecar::test::actor;

@@ -40,11 +40,11 @@ void reasons(void**) {
 }
 
 void unauthorized_challenges(void**) {
-  HttpResponse none = unauthorized("no bearer token", false);
+  HttpResponse none = unauthorized(realm_auth::Status::kTokenMissing);
   assert_int_equal(none.status, 401);
   assert_string_equal(none.headers.at(0).first.c_str(), "WWW-Authenticate");
   assert_string_equal(none.headers.at(0).second.c_str(), "Bearer");
-  HttpResponse bad = unauthorized("token expired", true);
+  HttpResponse bad = unauthorized(realm_auth::Status::kExpired);
   assert_string_equal(bad.headers.at(0).second.c_str(),
                       "Bearer error=\"invalid_token\", error_description=\"token expired\"");
 }

@@ -98,6 +98,24 @@ void mappers_on_both_clients(void**) {
   }
 }
 
+// Only the console (tenant admins) gets the sidecar's audience; a backend
+// using tenant-services' own credentials can never act at the sidecar.
+void sidecar_audience_on_the_console_only(void**) {
+  JsonPtr r = spec();
+  auto sidecar_aud = [&](const char* id) {
+    const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", id);
+    return find_by(json_object_get(c, "protocolMappers"), "name", kSidecarAudienceMapperName);
+  };
+  const json_t* m = sidecar_aud("admin-console");
+  assert_non_null(m);
+  assert_string_equal(get_str(m, {"protocolMapper"}).c_str(), "oidc-audience-mapper");
+  assert_string_equal(get_str(m, {"config", "included.custom.audience"}).c_str(), "realm-sidecar");
+  assert_string_equal(get_str(m, {"config", "access.token.claim"}).c_str(), "true");
+  assert_null(sidecar_aud("tenant-services"));
+  // What reconcile adds to older realms is the same mapper.
+  assert_string_equal(json_text(sidecar_audience_mapper().get()).c_str(), json_text(m).c_str());
+}
+
 void department_groups(void**) {
   JsonPtr r = spec();
   const json_t* groups = json_object_get(r.get(), "groups");
@@ -178,6 +196,7 @@ int main() {
       cmocka_unit_test(password_grant_is_opt_in),
       cmocka_unit_test(services_is_confidential_service_account),
       cmocka_unit_test(mappers_on_both_clients),
+      cmocka_unit_test(sidecar_audience_on_the_console_only),
       cmocka_unit_test(department_groups),
       cmocka_unit_test(user_profile_declares_department),
       cmocka_unit_test(pure_and_deterministic),

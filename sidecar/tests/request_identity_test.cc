@@ -1,175 +1,203 @@
-// The sidecar's own token check (auth/request_identity.h): tenant tokens
-// against their tenant's record (state and incarnation), and the JWKS cache
-// per incarnation. Tokens are signed with a test key; the JWKS fetch and
-// the tenant lookup are replaced by counters over fixed answers.
+// The sidecar's own token check is no weaker than nginx's: the audience is
+// checked by default (a tenant-services token is not a sidecar token),
+// tenant state is honoured, and forwarded headers are believed only from
+// the trusted proxy. Tokens are signed here with a test key.
 #include "auth/request_identity.h"
 
+#include <ctime>
 #include <string>
 
-#include "cmocka_cxx.h"
+#include "config.h"
+#include "http/server.h"
+#include "sidecar_test.h"
+#include "store/tenant_store.h"
 #include "test_support.h"
 
 using namespace realm_sidecar;
 using realm_auth::Status;
-using realm_auth::TenantInfo;
-using realm_auth::TenantRecord;
 
 namespace {
 
-constexpr char kBase[] = "http://kc.test/realms/";
-constexpr char kInc1[] = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
-constexpr char kInc2[] = "9e8d7c6b-5a49-4837-a625-14f3e2d1c0b9";
+const char kKc[] = "https://kc.test";
 
-struct World {
-  int fetches = 0;
-  int lookups = 0;
-  bool db_up = true;
-  TenantInfo record;
-  std::string kid = "k1";
-  realm_auth::EvpPkeyPtr second_key;  // the "new realm's" key when set
+std::string jwks_doc() {
+  return "{\"keys\":[" +
+         realm_auth::test::public_jwk(realm_auth::test::shared_rsa_key(), "k1", "RS256") + "]}";
+}
 
-  EVP_PKEY* signing_key() const {
-    return second_key ? second_key.get() : realm_auth::test::shared_rsa_key();
-  }
-};
+std::string token(const std::string& realm, const std::string& aud_json) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  std::string payload = "{\"iss\":\"" + std::string(kKc) + "/realms/" + realm +
+                        "\",\"sub\":\"u-1\",\"exp\":" + std::to_string(now + 300) +
+                        ",\"iat\":" + std::to_string(now) + ",\"aud\":" + aud_json +
+                        ",\"realm_access\":{\"roles\":[\"tenant_admin\"]}}";
+  return realm_auth::test::make_token(realm_auth::Alg::kRS256, realm_auth::test::shared_rsa_key(),
+                                      R"({"alg":"RS256","kid":"k1","typ":"JWT"})", payload);
+}
 
-RequestAuthenticator make(World& w) {
-  AuthConfig c;
-  std::vector<std::string> patterns = {std::string(kBase) + "platform",
-                                       std::string(kBase) + "tenant-*"};
+// The authenticator as the daemon builds it: defaults from Config.
+AuthConfig daemon_auth_config() {
+  Config c;  // audiences default: realm-sidecar
   std::string error;
-  assert_true(parse_issuer_patterns(patterns, c.verifier.issuers, error));
-  return RequestAuthenticator(
-      c,
-      [&w](const std::string&, bool) {
-        w.fetches++;
-        realm_auth::JwksFetchOutcome o;
-        o.status = Status::kOk;
-        o.body =
-            "{\"keys\":[" + realm_auth::test::public_jwk(w.signing_key(), w.kid, "RS256") + "]}";
-        return o;
-      },
-      [&w](const std::string& slug, TenantInfo& out) {
-        w.lookups++;
-        assert_string_equal(slug.c_str(), "acme");
-        out = w.record;
-        return w.db_up;
-      });
+  std::map<std::string, std::string> vars{{"KEYCLOAK_URL", kKc}, {"REDIS_HOST", ""}};
+  assert_true(config_from_vars(vars, "", c, error));
+  AuthConfig ac;
+  assert_true(parse_issuer_patterns(c.allowed_issuers, ac.verifier.issuers, error));
+  ac.verifier.claims.audiences = c.audiences;
+  return ac;
 }
 
-std::string bearer(const World& w, const std::string& realm, long long iat, EVP_PKEY* key = nullptr,
-                   const std::string& kid = "") {
-  long long now = static_cast<long long>(std::time(nullptr));
-  std::string header =
-      "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"" + (kid.empty() ? w.kid : kid) + "\"}";
-  std::string payload = "{\"iss\":\"" + std::string(kBase) + realm +
-                        "\",\"sub\":\"u1\",\"exp\":" + std::to_string(now + 300) +
-                        (iat ? ",\"iat\":" + std::to_string(iat) : std::string()) + "}";
-  return "Bearer " + realm_auth::test::make_token(realm_auth::Alg::kRS256,
-                                                  key ? key : w.signing_key(), header, payload);
+RequestAuthenticator::Fetch fetch() {
+  return [](const std::string&, bool) {
+    realm_auth::JwksFetchOutcome o;
+    o.status = Status::kOk;
+    o.body = jwks_doc();
+    return o;
+  };
 }
 
-TenantInfo record(TenantRecord state, long long start, const char* id) {
-  TenantInfo i;
-  i.state = state;
-  i.incarnation_start = start;
-  i.incarnation_id = id;
-  return i;
-}
-
-const long long kNow = static_cast<long long>(std::time(nullptr));
-
-void current_incarnation_accepted(void**) {
-  World w;
-  w.record = record(TenantRecord::kActive, kNow - 100, kInc1);
-  RequestAuthenticator auth = make(w);
-  AuthOutcome a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kOk);
+void audience_checked_by_default(void**) {
+  RequestAuthenticator auth(daemon_auth_config(), fetch());
+  AuthOutcome a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
+  assert_true(a.token_presented);
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"("tenant-services")"));
+  assert_false(a.ok);
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services","realm-sidecar"])"));
+  assert_true(a.ok);
   assert_string_equal(a.actor.tenant_id.c_str(), "acme");
-  assert_string_equal(a.actor.tenant_incarnation.c_str(), kInc1);
-  assert_int_equal(w.lookups, 1);
-}
-
-void earlier_incarnation_refused_as_deleted(void**) {
-  World w;
-  w.record = record(TenantRecord::kActive, kNow - 100, kInc2);
-  RequestAuthenticator auth = make(w);
-  AuthOutcome a = auth.authenticate(bearer(w, "tenant-acme", kNow - 200));
+  a = auth.authenticate("Bearer " + token("platform", R"("realm-sidecar")"));
+  assert_true(a.ok);
+  // An authenticator built without audiences refuses, it does not skip the check.
+  AuthConfig none = daemon_auth_config();
+  none.verifier.claims.audiences.clear();
+  RequestAuthenticator open(none, fetch());
+  a = open.authenticate("Bearer " + token("tenant-acme", R"(["realm-sidecar"])"));
   assert_false(a.ok);
-  assert_status(a.status, Status::kTenantDeleted);
-  assert_string_equal(a.detail.c_str(), "tenant deleted");
-  // No iat: cannot show it belongs to this incarnation.
-  a = auth.authenticate(bearer(w, "tenant-acme", 0));
-  assert_status(a.status, Status::kTenantDeleted);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
 }
 
-void deleted_disabled_unknown(void**) {
-  World w;
-  RequestAuthenticator auth = make(w);
-  w.record = record(TenantRecord::kDeleted, kNow - 100, kInc1);
-  AuthOutcome a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kTenantDeleted);
-  assert_int_equal(w.fetches, 0);  // no key fetch for a deleted tenant
-  w.record = record(TenantRecord::kDisabled, kNow - 100, kInc1);
-  a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kTenantDisabled);
-  w.record = TenantInfo{};  // no row, no tombstone
-  a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kTenantUnknown);
-  assert_int_equal(w.fetches, 0);
-  w.record = record(TenantRecord::kActive, kNow - 100, kInc1);
-  w.db_up = false;
-  a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_false(a.ok);  // fail closed
-  assert_status(a.status, Status::kJwksUnavailable);
+void audiences_cannot_be_switched_off(void**) {
+  Config c;
+  std::string error;
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", ""}, {"REDIS_HOST", ""}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 1);
+  assert_string_equal(c.audiences[0].c_str(), "realm-sidecar");
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", " , "}, {"REDIS_HOST", ""}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 1);
+  assert_true(
+      config_from_vars({{"REALM_SIDECAR_AUDIENCES", "a,b"}, {"REDIS_HOST", ""}}, "", c, error));
+  assert_int_equal(c.audiences.size(), 2);
 }
 
-void platform_tokens_need_no_record(void**) {
-  World w;
-  RequestAuthenticator auth = make(w);
-  AuthOutcome a = auth.authenticate(bearer(w, "platform", kNow - 10));
-  assert_status(a.status, Status::kOk);
-  assert_int_equal(w.lookups, 0);
-  assert_true(a.actor.tenant_incarnation.empty());
-}
-
-// The slug comes back with a new realm (new key, maybe the same kid): the
-// cached keys of the old incarnation are not used for the new one, and the
-// old realm's token is refused as deleted, not as an unknown signer.
-void keys_cached_per_incarnation(void**) {
-  World w;
-  w.record = record(TenantRecord::kActive, kNow - 1000, kInc1);
-  RequestAuthenticator auth = make(w);
-  std::string old_token = bearer(w, "tenant-acme", kNow - 500);
-  assert_status(auth.authenticate(old_token).status, Status::kOk);
-  assert_int_equal(w.fetches, 1);
-
-  w.record = record(TenantRecord::kActive, kNow - 100, kInc2);
-  w.second_key = realm_auth::test::generate_key(realm_auth::Alg::kRS256);
-  w.kid = "k2";
-  AuthOutcome a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kOk);
-  assert_int_equal(w.fetches, 2);  // a fresh entry for the new incarnation, within the TTL
-  a = auth.authenticate(old_token);
-  assert_status(a.status, Status::kTenantDeleted);
-  // The same kid reused by the new realm: the old key is gone from the cache.
-  w.kid = "k1";
-  w.record = record(TenantRecord::kActive, kNow - 50, "aaaaaaaa-0000-4000-8000-000000000003");
-  a = auth.authenticate(bearer(w, "tenant-acme", kNow - 10));
-  assert_status(a.status, Status::kOk);
-  a = auth.authenticate(old_token);  // kid k1, old key, signature no longer matches
+void tenant_state_honoured(void**) {
+  realm_auth::TenantRecordValue record;
+  record.state = realm_auth::TenantRecord::kActive;
+  bool db_up = true;
+  int lookups = 0;
+  std::string asked;
+  RequestAuthenticator auth(daemon_auth_config(), fetch(),
+                            [&](const std::string& id, realm_auth::TenantRecordValue& out) {
+                              lookups++;
+                              asked = id;
+                              out = record;
+                              return db_up;
+                            });
+  const std::string t = "Bearer " + token("tenant-acme", R"(["realm-sidecar"])");
+  assert_true(auth.authenticate(t).ok);
+  assert_string_equal(asked.c_str(), "acme");
+  record.state = realm_auth::TenantRecord::kDisabled;
+  AuthOutcome a = auth.authenticate(t);
   assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantDisabled));
+  assert_false(a.unavailable);
+  record.state = realm_auth::TenantRecord::kAbsent;  // no row, no tombstone
+  a = auth.authenticate(t);
+  assert_false(a.ok);
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantUnknown));
+  record.state = realm_auth::TenantRecord::kActive;
+  db_up = false;
+  a = auth.authenticate(t);
+  assert_false(a.ok);
+  assert_true(a.unavailable);  // 503, fail closed
+  db_up = true;
+  // Platform tokens name no tenant: no lookup.
+  const int before = lookups;
+  assert_true(auth.authenticate("Bearer " + token("platform", R"(["realm-sidecar"])")).ok);
+  assert_int_equal(lookups, before);
+  // The record is read before any key (a deleted or made-up tenant costs
+  // no key fetch), so a token for another audience costs one lookup and is
+  // still refused for its audience.
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
+  assert_int_equal(lookups, before + 1);
+}
+
+// The one mapping from a tenants row to the record both nginx (through
+// Redis) and the sidecar's token check apply (store/tenant_store.h).
+void record_of_row_status(void**) {
+  TenantRow row;
+  row.incarnation_id = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
+  row.incarnation_started_at = 1764579600;
+  for (const char* s : {"active", "provisioning"}) {
+    row.status = s;
+    assert_true(tenant_info(row).state == realm_auth::TenantRecord::kActive);
+  }
+  row.status = "disabled";
+  assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDisabled);
+  for (const char* s : {"deleting", "failed"}) {
+    row.status = s;
+    assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDeleted);
+  }
+  assert_int_equal(tenant_info(row).incarnation_start, 1764579600);
+  assert_string_equal(tenant_info(row).incarnation_id.c_str(), row.incarnation_id.c_str());
+}
+
+void forwarded_headers_only_from_the_proxy(void**) {
+  const std::vector<std::string> proxies{"127.0.0.1"};
+  HttpRequest r;
+  r.headers.emplace("x-real-ip", "203.0.113.9");
+  r.headers.emplace("x-request-id", "abc123");
+  apply_forwarded(r, "127.0.0.1", proxies);
+  assert_string_equal(r.client_ip.c_str(), "203.0.113.9");
+  assert_string_equal(r.request_id.c_str(), "abc123");
+  // Any other local process: its claims about client and request are ignored.
+  HttpRequest o = r;
+  apply_forwarded(o, "127.0.0.2", proxies);
+  assert_string_equal(o.client_ip.c_str(), "127.0.0.2");
+  assert_string_not_equal(o.request_id.c_str(), "abc123");
+  assert_int_equal(o.request_id.size(), 32);
+  HttpRequest none = r;
+  apply_forwarded(none, "127.0.0.1", {});
+  assert_string_equal(none.client_ip.c_str(), "127.0.0.1");
+  // Even from the proxy: an unsafe request id is replaced, a long X-Real-IP ignored.
+  HttpRequest bad = r;
+  bad.headers.clear();
+  bad.headers.emplace("x-request-id", "a b\r\n");
+  bad.headers.emplace("x-real-ip", std::string(100, '1'));
+  apply_forwarded(bad, "127.0.0.1", proxies);
+  assert_string_not_equal(bad.request_id.c_str(), "a b\r\n");
+  assert_string_equal(bad.client_ip.c_str(), "127.0.0.1");
+  Config c;
+  std::string error;
+  assert_true(config_from_vars(
+      {{"REALM_SIDECAR_TRUSTED_PROXY", "127.0.0.5, 127.0.0.6"}, {"REDIS_HOST", ""}}, "", c, error));
+  assert_int_equal(c.trusted_proxies.size(), 2);
+  assert_string_equal(c.trusted_proxies[1].c_str(), "127.0.0.6");
 }
 
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(current_incarnation_accepted),
-      cmocka_unit_test(earlier_incarnation_refused_as_deleted),
-      cmocka_unit_test(deleted_disabled_unknown),
-      cmocka_unit_test(platform_tokens_need_no_record),
-      cmocka_unit_test(keys_cached_per_incarnation),
+      cmocka_unit_test(audience_checked_by_default),
+      cmocka_unit_test(audiences_cannot_be_switched_off),
+      cmocka_unit_test(tenant_state_honoured),
+      cmocka_unit_test(record_of_row_status),
+      cmocka_unit_test(forwarded_headers_only_from_the_proxy),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

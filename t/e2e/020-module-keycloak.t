@@ -15,6 +15,7 @@ use IO::Socket::INET;
 use HTTP::Tiny;
 use Test::More;
 use E2E::Stack qw(root env secret http_json token jwt_payload random_slug require_keycloak admin_realm_rep);
+use E2E::Redis qw(stack_redis);
 
 my $module = $ENV{TEST_NGINX_REALM_AUTH_MODULE} // root() . '/build/modules/ngx_http_realm_auth_module.so';
 plan skip_all => "module not built ($module): make build" unless -f $module;
@@ -35,7 +36,9 @@ sub free_port {
 
 my $port   = free_port();
 my $prefix = env('STATE_DIR') . "/e2e/nginx-$port";
-my $redis_prefix = "e2e-$port-$$:";
+# The stack's prefix: the ACL lets nginx's user read only realm_auth:tenant:*.
+my $redis_prefix = 'realm_auth:';
+my $redis = stack_redis();
 remove_tree($prefix);
 make_path("$prefix/logs");
 {
@@ -43,7 +46,8 @@ make_path("$prefix/logs");
     local $/;
     my $conf = <$in>;
     my %v = (MODULE => $module, PREFIX => $prefix, PORT => $port, KEYCLOAK_URL => $kc,
-             REDIS_PORT => env('REDIS_PORT'), REDIS_PREFIX => $redis_prefix);
+             REDIS_PORT => env('REDIS_PORT'), REDIS_PREFIX => $redis_prefix,
+             SECRETS_DIR => env('SECRETS_DIR'));
     $conf =~ s/\@([A-Z_]+)\@/$v{$1} \/\/ die "no value for \@$1\@\n"/ge;
     open my $out, '>', "$prefix/nginx.conf" or die $!;
     print $out $conf;
@@ -74,10 +78,7 @@ is $st, 201, "created $realm" or diag explain $b;
 my $created = $st == 201;
 
 # --- requests -----------------------------------------------------------------
-sub redis {    # a command to the stack's Redis; arguments are plain words here
-    my $cmd = join ' ', 'redis-cli -h 127.0.0.1 -p', env('REDIS_PORT'), map {"'$_'"} @_;
-    return system("$cmd >/dev/null") == 0;
-}
+sub tenant_key { "${redis_prefix}tenant:$_[0]" }
 
 subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => sub {
     my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
@@ -89,8 +90,19 @@ subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => 
     is $d->{jwks}{http_fetches}, 0, 'no JWKS fetched';
     is $d->{refused}{tenant_unknown}, 1, 'tenant_unknown counted';
 
-    # What realm-sidecar does when it provisions a tenant.
-    ok redis('SET', "${redis_prefix}tenant:$slug", 'active') , 'tenant registered' or return;
+    # A record nobody sealed (anyone with write access to Redis) changes nothing.
+    $redis->cmd('SET', tenant_key($slug), 'active');
+    select undef, undef, undef, 1.2;    # past the one-second back-off
+    ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    is $s, 401, 'unsealed registry entry: still refused';
+    (undef, $d) = http_json(GET => "$base/realm-auth/status");
+    is $d->{jwks}{http_fetches}, 0, 'still no JWKS fetched';
+    cmp_ok $d->{jwks}{redis_rejected}, '>=', 1, 'the entry counted as rejected';
+
+    # What realm-sidecar does when it provisions a tenant, as its ACL user.
+    ok eval { $redis->cmd_as('sidecar', 'SET', tenant_key($slug),
+                             $redis->seal(tenant_key($slug), 'active')) }, 'tenant registered'
+        or return;
     select undef, undef, undef, 1.2;    # past the one-second back-off
 };
 
@@ -138,7 +150,7 @@ subtest 'status counters' => sub {
 
 END {
     local $?;
-    redis('DEL', "${redis_prefix}tenant:$slug") if $slug;
+    eval { $redis->cmd('DEL', tenant_key($slug)) } if $slug;
     if ($created && $prov) {
         my ($s) = http_json(DELETE => "$kc/admin/realms/$realm", token => $prov);
         diag "deleting $realm: HTTP $s" unless $s == 204;

@@ -51,11 +51,13 @@ subtest 'realm visible in Keycloak, configured as specified' => sub {
         my ($cst, $c) = kc_admin(GET => "/tenant-$slug/clients?clientId=$client");
         my $rep = ref $c ? $c->[0] : {};
         ok $rep->{id}, "client $client";
-        my %m = map { $_->{protocolMapper} => $_ } @{ $rep->{protocolMappers} // [] };
-        is $m{'oidc-audience-mapper'}{config}{'included.client.audience'}, 'tenant-services',
+        my %m = map { $_->{name} => $_ } @{ $rep->{protocolMappers} // [] };
+        is $m{'audience tenant-services'}{config}{'included.client.audience'}, 'tenant-services',
             "$client: audience mapper";
-        is $m{'oidc-usermodel-attribute-mapper'}{config}{'claim.name'}, 'department_id',
-            "$client: department_id mapper";
+        is $m{department_id}{config}{'claim.name'}, 'department_id', "$client: department_id mapper";
+        # Only the console calls the sidecar (IDENTITY_CONTRACT.md section 7).
+        is $m{'audience realm-sidecar'}{config}{'included.custom.audience'},
+            $client eq 'admin-console' ? 'realm-sidecar' : undef, "$client: realm-sidecar audience";
     }
     my (undef, $console) = kc_admin(GET => "/tenant-$slug/clients?clientId=admin-console");
     ok $console->[0]{publicClient}, 'admin-console is public';

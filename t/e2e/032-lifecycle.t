@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use E2E::Stack qw(env http_json token random_slug require_keycloak);
+use E2E::Redis qw(stack_redis);
 use E2E::Sidecar qw(api operator_token create_tenant delete_tenant kc_admin activate_user
                     new_password require_sidecar);
 
@@ -20,12 +21,14 @@ my $op = operator_token() or BAIL_OUT('no operator token');
 my $kc = env('KEYCLOAK_URL');
 my $slug = random_slug('e2el');
 
+# The state in the tenant record the sidecar sealed (E2E::Redis);
+# "<not sealed>" when the value is not sealed with the fleet key.
 sub redis_state {
-    my $port = env('REDIS_PORT');
-    my $v = `redis-cli -h 127.0.0.1 -p $port GET realm_auth:tenant:$slug 2>/dev/null`;
-    chomp $v;
-    # "<state> <incarnation start> <incarnation id>": the state word.
-    return (split / /, $v)[0] // '';
+    my $r = stack_redis();
+    my $key = "realm_auth:tenant:$slug";
+    my $v = $r->cmd('GET', $key) // return '';
+    my $record = $r->open_sealed($key, $v) // return '<not sealed>';
+    return $record =~ s/ .*//r;    # "<state>[ start=… incarnation=…]": the state word
 }
 
 my ($st, $body) = create_tenant($op, $slug);

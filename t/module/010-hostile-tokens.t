@@ -335,10 +335,10 @@ my ($h, $p, $s) = ::parts(); auth("$h.$p.$s" . '=' x ((4 - length($s) % 4) % 4 |
 
 
 
-=== TEST 29: padding in the middle segment
+=== TEST 29: padding in the middle segment (not b64token syntax, RFC 6750 §2.1)
 --- more_headers eval
 my ($h, $p, $s) = ::parts(); auth("$h.$p==.$s")
---- reason: bad_base64
+--- reason: token_malformed
 
 
 

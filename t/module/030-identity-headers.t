@@ -82,11 +82,19 @@ bearer() . "\nx-tenant-id: evil\nX-TENANT-ID: evil\nx-actor-roles: tenant_admin\
 
 
 
-=== TEST 4: X-Purpose is forwarded once, the client's first value
+=== TEST 4: X-Purpose is forwarded when there is exactly one (core purpose.h)
+--- more_headers eval
+bearer() . "\nX-Purpose: case-review"
+--- response_body eval
+"uri: /echo/whoami\n" . ::alice_headers('x-purpose' => 'case-review')
+
+
+
+=== TEST 4b: several X-Purpose lines: none is forwarded (ambiguous is no purpose)
 --- more_headers eval
 bearer() . "\nX-Purpose: case-review\nX-Purpose: something-else"
 --- response_body eval
-"uri: /echo/whoami\n" . ::alice_headers('x-purpose' => 'case-review')
+"uri: /echo/whoami\n" . ::alice_headers()
 
 
 

@@ -98,3 +98,94 @@ bearer()
 --- response_body
 uri: /echo/cases/42
 --- backend_hits: 1
+
+
+
+=== TEST 8: an empty X-Purpose followed by a real one: 400 (one X-Purpose line per request)
+--- more_headers eval
+bearer() . "\nX-Purpose: \nX-Purpose: case-review"
+--- error_code: 400
+--- backend_hits: 0
+--- error_log
+purpose_invalid
+
+
+
+=== TEST 9: two different purposes: 400
+--- more_headers eval
+bearer() . "\nX-Purpose: case-review\nX-Purpose: something-else"
+--- error_code: 400
+--- backend_hits: 0
+--- error_log
+purpose_invalid
+
+
+
+=== TEST 10: the same purpose twice: 400 too (the rule counts lines, not values)
+--- more_headers eval
+bearer() . "\nX-Purpose: case-review\nX-Purpose: case-review"
+--- error_code: 400
+--- backend_hits: 0
+
+
+
+=== TEST 11: a purpose longer than 500 bytes: 400
+--- more_headers eval
+bearer() . "\nX-Purpose: " . ('p' x 501)
+--- error_code: 400
+--- backend_hits: 0
+--- error_log
+purpose_invalid
+
+
+
+=== TEST 12: 500 bytes is the limit
+--- more_headers eval
+bearer() . "\nX-Purpose: " . ('p' x 500)
+--- response_body_like eval
+qr/^x-v-purpose: p{500}$/m
+--- backend_hits: 1
+
+
+
+=== TEST 13: a control byte in the purpose: 400
+--- more_headers eval
+bearer() . "\nX-Purpose: case\x{1}review"
+--- error_code: 400
+--- backend_hits: 0
+--- error_log
+purpose_invalid
+
+
+
+=== TEST 14: purpose not required: an ambiguous purpose is no purpose ($realm_purpose empty, none forwarded)
+--- config
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            proxy_set_header X-V-Purpose $realm_purpose;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+--- more_headers eval
+bearer() . "\nX-Purpose: \nX-Purpose: smuggled"
+--- response_body
+uri: /echo/cases/42
+--- backend_hits: 1
+
+
+
+=== TEST 15: purpose not required: one purpose is forwarded and in $realm_purpose
+--- config
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            proxy_set_header X-V-Purpose $realm_purpose;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+--- more_headers eval
+bearer() . "\nX-Purpose: case-review"
+--- response_body
+uri: /echo/cases/42
+x-purpose: case-review
+x-v-purpose: case-review
+--- backend_hits: 1

@@ -5,6 +5,7 @@ use warnings;
 use Test::More;
 
 use RealmAuth::Nginx;
+use RealmAuth::Redis;
 
 RealmAuth::Nginx::require_module();
 
@@ -18,6 +19,11 @@ sub api {
 
 my $ISSUER = 'auth_realm_issuer http://127.0.0.1:8080/realms/tenant-*;';
 my $ZONE = 'auth_realm_zone realm_auth:10m;';
+my $KEY = RealmAuth::Redis::scratch_key_file();
+my $SHORT_KEY = "$KEY.short";
+open my $fh, '>', $SHORT_KEY or die $!;
+print $fh "too-short-for-a-fleet-key\n";
+close $fh;
 
 my @cases = (
     # [ name, http-level text, server-level text, directive the message must name ]
@@ -57,13 +63,27 @@ my @cases = (
      api($ISSUER), 'auth_realm_redis'],
     ['redis port out of range', "$ZONE auth_realm_redis 127.0.0.1:70000;",
      api($ISSUER), 'auth_realm_redis'],
+    ['redis without hmac_key_file', "$ZONE auth_realm_redis 127.0.0.1:6379;",
+     api($ISSUER), 'hmac_key_file'],
+    ['redis hmac key file missing', "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=/nonexistent;",
+     api($ISSUER), 'auth_realm_redis'],
+    ['redis hmac key too short', "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=$SHORT_KEY;",
+     api($ISSUER), 'fewer than 32'],
+    ['redis previous hmac key missing',
+     "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=$KEY hmac_previous_key_file=/nonexistent;",
+     api($ISSUER), 'auth_realm_redis'],
+    ['redis user without password_file', "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=$KEY user=nginx;",
+     api($ISSUER), 'password_file'],
+    ['redis password file missing',
+     "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=$KEY user=nginx password_file=/nonexistent;",
+     api($ISSUER), 'auth_realm_redis'],
     ['redis unknown option', "$ZONE auth_realm_redis 127.0.0.1:6379 frobnicate=1;",
      api($ISSUER), 'auth_realm_redis'],
     ['redis bad timeout', "$ZONE auth_realm_redis 127.0.0.1:6379 timeout=soon;",
      api($ISSUER), 'auth_realm_redis'],
     ['tenant registry without redis', "$ZONE auth_realm_tenant_registry on;",
      api($ISSUER), 'auth_realm_tenant_registry'],
-    ['tenant registry not a flag', "$ZONE auth_realm_redis 127.0.0.1:6379; auth_realm_tenant_registry yes;",
+    ['tenant registry not a flag', "$ZONE auth_realm_redis 127.0.0.1:6379 hmac_key_file=$KEY; auth_realm_tenant_registry yes;",
      api($ISSUER), 'auth_realm_tenant_registry'],
     ['leeway abc', $ZONE,
      api("$ISSUER auth_realm_leeway abc;"), 'auth_realm_leeway'],
@@ -73,6 +93,8 @@ my @cases = (
      api("$ISSUER auth_realm_token_max_size abc;"), 'auth_realm_token_max_size'],
     ['auth_realm maybe', $ZONE,
      "location /api/ { auth_realm maybe; $ISSUER proxy_pass http://127.0.0.1:9/; }", 'auth_realm'],
+    ['strip_identity_headers in a location (http, server only)', $ZONE,
+     "location /x/ { auth_realm_strip_identity_headers on; }", 'auth_realm_strip_identity_headers'],
     ['unknown thread pool', "$ZONE auth_realm_thread_pool nosuchpool;",
      api($ISSUER), 'nosuchpool'],
 );
@@ -90,7 +112,8 @@ for my $c (@cases) {
 my ($ok, $out) = RealmAuth::Nginx->config_test(
     main => 'thread_pool realm_auth threads=4;',
     http => "auth_realm_zone realm_auth:10m;\n"
-          . "auth_realm_redis 127.0.0.1:6379 prefix=realm_auth: timeout=200ms;\n"
+          . "auth_realm_redis 127.0.0.1:6379 prefix=realm_auth: timeout=200ms hmac_key_file=$KEY "
+          . "hmac_previous_key_file=$KEY user=nginx password_file=$KEY;\n"
           . "auth_realm_thread_pool realm_auth;",
     server => api(join "\n",
         'auth_realm_issuer http://127.0.0.1:8080/realms/tenant-*;',

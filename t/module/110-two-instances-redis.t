@@ -12,7 +12,7 @@ use RealmAuth::Redis;
 
 RealmAuth::Nginx::require_module();
 
-my $redis = eval { RealmAuth::Redis->start };
+my $redis = eval { RealmAuth::Redis->start(acl => 1) };
 plan skip_all => "redis-server not available: $@" unless $redis;
 
 start_issuer();
@@ -24,7 +24,7 @@ my $port = $redis->port;
 my %conf = (
     master => 1, workers => 2,
     http => "auth_realm_zone realm_auth:10m;\n"
-          . "auth_realm_redis 127.0.0.1:$port prefix=$prefix timeout=500ms;",
+          . $redis->directive(prefix => $prefix),
     server => q{
         location /api/ {
             auth_realm on;

@@ -11,7 +11,7 @@ no_shuffle();
 block_defaults(
     http_config => q{
     auth_realm_zone realm_auth:10m;
-    auth_realm_redis 127.0.0.1:$TEST_NGINX_CLOSED_PORT timeout=200ms;
+    auth_realm_redis 127.0.0.1:$TEST_NGINX_CLOSED_PORT timeout=200ms hmac_key_file=$TEST_NGINX_REDIS_HMAC_KEY_FILE;
 },
     config => q{
         location /api/ {
@@ -53,7 +53,7 @@ tenant-b 1
 === TEST 2: a Redis server that accepts but never answers costs at most the timeout
 --- http_config
     auth_realm_zone realm_auth:10m;
-    auth_realm_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT timeout=200ms;
+    auth_realm_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT timeout=200ms hmac_key_file=$TEST_NGINX_REDIS_HMAC_KEY_FILE;
 --- more_headers eval
 bearer()
 --- response_body_like: ^uri: /echo/x

@@ -23,7 +23,7 @@ my $prefix = "ts$$:";
 my $ngx = RealmAuth::Nginx->start(
     master => 1, workers => 2,
     http => "auth_realm_zone realm_auth:10m;\n"
-          . "auth_realm_redis 127.0.0.1:" . $redis->port . " prefix=$prefix timeout=500ms;\n"
+          . $redis->directive(prefix => $prefix) . "\n"
           . "auth_realm_tenant_state_interval 200ms;",
     server => q{
         location /api/ {
@@ -60,7 +60,7 @@ sub eventually {
 is(statuses($tok_a), join(',', (200) x 6), 'tenant a accepted (no state in Redis)');
 is(statuses($tok_b), join(',', (200) x 6), 'tenant b accepted');
 
-$redis->cmd('SET', "${prefix}tenant:a", 'disabled');
+$redis->publish_tenant($prefix, 'a', 'disabled');
 is(eventually($tok_a, 401, 5), join(',', (401) x 6), 'disabled tenant refused by every worker, cached token included');
 # Six concurrent requests need not reach both workers: poll this one too.
 my $r;
@@ -73,10 +73,10 @@ is($r->{status}, 401, 'a single request refused too');
 like($r->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/, 'refusal is an RFC 6750 invalid_token');
 is(statuses($tok_b), join(',', (200) x 6), 'the other tenant is not affected');
 
-$redis->cmd('SET', "${prefix}tenant:a", 'active');
+$redis->publish_tenant($prefix, 'a', 'active');
 is(eventually($tok_a, 200, 5), join(',', (200) x 6), 're-enabled tenant accepted again');
 
-$redis->cmd('SET', "${prefix}tenant:b", 'deleted');
+$redis->publish_tenant($prefix, 'b', 'deleted');
 is(eventually($tok_b, 401, 5), join(',', (401) x 6), 'deleted tenant refused');
 like($ngx->error_log, qr/token refused: tenant_disabled/, 'reason logged');
 

@@ -24,7 +24,7 @@ ensure_realm($_, algs => ['RS256']) for qw(tenant-acme tenant-other tenant-late)
 my $prefix = "td$$:";
 my %conf = (
     http => "auth_realm_zone realm_auth:10m;\n"
-          . "auth_realm_redis 127.0.0.1:${\ $redis->port } prefix=$prefix timeout=500ms;\n"
+          . $redis->directive(prefix => $prefix) . "\n"
           . "auth_realm_tenant_state_interval 1s;",
     server => q{
         location /api/ {
@@ -57,23 +57,23 @@ is(call($na, $acme), 200, 'A: acme active (no state in Redis yet)');
 is(call($nb, $acme), 200, 'B: acme active');
 is(call($na, $acme), 200, 'A: same token again (now in the token cache)');
 
-$redis->cmd('SET', "${prefix}tenant:acme", 'disabled');
+$redis->publish_tenant($prefix, 'acme', 'disabled');
 is(eventually($na, $acme, 401), 401, 'A: acme refused within seconds of being disabled (cached token too)');
 is(eventually($nb, token(realm => 'tenant-acme', username => 'bob'), 401), 401,
    'B: acme refused too, fleet-wide');
 like($na->error_log, qr/token refused: tenant_disabled/, 'A logs tenant_disabled');
 is(call($na, $other), 200, 'another tenant is unaffected');
 
-$redis->cmd('SET', "${prefix}tenant:acme", 'active');
+$redis->publish_tenant($prefix, 'acme', 'active');
 is(eventually($na, $acme, 200), 200, 'A: acme accepted again once re-enabled');
 is(eventually($nb, $acme, 200), 200, 'B: acme accepted again');
 
-$redis->cmd('SET', "${prefix}tenant:acme", 'deleted');
+$redis->publish_tenant($prefix, 'acme', 'deleted');
 is(eventually($na, $acme, 401), 401, 'A: deleted tenant refused');
 
 # a tenant disabled before this nginx ever saw it: refused at the latest
 # one interval after its first request
-$redis->cmd('SET', "${prefix}tenant:late", 'disabled');
+$redis->publish_tenant($prefix, 'late', 'disabled');
 my $late = token(realm => 'tenant-late');
 call($na, $late);    # may pass: the state is read after the first sighting
 is(eventually($na, $late, 401), 401, 'tenant disabled before first sight: refused soon after');

@@ -1,5 +1,6 @@
 # A tenant's slug deleted and created again (issue 8, item 2): the record
-# <prefix>tenant:<slug> = "<state> <incarnation start> <incarnation id>".
+# <prefix>tenant:<slug> = "<state> start=<incarnation start> incarnation=<id>"
+# (sealed, core/tenant_record.h).
 # A token issued before its tenant's current incarnation began is refused
 # as tenant_deleted by every worker, cached tokens included; so is every
 # token of a deleted tenant (not tenant_disabled). When the incarnation
@@ -28,7 +29,7 @@ my $prefix = "ti$$:";
 my $ngx = RealmAuth::Nginx->start(
     master => 1, workers => 2,
     http => "auth_realm_zone realm_auth:10m;\n"
-          . "auth_realm_redis 127.0.0.1:" . $redis->port . " prefix=$prefix timeout=500ms;\n"
+          . $redis->directive(prefix => $prefix) . "\n"
           . "auth_realm_tenant_state_interval 200ms;",
     server => q{
         location /api/ {
@@ -45,8 +46,8 @@ my $ngx = RealmAuth::Nginx->start(
 my $inc1 = '11111111-1111-4111-8111-111111111111';
 my $inc2 = '22222222-2222-4222-8222-222222222222';
 my $now = int time;
-sub record { my ($state, $start, $id) = @_; "$state $start $id" }
-sub set_record { $redis->cmd('SET', "${prefix}tenant:$_[0]", record(@_[1 .. 3])) }
+sub record { my ($state, $start, $id) = @_; "$state start=$start incarnation=$id" }
+sub set_record { $redis->publish_tenant($prefix, $_[0], record(@_[1 .. 3])) }
 
 # Statuses of several concurrent requests (both workers get some), sorted.
 sub statuses {
@@ -113,7 +114,7 @@ my $no_iat = token(realm => 'tenant-a', claims => { iat => undef });
 is(eventually($no_iat, 401, 5), all(401), 'no iat, known incarnation start: refused');
 
 # Older one-word records (no incarnation) keep working.
-$redis->cmd('SET', "${prefix}tenant:a", 'active');
+$redis->publish_tenant($prefix, 'a', 'active');
 is(eventually($no_iat, 200, 5), all(200), 'one-word "active" record: no incarnation rule');
 
 # --- tenant c: first sight of a tenant, record already there --------------------

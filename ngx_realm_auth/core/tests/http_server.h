@@ -28,10 +28,16 @@ class HttpServer {
 
   int requests() const { return requests_; }
   std::string last_path() const;
+  // The last request as received: request line, headers and body.
+  std::string last_request() const;
+  // Connections accepted so far (a reused keep-alive connection counts once).
+  int connections() const { return connections_; }
+  // Keep the connection open for further requests (no "Connection: close").
+  void set_keep_alive(bool on) { keep_alive_ = on; }
 
  private:
   void serve();
-  void handle(int fd);
+  bool handle(int fd);  // one request; false when the connection is done
 
   int listen_fd_ = -1;
   int port_ = 0;
@@ -39,11 +45,14 @@ class HttpServer {
   std::atomic<int> requests_{0};
   std::atomic<int> delay_ms_{0};
   std::atomic<bool> send_length_{true};
+  std::atomic<bool> keep_alive_{false};
+  std::atomic<int> connections_{0};
   mutable std::mutex mu_;  // guards the three fields below
   int status_ = 200;
   std::string body_;
   std::string headers_;
   std::string last_path_;
+  std::string last_request_;
   std::thread thread_;
 };
 

@@ -22,6 +22,7 @@ struct App {
   TenantSaga& saga;
   AdminClient& keycloak;
   PgPool& pg;
+  const ActorRateLimiter* limiter = nullptr;  // for GET /status
 };
 
 // The whole API surface, in one table (api/routes.cc).

@@ -14,10 +14,15 @@ using ActorIdHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, 
 template <typename F>
 HttpResponse with_actor(App& app, const HttpRequest& req, F&& then) {
   AuthOutcome a = app.auth.authenticate(req.header("authorization"));
+  if (!a.ok && a.unavailable) {
+    std::fprintf(stderr, "realm-sidecar: tenant store unavailable; refusing request_id=%s\n",
+                 req.request_id.c_str());
+    return problem(503, a.detail, "", req.request_id);
+  }
   if (!a.ok) {
     std::fprintf(stderr, "realm-sidecar: token refused: %s request_id=%s\n",
                  realm_auth::status_name(a.status), req.request_id.c_str());
-    return unauthorized(a.detail, a.token_presented, req.request_id);
+    return unauthorized(a.status, req.request_id);
   }
   return then(a.actor);
 }
@@ -53,6 +58,27 @@ std::vector<Route> api_routes(App& app) {
       {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate",
        bind_id(app, rotate_tenant_secret)},
       {"GET", "/audit", bind(app, read_audit)},
+      // Counters for operators (loopback port only; nginx does not route
+      // it): what the per-actor rate limit refused. No identities.
+      {"GET", "/status",
+       [&app](const HttpRequest&, const PathParams&) {
+         JsonPtr rl(json_object());
+         if (app.limiter != nullptr) {
+           RateLimitStats st = app.limiter->stats();
+           json_set(rl.get(), "allowed_total", static_cast<long long>(st.allowed_total));
+           json_set(rl.get(), "refused_total", static_cast<long long>(st.refused_total));
+           json_set(rl.get(), "evicted_total", static_cast<long long>(st.evicted_total));
+           json_set(rl.get(), "actors_tracked", static_cast<long long>(st.actors_tracked));
+           json_set(rl.get(), "actors_max", static_cast<long long>(st.actors_max));
+           json_set(rl.get(), "burst", static_cast<long long>(app.limiter->config().burst));
+           json_set(rl.get(), "per_minute",
+                    static_cast<long long>(app.limiter->config().per_second * 60));
+         }
+         JsonPtr j(json_object());
+         json_set(j.get(), "status", "ok");
+         json_set(j.get(), "rate_limit", std::move(rl));
+         return json_response(200, j.get());
+       }},
       // Liveness for scripts/stack/sidecar.sh; ungoverned, no data.
       {"GET", "/healthz",
        [](const HttpRequest&, const PathParams&) {

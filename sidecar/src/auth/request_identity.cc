@@ -1,11 +1,11 @@
 #include "auth/request_identity.h"
 
-#include <strings.h>
-
 #include <cstdio>
 #include <ctime>
 #include <iterator>
 #include <utility>
+
+#include "bearer.h"
 
 namespace realm_sidecar {
 
@@ -54,6 +54,12 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
   // Fetch outside the lock; two threads may fetch the same issuer at once,
   // which is harmless (obtain_jwks also single-flights through Redis).
   realm_auth::JwksFetchOutcome got = fetch_(issuer, force);
+  // A forged, expired or oversized Redis entry (docs/REDIS_TRUST.md) was
+  // ignored and the keys fetched from the issuer; fetches are per issuer
+  // and TTL, never per request, so one line each is enough.
+  if (got.redis_rejected) {
+    std::fprintf(stderr, "realm-sidecar: ignored Redis entry %s\n", got.rejection.c_str());
+  }
   std::shared_ptr<const realm_auth::Jwks> keys;
   if (got.status != Status::kOk || realm_auth::Jwks::parse(got.body, keys) != Status::kOk) {
     why = got.status != Status::kOk ? got.status : Status::kJwksMalformed;
@@ -73,27 +79,32 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
 
 AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization) {
   AuthOutcome out;
-  // RFC 6750: scheme is case-insensitive, one space, then the token.
-  if (authorization.size() < 8 || strncasecmp(authorization.c_str(), "Bearer ", 7) != 0) {
-    out.status = Status::kTokenMissing;
-    out.detail = realm_auth::status_description(out.status);
-    return out;
+  // Core's rule (bearer.h), the one nginx applies.
+  std::string_view token;
+  Status s = realm_auth::bearer_credential(authorization, token);
+  out.token_presented = s != Status::kTokenMissing;
+  if (s == Status::kOk && config_.verifier.claims.audiences.empty()) {
+    // The core library reads an empty list as "unchecked"; the sidecar
+    // never runs that way (a token for any service would do).
+    s = Status::kAudienceMismatch;
   }
-  out.token_presented = true;
-  const std::string token = authorization.substr(7);
   realm_auth::InspectedToken t;
-  Status s = realm_auth::inspect_token(token, config_.verifier, t);
+  if (s == Status::kOk) s = realm_auth::inspect_token(token, config_.verifier, t);
   std::shared_ptr<const realm_auth::Jwks> keys;
   realm_auth::Identity id;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   // A tenant token: its tenant's record first, so that a deleted tenant
   // costs no key fetch.
-  realm_auth::TenantInfo tenant;
+  realm_auth::TenantRecordValue tenant;
   const bool check_tenant = s == Status::kOk && !t.match.tenant_id.empty() && tenants_;
   if (check_tenant) {
     if (!tenants_(t.match.tenant_id, tenant)) {
-      s = Status::kJwksUnavailable;  // "cannot be verified now": the database is down
-    } else if (tenant.state == realm_auth::TenantRecord::kAbsent) {
+      out.status = Status::kTenantUnknown;
+      out.unavailable = true;  // 503: the request is refused, not the token
+      out.detail = "the tenant store is unavailable; the request was not performed";
+      return out;
+    }
+    if (tenant.state == realm_auth::TenantRecord::kAbsent) {
       s = Status::kTenantUnknown;
     } else if (tenant.state != realm_auth::TenantRecord::kActive) {
       s = realm_auth::admit_tenant_token(tenant, 0);
@@ -112,6 +123,9 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
       s = keys ? realm_auth::verify_token(t, *keys, config_.verifier, now, id) : why;
     }
   }
+  // Tenant state and incarnation, as nginx honours them: a disabled or
+  // deleted tenant's still-valid tokens, and those of an earlier
+  // incarnation, are refused here too, whoever reaches the sidecar.
   if (s == Status::kOk && check_tenant) s = realm_auth::admit_tenant_token(tenant, id.iat);
   if (check_tenant) s = realm_auth::unverified_refusal(s, tenant, realm_auth::claimed_iat(t));
   out.status = s;

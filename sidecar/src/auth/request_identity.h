@@ -5,7 +5,7 @@
 //
 //   RequestAuthenticator auth(config);
 //   AuthOutcome a = auth.authenticate(request.header("authorization"));
-//   if (!a.ok) return unauthorized(a.detail, a.token_presented);
+//   if (!a.ok) return unauthorized(a.status);
 //
 // JWKS: an in-process cache per issuer and tenant incarnation with a TTL,
 // filled through obtain_jwks (Redis tier shared with nginx, then HTTP). An
@@ -13,7 +13,8 @@
 // rotation).
 //
 // Tenant tokens (an issuer with a tenant slug) are checked against the
-// tenant's record in PostgreSQL on every request (TenantLookup): a deleted
+// tenant's record in PostgreSQL on every request (TenantLookup; one indexed
+// read, the database down → 503): a deleted
 // tenant (or a tombstoned slug) is refused as tenant_deleted before any key
 // is fetched, a disabled one as tenant_disabled, one the sidecar does not
 // know as tenant_unknown, and a token issued before the tenant's current
@@ -38,6 +39,9 @@
 namespace realm_sidecar {
 
 struct AuthConfig {
+  // verifier.claims.audiences: at least one must be in `aud`. Never
+  // unchecked here: with an empty list every token is refused
+  // (config.cc's default is realm-sidecar).
   realm_auth::VerifierConfig verifier;
   realm_auth::JwksSourceConfig source;
   std::chrono::seconds jwks_ttl{300};
@@ -47,6 +51,7 @@ struct AuthConfig {
 struct AuthOutcome {
   bool ok = false;
   bool token_presented = false;  // false → plain "WWW-Authenticate: Bearer"
+  bool unavailable = false;      // a dependency (tenant store) failed: 503, not 401
   realm_auth::Status status = realm_auth::Status::kTokenMissing;
   std::string detail;  // client-safe text (status_description)
   Actor actor;
@@ -61,12 +66,15 @@ class RequestAuthenticator {
  public:
   // Fetches a JWKS document for an issuer; replaceable in tests.
   using Fetch = std::function<realm_auth::JwksFetchOutcome(const std::string& issuer, bool force)>;
-  // The record of a tenant slug (kAbsent when unknown); false when the
-  // database could not be asked (the token is then refused: fail closed).
-  using TenantLookup = std::function<bool(const std::string& slug, realm_auth::TenantInfo& out)>;
+  // The record of a tenant slug from PostgreSQL, the source of truth
+  // (kAbsent when the sidecar does not know it); false when the database
+  // could not be asked: the token is then refused with a 503 (fail closed,
+  // AuthOutcome::unavailable).
+  using TenantLookup =
+      std::function<bool(const std::string& slug, realm_auth::TenantRecordValue& out)>;
 
   // Without `tenants`, tenant tokens are not checked against any record
-  // (unit tests of the verification alone).
+  // (unit tests of the token checks alone).
   explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr,
                                 TenantLookup tenants = nullptr);
 

@@ -6,39 +6,35 @@
 //    "action":…,"resource":{"type":…,"tenant_id":…,"id":…},
 //    "purpose":…,"context":{"request_id":…,"client_ip":…}}
 #include "authorize.h"
-#include "json_util.h"
+#include "util/json_helpers.h"
 
 namespace realm_sidecar {
 
-using gov::Json;
-using gov::json_put;
-using gov::json_str;
-
 std::string authorize_request_json(const AuthorizeRequest& req) {
-  Json actor(json_object());
-  json_put(actor.get(), "actor_id", json_str(req.actor.actor_id));
-  json_put(actor.get(), "tenant_id", json_str(req.actor.tenant_id));
-  json_put(actor.get(), "realm", json_str(req.actor.realm));
-  json_put(actor.get(), "roles", gov::json_str_array(req.actor.roles));
-  json_put(actor.get(), "username", json_str(req.actor.username));
-  json_put(actor.get(), "department_id", json_str(req.actor.department_id));
+  JsonPtr actor(json_object());
+  json_set(actor.get(), "actor_id", req.actor.actor_id);
+  json_set(actor.get(), "tenant_id", req.actor.tenant_id);
+  json_set(actor.get(), "realm", req.actor.realm);
+  json_set(actor.get(), "roles", json_string_array(req.actor.roles));
+  json_set(actor.get(), "username", req.actor.username);
+  json_set(actor.get(), "department_id", req.actor.department_id);
 
-  Json resource(json_object());
-  json_put(resource.get(), "type", json_str(req.resource.type));
-  json_put(resource.get(), "tenant_id", json_str(req.resource.tenant_id));
-  json_put(resource.get(), "id", json_str(req.resource.id));
+  JsonPtr resource(json_object());
+  json_set(resource.get(), "type", req.resource.type);
+  json_set(resource.get(), "tenant_id", req.resource.tenant_id);
+  json_set(resource.get(), "id", req.resource.id);
 
-  Json context(json_object());
-  json_put(context.get(), "request_id", json_str(req.request_id));
-  json_put(context.get(), "client_ip", json_str(req.client_ip));
+  JsonPtr context(json_object());
+  json_set(context.get(), "request_id", req.request_id);
+  json_set(context.get(), "client_ip", req.client_ip);
 
-  Json root(json_object());
-  json_put(root.get(), "actor", std::move(actor));
-  json_put(root.get(), "action", json_str(req.action));
-  json_put(root.get(), "resource", std::move(resource));
-  json_put(root.get(), "purpose", json_str(req.purpose));
-  json_put(root.get(), "context", std::move(context));
-  return gov::json_dump(root.get());
+  JsonPtr root(json_object());
+  json_set(root.get(), "actor", std::move(actor));
+  json_set(root.get(), "action", req.action);
+  json_set(root.get(), "resource", std::move(resource));
+  json_set(root.get(), "purpose", req.purpose);
+  json_set(root.get(), "context", std::move(context));
+  return json_text(root.get());
 }
 
 }  // namespace realm_sidecar

@@ -7,6 +7,7 @@
 # PgAuditLedger calls store/pg.h; whoever links this library links pg.cc too.
 # Expects the root CMakeLists' PkgConfig::JANSSON, PkgConfig::CURL and OpenSSL.
 include_guard(GLOBAL)
+include(${CMAKE_CURRENT_LIST_DIR}/../util/util.cmake)
 
 if(NOT TARGET PkgConfig::REALM_GOV_PQ)
   pkg_check_modules(REALM_GOV_PQ REQUIRED IMPORTED_TARGET libpq)
@@ -16,14 +17,15 @@ set(REALM_GOV_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(realm_sidecar_governance STATIC
   ${REALM_GOV_DIR}/authorize_json.cc
   ${REALM_GOV_DIR}/builtin_policy.cc
-  ${REALM_GOV_DIR}/json_util.cc
   ${REALM_GOV_DIR}/ledger_hash.cc
   ${REALM_GOV_DIR}/pg_audit_ledger.cc
   ${REALM_GOV_DIR}/remote_policy.cc
-  ${REALM_GOV_DIR}/text.cc
 )
 target_include_directories(realm_sidecar_governance PUBLIC
   ${REALM_GOV_DIR}            # "authorize.h", "audit_ledger.h", …
   ${REALM_GOV_DIR}/..)        # "store/pg.h", "governance/…"
+# core's guarded.h (header only), for util/guard.h's guarded curl callbacks.
+target_include_directories(realm_sidecar_governance PRIVATE
+  $<TARGET_PROPERTY:realm_auth_core,INTERFACE_INCLUDE_DIRECTORIES>)
 target_link_libraries(realm_sidecar_governance PUBLIC
-  OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)
+  realm_sidecar_util OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)

@@ -3,12 +3,11 @@
 #include <cstdio>
 
 #include "http/problem.h"
+#include "purpose.h"
 
 namespace realm_sidecar {
 
 namespace {
-
-constexpr size_t kMaxPurpose = 500;
 
 AuditEvent base_event(const char* type, const HttpRequest& request, const Actor& actor,
                       const GovernedOp& op, const std::string& purpose) {
@@ -30,32 +29,46 @@ HttpResponse audit_unavailable(const HttpRequest& request, const char* stage) {
                  request.request_id);
 }
 
+// Step 0: a refused call writes nothing; refusals are counted by the
+// limiter and reported once per actor per interval (not once per call).
+bool over_rate(Governance& g, const HttpRequest& request, const Actor& actor, HttpResponse& out) {
+  if (g.limiter == nullptr) return false;
+  RateVerdict v = g.limiter->admit(actor.tenant_id + "/" + actor.realm + "/" + actor.actor_id);
+  if (v.allowed) return false;
+  if (v.report_refused > 0) {
+    std::fprintf(stderr,
+                 "realm-sidecar: rate limit: actor %s of realm %s refused %llu governed call(s) "
+                 "since its last report request_id=%s\n",
+                 actor.actor_id.c_str(), actor.realm.c_str(),
+                 static_cast<unsigned long long>(v.report_refused), request.request_id.c_str());
+  }
+  out = problem(429,
+                "rate limit: too many governed calls by this actor; retry after " +
+                    std::to_string(v.retry_after_s) + " s",
+                "", request.request_id);
+  out.headers.emplace_back("Retry-After", std::to_string(v.retry_after_s));
+  return true;
+}
+
 }  // namespace
 
 std::string purpose_of(const HttpRequest& request, std::string& error) {
-  std::string p = request.header("x-purpose");
-  size_t b = p.find_first_not_of(" \t");
-  size_t e = p.find_last_not_of(" \t");
-  p = b == std::string::npos ? "" : p.substr(b, e - b + 1);
-  if (p.empty()) {
-    error = "header X-Purpose is required on governed operations: state why this call is made";
+  // Core's rule (purpose.h), the one nginx applies before it forwards.
+  const std::vector<std::string> lines = request.header_values("x-purpose");
+  realm_auth::PurposeSelector selector;
+  for (const std::string& line : lines) selector.add_line(line);
+  realm_auth::PurposeChoice choice = selector.result();
+  if (choice.check != realm_auth::PurposeCheck::kOk) {
+    error = realm_auth::purpose_problem(choice.check);
     return "";
   }
-  if (p.size() > kMaxPurpose) {
-    error = "header X-Purpose must be at most " + std::to_string(kMaxPurpose) + " bytes";
-    return "";
-  }
-  for (char c : p) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      error = "header X-Purpose must not contain control characters";
-      return "";
-    }
-  }
-  return p;
+  return std::string(choice.value);
 }
 
 HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,
                            const GovernedOp& op, const std::function<WorkResult()>& work) {
+  HttpResponse limited;
+  if (over_rate(g, request, actor, limited)) return limited;
   std::string why;
   const std::string purpose = purpose_of(request, why);
   if (purpose.empty()) return problem(400, why, "X-Purpose", request.request_id);

@@ -1,6 +1,7 @@
 // The one path every governed operation takes (DESIGN.md "Every governed
 // call"), so no handler can forget a step or reorder them:
 //
+//   0. the actor's rate limit        else 429 + Retry-After, counted, no row
 //   1. X-Purpose present             else 400, field "X-Purpose"
 //   2. ledger.append(REQUEST)        else 503   ─┐ no audit,
 //   3. pdp.authorize(request)                     │ no work:
@@ -20,6 +21,7 @@
 
 #include "governance/audit_ledger.h"
 #include "governance/authorize.h"
+#include "governance/rate_limit.h"
 #include "http/message.h"
 
 namespace realm_sidecar {
@@ -39,9 +41,12 @@ struct WorkResult {
 struct Governance {
   AuditLedger& ledger;
   PolicyDecisionPoint& pdp;
+  ActorRateLimiter* limiter = nullptr;  // null: unlimited (unit tests of the flow)
 };
 
-// Trimmed X-Purpose, or "" when absent/blank; `error` explains a bad one.
+// The request's purpose by core's rule (purpose.h: exactly one X-Purpose
+// line, trimmed, at most 500 bytes, no control bytes), or "" with `error`
+// saying which part of the rule it broke.
 std::string purpose_of(const HttpRequest& request, std::string& error);
 
 HttpResponse governed_call(Governance& g, const HttpRequest& request, const Actor& actor,

@@ -4,8 +4,8 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "json_util.h"
-#include "text.h"
+#include "util/json_helpers.h"
+#include "util/text.h"
 
 namespace realm_sidecar {
 
@@ -98,14 +98,12 @@ bool normalize_audit_event(const AuditEvent& in, AuditEvent& out, std::string& e
     out.details_json = "{}";
     return true;
   }
-  json_error_t jerr;
-  gov::Json details(
-      json_loadb(in.details_json.data(), in.details_json.size(), JSON_REJECT_DUPLICATES, &jerr));
+  JsonPtr details = json_parse(in.details_json);
   if (!details || !json_is_object(details.get())) {
     error = "audit details_json is not a JSON object";
     return false;
   }
-  out.details_json = redact(details.get()) ? gov::json_dump(details.get()) : in.details_json;
+  out.details_json = redact(details.get()) ? json_text(details.get()) : in.details_json;
   return true;
 }
 

@@ -5,50 +5,21 @@
 // other than 200, a body that is not JSON, no "result" object (OPA answers
 // {} when the rule is undefined, e.g. the policy is not loaded) or an
 // "allow" that is not a JSON boolean is a deny whose reason says which.
-// One libcurl easy handle per request thread (thread_local, RAII), reset
-// before each call: a handle is not shareable between threads, and keeping
-// it keeps its connection to the policy service alive between decisions.
-#include <curl/curl.h>
-
+// One HTTP session (core/http_fetch.h) per request thread, thread_local: a
+// session is not shareable between threads, and keeping it keeps its
+// connection to the policy service alive between decisions.
 #include <algorithm>
-#include <mutex>
 #include <string>
 
 #include "authorize.h"
-#include "json_util.h"
+#include "http_fetch.h"
+#include "util/json_helpers.h"
 
 namespace realm_sidecar {
 
 namespace {
 
-using gov::Json;
-
 constexpr size_t kMaxBody = 64 * 1024;  // a decision is a few hundred bytes
-
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
-using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
-
-struct Body {
-  std::string text;
-  bool too_big = false;
-};
-
-size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
-  auto* body = static_cast<Body*>(user);
-  size_t n = size * nmemb;
-  if (body->text.size() + n > kMaxBody) {
-    body->too_big = true;
-    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
-  }
-  body->text.append(data, n);
-  return n;
-}
 
 Decision deny(std::string reason) { return Decision{false, "policy service: " + reason}; }
 
@@ -57,63 +28,45 @@ class RemotePolicy final : public PolicyDecisionPoint {
   RemotePolicy(std::string url, long timeout_ms) : url_(std::move(url)), timeout_ms_(timeout_ms) {}
 
   Decision authorize(const AuthorizeRequest& request) override {
-    Body body;
+    std::string body;
     long status = 0;
     std::string error;
     if (!post(request, body, status, error)) return deny(error);
     if (status != 200) return deny("HTTP status " + std::to_string(status) + " from " + url_);
-    return parse(body.text);
+    return parse(body);
   }
 
  private:
-  bool post(const AuthorizeRequest& request, Body& body, long& status, std::string& error) {
-    thread_local CurlPtr curl(curl_easy_init());
-    if (!curl) {
-      error = "cannot create a libcurl handle";
-      return false;
+  bool post(const AuthorizeRequest& request, std::string& body, long& status, std::string& error) {
+    thread_local realm_auth::HttpSession session;
+    realm_auth::HttpCall call;
+    call.method = "POST";
+    call.url = url_;
+    call.headers = {"Content-Type: application/json", "Accept: application/json"};
+    call.body = "{\"input\":" + authorize_request_json(request) + "}";
+    call.timeout_ms = timeout_ms_;
+    call.max_body = kMaxBody;
+    call.user_agent = "realm-sidecar";
+    realm_auth::HttpAnswer a = session.perform(call);
+    switch (a.failure) {
+      case realm_auth::HttpAnswer::Failure::kNone:
+        status = a.status;
+        body = std::move(a.body);
+        return true;
+      case realm_auth::HttpAnswer::Failure::kTimeout:
+        error = "no answer from " + url_ + " within " + std::to_string(timeout_ms_) + " ms";
+        return false;
+      case realm_auth::HttpAnswer::Failure::kTooLarge:
+        error = "answer larger than " + std::to_string(kMaxBody) + " bytes";
+        return false;
+      default:
+        error = "unreachable (" + url_ + "): " + a.error;
+        return false;
     }
-    curl_easy_reset(curl.get());  // options only; the connection cache stays
-    const std::string payload = "{\"input\":" + authorize_request_json(request) + "}";
-    SlistPtr headers(curl_slist_append(nullptr, "Content-Type: application/json"));
-    curl_slist* h = curl_slist_append(headers.get(), "Accept: application/json");
-    if (!h) {
-      error = "out of memory";
-      return false;
-    }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURL* c = curl.get();
-    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms_);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms_);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc == CURLE_OPERATION_TIMEDOUT) {
-      error = "no answer from " + url_ + " within " + std::to_string(timeout_ms_) + " ms";
-      return false;
-    }
-    if (body.too_big) {
-      error = "answer larger than " + std::to_string(kMaxBody) + " bytes";
-      return false;
-    }
-    if (rc != CURLE_OK) {
-      error = "unreachable (" + url_ + "): " + (errbuf[0] ? errbuf : curl_easy_strerror(rc));
-      return false;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    return true;
   }
 
   static Decision parse(const std::string& text) {
-    json_error_t jerr;
-    Json root(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &jerr));
+    JsonPtr root = json_parse(text);
     if (!root || !json_is_object(root.get())) return deny("answer is not a JSON object");
     json_t* result = json_object_get(root.get(), "result");
     if (!result) return deny("answer has no \"result\" (is the policy loaded at this path?)");
@@ -141,9 +94,6 @@ class RemotePolicy final : public PolicyDecisionPoint {
 }  // namespace
 
 std::unique_ptr<PolicyDecisionPoint> make_remote_policy(std::string url, long timeout_ms) {
-  // Thread-safe in libcurl >= 7.84, and idempotent; done before any handle.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (timeout_ms <= 0) timeout_ms = 1500;
   return std::make_unique<RemotePolicy>(std::move(url), timeout_ms);
 }

@@ -1,13 +1,21 @@
 #include "http/problem.h"
 
+#include "bearer.h"
 #include "util/json_helpers.h"
 
 namespace realm_sidecar {
 
 const std::string& HttpRequest::header(const std::string& lower_name) const {
   static const std::string kEmpty;
-  auto it = headers.find(lower_name);
-  return it == headers.end() ? kEmpty : it->second;
+  auto it = headers.lower_bound(lower_name);  // the first of equal keys
+  return it == headers.end() || it->first != lower_name ? kEmpty : it->second;
+}
+
+std::vector<std::string> HttpRequest::header_values(const std::string& lower_name) const {
+  std::vector<std::string> out;
+  auto range = headers.equal_range(lower_name);
+  for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+  return out;
 }
 
 const char* http_reason(int status) {
@@ -34,6 +42,8 @@ const char* http_reason(int status) {
       return "Content Too Large";
     case 415:
       return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
     case 500:
       return "Internal Server Error";
     case 502:
@@ -65,15 +75,9 @@ HttpResponse problem(int status, const std::string& detail, const std::string& f
   return r;
 }
 
-HttpResponse unauthorized(const std::string& detail, bool token_presented,
-                          const std::string& request_id) {
-  HttpResponse r = problem(401, detail, "", request_id);
-  std::string challenge = "Bearer";
-  if (token_presented) {
-    // detail comes from realm_auth::status_description: short, no quotes.
-    challenge += " error=\"invalid_token\", error_description=\"" + detail + "\"";
-  }
-  r.headers.emplace_back("WWW-Authenticate", challenge);
+HttpResponse unauthorized(realm_auth::Status status, const std::string& request_id) {
+  HttpResponse r = problem(401, realm_auth::status_description(status), "", request_id);
+  r.headers.emplace_back("WWW-Authenticate", realm_auth::bearer_challenge(status));
   return r;
 }
 

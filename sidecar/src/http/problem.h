@@ -13,6 +13,7 @@
 #include <string>
 
 #include "http/message.h"
+#include "status.h"
 
 namespace realm_sidecar {
 
@@ -22,9 +23,8 @@ const char* http_reason(int status);
 HttpResponse problem(int status, const std::string& detail, const std::string& field = "",
                      const std::string& request_id = "");
 
-// 401 with `WWW-Authenticate: Bearer` (RFC 6750), error="invalid_token" and a
-// description when a token was presented but refused.
-HttpResponse unauthorized(const std::string& detail, bool token_presented,
-                          const std::string& request_id = "");
+// 401 for a refused credential: detail status_description(status), and
+// core's WWW-Authenticate challenge (bearer.h), the one nginx sends.
+HttpResponse unauthorized(realm_auth::Status status, const std::string& request_id = "");
 
 }  // namespace realm_sidecar

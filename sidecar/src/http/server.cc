@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "http/problem.h"
+#include "util/guard.h"
 #include "util/random.h"
 
 namespace realm_sidecar {
@@ -23,23 +24,45 @@ namespace {
 struct ConnState {
   HttpRequest request;
   bool too_large = false;
+  bool failed = false;  // handling threw mid-body: drain it, answer 500 at the end
 };
 
-enum MHD_Result collect_header(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
-  auto* headers = static_cast<std::map<std::string, std::string>*>(cls);
+// What MHD's value iterators fill. MHD calls the collectors from C, so
+// they are guarded; `failed` says a value could not be stored, and the
+// request is then answered 500 rather than handled with values missing.
+template <typename Map>
+struct Collected {
+  Map* into;
+  bool failed = false;
+};
+
+void collect_header_into(std::multimap<std::string, std::string>* headers, const char* key,
+                         const char* value) {
   std::string name(key);
   for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  // First value wins: a client appending a second X-Purpose after nginx's
-  // cannot override it.
+  // Every line is kept (header() reads the first): rules that count lines,
+  // such as the one-X-Purpose rule, must see them all.
   headers->emplace(std::move(name), value != nullptr ? value : "");
-  return MHD_YES;
 }
 
-enum MHD_Result collect_query(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
-  auto* query = static_cast<std::map<std::string, std::string>*>(cls);
+void collect_query_into(std::map<std::string, std::string>* query, const char* key,
+                        const char* value) {
   // First value wins, as for headers: ?tenant_id=a&tenant_id=b reads a.
   query->emplace(key != nullptr ? key : "", value != nullptr ? value : "");
-  return MHD_YES;
+}
+
+template <typename Map, void (*Fn)(Map*, const char*, const char*)>
+enum MHD_Result collect(void* cls, enum MHD_ValueKind, const char* key,
+                        const char* value) noexcept {
+  auto* c = static_cast<Collected<Map>*>(cls);
+  auto report = [c](const char* what) {
+    c->failed = true;
+    StderrReport{"reading the request"}(what);
+  };
+  return guarded(report, MHD_NO, [&] {
+    Fn(c->into, key, value);
+    return MHD_YES;
+  });
 }
 
 std::string peer_address(struct MHD_Connection* connection) {
@@ -89,6 +112,23 @@ enum MHD_Result send(struct MHD_Connection* connection, const HttpResponse& r) {
   return MHD_queue_response(connection, static_cast<unsigned>(r.status), resp.get());
 }
 
+// What a request gets when its handling threw (std::bad_alloc, a bug): a
+// fixed problem+json that needs no allocation. MHD_NO (MHD closes the
+// connection) when MHD cannot take a response at this point.
+enum MHD_Result send_internal_error(struct MHD_Connection* connection) noexcept {
+  static const char kBody[] =
+      "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,"
+      "\"detail\":\"the request could not be completed (internal error)\"}";
+  struct MHD_Response* resp = MHD_create_response_from_buffer(
+      sizeof kBody - 1, const_cast<char*>(kBody), MHD_RESPMEM_PERSISTENT);
+  if (resp == nullptr) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  enum MHD_Result rc = MHD_queue_response(connection, 500, resp);
+  MHD_destroy_response(resp);
+  return rc;
+}
+
 enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const char* url,
                           const char* method, const char*, const char* upload_data,
                           size_t* upload_data_size, void** con_cls) {
@@ -98,11 +138,22 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
     // First call: headers only. Returning here lets MHD send 100-continue
     // and start feeding the body.
     st = new ConnState;
+    *con_cls = st;  // on_completed frees it, whatever happens next
     st->request.method = method;
     st->request.path = url;
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_header, &st->request.headers);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_query, &st->request.query);
-    *con_cls = st;
+    using Headers = std::multimap<std::string, std::string>;
+    using Query = std::map<std::string, std::string>;
+    Collected<Headers> headers{&st->request.headers};
+    Collected<Query> query{&st->request.query};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect<Headers, collect_header_into>,
+                              &headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect<Query, collect_query_into>,
+                              &query);
+    if (headers.failed || query.failed) return send_internal_error(connection);
+    return MHD_YES;
+  }
+  if (*upload_data_size != 0 && st->failed) {
+    *upload_data_size = 0;
     return MHD_YES;
   }
   if (*upload_data_size != 0) {
@@ -117,12 +168,9 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
     *upload_data_size = 0;
     return MHD_YES;
   }
+  if (st->failed) return send_internal_error(connection);
   HttpRequest& req = st->request;
-  req.request_id = pick_request_id(req.header("x-request-id"));
-  std::string peer = peer_address(connection);
-  // The listener is loopback-only, so the peer is nginx (or an operator on
-  // this host); trust nginx's X-Real-IP for the ledger's client address.
-  req.client_ip = !req.header("x-real-ip").empty() ? req.header("x-real-ip") : peer;
+  apply_forwarded(req, peer_address(connection), server->config().trusted_proxies);
   if (st->too_large) {
     return send(connection, problem(413,
                                     "request body larger than " +
@@ -136,6 +184,26 @@ enum MHD_Result on_access(void* cls, struct MHD_Connection* connection, const ch
   return send(connection, resp);
 }
 
+// MHD's callbacks, guarded (util/guard.h): nothing thrown reaches MHD.
+enum MHD_Result guarded_access(void* cls, struct MHD_Connection* connection, const char* url,
+                               const char* method, const char* version, const char* upload_data,
+                               size_t* upload_data_size, void** con_cls) noexcept {
+  enum MHD_Result rc = MHD_NO;
+  if (guarded(StderrReport{"HTTP request"}, [&] {
+        rc = on_access(cls, connection, url, method, version, upload_data, upload_data_size,
+                       con_cls);
+      })) {
+    return rc;
+  }
+  auto* st = static_cast<ConnState*>(*con_cls);
+  if (st != nullptr && *upload_data_size != 0) {  // MHD takes no response mid-body
+    st->failed = true;
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  return send_internal_error(connection);
+}
+
 void on_completed(void*, struct MHD_Connection*, void** con_cls, enum MHD_RequestTerminationCode) {
   auto* st = static_cast<ConnState*>(*con_cls);
   if (st != nullptr) {
@@ -146,7 +214,23 @@ void on_completed(void*, struct MHD_Connection*, void** con_cls, enum MHD_Reques
   *con_cls = nullptr;
 }
 
+void guarded_completed(void* cls, struct MHD_Connection* connection, void** con_cls,
+                       enum MHD_RequestTerminationCode code) noexcept {
+  guarded(StderrReport{"request completion"},
+          [&] { on_completed(cls, connection, con_cls, code); });
+}
+
 }  // namespace
+
+void apply_forwarded(HttpRequest& req, const std::string& peer,
+                     const std::vector<std::string>& trusted_proxies) {
+  // Loopback-only does not mean nginx-only: any local process can connect.
+  const bool trusted = !peer.empty() && std::find(trusted_proxies.begin(), trusted_proxies.end(),
+                                                  peer) != trusted_proxies.end();
+  req.request_id = pick_request_id(trusted ? req.header("x-request-id") : "");
+  const std::string& real_ip = req.header("x-real-ip");
+  req.client_ip = trusted && !real_ip.empty() && real_ip.size() <= 45 ? real_ip : peer;
+}
 
 HttpServer::HttpServer(ServerConfig config, Dispatch dispatch)
     : config_(std::move(config)), dispatch_(std::move(dispatch)) {}
@@ -171,9 +255,9 @@ bool HttpServer::start(std::string& error) {
   }
   daemon_ = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, nullptr, nullptr,
-      &on_access, this, MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&addr),
+      &guarded_access, this, MHD_OPTION_SOCK_ADDR, reinterpret_cast<const sockaddr*>(&addr),
       MHD_OPTION_THREAD_POOL_SIZE, config_.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-      config_.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, nullptr,
+      config_.timeout_s, MHD_OPTION_NOTIFY_COMPLETED, &guarded_completed, nullptr,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(128 * 1024), MHD_OPTION_END);
   if (daemon_ == nullptr) {
     error = "cannot listen on " + config_.host + ":" + std::to_string(config_.port) +

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/message.h"
 
@@ -24,7 +25,16 @@ struct ServerConfig {
   unsigned threads = 4;
   size_t max_body = 65536;  // bytes; larger bodies get 413
   unsigned timeout_s = 60;  // idle connection timeout
+  // Peers (exact IP text) whose X-Real-IP and X-Request-Id are believed:
+  // the nginx in front. From anyone else the peer address and a fresh
+  // request id are used, so a local process cannot forge ledger context.
+  std::vector<std::string> trusted_proxies = {"127.0.0.1"};
 };
+
+// The request's client_ip and request_id from the peer address and the
+// forwarded headers, honouring the headers only from a trusted proxy.
+void apply_forwarded(HttpRequest& request, const std::string& peer,
+                     const std::vector<std::string>& trusted_proxies);
 
 class HttpServer {
  public:

@@ -1,48 +1,22 @@
 #include "keycloak/admin_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
 
+#include "http_fetch.h"
+
 namespace realm_sidecar {
 
 namespace {
 
-struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-struct CurlFree {
-  void operator()(char* p) const { curl_free(p); }
-};
+using realm_auth::HttpAnswer;
+using realm_auth::HttpCall;
+using realm_auth::url_escape;
 
 constexpr size_t kMaxBody = 4 * 1024 * 1024;  // realm/user documents are small
-
-size_t on_body(char* data, size_t size, size_t nmemb, void* userdata) {
-  auto* body = static_cast<std::string*>(userdata);
-  size_t n = size * nmemb;
-  if (body->size() + n > kMaxBody) return 0;
-  body->append(data, n);
-  return n;
-}
-
-size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
-  auto* location = static_cast<std::string*>(userdata);
-  size_t n = size * nmemb;
-  if (n > 9 && strncasecmp(data, "location:", 9) == 0) {
-    std::string v(data + 9, n - 9);
-    v.erase(0, v.find_first_not_of(" \t"));
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
-    *location = v;
-  }
-  return n;
-}
 
 KcError classify(long status) {
   if (status >= 200 && status < 300) return KcError::kOk;
@@ -67,15 +41,10 @@ KcError classify(long status) {
 // credentials.
 std::string error_message(const std::string& body) {
   JsonPtr j = json_parse(body);
-  std::string m = json_str(j.get(), "errorMessage");
-  if (m.empty()) m = json_str(j.get(), "error_description");
-  if (m.empty()) m = json_str(j.get(), "error");
+  std::string m = json_member_string(j.get(), "errorMessage");
+  if (m.empty()) m = json_member_string(j.get(), "error_description");
+  if (m.empty()) m = json_member_string(j.get(), "error");
   return m.substr(0, 300);
-}
-
-std::string form_escape(CURL* c, const std::string& s) {
-  std::unique_ptr<char, CurlFree> e(curl_easy_escape(c, s.data(), static_cast<int>(s.size())));
-  return e ? std::string(e.get()) : std::string();
 }
 
 bool read_secret_file(const std::string& path, std::string& secret) {
@@ -134,56 +103,38 @@ AdminClient::AdminClient(std::string base_url, long timeout_ms, std::string prov
       provisioner_client_id_(std::move(provisioner_client_id)),
       provisioner_secret_file_(std::move(provisioner_secret_file)) {}
 
-std::string AdminClient::segment(const std::string& s) {
-  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  return "/" + (c ? form_escape(c.get(), s) : std::string());
-}
+std::string AdminClient::segment(const std::string& s) { return "/" + url_escape(s); }
 
 KcResponse AdminClient::perform(const std::string& method, const std::string& url,
                                 const std::string& body, const std::string& content_type,
                                 const std::string& bearer) {
+  HttpCall call;
+  call.method = method;
+  call.url = url;
+  call.headers.push_back("Accept: application/json");
+  if (!content_type.empty()) call.headers.push_back("Content-Type: " + content_type);
+  if (!bearer.empty()) call.headers.push_back("Authorization: Bearer " + bearer);
+  call.body = body;
+  call.timeout_ms = timeout_ms_;
+  call.connect_timeout_ms = std::min(timeout_ms_, 5000L);
+  call.max_body = kMaxBody;
+  call.user_agent = "realm-sidecar";
+  HttpAnswer a = realm_auth::http_call(call);
+  // The request held a bearer token or a client secret: wipe our copies.
+  for (std::string& h : call.headers) std::fill(h.begin(), h.end(), '\0');
+  std::fill(call.body.begin(), call.body.end(), '\0');
   KcResponse r;
-  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  if (!c) {
-    r.message = "curl_easy_init failed";
+  r.status = a.status;
+  r.location = std::move(a.location);
+  if (!a.transported()) {
+    r.error =
+        a.failure == HttpAnswer::Failure::kTooLarge ? KcError::kBadResponse : KcError::kUnreachable;
+    r.not_sent =
+        a.failure == HttpAnswer::Failure::kNotSent || a.failure == HttpAnswer::Failure::kSetup;
+    r.message = a.error;
     return r;
   }
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  auto add = [&](const std::string& h) {
-    headers.reset(curl_slist_append(headers.release(), h.c_str()));
-  };
-  add("Accept: application/json");
-  if (!content_type.empty()) add("Content-Type: " + content_type);
-  if (!bearer.empty()) add("Authorization: Bearer " + bearer);
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  CURL* h = c.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // worker threads: no alarm()
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms_);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms_, 5000L));
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.location);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "realm-sidecar");
-  if (method == "POST" || method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-  if (rc != CURLE_OK) {
-    r.error = KcError::kUnreachable;
-    r.not_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-                 rc == CURLE_COULDNT_RESOLVE_PROXY;
-    r.message = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-    return r;
-  }
+  r.body = std::move(a.body);
   r.error = classify(r.status);
   if (!r.ok()) r.message = "HTTP " + std::to_string(r.status) + " " + error_message(r.body);
   return r;
@@ -201,10 +152,8 @@ KcResponse AdminClient::token_for(const ClientCredentials& who, std::string& tok
       return ok;
     }
   }
-  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  std::string form =
-      "grant_type=client_credentials&client_id=" + form_escape(c.get(), who.client_id) +
-      "&client_secret=" + form_escape(c.get(), who.secret);
+  std::string form = "grant_type=client_credentials&client_id=" + url_escape(who.client_id) +
+                     "&client_secret=" + url_escape(who.secret);
   KcResponse r =
       perform("POST", base_url_ + "/realms" + segment(who.realm) + "/protocol/openid-connect/token",
               form, "application/x-www-form-urlencoded", "");
@@ -215,7 +164,7 @@ KcResponse AdminClient::token_for(const ClientCredentials& who, std::string& tok
     return r;
   }
   JsonPtr j = json_parse(r.body);
-  token = json_str(j.get(), "access_token");
+  token = json_member_string(j.get(), "access_token");
   json_int_t expires_in = json_integer_value(json_object_get(j.get(), "expires_in"));
   std::fill(r.body.begin(), r.body.end(), '\0');
   r.body.clear();
@@ -298,12 +247,10 @@ KcResponse AdminClient::delete_realm(const std::string& realm) {
 
 KcResponse AdminClient::client_uuid(const ClientCredentials* who, const std::string& realm,
                                     const std::string& client_id, std::string& uuid) {
-  std::unique_ptr<CURL, CurlDeleter> c(curl_easy_init());
-  KcResponse r =
-      call(who, "GET", segment(realm) + "/clients?clientId=" + form_escape(c.get(), client_id));
+  KcResponse r = call(who, "GET", segment(realm) + "/clients?clientId=" + url_escape(client_id));
   if (!r.ok()) return r;
   JsonPtr list = json_parse(r.body);
-  uuid = json_str(json_array_get(list.get(), 0), "id");
+  uuid = json_member_string(json_array_get(list.get(), 0), "id");
   if (uuid.empty()) {
     r.error = KcError::kNotFound;
     r.message = "client " + client_id + " not found in realm " + realm;
@@ -317,7 +264,7 @@ KcResponse AdminClient::secret_call(const ClientCredentials* who, const char* me
   KcResponse r = call(who, method, segment(realm) + "/clients" + segment(uuid) + "/client-secret");
   if (!r.ok()) return r;
   JsonPtr j = json_parse(r.body);
-  secret = json_str(j.get(), "value");
+  secret = json_member_string(j.get(), "value");
   std::fill(r.body.begin(), r.body.end(), '\0');
   r.body.clear();
   if (secret.empty()) {

@@ -48,9 +48,13 @@ JsonPtr department_mapper() {
                  {"introspection.token.claim", "true"}});
 }
 
-JsonPtr mappers() {
+// The console calls the sidecar (tenant admins add users): its tokens also
+// carry realm-sidecar. tenant-services does not get it, so a tenant backend
+// using its own service account can never act at the sidecar.
+JsonPtr mappers(bool calls_sidecar) {
   JsonPtr a(json_array());
   json_array_append_new(a.get(), audience_mapper().release());
+  if (calls_sidecar) json_array_append_new(a.get(), sidecar_audience_mapper().release());
   json_array_append_new(a.get(), department_mapper().release());
   return a;
 }
@@ -75,7 +79,7 @@ JsonPtr console_client(const RealmSpecInput& in) {
   json_set(attrs.get(), "pkce.code.challenge.method", "S256");
   json_set(attrs.get(), "post.logout.redirect.uris", "+");
   json_set(c.get(), "attributes", std::move(attrs));
-  json_set(c.get(), "protocolMappers", mappers());
+  json_set(c.get(), "protocolMappers", mappers(true));
   return c;
 }
 
@@ -91,7 +95,7 @@ JsonPtr services_client() {
   json_set(c.get(), "standardFlowEnabled", false);
   json_set(c.get(), "implicitFlowEnabled", false);
   json_set(c.get(), "directAccessGrantsEnabled", false);
-  json_set(c.get(), "protocolMappers", mappers());
+  json_set(c.get(), "protocolMappers", mappers(false));
   return c;
 }
 
@@ -172,6 +176,14 @@ JsonPtr attribute(const char* name, const char* display, JsonPtr validations, bo
 JsonPtr validation(const char* json) { return json_parse(json); }
 
 }  // namespace
+
+JsonPtr sidecar_audience_mapper() {
+  return mapper(kSidecarAudienceMapperName, "oidc-audience-mapper",
+                {{"included.custom.audience", kSidecarAudience},
+                 {"access.token.claim", "true"},
+                 {"id.token.claim", "false"},
+                 {"introspection.token.claim", "true"}});
+}
 
 std::string realm_name_for(const std::string& slug) { return "tenant-" + slug; }
 

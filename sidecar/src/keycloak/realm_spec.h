@@ -27,12 +27,23 @@ struct RealmSpecInput {
 constexpr const char* kConsoleClientId = "admin-console";
 constexpr const char* kServicesClientId = "tenant-services";
 
+// The sidecar's own audience: nginx (/tenants, /audit) and the sidecar
+// accept only tokens that carry it. Tenant APIs (/api/) require
+// tenant-services instead, and their backends never see the caller's
+// token (docs/IDENTITY_CONTRACT.md "Audiences").
+constexpr const char* kSidecarAudience = "realm-sidecar";
+constexpr const char* kSidecarAudienceMapperName = "audience realm-sidecar";
+
 // "tenant-<slug>"
 std::string realm_name_for(const std::string& slug);
 // "<keycloak_url>/realms/tenant-<slug>": the iss of the realm's tokens.
 std::string issuer_for(const std::string& keycloak_url, const std::string& slug);
 
 JsonPtr realm_representation(const RealmSpecInput& in);
+
+// The admin-console protocol mapper that puts realm-sidecar into `aud`;
+// also what reconcile adds to realms created before it existed.
+JsonPtr sidecar_audience_mapper();
 
 // The declarative user profile (kc.user.profile.config) of tenant realms:
 // Keycloak 26's default attributes plus department_id (admins edit it,

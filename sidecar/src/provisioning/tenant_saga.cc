@@ -41,7 +41,7 @@ TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const Sec
                        const TenantStatePublisher& state)
     : config_(std::move(config)), pg_(pg), kc_(kc), box_(box), state_(state) {}
 
-void TenantSaga::publish(const std::string& slug, const realm_auth::TenantInfo& record) {
+void TenantSaga::publish(const std::string& slug, const realm_auth::TenantRecordValue& record) {
   std::string error;
   if (!state_.publish(slug, record, error)) {
     std::fprintf(stderr, "realm-sidecar: tenant %s record \"%s\" not published: %s\n", slug.c_str(),
@@ -208,7 +208,7 @@ Outcome TenantSaga::remove(const std::string& tenant_id) {
   // Refuse its tokens (as deleted) right away; the realm may take a moment
   // to go.
   row.status = "deleting";
-  const realm_auth::TenantInfo gone = tenant_info(row);
+  const realm_auth::TenantRecordValue gone = tenant_info(row);
   publish(tenant_id, gone);
   Outcome o = roll_back(s, tenant_id, true, true);
   if (!o.ok()) {
@@ -271,6 +271,28 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   return Outcome{};
 }
 
+Outcome TenantSaga::upgrade_realm(const TenantRow& row, bool& changed) {
+  changed = false;
+  std::string uuid;
+  KcResponse r = kc_.client_uuid(nullptr, row.realm_name, kConsoleClientId, uuid);
+  if (!r.ok()) return from_kc(r, "looking up admin-console of " + row.realm_name);
+  const std::string path = AdminClient::segment(row.realm_name) + "/clients" +
+                           AdminClient::segment(uuid) + "/protocol-mappers/models";
+  r = kc_.call(nullptr, "GET", path);
+  if (!r.ok()) return from_kc(r, "reading the admin-console mappers of " + row.realm_name);
+  JsonPtr list = json_parse(r.body);
+  size_t i;
+  json_t* m;
+  json_array_foreach(list.get(), i, m) {
+    if (json_member_string(m, "name") == kSidecarAudienceMapperName) return Outcome{};
+  }
+  JsonPtr mapper = sidecar_audience_mapper();
+  r = kc_.call(nullptr, "POST", path, mapper.get());
+  if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+  changed = true;
+  return Outcome{};
+}
+
 ReconcileReport TenantSaga::reconcile() {
   ReconcileReport rep;
   PgSession s = pg_.acquire();
@@ -288,6 +310,11 @@ ReconcileReport TenantSaga::reconcile() {
     if (row.status == "active" || row.status == "disabled") {
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
+      bool changed = false;
+      Outcome up = upgrade_realm(row, changed);
+      if (changed) rep.upgraded++;
+      if (!up.ok())
+        rep.errors.push_back(slug + ": " + up.detail + (up.log.empty() ? "" : " [" + up.log + "]"));
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")

@@ -48,6 +48,7 @@ struct ReconcileReport {
   int deleted = 0;      // deleting → gone
   int skipped = 0;      // locked by someone else or dependency down
   int published = 0;    // states written to Redis
+  int upgraded = 0;     // existing realms brought up to the current realm spec
   std::vector<std::string> errors;
 };
 
@@ -78,7 +79,11 @@ class TenantSaga {
   // After a failed create: roll back, or mark the row 'failed' for
   // reconcile when the rollback itself failed. Appends to why.detail.
   void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);
-  void publish(const std::string& slug, const realm_auth::TenantInfo& record);
+  void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
+  // Brings a realm created by an older realm spec up to date (today: the
+  // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
+  // says whether anything was added.
+  Outcome upgrade_realm(const TenantRow& row, bool& changed);
 
   SagaConfig config_;
   PgPool& pg_;

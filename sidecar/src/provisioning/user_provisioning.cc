@@ -90,12 +90,12 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
       json_t* role;
       json_t* found = nullptr;
       json_array_foreach(all.get(), i, role) {
-        if (json_str(role, "name") == name) found = role;
+        if (json_member_string(role, "name") == name) found = role;
       }
       if (found == nullptr)
         return undo(fail(502, "realm role " + name + " is missing in " + tenant.realm_name));
       JsonPtr ref(json_object());
-      json_set(ref.get(), "id", json_str(found, "id"));
+      json_set(ref.get(), "id", json_member_string(found, "id"));
       json_set(ref.get(), "name", name);
       json_array_append_new(wanted.get(), ref.release());
     }

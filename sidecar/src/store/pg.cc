@@ -67,7 +67,11 @@ PgResult PgSession::exec_nullable(const std::string& sql,
   return wrap(res, conn_.get());
 }
 
-PgPool::PgPool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size) {}
+PgPool::PgPool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size) {
+  // release() runs in ~PgSession: its push_back must never allocate (a
+  // throwing destructor terminates). At most size_ connections are open.
+  idle_.reserve(static_cast<size_t>(size_ > 0 ? size_ : 1));
+}
 
 PgSession PgPool::acquire() {
   std::unique_lock<std::mutex> lock(mu_);

@@ -65,8 +65,8 @@ bool from_bytea_hex(const std::string& text, std::string& bytes) {
 
 }  // namespace
 
-realm_auth::TenantInfo tenant_info(const TenantRow& row) {
-  realm_auth::TenantInfo info;
+realm_auth::TenantRecordValue tenant_info(const TenantRow& row) {
+  realm_auth::TenantRecordValue info;
   if (row.status == "disabled") {
     info.state = realm_auth::TenantRecord::kDisabled;
   } else if (row.status == "deleting" || row.status == "failed") {
@@ -155,7 +155,7 @@ StoreStatus TenantStore::since_buried(PgSession& s, const std::string& tenant_id
 }
 
 StoreStatus TenantStore::record(PgSession& s, const std::string& tenant_id,
-                                realm_auth::TenantInfo& out) {
+                                realm_auth::TenantRecordValue& out) {
   TenantRow row;
   StoreStatus st = get(s, tenant_id, row);
   if (st == StoreStatus::kOk) {
@@ -166,7 +166,7 @@ StoreStatus TenantStore::record(PgSession& s, const std::string& tenant_id,
   int64_t seconds = 0;
   st = since_buried(s, tenant_id, seconds);
   if (st == StoreStatus::kUnavailable) return st;
-  out = realm_auth::TenantInfo{};
+  out = realm_auth::TenantRecordValue{};
   if (st == StoreStatus::kOk) out.state = realm_auth::TenantRecord::kDeleted;
   return StoreStatus::kOk;
 }
@@ -209,8 +209,10 @@ bool TenantStore::try_lock(PgSession& s, const std::string& tenant_id) {
   return r.ok && r.rows() == 1 && r.get(0, 0) == "t";
 }
 
-void TenantStore::unlock(PgSession& s, const std::string& tenant_id) {
-  s.exec("SELECT pg_advisory_unlock(7412002, hashtext($1))", {tenant_id});
+void TenantStore::unlock(PgSession& s, const std::string& tenant_id) noexcept {
+  const char* params[] = {tenant_id.c_str()};
+  PgResultPtr r(PQexecParams(s.raw(), "SELECT pg_advisory_unlock(7412002, hashtext($1))", 1,
+                             nullptr, params, nullptr, nullptr, 0));
 }
 
 }  // namespace realm_sidecar

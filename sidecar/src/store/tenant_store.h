@@ -34,7 +34,7 @@ struct TenantRow {
 // (core/tenant_incarnation.h): active, disabled, or deleted (deleting,
 // failed); a row still provisioning counts as active (its realm has no
 // users yet, and tokens of earlier incarnations fail the iat rule).
-realm_auth::TenantInfo tenant_info(const TenantRow& row);
+realm_auth::TenantRecordValue tenant_info(const TenantRow& row);
 
 class TenantStore {
  public:
@@ -56,7 +56,7 @@ class TenantStore {
   // The record the sidecar's token check applies to a tenant token: the
   // live row's, else kDeleted for a tombstoned slug, else kAbsent.
   static StoreStatus record(PgSession& s, const std::string& tenant_id,
-                            realm_auth::TenantInfo& out);
+                            realm_auth::TenantRecordValue& out);
 
   // Sealed secret (bytes) of one client; upsert.
   static StoreStatus put_secret(PgSession& s, const std::string& tenant_id,
@@ -73,7 +73,8 @@ class TenantStore {
   // reconcile (or two sidecars) never work on the same tenant at once.
   // try_lock: false when someone else holds it (or on error).
   static bool try_lock(PgSession& s, const std::string& tenant_id);
-  static void unlock(PgSession& s, const std::string& tenant_id);
+  // noexcept: runs in ~TenantLock (libpq only, no C++ allocation).
+  static void unlock(PgSession& s, const std::string& tenant_id) noexcept;
 };
 
 // Maps a PgResult failure to kConflict (23505) or kUnavailable.

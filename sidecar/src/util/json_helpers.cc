@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "util/text.h"
+
 namespace realm_sidecar {
 
 std::string json_text(const json_t* j) {
@@ -26,22 +28,27 @@ JsonPtr json_parse(std::string_view text, std::string* error) {
   return j;
 }
 
-std::string json_str(const json_t* obj, const char* key, const std::string& fallback) {
-  const json_t* v = json_object_get(obj, key);
-  return json_is_string(v) ? std::string(json_string_value(v), json_string_length(v)) : fallback;
+std::string json_member_string(const json_t* obj, const char* key, const std::string& fallback) {
+  std::string_view v;
+  return realm_auth::json_get_string(obj, key, v) ? std::string(v) : fallback;
+}
+
+JsonPtr json_string_of(std::string_view value) {
+  const std::string clean = sanitize_utf8(value);
+  return JsonPtr(json_stringn(clean.data(), clean.size()));
 }
 
 JsonPtr json_string_array(const std::vector<std::string>& values) {
   JsonPtr a(json_array());
-  for (const auto& v : values) json_array_append_new(a.get(), json_stringn(v.data(), v.size()));
+  for (const auto& v : values) json_array_append_new(a.get(), json_string_of(v).release());
   return a;
 }
 
 void json_set(json_t* obj, const char* key, const std::string& value) {
-  json_object_set_new(obj, key, json_stringn(value.data(), value.size()));
+  json_object_set_new(obj, key, json_string_of(value).release());
 }
 void json_set(json_t* obj, const char* key, const char* value) {
-  json_object_set_new(obj, key, json_string(value));
+  json_object_set_new(obj, key, json_string_of(value != nullptr ? value : "").release());
 }
 void json_set(json_t* obj, const char* key, bool value) {
   json_object_set_new(obj, key, json_boolean(value));

@@ -1,6 +1,9 @@
-// Small jansson helpers shared by the API, the Keycloak client and the realm
-// spec. Ownership stays with JsonPtr (RAII from the core library); the
-// set_* helpers steal nothing from the caller.
+// The sidecar's one set of jansson helpers (API, Keycloak client, realm
+// spec, policy input, ledger details). Ownership stays with JsonPtr (RAII
+// from the core library); the json_set helpers steal nothing from the
+// caller. Builders never drop a value: every string is made valid UTF-8
+// without NUL first (sanitize_utf8, util/text.h), where jansson would
+// otherwise refuse it and leave the member out silently.
 #pragma once
 
 #include <jansson.h>
@@ -23,12 +26,14 @@ std::string json_text(const json_t* j);
 JsonPtr json_parse(std::string_view text, std::string* error = nullptr);
 
 // Member `key` of `obj` as a std::string, or `fallback` when absent/not a string.
-std::string json_str(const json_t* obj, const char* key, const std::string& fallback = "");
+std::string json_member_string(const json_t* obj, const char* key,
+                               const std::string& fallback = "");
 
 // Array of strings from a vector.
 JsonPtr json_string_array(const std::vector<std::string>& values);
 
-// obj[key] = value, without the caller having to think about references.
+// obj[key] = value, without the caller having to think about references
+// (string values sanitized as json_string_of).
 void json_set(json_t* obj, const char* key, const std::string& value);
 void json_set(json_t* obj, const char* key, const char* value);
 void json_set(json_t* obj, const char* key, bool value);

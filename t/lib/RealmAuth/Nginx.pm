@@ -7,6 +7,7 @@ package RealmAuth::Nginx;
 #       http    => 'auth_realm_zone realm_auth:10m;',
 #       server  => 'location /api/ { ... }',
 #       workers => 2, master => 1,
+#       listen  => 'http2',    # optional parameters of the listen directive
 #   );
 #   my $r = $ngx->get('/api/x', Authorization => "Bearer $tok");
 #   my @r = $ngx->concurrent([ map { ['/api/x', Authorization => ...] } 1..50 ]);
@@ -98,7 +99,7 @@ http {
 @{[ $o{http} // '' ]}
 
     server {
-        listen 127.0.0.1:$o{port};
+        listen 127.0.0.1:$o{port}@{[ $o{listen} ? " $o{listen}" : '' ]};
         server_name localhost;
 
 @{[ $o{server} // '' ]}

@@ -7,11 +7,22 @@ package RealmAuth::Redis;
 #   $redis->port;
 #   my @keys = @{ $redis->cmd('KEYS', 'realm_auth:*') };
 #   $redis->stop;                             # also done at exit
+#
+# Every server has a fleet HMAC key ($redis->hmac_key_file) and writes
+# values the way realm-sidecar and the module do (docs/REDIS_TRUST.md):
+#   $redis->cmd('SET', $key, $redis->seal($key, 'active'));
+#   $redis->directive(prefix => 'x:')        # auth_realm_redis ... for nginx
+# With acl => 1 the server runs like the local stack: the default user is
+# off, users nginx and sidecar may touch only their keys and commands
+# (password files $redis->password_file('nginx')), cmd() logs in as admin.
 
 use strict;
 use warnings;
 
 use Carp qw(croak);
+use File::Basename qw(dirname);
+use File::Spec;
+use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX ();
@@ -19,23 +30,49 @@ use Time::HiRes qw(time sleep);
 
 my %LIVE;
 
+sub _random_text { join '', map { ('a' .. 'z', 'A' .. 'Z', 0 .. 9)[rand 62] } 1 .. $_[0] }
+
+sub _write {
+    my ($path, $text) = @_;
+    open my $fh, '>', $path or croak "cannot write $path: $!";
+    print $fh $text;
+    close $fh;
+    chmod 0600, $path;
+}
+
+# The ACL of the local stack (scripts/stack/redis-acl.sh), for any prefix.
+my $ACL_SCRIPT = File::Spec->catfile(dirname(__FILE__), '..', '..', '..', 'scripts', 'stack',
+                                     'redis-acl.sh');
+
 sub start {
-    my ($class) = @_;
+    my ($class, %o) = @_;
     my $bin = $ENV{REDIS_SERVER} || 'redis-server';
     my $dir = tempdir('realm-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
         or croak "no free port: $!";
     my $port = $s->sockport;
     close $s;
+    my $hmac = _random_text(43);
+    _write("$dir/hmac.key", "$hmac\n");
+    my (%pw, @acl);
+    if ($o{acl}) {
+        %pw = map { $_ => _random_text(32) } qw(admin nginx sidecar);
+        _write("$dir/redis-$_.password", "$pw{$_}\n") for keys %pw;
+        my $acl = `bash $ACL_SCRIPT $dir '*'`;
+        croak "redis-acl.sh failed" if $? != 0;
+        _write("$dir/users.acl", $acl);
+        @acl = ('--aclfile', "$dir/users.acl");
+    }
     my $pid = fork // croak "fork: $!";
     if ($pid == 0) {
         open STDOUT, '>', "$dir/redis.out";
         open STDERR, '>&', \*STDOUT;
         { exec $bin, '--port', $port, '--bind', '127.0.0.1', '--save', '',
-               '--appendonly', 'no', '--dir', $dir, '--daemonize', 'no' }
+               '--appendonly', 'no', '--dir', $dir, '--daemonize', 'no', @acl }
         POSIX::_exit(127);    # exec failed
     }
-    my $self = bless { pid => $pid, port => $port, dir => $dir, owner => $$ }, $class;
+    my $self = bless { pid => $pid, port => $port, dir => $dir, owner => $$, hmac => $hmac,
+                       pw => \%pw }, $class;
     my $deadline = time + 10;
     while (time < $deadline) {
         my $pong = eval { $self->cmd('PING') };
@@ -52,14 +89,89 @@ sub start {
 
 sub port { $_[0]{port} }
 
+# A client of a server someone else runs (the local stack's, for e2e
+# tests): port, pw => { user => password }, hmac => the fleet key.
+sub attach {
+    my ($class, %o) = @_;
+    return bless { port => $o{port}, pw => $o{pw} // {}, hmac => $o{hmac}, owner => 0 }, $class;
+}
+
+# A fleet key file without a server (configs that name a Redis nobody runs).
+sub scratch_key_file {
+    my $dir = tempdir('realm-key-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    _write("$dir/hmac.key", _random_text(43) . "\n");
+    return "$dir/hmac.key";
+}
+
+# What realm-sidecar publishes for a tenant (core/tenant_registry.h).
+sub publish_tenant {
+    my ($self, $prefix, $slug, $state, %o) = @_;
+    my $key = "${prefix}tenant:$slug";
+    return $self->cmd('SET', $key, $self->seal($key, $state, %o));
+}
+sub hmac_key      { $_[0]{hmac} }
+sub hmac_key_file { "$_[0]{dir}/hmac.key" }
+sub password_file { "$_[0]{dir}/redis-$_[1].password" }
+
+# auth_realm_redis for nginx: this server, the fleet key, and with acl the
+# nginx user. Extra words (timeout=1s) are appended.
+sub directive {
+    my ($self, %o) = @_;
+    my $d = "auth_realm_redis 127.0.0.1:$self->{port} prefix=" . ($o{prefix} // 'realm_auth:')
+          . ' timeout=' . ($o{timeout} // '500ms') . ' hmac_key_file=' . $self->hmac_key_file;
+    $d .= " user=nginx password_file=" . $self->password_file('nginx') if %{ $self->{pw} };
+    $d .= " $o{extra}" if $o{extra};
+    return "$d;";
+}
+
+# The authenticated form of a value stored under the full key `key`
+# (core/redis_seal.h): ra1.<kid>.<issued ms>.<expires ms>.<hmac>.<payload>.
+# Options: issued, expires (ms since the epoch; expires 0 = none), secret.
+sub seal {
+    my ($self, $key, $payload, %o) = @_;
+    my $secret = $o{secret} // $self->{hmac};
+    my $kid = substr(sha256_hex($secret), 0, 8);
+    my $issued = $o{issued} // int(time * 1000);
+    my $expires = $o{expires} // 0;
+    my $msg = join "\n", 'ra1', length($key), $key, $kid, $issued, $expires, $payload;
+    return join '.', 'ra1', $kid, $issued, $expires, hmac_sha256_hex($msg, $secret), $payload;
+}
+
+# The payload of `value` stored under `key` if it is sealed with this
+# fleet key (what the module would accept, expiry aside), else undef.
+sub open_sealed {
+    my ($self, $key, $value) = @_;
+    return undef unless defined $value;
+    my @f = split /\./, $value, 6;
+    return undef unless @f == 6 && $f[0] eq 'ra1';
+    my $again = $self->seal($key, $f[5], issued => $f[2], expires => $f[3]);
+    return $again eq $value ? $f[5] : undef;
+}
+
+# The payload of a sealed value (no check: tests read what they wrote).
+sub payload {
+    my ($self, $value) = @_;
+    return undef unless defined $value;
+    my @f = split /\./, $value, 6;
+    return @f == 6 && $f[0] eq 'ra1' ? $f[5] : undef;
+}
+
 # One command, one reply: status/int/bulk as a scalar, arrays as array refs,
 # errors die.
-sub cmd {
-    my ($self, @args) = @_;
+sub cmd { my $self = shift; $self->cmd_as('admin', @_) }
+
+# The same as another ACL user (acl => 1): what that user may not do dies.
+sub cmd_as {
+    my ($self, $user, @args) = @_;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
                                      Timeout => 2)
         or die "connect to redis: $!\n";
-    print $sock '*' . @args . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my $enc = sub { '*' . @_ . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @_) };
+    if (my $pw = $self->{pw}{$user}) {
+        print $sock $enc->('AUTH', $user, $pw);
+        _read($sock);
+    }
+    print $sock $enc->(@args);
     my $reply = _read($sock);
     close $sock;
     return $reply;

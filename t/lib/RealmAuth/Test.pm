@@ -36,7 +36,8 @@ package RealmAuth::Test;
 # TEST_NGINX_ISSUER (http://127.0.0.1:<port>), TEST_NGINX_ISSUER_PORT,
 # TEST_NGINX_CLOSED_PORT (a port nothing listens on),
 # TEST_NGINX_BLACKHOLE_PORT (a port that accepts connections and never
-# answers, like a hung server).
+# answers, like a hung server), TEST_NGINX_REDIS_HMAC_KEY_FILE (a fleet key
+# for auth_realm_redis hmac_key_file=).
 
 use strict;
 use warnings;
@@ -47,6 +48,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use Test::More ();
 
+use RealmAuth::Redis ();
 use RealmAuth::Issuer qw(:all);
 
 our @HELPERS = (@RealmAuth::Issuer::EXPORT_OK, qw(auth block_defaults));
@@ -122,6 +124,7 @@ sub import {
                                        Proto => 'tcp', Listen => 128)
         or die "blackhole socket: $!";
     $ENV{TEST_NGINX_BLACKHOLE_PORT} = $BLACKHOLE->sockport;
+    $ENV{TEST_NGINX_REDIS_HMAC_KEY_FILE} ||= RealmAuth::Redis::scratch_key_file();
 
     Test::Nginx::Socket::add_block_preprocessor(\&_preprocess);
     Test::Nginx::Socket::add_response_body_check(\&_check_counters);

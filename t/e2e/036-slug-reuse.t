@@ -10,7 +10,7 @@
 #   tenant_admin is created in the new tenant, the new tenant's auditor
 #   reads only its own incarnation's ledger rows, and the new tenant's own
 #   users are served.
-#   prove -It/e2e/lib t/e2e/035-slug-reuse.t
+#   prove -It/e2e/lib t/e2e/036-slug-reuse.t
 use strict;
 use warnings;
 use FindBin;

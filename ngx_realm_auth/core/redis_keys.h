@@ -1,0 +1,21 @@
+// Every Redis key realm-auth uses, in one place. The module and realm-sidecar
+// both name keys through these functions; RedisClient prepends the
+// configured prefix (default "realm_auth:"). The ACLs of the local stack
+// (scripts/stack/redis.sh) grant users by these patterns.
+//
+//   jwks:<issuer>   sealed JWKS document, PX = JWKS TTL     module, sidecar
+//   lock:<issuer>   fleet fetch lock (random token), PX     module, sidecar
+//   tenant:<slug>   sealed tenant record, no expiry         sidecar writes,
+//                   (state for tenant_state, and the         module reads
+//                   registry of auth_realm_tenant_registry)
+#pragma once
+
+#include <string>
+
+namespace realm_auth {
+
+inline std::string jwks_key(const std::string& issuer) { return "jwks:" + issuer; }
+inline std::string lock_key(const std::string& issuer) { return "lock:" + issuer; }
+inline std::string tenant_key(const std::string& slug) { return "tenant:" + slug; }
+
+}  // namespace realm_auth
