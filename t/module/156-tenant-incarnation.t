@@ -23,7 +23,7 @@ my $redis = eval { RealmAuth::Redis->start };
 plan skip_all => "redis-server not available: $@" unless $redis;
 
 start_issuer();
-ensure_realm($_) for qw(tenant-a tenant-c tenant-d);
+ensure_realm($_) for qw(tenant-a tenant-c tenant-d tenant-e);
 
 my $prefix = "ti$$:";
 my $ngx = RealmAuth::Nginx->start(
@@ -144,6 +144,21 @@ ok($reloaded >= 2, 'reloaded: both old workers left');
 $r = $ngx->get('/api/x', Authorization => "Bearer $d_old");
 is($r->{status}, 401, 'after a reload, the zone\'s cached token of the ended incarnation is refused at once');
 is(reason($r), 'tenant deleted', '… as deleted');
+
+# --- tenant e: the purge removes the issuer from the zone, counts kept right ------
+set_record('e', 'active', $now - 1000, $inc1);
+is(statuses(token(realm => 'tenant-e', claims => { iat => $now - 100 })), all(200),
+   'tenant e served: its issuer is in the zone');
+my $held = $ngx->status('/status')->{jwks};
+set_record('e', 'deleted', $now - 10, $inc1);
+$deadline = time + 5;
+sleep 0.1 while time < $deadline
+    && (() = $ngx->error_log =~ /tenant incarnation of "[^"]*tenant-e" ended/g) < 2;
+my $gone = $ngx->status('/status')->{jwks};
+is($gone->{issuers_cached}, $held->{issuers_cached} - 1,
+   'both workers purged tenant e: its issuer node is gone from the zone (counted once)');
+is($gone->{issuers_without_keys}, $held->{issuers_without_keys},
+   '… and no document-less slot is left behind');
 
 # --- counters ---------------------------------------------------------------------
 my $counts = $ngx->status('/status');
