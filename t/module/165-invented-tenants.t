@@ -170,7 +170,7 @@ sub scenario {
     is($call->($cached), 401, "$mode: so does the token cached under it");
 
     cmp_ok($sent2, '>=', $FLOOD / 2, "$mode: and a second flood of @{[ $FLOOD / 2 ]}");
-    for my $pid (sort keys %$rss0) {
+    for my $pid ($ENV{REALM_AUTH_SANITIZED} ? () : sort keys %$rss0) {
         next unless $rss1->{$pid};
         my $grew = $rss1->{$pid} - $rss0->{$pid};
         cmp_ok($grew, '<', $RSS_BOUND_KB,
