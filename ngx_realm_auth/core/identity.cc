@@ -60,6 +60,11 @@ Status extract_identity(FlatJson::Value payload, const IssuerMatch& issuer, std:
   FlatJson::Value exp = payload.get("exp");
   if (!exp.is_number()) return Status::kExpMissing;
   id.exp = to_seconds(exp.number());
+  FlatJson::Value iat = payload.get("iat");
+  if (iat.present()) {
+    if (!iat.is_number()) return Status::kClaimInvalid;
+    id.iat = to_seconds(iat.number());
+  }
 
   id.tenant_id = issuer.tenant_id;
   id.realm = issuer.realm;

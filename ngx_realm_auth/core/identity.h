@@ -22,6 +22,8 @@ struct Identity {
   std::string email;               // email
   std::string department_id;       // department_id claim, optional
   int64_t exp = 0;                 // token expiry (seconds since the epoch)
+  int64_t iat = 0;                 // issued at (seconds), 0 when absent: binds the token to
+                                   // its tenant's incarnation (tenant_incarnation.h)
   std::string key_id;              // kid of the key that verified it: a cached identity
                                    // dies with its key when the issuer unpublishes it
 };

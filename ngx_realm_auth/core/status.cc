@@ -42,6 +42,7 @@ constexpr StatusText kTexts[] = {
     {"jwks_unavailable", "token cannot be verified now"},
     {"jwks_malformed", "token cannot be verified now"},
     {"tenant_disabled", "tenant disabled"},
+    {"tenant_deleted", "tenant deleted"},
     {"tenant_unknown", "tenant unknown"},
     {"purpose_missing", "purpose missing"},
     {"purpose_invalid", "purpose invalid"},

@@ -39,7 +39,8 @@ enum class Status : uint8_t {
   kSignatureInvalid,  // signature does not verify
   kJwksUnavailable,   // no keys could be obtained for the issuer
   kJwksMalformed,     // the JWKS document is unusable
-  kTenantDisabled,    // the tenant was disabled or deleted by the platform
+  kTenantDisabled,    // the tenant was disabled by the platform
+  kTenantDeleted,     // the tenant (or the incarnation that issued the token) was deleted
   kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
   // Request rules (module only; the sidecar answers them with problem+json).
   kPurposeMissing,  // X-Purpose required and absent or blank

@@ -4,36 +4,6 @@
 
 namespace realm_auth {
 
-const char* tenant_state_name(TenantRecord s) {
-  switch (s) {
-    case TenantRecord::kActive:
-      return "active";
-    case TenantRecord::kDisabled:
-      return "disabled";
-    case TenantRecord::kDeleted:
-      return "deleted";
-    case TenantRecord::kAbsent:
-      break;
-  }
-  return "absent";
-}
-
-bool parse_tenant_state(const std::string& name, TenantRecord& out) {
-  for (TenantRecord s : {TenantRecord::kActive, TenantRecord::kDisabled, TenantRecord::kDeleted}) {
-    if (name == tenant_state_name(s)) {
-      out = s;
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string encode_tenant_record(const TenantRecordValue& v) { return tenant_state_name(v.state); }
-
-bool decode_tenant_record(const std::string& text, TenantRecordValue& out) {
-  return parse_tenant_state(text.substr(0, text.find(' ')), out.state);
-}
-
 RedisRead read_tenant_record(RedisClient& client, const std::string& slug, TenantRecordValue& out,
                              std::string& why) {
   OpenedValue opened;

@@ -55,6 +55,14 @@ Status inspect_token(std::string_view token, const VerifierConfig& config, Inspe
   return Status::kOk;
 }
 
+int64_t claimed_iat(const InspectedToken& t) {
+  FlatJson::Value iat = t.jwt.payload.root().get("iat");
+  if (!iat.is_number()) return 0;
+  double v = iat.number();
+  // Out-of-range doubles cannot be cast: anything absurd counts as absent.
+  return v > 0 && v < 1e12 ? static_cast<int64_t>(v) : 0;
+}
+
 Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,
                     int64_t now, Identity& out) {
   // Cheap guard against a token inspected under a wider algorithm list.

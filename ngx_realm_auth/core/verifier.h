@@ -44,6 +44,10 @@ struct InspectedToken {
 // kIssuerNotAllowed). No I/O, no signature check yet.
 Status inspect_token(std::string_view token, const VerifierConfig& config, InspectedToken& out);
 
+// The token's iat claim as whole seconds, 0 when absent or not a number.
+// Unverified when read before verify_token: only for choosing a reason.
+int64_t claimed_iat(const InspectedToken& t);
+
 // Selects the key, checks the signature, then the claims, refuses a token
 // with a control byte in any of its strings (kClaimInvalid: every value the
 // module hands nginx comes from them), then builds the identity. `t` must come from inspect_token

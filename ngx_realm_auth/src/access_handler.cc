@@ -79,15 +79,38 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
   return NGX_HTTP_UNAUTHORIZED;
 }
 
-// The single Status → response mapping.
+ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
+
+// The single Status → response mapping. A verified tenant token first
+// passes its tenant's record (state and incarnation, tenant_state.h); the
+// first token of a tenant this worker has not read yet waits for the read.
 ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
   Zone* zone = main_conf(r)->zone;
-  ctx->phase = RequestCtx::Phase::kDone;
   TenantStates* tenants = worker_tenant_states();
-  if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty() &&
-      !tenants->allowed(ctx->identity->tenant_id)) {
-    s = Status::kTenantDisabled;
+  if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty()) {
+    bool wait = false;
+    s = tenants->admit(*ctx->identity, ctx, wait);
+    if (wait) {
+      if (ctx->phase != RequestCtx::Phase::kWaitingForTenant) {
+        ctx->phase = RequestCtx::Phase::kWaitingForTenant;
+        ctx->wait_started = ngx_current_msec;
+      } else if (ngx_current_msec - ctx->wait_started > lcf.fetch_timeout + 1000) {
+        // The read is stuck (thread pool saturated): fail closed.
+        KeyStore::stop_waiting(ctx);
+        s = Status::kJwksUnavailable;
+        wait = false;
+      }
+      if (wait) return suspend_for_tenant(r, ctx);
+    }
   }
+  if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
+    // A signer the tenant does not know, on a token from before its current
+    // incarnation: the deleted incarnation's token.
+    if (const TenantRecordValue* info = tenants->known(ctx->inspected.match.tenant_id)) {
+      s = unverified_refusal(s, *info, claimed_iat(ctx->inspected));
+    }
+  }
+  ctx->phase = RequestCtx::Phase::kDone;
   if (s == Status::kOk && lcf.require_purpose) s = purpose_status(r);
   ctx->status = s;
 
@@ -135,6 +158,15 @@ ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx, ngx_queue_t* queue) {
   r->read_event_handler = ngx_http_test_reading;
   r->write_event_handler = wake;
   ngx_add_timer(r->connection->write, kPollIntervalMs);
+  return NGX_AGAIN;
+}
+
+// Waits for the tenant record read started by TenantStates::admit, which
+// wakes the request; the timer only bounds the wait.
+ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, 100);
   return NGX_AGAIN;
 }
 
@@ -227,6 +259,8 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
   switch (ctx->phase) {
     case RequestCtx::Phase::kWaitingForKeys:
       return resolve(r, *lcf, ctx);
+    case RequestCtx::Phase::kWaitingForTenant:
+      return finish(r, *lcf, ctx, Status::kOk);
     case RequestCtx::Phase::kDone:
       return ctx->rc;
     default:

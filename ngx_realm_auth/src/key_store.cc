@@ -65,7 +65,17 @@ void KeyStore::forget_if_idle(const std::string& issuer) {
 
 KeyStore::Issuer* KeyStore::refresh_from_zone(const std::string& issuer, Issuer* w,
                                               IssuerSnapshot& snap) {
-  if (!snap.has_document) return w;
+  if (!snap.has_document) {
+    // Keys this worker took from the zone, and the zone holds them no more:
+    // Zone::forget_issuer ended the tenant's incarnation. Drop them too, or
+    // this worker would serve them until their TTL.
+    if (w != nullptr && w->keys && w->generation != 0) {
+      w->keys.reset();
+      w->generation = 0;
+      w->fetched_at = 0;
+    }
+    return w;
+  }
   if (w != nullptr && snap.generation == w->generation) {
     w->fetched_at = snap.fetched_at;
     return w;
@@ -90,6 +100,9 @@ bool KeyStore::admitted(const std::string& tenant_id, Lookup& out) {
       return false;
     case TenantGate::Verdict::kUnknown:
       out = {Result::kFail, nullptr, Status::kTenantUnknown};
+      return false;
+    case TenantGate::Verdict::kDeleted:
+      out = {Result::kFail, nullptr, Status::kTenantDeleted};
       return false;
     case TenantGate::Verdict::kBusy:
     default:
@@ -193,6 +206,13 @@ bool KeyStore::still_published(const std::string& issuer, const std::string& ten
   // every request is a cache hit. Meanwhile they serve as stale keys do.
   Lookup l = acquire(issuer, tenant_id, lcf, false);
   return l.result == Result::kReady && l.keys->has_kid(kid);
+}
+
+void KeyStore::forget(const std::string& issuer) {
+  auto it = issuers_.find(issuer);
+  if (it == issuers_.end()) return;
+  wake_all(&it->second.waiters);  // they re-run the access phase and find no entry
+  issuers_.erase(it);
 }
 
 void KeyStore::wait(RequestCtx* ctx, ngx_queue_t* queue) {

@@ -63,6 +63,10 @@ class KeyStore {
   bool still_published(const std::string& issuer, const std::string& tenant_id,
                        const std::string& kid, const LocConf& lcf);
 
+  // Erases this worker's entry of `issuer` (its tenant's incarnation
+  // ended), waking its waiters first.
+  void forget(const std::string& issuer);
+
   // Queue `ctx` on a kWait lookup's queue, to be woken when what it waits
   // for (a fetch of this worker, a registry answer) lands.
   static void wait(RequestCtx* ctx, ngx_queue_t* queue);

@@ -303,7 +303,7 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
   if (mcf->source->use_redis && mcf->tenant_state_interval > 0) {
     worker_tenants =
         new (std::nothrow) TenantStates(mcf->source->redis, mcf->tenant_state_interval,
-                                        mcf->thread_pool, worker_rejections, cycle->log);
+                                        mcf->thread_pool, mcf->zone, worker_rejections, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
   return NGX_OK;

@@ -63,7 +63,7 @@ struct LocConf {
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
-  enum class Phase { kStart, kWaitingForKeys, kDone };
+  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kDone };
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the bearer credential (points into the header)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
@@ -76,7 +76,7 @@ struct RequestCtx {
   ngx_http_request_t* request = nullptr;
   JsonPtr claims_json;  // decoded on first use of a $jwt_claim_ variable
   JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable
-  ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer
+  ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer, or TenantStates' of a tenant
   bool queued = false;
 };
 

@@ -16,12 +16,16 @@ namespace realm_auth {
 
 // One batch of slugs read over one Redis connection. Owned by the task; the
 // thread touches nothing else.
+namespace {
+enum : int { kNoAnswer = -1, kNo = 0, kYes = 1, kGone = 2 };  // Task::registered
+}  // namespace
+
 struct TenantGate::Task {
   ngx_thread_task_t task;
   TenantGate* gate;
   RedisEndpoint redis;
   std::vector<std::string> slugs;
-  std::vector<int> registered;        // per slug: 1 yes, 0 no, -1 Redis did not answer
+  std::vector<int> registered;        // per slug: kYes, kNo, kGone, kNoAnswer
   std::vector<std::string> rejected;  // "key: reason" of records that failed their check
 };
 
@@ -30,11 +34,13 @@ TenantGate::Verdict TenantGate::check(const std::string& slug, ngx_queue_t** que
   auto it = entries_.find(slug);
   if (it != entries_.end()) {
     Entry& e = it->second;
-    bool decided = e.state == State::kRegistered || e.state == State::kUnknown;
+    bool decided =
+        e.state == State::kRegistered || e.state == State::kUnknown || e.state == State::kDeleted;
     if (decided && elapsed(e.decided_at, now) < kVerdictTtlMs) {
       ngx_queue_remove(&e.lru);
       ngx_queue_insert_head(&lru_, &e.lru);
-      return e.state == State::kRegistered ? Verdict::kRegistered : Verdict::kUnknown;
+      if (e.state == State::kRegistered) return Verdict::kRegistered;
+      return e.state == State::kDeleted ? Verdict::kDeleted : Verdict::kUnknown;
     }
     if (!decided) {
       submit();  // in case the thread pool's queue refused the last try
@@ -96,12 +102,12 @@ void TenantGate::submit() {
 void TenantGate::run(void* data, ngx_log_t*) {
   auto* t = static_cast<Task*>(data);
   RedisClient client(t->redis);
-  t->registered.assign(t->slugs.size(), -1);
+  t->registered.assign(t->slugs.size(), kNoAnswer);
   for (size_t i = 0; i < t->slugs.size(); i++) {
     TenantRecordValue record;
     std::string why;
     RedisRead read = read_tenant_record(client, t->slugs[i], record, why);
-    if (read == RedisRead::kError) break;  // the rest stay -1
+    if (read == RedisRead::kError) break;  // the rest stay kNoAnswer
     // A record that fails its check (forged, oversized) counts as absent:
     // whoever can plant one can delete the real one too, so that grants
     // nothing, while believing it would let any Redis writer register
@@ -109,7 +115,11 @@ void TenantGate::run(void* data, ngx_log_t*) {
     if (read == RedisRead::kRejected) {
       t->rejected.push_back("\"" + t->redis.prefix + tenant_key(t->slugs[i]) + "\": " + why);
     }
-    t->registered[i] = read == RedisRead::kFound && record.state != TenantRecord::kDeleted;
+    if (read != RedisRead::kFound) {
+      t->registered[i] = kNo;
+    } else {
+      t->registered[i] = record.state == TenantRecord::kDeleted ? kGone : kYes;
+    }
   }
   OPENSSL_thread_stop();  // see KeyStore::run_fetch
 }
@@ -125,12 +135,15 @@ void TenantGate::done(ngx_event_t* ev) {
     if (it == gate->entries_.end()) continue;
     // Redis not answering lets the fetch go ahead: the registry guards the
     // identity provider's load; the signature still guards the door.
-    int registered = answered ? t->registered[i] : -1;
-    if (registered == 0) {
+    int registered = answered ? t->registered[i] : kNoAnswer;
+    if (registered == kNo) {
       ngx_log_error(NGX_LOG_INFO, gate->log_, 0,
                     "realm_auth: tenant \"%s\" is not in the tenant registry", t->slugs[i].c_str());
     }
-    gate->decide(it->second, registered == 0 ? State::kUnknown : State::kRegistered);
+    State state = State::kRegistered;
+    if (registered == kNo) state = State::kUnknown;
+    if (registered == kGone) state = State::kDeleted;
+    gate->decide(it->second, state);
   }
   gate->submit();
 }

@@ -26,7 +26,8 @@ class TenantGate {
  public:
   enum class Verdict {
     kRegistered,  // go on: make issuer state, fetch keys (also when Redis did not answer)
-    kUnknown,     // not in the registry, or deleted: refuse as tenant_unknown
+    kUnknown,     // not in the registry: refuse as tenant_unknown
+    kDeleted,     // its record says deleted: refuse as tenant_deleted
     kPending,     // asked; wait on `queue` (woken when Redis answered)
     kBusy,        // too many lookups in flight: refuse now, the client may retry
   };
@@ -53,7 +54,7 @@ class TenantGate {
   size_t size() const { return entries_.size(); }
 
  private:
-  enum class State { kQueued, kAsking, kRegistered, kUnknown };
+  enum class State { kQueued, kAsking, kRegistered, kUnknown, kDeleted };
   struct Entry {
     State state = State::kQueued;
     ngx_msec_t decided_at = 0;

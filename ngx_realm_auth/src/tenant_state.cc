@@ -1,4 +1,4 @@
-// Tenant lifecycle states from Redis (tenant_state.h).
+// Tenant records from Redis (tenant_state.h).
 #include "tenant_state.h"
 
 #include <memory>
@@ -6,14 +6,18 @@
 #include <vector>
 
 #include "guard.h"
+#include "key_store.h"
+#include "module.h"
 #include "redis_client.h"
 #include "redis_keys.h"
 #include "tenant_registry.h"
+#include "worker_token_cache.h"
+#include "zone.h"
 
 namespace realm_auth {
 
-// One refresh: the slugs to read in, their states out. Owned by the job;
-// the thread touches nothing else.
+// One read: the slugs to read in, their records out. Owned by the job; the
+// thread touches nothing else.
 struct TenantStates::RefreshJob {
   struct Read {
     RedisRead result = RedisRead::kError;
@@ -22,14 +26,20 @@ struct TenantStates::RefreshJob {
   };
   ngx_thread_task_t task;
   TenantStates* owner;
+  bool periodic;
   RedisEndpoint redis;
   std::vector<std::string> slugs;
-  std::vector<Read> reads;  // per slug
+  std::vector<Read> reads;  // per slug; shorter when the thread failed (the rest: kError)
 };
 
 TenantStates::TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
-                           RedisRejections* rejections, ngx_log_t* log)
-    : redis_(redis), interval_(interval), pool_(pool), rejections_(rejections), log_(log) {
+                           Zone* zone, RedisRejections* rejections, ngx_log_t* log)
+    : redis_(redis),
+      interval_(interval),
+      pool_(pool),
+      zone_(zone),
+      rejections_(rejections),
+      log_(log) {
   ngx_memzero(&timer_, sizeof(timer_));
   timer_.handler = guard::event<on_timer>;
   timer_.data = this;
@@ -42,37 +52,74 @@ TenantStates::~TenantStates() {
   if (timer_.timer_set) ngx_del_timer(&timer_);
 }
 
-bool TenantStates::allowed(const std::string& tenant_id) {
-  auto [it, inserted] = known_.try_emplace(tenant_id);
-  return !it->second.blocked;
+Status TenantStates::admit(const Identity& identity, RequestCtx* ctx, bool& wait) {
+  wait = false;
+  auto [it, inserted] = tenants_.try_emplace(identity.tenant_id);
+  Entry& e = it->second;
+  if (inserted) {
+    ngx_queue_init(&e.waiters);
+    e.issuer = identity.issuer;
+  }
+  if (!e.known) {
+    if (!e.reading) {
+      e.reading = post({identity.tenant_id}, false);
+      // No task could be posted (out of memory, pool queue full): as if
+      // Redis had not answered.
+      if (!e.reading) e.known = true;
+    }
+    if (e.reading) {
+      if (!ctx->queued) {
+        ngx_queue_insert_tail(&e.waiters, &ctx->waiting);
+        ctx->queued = true;
+      }
+      wait = true;
+      return Status::kOk;
+    }
+  }
+  return admit_tenant_token(e.info, identity.iat);
+}
+
+const TenantRecordValue* TenantStates::known(const std::string& tenant_id) const {
+  auto it = tenants_.find(tenant_id);
+  return it != tenants_.end() && it->second.known ? &it->second.info : nullptr;
+}
+
+bool TenantStates::post(std::vector<std::string> slugs, bool periodic) {
+  std::unique_ptr<RefreshJob> job(new (std::nothrow) RefreshJob());
+  if (!job) return false;
+  ngx_memzero(&job->task, sizeof(job->task));
+  job->owner = this;
+  job->periodic = periodic;
+  job->redis = redis_;
+  job->slugs = std::move(slugs);
+  job->task.ctx = job.get();
+  // An exception in the thread reads nothing: refresh_done then sees every
+  // slug as "Redis did not answer" (states kept, first-sight waiters woken).
+  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
+    if (guarded(guard::LogReport{log, "tenant state task"}, [&] { run_refresh(data, log); })) {
+      return;
+    }
+    static_cast<RefreshJob*>(data)->reads.clear();
+  };
+  job->task.event.handler = guard::event<refresh_done>;
+  job->task.event.data = job.get();
+  job->task.event.log = log_;
+  if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) return false;
+  job.release();  // refresh_done owns it now
+  return true;
 }
 
 void TenantStates::on_timer(ngx_event_t* ev) {
   auto* self = static_cast<TenantStates*>(ev->data);
   if (ngx_exiting) return;
   ngx_add_timer(&self->timer_, self->interval_);
-  if (self->refreshing_ || self->known_.empty()) return;
-
-  std::unique_ptr<RefreshJob> job(new (std::nothrow) RefreshJob());
-  if (!job) return;
-  ngx_memzero(&job->task, sizeof(job->task));
-  job->owner = self;
-  job->redis = self->redis_;
-  for (const auto& entry : self->known_) job->slugs.push_back(entry.first);
-  job->task.ctx = job.get();
-  // An exception in the thread reads no state: the old states stay.
-  job->task.handler = [](void* data, ngx_log_t* log) noexcept {
-    if (guarded(guard::LogReport{log, "tenant state task"}, [&] { run_refresh(data, log); })) {
-      return;
-    }
-    static_cast<RefreshJob*>(data)->slugs.clear();  // refresh_done then changes nothing
-  };
-  job->task.event.handler = guard::event<refresh_done>;
-  job->task.event.data = job.get();
-  job->task.event.log = self->log_;
-  if (ngx_thread_task_post(self->pool_, &job->task) != NGX_OK) return;
-  job.release();  // refresh_done owns it now
-  self->refreshing_ = true;
+  if (self->refreshing_ || self->tenants_.empty()) return;
+  std::vector<std::string> slugs;
+  slugs.reserve(self->tenants_.size());
+  for (const auto& entry : self->tenants_) {
+    if (!entry.second.reading) slugs.push_back(entry.first);
+  }
+  self->refreshing_ = self->post(std::move(slugs), true);
 }
 
 void TenantStates::run_refresh(void* data, ngx_log_t*) {
@@ -86,24 +133,48 @@ void TenantStates::run_refresh(void* data, ngx_log_t*) {
   }
 }
 
+void TenantStates::purge(const std::string& issuer) {
+  if (issuer.empty()) return;
+  if (KeyStore* keys = worker_key_store()) keys->forget(issuer);
+  if (WorkerTokenCache* tokens = worker_token_cache()) tokens->forget_issuer(issuer);
+  zone_->forget_issuer(issuer);
+  ngx_log_error(NGX_LOG_INFO, log_, 0,
+                "realm_auth: tenant incarnation of \"%*s\" ended: its keys and verified tokens "
+                "were dropped",
+                issuer.size(), issuer.data());
+}
+
 void TenantStates::refresh_done(ngx_event_t* ev) {
   std::unique_ptr<RefreshJob> job(static_cast<RefreshJob*>(ev->data));
   TenantStates* self = job->owner;
-  self->refreshing_ = false;
-  for (size_t i = 0; i < job->slugs.size() && i < job->reads.size(); i++) {
-    const RefreshJob::Read& read = job->reads[i];
-    if (read.result == RedisRead::kRejected) {
+  if (job->periodic) self->refreshing_ = false;
+  for (size_t i = 0; i < job->slugs.size(); i++) {
+    auto it = self->tenants_.find(job->slugs[i]);
+    if (it == self->tenants_.end()) continue;  // never the case today: entries are not erased
+    Entry& e = it->second;
+    const RefreshJob::Read* read = i < job->reads.size() ? &job->reads[i] : nullptr;
+    if (read && read->result == RedisRead::kRejected) {
       self->rejections_->note("\"" + job->redis.prefix + tenant_key(job->slugs[i]) +
-                              "\": " + read.why);
+                              "\": " + read->why);
     }
-    if (read.result != RedisRead::kFound) continue;  // absent, forged, Redis down: keep
-    auto it = self->known_.find(job->slugs[i]);
-    if (it == self->known_.end()) continue;  // forgotten meanwhile
-    Known& k = it->second;
-    if (read.record.issued_ms < k.issued_ms) continue;  // older than what we applied: a replay
-    k.blocked =
-        read.record.state == TenantRecord::kDisabled || read.record.state == TenantRecord::kDeleted;
-    k.issued_ms = read.record.issued_ms;
+    // Only an authentic record sealed no earlier than the one applied last
+    // changes anything (an older one is a replay). Absent, forged, or Redis
+    // down: the last authentic record stays; a failed first read leaves
+    // "absent" (served) so Redis down does not block requests, and the
+    // periodic refresh tries again.
+    if (read && read->result == RedisRead::kFound && read->record.issued_ms >= e.info.issued_ms) {
+      if (e.known && incarnation_ended(e.info, read->record)) self->purge(e.issuer);
+      e.info = read->record;
+    }
+    e.known = true;
+    if (!job->periodic) e.reading = false;
+    while (!ngx_queue_empty(&e.waiters)) {
+      ngx_queue_t* q = ngx_queue_head(&e.waiters);
+      RequestCtx* ctx = ngx_queue_data(q, RequestCtx, waiting);
+      ngx_queue_remove(q);
+      ctx->queued = false;
+      ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+    }
   }
 }
 

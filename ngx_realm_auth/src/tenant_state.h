@@ -1,57 +1,86 @@
 // Fleet-wide tenant lifecycle: the sidecar writes sealed tenant records
-// (`<prefix>tenant:<slug>`, core/tenant_registry.h) to Redis; every worker
-// re-reads the states of the tenants it has seen every
-// auth_realm_tenant_state_interval (one thread pool task per worker per
-// interval) and refuses tokens of a disabled or deleted tenant, cached
-// tokens included. So a disabled tenant is refused within one interval
-// (plus Redis latency) of the sidecar's write.
+// (`<prefix>tenant:<slug>`, core/tenant_registry.h: state and incarnation,
+// core/tenant_incarnation.h) to Redis; every worker re-reads the records of
+// the tenants it has seen every auth_realm_tenant_state_interval (one thread
+// pool task per worker per interval) and refuses tokens of a disabled or
+// deleted tenant, and tokens issued before the tenant's current incarnation
+// began (a deleted realm whose slug came back), cached tokens included.
+//
+// The first token of a tenant a worker has not seen yet waits for one Redis
+// read of its record (a thread pool task) before it is served: a worker
+// that just started (or was reloaded) must not serve a deleted realm's
+// token from the zone's caches on the strength of "not read yet".
 //
 // Only authentic records change what a worker believes, and only forward in
 // time: a record sealed before the one the worker applied last (a replay)
 // is ignored. A forged, oversized or missing record, or Redis being
-// unreachable, changes nothing: the worker keeps its last authentic state
-// (a tenant never read is served). So whoever writes Redis without the
-// fleet key can neither disable a tenant nor re-enable a disabled one; it
-// can only withhold news (docs/REDIS_TRUST.md).
+// unreachable, changes nothing: the worker keeps its last authentic record
+// (a tenant never read is served: Redis is an optional tier and its outage
+// must not take the gateway down). So whoever writes Redis without the
+// fleet key can neither disable a tenant nor re-enable a disabled one nor
+// end an incarnation; it can only withhold news (docs/REDIS_TRUST.md).
+//
+// When a record says the incarnation this worker knew has ended (deleted,
+// or a new incarnation id), the worker drops the issuer's keys and verified
+// tokens from its own caches and from the zone.
 #pragma once
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "identity.h"
 #include "jwks_source.h"
 #include "ngx.h"
 #include "redis_rejections.h"
+#include "tenant_incarnation.h"
 
 namespace realm_auth {
 
+class Zone;
+struct RequestCtx;
+
 class TenantStates {
  public:
-  TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool,
+  TenantStates(const RedisEndpoint& redis, ngx_msec_t interval, ngx_thread_pool_t* pool, Zone* zone,
                RedisRejections* rejections, ngx_log_t* log);
   ~TenantStates();
 
-  // False when the tenant is known to be disabled or deleted. Remembers the
-  // slug so the next refresh reads its state.
-  bool allowed(const std::string& tenant_id);
+  // Whether the verified `identity` of a tenant may be served: kOk,
+  // kTenantDisabled or kTenantDeleted (core admit_tenant_token). When this
+  // worker has not read the tenant's record yet, starts the read, queues
+  // `ctx` to be woken when it lands and sets `wait`.
+  Status admit(const Identity& identity, RequestCtx* ctx, bool& wait);
+
+  // This worker's record of the tenant, or null when it has not read one.
+  // No I/O: for choosing the reason of a refusal (unverified_refusal).
+  const TenantRecordValue* known(const std::string& tenant_id) const;
 
  private:
-  struct RefreshJob;
-  struct Known {
-    bool blocked = false;   // disabled or deleted
-    int64_t issued_ms = 0;  // seal time of the record applied last (0: none)
+  struct Entry {
+    TenantRecordValue info;  // the last authentic record (issued_ms orders them)
+    bool known = false;      // a read succeeded (or failed: Redis down counts as known-active)
+    bool reading = false;    // a first read is in flight
+    std::string issuer;      // the issuer its tokens carry (one pattern ⇒ one issuer per slug)
+    ngx_queue_t waiters;     // RequestCtx::waiting links
   };
+  struct RefreshJob;
   static void on_timer(ngx_event_t* ev);
+  bool post(std::vector<std::string> slugs, bool periodic);
   static void run_refresh(void* data, ngx_log_t* log);  // thread pool
   static void refresh_done(ngx_event_t* ev);            // event loop
+  // Drops the issuer's keys and verified tokens (worker and zone).
+  void purge(const std::string& issuer);
 
   RedisEndpoint redis_;
   ngx_msec_t interval_;
   ngx_thread_pool_t* pool_;
+  Zone* zone_;
   RedisRejections* rejections_;
   ngx_log_t* log_;
   ngx_event_t timer_;
   bool refreshing_ = false;
-  std::unordered_map<std::string, Known> known_;  // slug → last authentic state
+  std::unordered_map<std::string, Entry> tenants_;  // nodes are stable: waiters link into them
 };
 
 }  // namespace realm_auth

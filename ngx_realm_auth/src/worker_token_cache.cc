@@ -30,4 +30,10 @@ void WorkerTokenCache::store(const void* settings, std::string_view token,
   s.valid_until = valid_until;
 }
 
+void WorkerTokenCache::forget_issuer(const std::string& issuer) {
+  for (Slot& s : slots_) {
+    if (s.identity && s.identity->issuer == issuer) s = Slot{};
+  }
+}
+
 }  // namespace realm_auth

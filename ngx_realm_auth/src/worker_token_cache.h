@@ -26,6 +26,10 @@ class WorkerTokenCache {
   void store(const void* settings, std::string_view token, std::shared_ptr<const Identity> identity,
              time_t valid_until);
 
+  // Drops every entry of `issuer` (its tenant's incarnation ended). Walks
+  // the whole table: rare, and bounded by its fixed size.
+  void forget_issuer(const std::string& issuer);
+
  private:
   struct Slot {
     const void* settings = nullptr;

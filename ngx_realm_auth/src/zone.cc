@@ -30,7 +30,7 @@ constexpr int kEvictWhenFull = 16;
 struct IssuerNode {
   ngx_rbtree_node_t node;     // key: crc32 of the issuer
   ngx_queue_t keyless;        // link in Shared::keyless while there is no document
-  uint64_t generation;        // bumps on every stored document
+  uint64_t generation;        // a new zone-wide value (jwks_epoch) on every stored document
   ngx_msec_t fetched_at;      // when the document arrived
   ngx_msec_t fetching_since;  // 0 = nobody fetching
   ngx_msec_t failed_at;       // last failed fetch, 0 = none
@@ -46,6 +46,7 @@ struct TokenNode {
   ngx_rbtree_node_t node;  // key: leading bytes of the hash
   ngx_queue_t lru;         // most recently used at the head
   time_t valid_until;      // exp + leeway
+  uint32_t issuer_hash;    // crc32 of the identity's issuer (Zone::forget_issuer)
   u_char hash[32];
   size_t data_len;  // serialized identity
   u_char data[1];
@@ -161,6 +162,7 @@ std::string serialize(const Identity& id) {
   put_u64(out, id.roles.size());
   for (const auto& role : id.roles) put(out, role);
   put_u64(out, static_cast<uint64_t>(id.exp));
+  put_u64(out, static_cast<uint64_t>(id.iat));
   return out;
 }
 
@@ -176,8 +178,10 @@ bool deserialize(const u_char* p, size_t len, Identity& id) {
   for (auto& role : id.roles) {
     if (!get(p, end, role)) return false;
   }
-  if (!get_u64(p, end, exp)) return false;
+  uint64_t iat;
+  if (!get_u64(p, end, exp) || !get_u64(p, end, iat)) return false;
   id.exp = static_cast<int64_t>(exp);
+  id.iat = static_cast<int64_t>(iat);
   return p == end;
 }
 
@@ -194,7 +198,7 @@ struct Zone::Shared {
   ngx_uint_t keyless_count;  // under the mutex
   ngx_uint_t keyless_cap;    // at most this many issuers without a document
   ngx_uint_t token_count;    // under the mutex
-  ngx_atomic_t jwks_epoch;   // bumped by store_document
+  ngx_atomic_t jwks_epoch;   // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
 };
@@ -396,8 +400,10 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
     e->document_len = document.size();
     e->fetched_at = ngx_current_msec;
     e->failed_at = 0;
-    generation = ++e->generation;
-    ngx_atomic_fetch_add(&sh->jwks_epoch, 1);
+    // Generations are unique in the zone, not per node: a node made again
+    // after forget_issuer never repeats one a worker still holds.
+    generation = static_cast<uint64_t>(ngx_atomic_fetch_add(&sh->jwks_epoch, 1)) + 1;
+    e->generation = generation;
   } else if (copy != nullptr) {
     ngx_slab_free_locked(pool, copy);
   }
@@ -415,6 +421,41 @@ void Zone::fetch_failed(const std::string& issuer, Status reason) {
     e->failed_at = ngx_current_msec;
     e->failure = reason;
     if (e->document == nullptr) touch_keyless_locked(e);
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
+void Zone::forget_issuer(const std::string& issuer) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  uint32_t hash = issuer_hash(issuer);
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&sh->issuers, issuer, hash);
+  if (e != nullptr) {
+    // The whole node goes: the slug's next incarnation starts from nothing
+    // (no document, no back-off, no claim). A fetch in flight finds no node
+    // when it lands and stores nothing.
+    if (e->document != nullptr) {
+      ngx_slab_free_locked(pool, e->document);
+    } else {
+      ngx_queue_remove(&e->keyless);
+      sh->keyless_count--;
+    }
+    ngx_rbtree_delete(&sh->issuers, &e->node);
+    ngx_slab_free_locked(pool, e);
+    sh->issuer_count--;
+    ngx_atomic_fetch_add(&sh->jwks_epoch, 1);  // workers look again (KeyStore::refresh_from_zone)
+  }
+  // A crc32 collision drops another issuer's tokens too: only cache misses.
+  ngx_queue_t* q = ngx_queue_head(&sh->token_lru);
+  while (q != ngx_queue_sentinel(&sh->token_lru)) {
+    TokenNode* t = ngx_queue_data(q, TokenNode, lru);
+    q = ngx_queue_next(q);
+    if (t->issuer_hash != hash) continue;
+    ngx_queue_remove(&t->lru);
+    ngx_rbtree_delete(&sh->tokens, &t->node);
+    ngx_slab_free_locked(pool, t);
+    sh->token_count--;
   }
   ngx_shmtx_unlock(&pool->mutex);
 }
@@ -498,6 +539,7 @@ void Zone::store_token(const TokenHash& key, const Identity& identity, time_t va
       t->node.key = token_key(key);
       std::memcpy(t->hash, key.data(), 32);
       t->valid_until = valid_until;
+      t->issuer_hash = issuer_hash(identity.issuer);
       t->data_len = data.size();
       std::memcpy(t->data, data.data(), data.size());
       ngx_rbtree_insert(&sh->tokens, &t->node);

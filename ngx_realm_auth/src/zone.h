@@ -42,7 +42,7 @@ enum class Counter : unsigned {
 // What a worker learns about an issuer from the zone in one locked look.
 struct IssuerSnapshot {
   bool known = false;         // an entry exists
-  uint64_t generation = 0;    // bumps on every stored document
+  uint64_t generation = 0;    // changes on every stored document (unique in the zone)
   ngx_msec_t fetched_at = 0;  // when the stored document arrived
   bool has_document = false;
   std::string document;          // copied only when generation differs from `have`
@@ -86,6 +86,12 @@ class Zone {
   // Releases the claim after a failed fetch and starts the back-off;
   // requests for the issuer are refused with `reason` until it ends.
   void fetch_failed(const std::string& issuer, Status reason = Status::kJwksUnavailable);
+
+  // Removes the issuer (its document, or its keyless slot) and every
+  // verified token of the issuer: its tenant's incarnation ended. Bumps the
+  // epoch, so workers drop their parsed copies too. Walks the token list under the mutex:
+  // rare (a tenant deleted), and bounded by the zone's size.
+  void forget_issuer(const std::string& issuer);
 
   // Verified-token cache. `now` in seconds since the epoch.
   bool find_token(const TokenHash& key, time_t now, Identity& out);

@@ -254,6 +254,13 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                                                86400, c.reconcile_interval_s, error)) {
     return false;
   }
+  // At least 2 s: the incarnation start is in whole seconds, so a slug
+  // created again within the second of its deletion could share it.
+  if (has("TENANT_SLUG_QUARANTINE") &&
+      !parse_long("TENANT_SLUG_QUARANTINE", get("TENANT_SLUG_QUARANTINE"), 2, 86400 * 30,
+                  c.slug_quarantine_s, error)) {
+    return false;
+  }
   return true;
 }
 

@@ -72,6 +72,11 @@ struct Config {
   long rate_actors_max = 10000;
 
   long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
+  // A deleted slug cannot be created again for this long: longer than
+  // every nginx's auth_realm_tenant_state_interval + Redis timeout, or, for
+  // an nginx without Redis, than a token's life + leeway and
+  // auth_realm_jwks_ttl + auth_realm_jwks_stale.
+  long slug_quarantine_s = 15;
 };
 
 // Parses KEY=VALUE lines (blank lines and '#' comments skipped, optional

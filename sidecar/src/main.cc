@@ -55,7 +55,8 @@ const char kUsage[] =
     "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
     "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
-    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n";
+    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
+    "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
 
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
@@ -85,9 +86,9 @@ struct Runtime {
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) return false;
     state = std::make_unique<TenantStatePublisher>(std::move(redis), !c.redis_host.empty());
-    saga = std::make_unique<TenantSaga>(
-        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant}, *pg,
-        *keycloak, *box, *state);
+    saga = std::make_unique<TenantSaga>(SagaConfig{c.keycloak_url, c.console_redirect_uris,
+                                                   c.console_password_grant, c.slug_quarantine_s},
+                                        *pg, *keycloak, *box, *state);
     return true;
   }
 };
@@ -111,18 +112,15 @@ int cmd_serve(const Config& c) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
     return 1;
   }
-  // Tenant state from PostgreSQL, the source of truth: one indexed read
-  // per tenant request (governed calls write the ledger anyway).
+  // Every tenant token is checked against its tenant's row (state and
+  // incarnation) in PostgreSQL, the source of truth: one indexed read per
+  // tenant request (governed calls write the ledger anyway).
   PgPool& pg = *rt.pg;
-  RequestAuthenticator auth(ac, nullptr, [&pg](const std::string& tenant_id) {
-    PgSession s = pg.acquire();
-    if (!s.healthy()) return TenantLiveness::kUnavailable;
-    TenantRow row;
-    StoreStatus st = TenantStore::get(s, tenant_id, row);
-    if (st == StoreStatus::kNotFound) return TenantLiveness::kGone;
-    if (st != StoreStatus::kOk) return TenantLiveness::kUnavailable;
-    return liveness_of_status(row.status);
-  });
+  RequestAuthenticator auth(
+      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantRecordValue& out) {
+        PgSession s = pg.acquire();
+        return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
+      });
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
@@ -242,7 +240,7 @@ int cmd_audit(const Config& c, const std::vector<std::string>& args) {
     }
     if (limit <= 0 || limit > 100000) limit = 20;
     std::vector<AuditRow> rows;
-    if (!l.tail(tenant, static_cast<int>(limit), rows)) {
+    if (!l.tail(tenant, "", static_cast<int>(limit), rows)) {
       std::fprintf(stderr, "realm-sidecar: audit tail: the ledger could not be read\n");
       return 1;
     }

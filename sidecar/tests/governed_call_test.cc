@@ -19,7 +19,9 @@ struct FakeLedger : AuditLedger {
     events.push_back(e);
     return true;
   }
-  bool tail(const std::string&, int, std::vector<AuditRow>&) override { return false; }
+  bool tail(const std::string&, const std::string&, int, std::vector<AuditRow>&) override {
+    return false;
+  }
   bool verify(int64_t&, int64_t&, std::string&) override { return false; }
 };
 
@@ -38,7 +40,7 @@ struct Fixture {
   FakePdp pdp;
   Governance g{ledger, pdp};
   HttpRequest req;
-  Actor actor{"sub-1", "", "platform", {"platform_admin"}, "operator", ""};
+  Actor actor{"sub-1", "", "platform", {"platform_admin"}, "operator", "", ""};
   GovernedOp op{"tenant.create", Resource{"tenant", "demo", ""}, "TENANT_CREATED"};
   int work_calls = 0;
   int work_status = 201;

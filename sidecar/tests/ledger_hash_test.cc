@@ -73,6 +73,23 @@ void test_canonical_vector(void**) {
 }
 
 // Moving bytes between adjacent fields changes the hash (no ambiguity).
+// Form v2: a row that carries its tenant's incarnation (migration 0003).
+void test_canonical_v2_incarnation(void**) {
+  AuditRow r = first_row();
+  r.event.tenant_incarnation = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
+  assert_string_equal(
+      ledger_canonical(r).c_str(),
+      "20:realm-auth-ledger/v2,1:1,27:2025-01-02T03:04:05.123456Z,14:TENANT_CREATED,5:req-1,"
+      "6:user-1,8:platform,4:demo,36:2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f,13:tenant.create,"
+      "10:onboarding,0:,14:tenant created,23:{\"realm\":\"tenant-demo\"},64:"
+      "0000000000000000000000000000000000000000000000000000000000000000,");
+  // Another incarnation, same everything else: another hash.
+  AuditRow other = r;
+  other.event.tenant_incarnation = "9e8d7c6b-5a49-4837-a625-14f3e2d1c0b9";
+  assert_string_not_equal(ledger_row_hash(r).c_str(), ledger_row_hash(other).c_str());
+  assert_string_not_equal(ledger_row_hash(r).c_str(), ledger_row_hash(first_row()).c_str());
+}
+
 void test_canonical_injective(void**) {
   AuditRow a = first_row();
   AuditRow b = first_row();
@@ -213,9 +230,13 @@ void test_normalize_event(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_canonical_vector), cmocka_unit_test(test_canonical_injective),
-      cmocka_unit_test(test_good_chain),       cmocka_unit_test(test_breaks),
-      cmocka_unit_test(test_incremental_feed), cmocka_unit_test(test_normalize_event),
+      cmocka_unit_test(test_canonical_vector),
+      cmocka_unit_test(test_canonical_v2_incarnation),
+      cmocka_unit_test(test_canonical_injective),
+      cmocka_unit_test(test_good_chain),
+      cmocka_unit_test(test_breaks),
+      cmocka_unit_test(test_incremental_feed),
+      cmocka_unit_test(test_normalize_event),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -133,7 +133,7 @@ void test_append_tail_verify(void**) {
   assert_true(ledger.append(event("USER_CREATED", "demo", "r3")));
 
   std::vector<AuditRow> rows;
-  assert_true(ledger.tail("demo", 10, rows));
+  assert_true(ledger.tail("demo", "", 10, rows));
   assert_int_equal(rows.size(), 4);
   assert_int_equal(rows.front().seq, 1);
   assert_int_equal(rows.back().seq, 5);
@@ -147,10 +147,10 @@ void test_append_tail_verify(void**) {
       "{\"user_id\":\"u-1\",\"roles\":[\"officer\"],\"temporary_password\":\"[REDACTED]\"}");
   std::regex ts("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{6}Z$");
   for (const auto& r : rows) assert_true(std::regex_match(r.occurred_at, ts));
-  assert_true(ledger.tail("", 2, rows));
+  assert_true(ledger.tail("", "", 2, rows));
   assert_int_equal(rows.size(), 2);
   assert_int_equal(rows[0].seq, 4);
-  assert_true(ledger.tail("nobody", 5, rows));
+  assert_true(ledger.tail("nobody", "", 5, rows));
   assert_int_equal(rows.size(), 0);
 
   int64_t checked = -1, broken = -1;
@@ -165,6 +165,68 @@ void test_append_tail_verify(void**) {
   assert_false(ledger.append(bad));
   assert_true(ledger.verify(checked, broken, why));
   assert_int_equal(checked, 5);
+}
+
+// A slug that lives twice (migration 0003): every row carries the
+// incarnation of its tenant when written (the outcome of a deletion the
+// incarnation it deleted), rows hash in form v2, and a tenant's reader
+// asking for its incarnation gets only that incarnation's rows.
+void test_incarnation_rows(void**) {
+  Conn owner(conninfo("ledger_owner"));
+  const std::string inc1 = "aaaaaaaa-0000-4000-8000-000000000001";
+  const std::string inc2 = "bbbbbbbb-0000-4000-8000-000000000002";
+  owner.must(
+      "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, status,"
+      " incarnation_id, incarnation_started_at) VALUES ('twice', 'tenant-twice', 'x',"
+      " 'Twice', 'active', '" +
+      inc1 + "', floor(extract(epoch FROM now()))::bigint - 100)");
+  PgPool pool(conninfo("ledger_app"), 1);
+  PgAuditLedger ledger(pool);
+  assert_true(ledger.append(event("USER_CREATED", "twice", "first-life")));
+  // DELETE /tenants/twice: the saga tombstones the row, then the outcome.
+  owner.must(
+      "WITH gone AS (DELETE FROM tenants WHERE tenant_id = 'twice' RETURNING *)"
+      " INSERT INTO tenant_tombstones (incarnation_id, tenant_id, incarnation_started_at)"
+      " SELECT incarnation_id, tenant_id, incarnation_started_at FROM gone");
+  assert_true(ledger.append(event("TENANT_DELETED", "twice", "the-end")));
+  assert_true(ledger.append(event("REQUEST", "twice", "between-lives")));
+  owner.must(
+      "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, status,"
+      " incarnation_id, incarnation_started_at) VALUES ('twice', 'tenant-twice', 'x',"
+      " 'Twice', 'active', '" +
+      inc2 + "', floor(extract(epoch FROM now()))::bigint)");
+  assert_true(ledger.append(event("USER_CREATED", "twice", "second-life")));
+
+  std::vector<AuditRow> rows;
+  assert_true(ledger.tail("twice", "", 10, rows));
+  assert_int_equal(rows.size(), 4);
+  assert_string_equal(rows[0].event.tenant_incarnation.c_str(), inc1.c_str());
+  assert_string_equal(rows[1].event.tenant_incarnation.c_str(), inc1.c_str());  // TENANT_DELETED
+  assert_string_equal(rows[2].event.tenant_incarnation.c_str(), "");            // no tenant then
+  assert_string_equal(rows[3].event.tenant_incarnation.c_str(), inc2.c_str());
+  assert_true(ledger_canonical(rows[3]).rfind("20:realm-auth-ledger/v2,", 0) == 0);
+  assert_true(ledger_canonical(rows[2]).rfind("20:realm-auth-ledger/v1,", 0) == 0);
+
+  assert_true(ledger.tail("twice", inc2, 10, rows));
+  assert_int_equal(rows.size(), 1);
+  assert_string_equal(rows[0].event.request_id.c_str(), "second-life");
+  assert_true(ledger.tail("twice", inc1, 10, rows));
+  assert_int_equal(rows.size(), 2);  // the deleted incarnation's (for the platform's eyes)
+
+  int64_t checked = 0, broken = -1;
+  std::string why;
+  assert_true(ledger.verify(checked, broken, why));
+  assert_int_equal(broken, 0);
+  // Changing a v2 row's incarnation breaks its hash.
+  Conn su(conninfo(g_super));
+  const std::string seq = su.value("SELECT max(seq) FROM audit_ledger");
+  su.must("ALTER TABLE audit_ledger DISABLE TRIGGER audit_ledger_no_update_delete");
+  su.must("UPDATE audit_ledger SET tenant_incarnation = '" + inc1 + "' WHERE seq = " + seq);
+  assert_false(ledger.verify(checked, broken, why));
+  assert_int_equal(broken, std::strtoll(seq.c_str(), nullptr, 10));
+  su.must("UPDATE audit_ledger SET tenant_incarnation = '" + inc2 + "' WHERE seq = " + seq);
+  su.must("ALTER TABLE audit_ledger ENABLE TRIGGER audit_ledger_no_update_delete");
+  assert_true(ledger.verify(checked, broken, why));
 }
 
 // The SQL function from the migration computes the same hashes: the chain
@@ -358,7 +420,7 @@ void test_unreachable(void**) {
   assert_false(ledger.append(event("REQUEST", "demo", "r1")));
   assert_non_null(strstr(ledger.last_error().c_str(), "unreachable"));
   std::vector<AuditRow> rows;
-  assert_false(ledger.tail("demo", 5, rows));
+  assert_false(ledger.tail("demo", "", 5, rows));
   int64_t checked = 0, broken = -1;
   std::string why;
   assert_false(ledger.verify(checked, broken, why));
@@ -371,6 +433,7 @@ void test_unreachable(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_append_tail_verify),
+      cmocka_unit_test(test_incarnation_rows),
       cmocka_unit_test(test_sql_hash_matches),
       cmocka_unit_test(test_sequential_append_latency),
       cmocka_unit_test(test_concurrent_appends),

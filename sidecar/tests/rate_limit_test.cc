@@ -80,7 +80,9 @@ void refusals_reported_once_per_interval(void**) {
 struct CountingLedger : AuditLedger {
   int appended = 0;
   bool append(const AuditEvent&) override { return ++appended > 0; }
-  bool tail(const std::string&, int, std::vector<AuditRow>&) override { return false; }
+  bool tail(const std::string&, const std::string&, int, std::vector<AuditRow>&) override {
+    return false;
+  }
   bool verify(int64_t&, int64_t&, std::string&) override { return false; }
 };
 struct DenyAll : PolicyDecisionPoint {
@@ -95,8 +97,8 @@ void limited_calls_write_no_ledger_rows(void**) {
   HttpRequest req;
   req.request_id = "r";
   req.headers.emplace("x-purpose", "loop");
-  Actor flooder{"sub-f", "acme", "tenant-acme", {"officer"}, "f", ""};
-  Actor other{"sub-o", "acme", "tenant-acme", {"officer"}, "o", ""};
+  Actor flooder{"sub-f", "acme", "tenant-acme", {"officer"}, "f", "", ""};
+  Actor other{"sub-o", "acme", "tenant-acme", {"officer"}, "o", "", ""};
   GovernedOp op{"tenant.create", Resource{"tenant", "x", ""}, "TENANT_CREATED"};
   int work = 0;
   auto call = [&](const Actor& a) {

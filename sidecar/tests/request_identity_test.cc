@@ -10,6 +10,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "sidecar_test.h"
+#include "store/tenant_store.h"
 #include "test_support.h"
 
 using namespace realm_sidecar;
@@ -93,48 +94,66 @@ void audiences_cannot_be_switched_off(void**) {
 }
 
 void tenant_state_honoured(void**) {
-  TenantLiveness state = TenantLiveness::kActive;
+  realm_auth::TenantRecordValue record;
+  record.state = realm_auth::TenantRecord::kActive;
+  bool db_up = true;
   int lookups = 0;
   std::string asked;
-  RequestAuthenticator auth(daemon_auth_config(), fetch(), [&](const std::string& id) {
-    lookups++;
-    asked = id;
-    return state;
-  });
+  RequestAuthenticator auth(daemon_auth_config(), fetch(),
+                            [&](const std::string& id, realm_auth::TenantRecordValue& out) {
+                              lookups++;
+                              asked = id;
+                              out = record;
+                              return db_up;
+                            });
   const std::string t = "Bearer " + token("tenant-acme", R"(["realm-sidecar"])");
   assert_true(auth.authenticate(t).ok);
   assert_string_equal(asked.c_str(), "acme");
-  state = TenantLiveness::kDisabled;
+  record.state = realm_auth::TenantRecord::kDisabled;
   AuthOutcome a = auth.authenticate(t);
   assert_false(a.ok);
   assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantDisabled));
   assert_false(a.unavailable);
-  state = TenantLiveness::kGone;
+  record.state = realm_auth::TenantRecord::kAbsent;  // no row, no tombstone
   a = auth.authenticate(t);
   assert_false(a.ok);
   assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kTenantUnknown));
-  state = TenantLiveness::kUnavailable;
+  record.state = realm_auth::TenantRecord::kActive;
+  db_up = false;
   a = auth.authenticate(t);
   assert_false(a.ok);
   assert_true(a.unavailable);  // 503, fail closed
+  db_up = true;
   // Platform tokens name no tenant: no lookup.
   const int before = lookups;
   assert_true(auth.authenticate("Bearer " + token("platform", R"(["realm-sidecar"])")).ok);
   assert_int_equal(lookups, before);
-  // A refused token never reaches the lookup.
-  auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
-  assert_int_equal(lookups, before);
+  // The record is read before any key (a deleted or made-up tenant costs
+  // no key fetch), so a token for another audience costs one lookup and is
+  // still refused for its audience.
+  a = auth.authenticate("Bearer " + token("tenant-acme", R"(["tenant-services"])"));
+  assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kAudienceMismatch));
+  assert_int_equal(lookups, before + 1);
 }
 
-void liveness_of_row_status(void**) {
-  assert_int_equal(static_cast<int>(liveness_of_status("active")),
-                   static_cast<int>(TenantLiveness::kActive));
-  for (const char* s : {"disabled", "deleting"})
-    assert_int_equal(static_cast<int>(liveness_of_status(s)),
-                     static_cast<int>(TenantLiveness::kDisabled));
-  for (const char* s : {"", "provisioning", "failed", "Active", "weird"})
-    assert_int_equal(static_cast<int>(liveness_of_status(s)),
-                     static_cast<int>(TenantLiveness::kGone));
+// The one mapping from a tenants row to the record both nginx (through
+// Redis) and the sidecar's token check apply (store/tenant_store.h).
+void record_of_row_status(void**) {
+  TenantRow row;
+  row.incarnation_id = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
+  row.incarnation_started_at = 1764579600;
+  for (const char* s : {"active", "provisioning"}) {
+    row.status = s;
+    assert_true(tenant_info(row).state == realm_auth::TenantRecord::kActive);
+  }
+  row.status = "disabled";
+  assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDisabled);
+  for (const char* s : {"deleting", "failed"}) {
+    row.status = s;
+    assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDeleted);
+  }
+  assert_int_equal(tenant_info(row).incarnation_start, 1764579600);
+  assert_string_equal(tenant_info(row).incarnation_id.c_str(), row.incarnation_id.c_str());
 }
 
 void forwarded_headers_only_from_the_proxy(void**) {
@@ -177,7 +196,7 @@ int main() {
       cmocka_unit_test(audience_checked_by_default),
       cmocka_unit_test(audiences_cannot_be_switched_off),
       cmocka_unit_test(tenant_state_honoured),
-      cmocka_unit_test(liveness_of_row_status),
+      cmocka_unit_test(record_of_row_status),
       cmocka_unit_test(forwarded_headers_only_from_the_proxy),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

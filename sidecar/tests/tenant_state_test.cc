@@ -39,6 +39,14 @@ RedisRead module_reads(const std::string& prefix, const std::string& slug, Tenan
   return realm_auth::read_tenant_record(nginx, slug, out, why);
 }
 
+TenantRecordValue rec(const char* state) {
+  TenantRecordValue v;
+  assert_true(realm_auth::parse_tenant_state(state, v.state));
+  v.incarnation_start = 1764579600;
+  v.incarnation_id = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
+  return v;
+}
+
 void published_states_are_what_the_module_reads(void**) {
   require_redis();
   TenantStatePublisher pub(redis.endpoint("pub:", "sidecar"), true);
@@ -46,14 +54,16 @@ void published_states_are_what_the_module_reads(void**) {
   TenantRecordValue got;
   int64_t last = 0;
   for (const char* state : {"active", "disabled", "active", "deleted"}) {
-    assert_true(pub.publish("acme", state, error));
+    assert_true(pub.publish("acme", rec(state), error));
     assert_true(module_reads("pub:", "acme", got, why) == RedisRead::kFound);
     assert_string_equal(realm_auth::tenant_state_name(got.state), state);
+    assert_int_equal(got.incarnation_start, 1764579600);  // the incarnation travels with it
+    assert_string_equal(got.incarnation_id.c_str(), "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f");
     assert_true(got.issued_ms >= last);  // later writes order after earlier ones
     last = got.issued_ms;
   }
-  assert_false(pub.publish("acme", "paused", error));
-  assert_true(error.find("paused") != std::string::npos);
+  assert_false(pub.publish("acme", TenantRecordValue{}, error));  // no state: nothing written
+  assert_true(error.find("no tenant state") != std::string::npos);
 }
 
 void forget_jwks_deletes_the_shared_entry(void**) {
@@ -76,7 +86,7 @@ void fleet_key_and_rotation(void**) {
   other.seal_keys = {realm_auth::make_seal_key(std::string(40, 'n'))};
   TenantStatePublisher stranger(other, true);
   std::string error, why;
-  assert_true(stranger.publish("acme", "disabled", error));
+  assert_true(stranger.publish("acme", rec("disabled"), error));
   TenantRecordValue got;
   assert_true(module_reads("rot:", "acme", got, why) == RedisRead::kRejected);
   assert_string_equal(why.c_str(), "unknown key id");
@@ -93,16 +103,16 @@ void failures_are_reported_without_secrets(void**) {
   realm_auth::RedisEndpoint bad = redis.endpoint("pub:", "sidecar");
   bad.password = "wrong-password-123";
   std::string error;
-  assert_false(TenantStatePublisher(bad, true).publish("acme", "active", error));
+  assert_false(TenantStatePublisher(bad, true).publish("acme", rec("active"), error));
   assert_true(error.find("AUTH") != std::string::npos);
   assert_true(error.find("wrong-password-123") == std::string::npos);
   // The sidecar's user may not write outside its keys... and the module's
   // user may not write tenant records at all.
   assert_false(TenantStatePublisher(redis.endpoint("pub:", "nginx"), true)
-                   .publish("acme", "disabled", error));
+                   .publish("acme", rec("disabled"), error));
   assert_true(error.find("NOPERM") != std::string::npos);
   // Publishing off: nothing to do, nothing fails.
-  assert_true(TenantStatePublisher(bad, false).publish("acme", "active", error));
+  assert_true(TenantStatePublisher(bad, false).publish("acme", rec("active"), error));
 }
 
 void endpoint_from_files(void**) {

@@ -28,7 +28,7 @@ sub redis_state {
     my $key = "realm_auth:tenant:$slug";
     my $v = $r->cmd('GET', $key) // return '';
     my $record = $r->open_sealed($key, $v) // return '<not sealed>';
-    return $record =~ s/ .*//r;
+    return $record =~ s/ .*//r;    # "<state>[ start=… incarnation=…]": the state word
 }
 
 my ($st, $body) = create_tenant($op, $slug);
@@ -103,6 +103,8 @@ subtest 'delete' => sub {
     is $st, 404, 'GET → 404';
     is redis_state(), 'deleted', 'Redis: deleted';
     is api_status_becomes(401), 401, 'nginx refuses tokens of the deleted tenant';
+    my (undef, undef, $res) = api(GET => '/api/whoami', token => $user_token);
+    like $res->{headers}{'www-authenticate'} // '', qr/tenant deleted/, '… as deleted, not disabled';
     is delete_tenant($op, $slug), 404, 'second DELETE → 404';
 };
 

@@ -152,7 +152,7 @@ my @ENDPOINTS = (
 );
 
 my @ROW_KEYS = sort qw(seq occurred_at event_type request_id actor_id actor_realm tenant_id action purpose
-                      decision reason details prev_hash row_hash);
+                      decision reason details prev_hash row_hash tenant_incarnation);
 
 # GET /audit beyond the matrix cell: other tenants, the whole ledger, bad
 # parameters. Each case: [label, actor, query, status, decision, reason|field].

@@ -71,7 +71,10 @@ is($status->{jwks}{http_fetches}, 1, 'one HTTP fetch in all (tenant a)');
 
 $redis->publish_tenant($prefix, 'ghost', 'deleted');
 sleep 1.2;    # past the back-off of the last refusal
-is(call('tenant-ghost')->{status}, 401, 'deleted tenant refused too');
+$r = call('tenant-ghost');
+is($r->{status}, 401, 'deleted tenant refused too');
+like($r->{headers}{'www-authenticate'} // '', qr/error_description="tenant deleted"/,
+     'as deleted, not as unknown (the gate reads the record state)');
 is(fetch_count('tenant-ghost'), 0, 'still without a fetch');
 
 $redis->publish_tenant($prefix, 'ghost', 'active');

@@ -50,6 +50,7 @@ void keycloak_access_token(void**) {
   assert_string_equal(id.email.c_str(), "olivia@example.com");
   assert_string_equal(id.department_id.c_str(), "dept-7");
   assert_int_equal(id.exp, 1700000300);
+  assert_int_equal(id.iat, 1700000000);  // binds the token to its tenant's incarnation
 }
 
 void client_roles_when_configured(void**) {

@@ -41,6 +41,7 @@ JsonPtr audit_row_json(const AuditRow& r) {
   json_set(j.get(), "actor_id", r.event.actor_id);
   json_set(j.get(), "actor_realm", r.event.actor_realm);
   json_set(j.get(), "tenant_id", r.event.tenant_id);
+  json_set(j.get(), "tenant_incarnation", r.event.tenant_incarnation);
   json_set(j.get(), "action", r.event.action);
   json_set(j.get(), "purpose", r.event.purpose);
   json_set(j.get(), "decision", r.event.decision);
@@ -78,7 +79,11 @@ HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor) {
   return governed_call(app.governance, req, actor, op, [&]() {
     WorkResult w;
     std::vector<AuditRow> rows;
-    if (!app.governance.ledger.tail(tenant_id, static_cast<int>(limit), rows)) {
+    // A tenant's own reader sees its own incarnation only: the rows of an
+    // earlier, deleted tenant of the same slug are not its to read.
+    const std::string incarnation =
+        !actor.tenant_id.empty() && actor.tenant_id == tenant_id ? actor.tenant_incarnation : "";
+    if (!app.governance.ledger.tail(tenant_id, incarnation, static_cast<int>(limit), rows)) {
       w.response = problem(503, "the audit ledger could not be read", "", req.request_id);
       return w;
     }

@@ -101,7 +101,9 @@ HttpResponse outcome_problem(const HttpRequest& req, const Outcome& o) {
     std::fprintf(stderr, "realm-sidecar: %d %s request_id=%s\n", o.status, o.log.c_str(),
                  req.request_id.c_str());
   }
-  return problem(o.status, o.detail, o.field, req.request_id);
+  HttpResponse r = problem(o.status, o.detail, o.field, req.request_id);
+  if (o.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(o.retry_after_s));
+  return r;
 }
 
 JsonPtr tenant_json(const TenantRow& t) {
@@ -116,6 +118,8 @@ JsonPtr tenant_json(const TenantRow& t) {
   json_set(clients.get(), "console", "admin-console");
   json_set(clients.get(), "services", "tenant-services");
   json_set(j.get(), "clients", std::move(clients));
+  json_set(j.get(), "incarnation_id", t.incarnation_id);
+  json_set(j.get(), "incarnation_started_at", static_cast<long long>(t.incarnation_started_at));
   json_set(j.get(), "created_at", t.created_at);
   json_set(j.get(), "updated_at", t.updated_at);
   return j;

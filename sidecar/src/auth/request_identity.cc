@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <iterator>
+#include <utility>
 
 #include "bearer.h"
 
@@ -24,13 +26,6 @@ bool parse_issuer_patterns(const std::vector<std::string>& texts,
   return true;
 }
 
-TenantLiveness liveness_of_status(const std::string& status) {
-  if (status == "active") return TenantLiveness::kActive;
-  if (status == "disabled" || status == "deleting") return TenantLiveness::kDisabled;
-  // provisioning, failed, or no row: nobody may act as that tenant yet/again.
-  return TenantLiveness::kGone;
-}
-
 RequestAuthenticator::RequestAuthenticator(AuthConfig config, Fetch fetch, TenantLookup tenants)
     : config_(std::move(config)), fetch_(std::move(fetch)), tenants_(std::move(tenants)) {
   if (!fetch_) {
@@ -41,12 +36,13 @@ RequestAuthenticator::RequestAuthenticator(AuthConfig config, Fetch fetch, Tenan
   }
 }
 
-std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(const std::string& issuer,
-                                                                       bool force, Status& why) {
+std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
+    const std::string& issuer, const std::string& incarnation, bool force, Status& why) {
   const auto now = std::chrono::steady_clock::now();
+  const auto key = std::make_pair(issuer, incarnation);
   {
     std::lock_guard<std::mutex> g(mu_);
-    auto it = cache_.find(issuer);
+    auto it = cache_.find(key);
     if (it != cache_.end()) {
       bool fresh = now < it->second.expires;
       // Forced refetches (unknown kid) are rate-limited per issuer: a token
@@ -72,7 +68,12 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(const std
     return nullptr;  // fail closed: no stale keys past their TTL
   }
   std::lock_guard<std::mutex> g(mu_);
-  cache_[issuer] = {keys, now + config_.jwks_ttl, now};
+  // Another incarnation's keys of this issuer are dead: drop them.
+  for (auto it = cache_.lower_bound({issuer, ""});
+       it != cache_.end() && it->first.first == issuer;) {
+    it = it->first.second != incarnation ? cache_.erase(it) : std::next(it);
+  }
+  cache_[key] = {keys, now + config_.jwks_ttl, now};
   return keys;
 }
 
@@ -92,8 +93,25 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
   std::shared_ptr<const realm_auth::Jwks> keys;
   realm_auth::Identity id;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  // A tenant token: its tenant's record first, so that a deleted tenant
+  // costs no key fetch.
+  realm_auth::TenantRecordValue tenant;
+  const bool check_tenant = s == Status::kOk && !t.match.tenant_id.empty() && tenants_;
+  if (check_tenant) {
+    if (!tenants_(t.match.tenant_id, tenant)) {
+      out.status = Status::kTenantUnknown;
+      out.unavailable = true;  // 503: the request is refused, not the token
+      out.detail = "the tenant store is unavailable; the request was not performed";
+      return out;
+    }
+    if (tenant.state == realm_auth::TenantRecord::kAbsent) {
+      s = Status::kTenantUnknown;
+    } else if (tenant.state != realm_auth::TenantRecord::kActive) {
+      s = realm_auth::admit_tenant_token(tenant, 0);
+    }
+  }
   if (s == Status::kOk) {
-    keys = keys_for(t.issuer, false, s);
+    keys = keys_for(t.issuer, tenant.incarnation_id, false, s);
     if (keys) s = Status::kOk;
   }
   if (s == Status::kOk) {
@@ -101,29 +119,15 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
     if (s == Status::kKeyNotFound) {
       // The realm may have rotated its keys since we cached them.
       Status why = Status::kOk;
-      keys = keys_for(t.issuer, true, why);
+      keys = keys_for(t.issuer, tenant.incarnation_id, true, why);
       s = keys ? realm_auth::verify_token(t, *keys, config_.verifier, now, id) : why;
     }
   }
-  // Tenant state, as nginx honours it: a disabled or deleted tenant's
-  // still-valid tokens are refused here too, whoever reaches the sidecar.
-  if (s == Status::kOk && tenants_ && !id.tenant_id.empty()) {
-    switch (tenants_(id.tenant_id)) {
-      case TenantLiveness::kActive:
-        break;
-      case TenantLiveness::kDisabled:
-        s = Status::kTenantDisabled;
-        break;
-      case TenantLiveness::kGone:
-        s = Status::kTenantUnknown;
-        break;
-      case TenantLiveness::kUnavailable:
-        out.status = Status::kTenantUnknown;
-        out.unavailable = true;
-        out.detail = "the tenant store is unavailable; the request was not performed";
-        return out;
-    }
-  }
+  // Tenant state and incarnation, as nginx honours them: a disabled or
+  // deleted tenant's still-valid tokens, and those of an earlier
+  // incarnation, are refused here too, whoever reaches the sidecar.
+  if (s == Status::kOk && check_tenant) s = realm_auth::admit_tenant_token(tenant, id.iat);
+  if (check_tenant) s = realm_auth::unverified_refusal(s, tenant, realm_auth::claimed_iat(t));
   out.status = s;
   if (s != Status::kOk) {
     out.detail = realm_auth::status_description(s);
@@ -136,6 +140,7 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
   out.actor.roles = id.roles;
   out.actor.username = id.username;
   out.actor.department_id = id.department_id;
+  out.actor.tenant_incarnation = tenant.incarnation_id;
   out.email = id.email;
   return out;
 }

@@ -7,9 +7,20 @@
 //   AuthOutcome a = auth.authenticate(request.header("authorization"));
 //   if (!a.ok) return unauthorized(a.status);
 //
-// JWKS: an in-process cache per issuer with a TTL, filled through
-// obtain_jwks (Redis tier shared with nginx, then HTTP). An unknown kid
-// refetches once per issuer per `refetch_interval` (key rotation).
+// JWKS: an in-process cache per issuer and tenant incarnation with a TTL,
+// filled through obtain_jwks (Redis tier shared with nginx, then HTTP). An
+// unknown kid refetches once per entry per `refetch_interval` (key
+// rotation).
+//
+// Tenant tokens (an issuer with a tenant slug) are checked against the
+// tenant's record in PostgreSQL on every request (TenantLookup; one indexed
+// read, the database down → 503): a deleted
+// tenant (or a tombstoned slug) is refused as tenant_deleted before any key
+// is fetched, a disabled one as tenant_disabled, one the sidecar does not
+// know as tenant_unknown, and a token issued before the tenant's current
+// incarnation began (a deleted realm whose slug came back) as
+// tenant_deleted: core admit_tenant_token, the rule nginx applies too.
+// The keys of a new incarnation never come from the old one's cache entry.
 #pragma once
 
 #include <chrono>
@@ -22,20 +33,10 @@
 #include "governance/authorize.h"
 #include "jwks.h"
 #include "jwks_source.h"
+#include "tenant_incarnation.h"
 #include "verifier.h"
 
 namespace realm_sidecar {
-
-// What the tenant store says about the tenant a verified token names
-// (PostgreSQL is the source of truth; the module reads Redis).
-enum class TenantLiveness {
-  kActive,
-  kDisabled,     // disabled, or being deleted
-  kGone,         // no such tenant (deleted, never finished, or never created)
-  kUnavailable,  // the store could not be asked: refuse, 503
-};
-// Maps a tenant row's status (or "" for no row) to its liveness.
-TenantLiveness liveness_of_status(const std::string& status);
 
 struct AuthConfig {
   // verifier.claims.audiences: at least one must be in `aud`. Never
@@ -65,10 +66,15 @@ class RequestAuthenticator {
  public:
   // Fetches a JWKS document for an issuer; replaceable in tests.
   using Fetch = std::function<realm_auth::JwksFetchOutcome(const std::string& issuer, bool force)>;
-  // Liveness of a tenant by id; called for every verified tenant token.
-  // Null = every tenant counts as active (tests of the token checks only).
-  using TenantLookup = std::function<TenantLiveness(const std::string& tenant_id)>;
+  // The record of a tenant slug from PostgreSQL, the source of truth
+  // (kAbsent when the sidecar does not know it); false when the database
+  // could not be asked: the token is then refused with a 503 (fail closed,
+  // AuthOutcome::unavailable).
+  using TenantLookup =
+      std::function<bool(const std::string& slug, realm_auth::TenantRecordValue& out)>;
 
+  // Without `tenants`, tenant tokens are not checked against any record
+  // (unit tests of the token checks alone).
   explicit RequestAuthenticator(AuthConfig config, Fetch fetch = nullptr,
                                 TenantLookup tenants = nullptr);
 
@@ -82,14 +88,18 @@ class RequestAuthenticator {
     std::chrono::steady_clock::time_point fetched;
   };
   // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
-  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer, bool force,
+  // `incarnation` keys the entry with the issuer: a new incarnation of a
+  // slug starts from an empty entry, and the entries of the issuer's other
+  // incarnations are dropped when it is filled.
+  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
+                                                   const std::string& incarnation, bool force,
                                                    realm_auth::Status& why);
 
   AuthConfig config_;
   Fetch fetch_;
   TenantLookup tenants_;
   std::mutex mu_;
-  std::map<std::string, Entry> cache_;
+  std::map<std::pair<std::string, std::string>, Entry> cache_;  // (issuer, incarnation)
 };
 
 }  // namespace realm_sidecar

@@ -19,7 +19,11 @@ struct AuditEvent {
   std::string actor_id;
   std::string actor_realm;
   std::string tenant_id;  // tenant acted on
-  std::string action;     // tenant.create …
+  // Its incarnation (UUID) when the row was written: filled in by the ledger
+  // from the tenants table (a slug can be deleted and created again).
+  // Empty for no existing tenant and for rows of before migration 0003.
+  std::string tenant_incarnation;
+  std::string action;  // tenant.create …
   std::string purpose;
   std::string decision;  // "allow" / "deny" / "" (not a decision event)
   std::string reason;
@@ -41,7 +45,10 @@ class AuditLedger {
   // must then refuse the operation with 503: no audit, no work).
   virtual bool append(const AuditEvent& event) = 0;
   // Rows for one tenant (or all when empty), newest last, at most `limit`.
-  virtual bool tail(const std::string& tenant_id, int limit, std::vector<AuditRow>& out) = 0;
+  // With `incarnation` (a UUID), only that incarnation's rows: those that
+  // carry it, and rows without one written since it began.
+  virtual bool tail(const std::string& tenant_id, const std::string& incarnation, int limit,
+                    std::vector<AuditRow>& out) = 0;
   // Recomputes the chain; on a break sets first_broken_seq and why.
   virtual bool verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) = 0;
 };

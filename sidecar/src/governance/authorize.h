@@ -18,6 +18,9 @@ struct Actor {
   std::vector<std::string> roles;
   std::string username;
   std::string department_id;
+  // The incarnation of tenant_id that issued the token (verified against
+  // the tenants table); empty for the platform realm. Not sent to policy.
+  std::string tenant_incarnation;
 };
 
 struct Resource {

@@ -27,7 +27,8 @@ std::string ledger_canonical(const AuditRow& row) {
   const AuditEvent& e = row.event;
   std::string out;
   out.reserve(256 + e.reason.size() + e.details_json.size() + e.purpose.size());
-  netstring(out, "realm-auth-ledger/v1");
+  const bool v2 = !e.tenant_incarnation.empty();
+  netstring(out, v2 ? "realm-auth-ledger/v2" : "realm-auth-ledger/v1");
   netstring(out, std::to_string(row.seq));
   netstring(out, row.occurred_at);
   netstring(out, e.event_type);
@@ -35,6 +36,7 @@ std::string ledger_canonical(const AuditRow& row) {
   netstring(out, e.actor_id);
   netstring(out, e.actor_realm);
   netstring(out, e.tenant_id);
+  if (v2) netstring(out, e.tenant_incarnation);
   netstring(out, e.action);
   netstring(out, e.purpose);
   netstring(out, e.decision);

@@ -10,6 +10,11 @@
 //   event_type, request_id, actor_id, actor_realm, tenant_id, action,
 //   purpose, decision, reason, details (the JSON text as stored),
 //   prev_hash (64 lowercase hex digits)
+// Version 2, for rows that carry a tenant_incarnation (migration 0003):
+// "realm-auth-ledger/v2" first, and tenant_incarnation right after
+// tenant_id; otherwise the same. A row without one keeps version 1, so rows
+// written before incarnations existed verify unchanged; the version string
+// keeps the two forms apart.
 // row_hash = lowercase hex SHA-256 of those bytes. Genesis prev_hash = 64
 // zeros. Length prefixes make the encoding injective: no two different rows
 // share a canonical form, whatever bytes their fields hold.

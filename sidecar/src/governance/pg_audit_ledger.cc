@@ -17,7 +17,8 @@ namespace {
 
 constexpr const char kColumns[] =
     "seq, " LEDGER_TS("occurred_at") ", event_type, request_id, actor_id, actor_realm, "
-    "tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash";
+    "tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash, "
+    "tenant_incarnation";
 
 constexpr int kAppendAttempts = 3;
 constexpr int kMaxTail = 10000;
@@ -70,6 +71,7 @@ AuditRow row_from(const PgResult& r, int i) {
   e.details_json = r.get(i, 11);
   row.prev_hash = r.get(i, 12);
   row.row_hash = r.get(i, 13);
+  e.tenant_incarnation = r.get(i, 14);
   return row;
 }
 
@@ -87,6 +89,7 @@ bool normalize_audit_event(const AuditEvent& in, AuditEvent& out, std::string& e
   out.actor_id = sanitize_utf8(in.actor_id);
   out.actor_realm = sanitize_utf8(in.actor_realm);
   out.tenant_id = sanitize_utf8(in.tenant_id);
+  out.tenant_incarnation = sanitize_utf8(in.tenant_incarnation);
   out.action = sanitize_utf8(in.action);
   out.purpose = sanitize_utf8(in.purpose);
   out.decision = sanitize_utf8(in.decision);
@@ -156,12 +159,22 @@ bool PgAuditLedger::append_once(PgSession& s, const AuditEvent& e, std::string& 
              "FROM (SELECT 1) AS one LEFT JOIN "
              "(SELECT seq, row_hash FROM audit_ledger ORDER BY seq DESC LIMIT 1) AS h ON true");
   if (!r.ok || r.rows() != 1) return fail("reading the chain head", r);
+  // The incarnation of the tenant acted on, read in this transaction: the
+  // live row, else (the outcome of a deletion) the incarnation deleted by
+  // this very request's saga, the newest tombstone of the slug.
+  PgResult inc = s.exec(
+      "SELECT coalesce((SELECT incarnation_id::text FROM tenants WHERE tenant_id = $1),"
+      " CASE WHEN $2 = 'TENANT_DELETED' THEN (SELECT incarnation_id::text FROM tenant_tombstones"
+      " WHERE tenant_id = $1 ORDER BY deleted_at DESC LIMIT 1) END, '')",
+      {e.tenant_id, e.event_type});
+  if (!inc.ok || inc.rows() != 1) return fail("reading the tenant's incarnation", inc);
 
   AuditRow row;
   row.occurred_at = r.get(0, 0);
   row.seq = r.is_null(0, 1) ? 1 : std::strtoll(r.get(0, 1).c_str(), nullptr, 10) + 1;
   row.prev_hash = r.is_null(0, 2) ? kGenesisHash : r.get(0, 2);
   row.event = e;
+  row.event.tenant_incarnation = e.tenant_id.empty() ? "" : inc.get(0, 0);
   row.row_hash = ledger_row_hash(row);
   if (row.row_hash.empty()) {
     set_error("audit ledger: SHA-256 failed");
@@ -170,18 +183,20 @@ bool PgAuditLedger::append_once(PgSession& s, const AuditEvent& e, std::string& 
   }
   r = s.exec(
       "INSERT INTO audit_ledger (seq, occurred_at, event_type, request_id, actor_id, "
-      "actor_realm, tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash) "
-      "VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+      "actor_realm, tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash, "
+      "tenant_incarnation) VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, "
+      "$11, $12, $13, $14, $15)",
       {std::to_string(row.seq), row.occurred_at, e.event_type, e.request_id, e.actor_id,
        e.actor_realm, e.tenant_id, e.action, e.purpose, e.decision, e.reason, e.details_json,
-       row.prev_hash, row.row_hash});
+       row.prev_hash, row.row_hash, row.event.tenant_incarnation});
   if (!r.ok) return fail("INSERT", r);
   r = s.exec("COMMIT");
   if (!r.ok) return fail("COMMIT", r);
   return true;
 }
 
-bool PgAuditLedger::tail(const std::string& tenant_id, int limit, std::vector<AuditRow>& out) {
+bool PgAuditLedger::tail(const std::string& tenant_id, const std::string& incarnation, int limit,
+                         std::vector<AuditRow>& out) {
   out.clear();
   limit = std::clamp(limit, 1, kMaxTail);
   PgSession s = pool_.acquire();
@@ -190,10 +205,26 @@ bool PgAuditLedger::tail(const std::string& tenant_id, int limit, std::vector<Au
     return false;
   }
   const std::string base = std::string("SELECT ") + kColumns + " FROM audit_ledger ";
-  PgResult r = tenant_id.empty()
-                   ? s.exec(base + "ORDER BY seq DESC LIMIT $1::int", {std::to_string(limit)})
-                   : s.exec(base + "WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2::int",
-                            {sanitize_utf8(tenant_id), std::to_string(limit)});
+  PgResult r;
+  if (tenant_id.empty()) {
+    r = s.exec(base + "ORDER BY seq DESC LIMIT $1::int", {std::to_string(limit)});
+  } else if (incarnation.empty()) {
+    r = s.exec(base + "WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2::int",
+               {sanitize_utf8(tenant_id), std::to_string(limit)});
+  } else {
+    // Rows written before migration 0003 carry no incarnation: they belong
+    // to the one live when they were written, i.e. since its start. Later
+    // rows without one concern no existing tenant (the REQUEST of a
+    // tenant.create, a call on a deleted slug) and belong to none.
+    r = s.exec(base +
+                   "WHERE tenant_id = $1 AND (tenant_incarnation = $2 OR (tenant_incarnation = ''"
+                   " AND occurred_at >= (SELECT to_timestamp(incarnation_started_at) FROM tenants"
+                   " WHERE tenant_id = $1 AND incarnation_id::text = $2)"
+                   " AND occurred_at < (SELECT applied_at FROM schema_migrations"
+                   " WHERE version = '0003')))"
+                   " ORDER BY seq DESC LIMIT $3::int",
+               {sanitize_utf8(tenant_id), sanitize_utf8(incarnation), std::to_string(limit)});
+  }
   if (!r.ok) {
     set_error("audit ledger: tail failed: " + r.error);
     return false;

@@ -36,7 +36,8 @@ class PgAuditLedger final : public AuditLedger {
   // "password", "secret", "token" or "credential" (any case, any depth) with
   // "[REDACTED]". details_json that is not a JSON object is refused.
   bool append(const AuditEvent& event) override;
-  bool tail(const std::string& tenant_id, int limit, std::vector<AuditRow>& out) override;
+  bool tail(const std::string& tenant_id, const std::string& incarnation, int limit,
+            std::vector<AuditRow>& out) override;
   // first_broken_seq is 0 with false when the database could not be read
   // (why says so).
   bool verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) override;

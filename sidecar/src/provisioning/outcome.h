@@ -12,7 +12,8 @@ struct Outcome {
   int status = 200;
   std::string detail;
   std::string field;
-  std::string log;  // internal cause, for stderr and the ledger's reason
+  std::string log;        // internal cause, for stderr and the ledger's reason
+  int retry_after_s = 0;  // > 0: answered with Retry-After
   bool ok() const { return status < 400; }
 };
 

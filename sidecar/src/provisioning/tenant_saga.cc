@@ -41,11 +41,11 @@ TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const Sec
                        const TenantStatePublisher& state)
     : config_(std::move(config)), pg_(pg), kc_(kc), box_(box), state_(state) {}
 
-void TenantSaga::publish(const std::string& slug, const std::string& state) {
+void TenantSaga::publish(const std::string& slug, const realm_auth::TenantRecordValue& record) {
   std::string error;
-  if (!state_.publish(slug, state, error)) {
-    std::fprintf(stderr, "realm-sidecar: tenant %s state %s not published: %s\n", slug.c_str(),
-                 state.c_str(), error.c_str());
+  if (!state_.publish(slug, record, error)) {
+    std::fprintf(stderr, "realm-sidecar: tenant %s record \"%s\" not published: %s\n", slug.c_str(),
+                 realm_auth::encode_tenant_record(record).c_str(), error.c_str());
   }
 }
 
@@ -63,7 +63,8 @@ Outcome TenantSaga::finish(PgSession& s, const std::string& slug) {
   return Outcome{};
 }
 
-Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_may_exist) {
+Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_may_exist,
+                              bool bury) {
   if (realm_may_exist) {
     KcResponse d = kc_.delete_realm(realm_name_for(slug));
     if (!d.ok() && d.error != KcError::kNotFound) {
@@ -71,7 +72,7 @@ Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_
       return from_kc(d, "rolling back realm " + realm_name_for(slug));
     }
   }
-  StoreStatus st = TenantStore::remove(s, slug);
+  StoreStatus st = bury ? TenantStore::bury(s, slug) : TenantStore::remove(s, slug);
   return st == StoreStatus::kOk ? Outcome{} : from_store(st, "removing the tenant row");
 }
 
@@ -97,6 +98,23 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   TenantLock lock(s, slug);
   if (!lock.held()) {
     return fail(409, "tenant '" + slug + "' is being provisioned by another request", "", "slug");
+  }
+  // A deleted slug lives again only after its quarantine: by then every
+  // nginx has read the deletion, so none still holds the old incarnation's
+  // record (tenant_state.h) when the new one becomes usable.
+  int64_t since = 0;
+  StoreStatus q = TenantStore::since_buried(s, slug, since);
+  if (q == StoreStatus::kUnavailable) {
+    return fail(503, std::string(kPgDown) + "; nothing was created", "since_buried");
+  }
+  if (q == StoreStatus::kOk && since < config_.slug_quarantine_s) {
+    Outcome o = fail(409,
+                     "tenant '" + slug + "' was deleted " + std::to_string(since) +
+                         " s ago; a deleted slug can be created again after " +
+                         std::to_string(config_.slug_quarantine_s) + " s",
+                     "", "slug");
+    o.retry_after_s = static_cast<int>(config_.slug_quarantine_s - since);
+    return o;
   }
   TenantRow row;
   row.tenant_id = slug;
@@ -136,9 +154,16 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, true, o);
     return o;
   }
-  publish(slug, "active");
   st = TenantStore::get(s, slug, out);
-  return st == StoreStatus::kOk ? Outcome{201, "", "", ""} : from_store(st, "reading the tenant");
+  if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
+  // A fetch that raced an earlier deletion may have put that realm's keys
+  // back into Redis: drop them before the new incarnation is announced.
+  std::string error;
+  if (!state_.forget_jwks(out.issuer_url, error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+  }
+  publish(slug, tenant_info(out));
+  return Outcome{201, "", "", ""};
 }
 
 Outcome TenantSaga::set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out) {
@@ -161,9 +186,10 @@ Outcome TenantSaga::set_enabled(const std::string& tenant_id, bool enabled, Tena
     kc_.set_realm_enabled(out.realm_name, !enabled);
     return from_store(st, "recording the tenant state");
   }
-  publish(tenant_id, status);
   st = TenantStore::get(s, tenant_id, out);
-  return st == StoreStatus::kOk ? Outcome{} : from_store(st, "reading the tenant");
+  if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
+  publish(tenant_id, tenant_info(out));
+  return Outcome{};
 }
 
 Outcome TenantSaga::remove(const std::string& tenant_id) {
@@ -179,14 +205,17 @@ Outcome TenantSaga::remove(const std::string& tenant_id) {
   }
   st = TenantStore::set_state(s, tenant_id, "deleting", "deleting");
   if (st != StoreStatus::kOk) return from_store(st, "marking the tenant deleting");
-  // Refuse its tokens right away; the realm may take a moment to go.
-  publish(tenant_id, "disabled");
-  Outcome o = roll_back(s, tenant_id, true);
+  // Refuse its tokens (as deleted) right away; the realm may take a moment
+  // to go.
+  row.status = "deleting";
+  const realm_auth::TenantRecordValue gone = tenant_info(row);
+  publish(tenant_id, gone);
+  Outcome o = roll_back(s, tenant_id, true, true);
   if (!o.ok()) {
     o.detail += "; the tenant is marked deleting and reconcile will finish the deletion";
     return o;
   }
-  publish(tenant_id, "deleted");
+  publish(tenant_id, gone);  // again: repairs a lost first write
   std::string error;
   if (!state_.forget_jwks(row.issuer_url, error)) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
@@ -280,7 +309,7 @@ ReconcileReport TenantSaga::reconcile() {
     const std::string& slug = row.tenant_id;
     if (row.status == "active" || row.status == "disabled") {
       std::string error;
-      if (state_.enabled() && state_.publish(slug, row.status, error)) rep.published++;
+      if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
       bool changed = false;
       Outcome up = upgrade_realm(row, changed);
       if (changed) rep.upgraded++;
@@ -300,20 +329,21 @@ ReconcileReport TenantSaga::reconcile() {
     if (TenantStore::get(s, slug, now) != StoreStatus::kOk || now.status != row.status) continue;
     Outcome o;
     if (row.status == "deleting" || row.status == "failed") {
-      o = roll_back(s, slug, true);
+      o = roll_back(s, slug, true, row.status == "deleting");
       if (o.ok() && row.status == "failed") {
         rep.rolled_back++;
       } else if (o.ok()) {
         rep.deleted++;
-        publish(slug, "deleted");
+        publish(slug, tenant_info(now));
       }
     } else {
       KcResponse r = kc_.get_realm(row.realm_name);
       if (r.ok()) {
         o = finish(s, slug);
-        if (o.ok()) {
-          rep.finished++;
-          publish(slug, "active");
+        TenantRow done;
+        if (o.ok()) rep.finished++;
+        if (o.ok() && TenantStore::get(s, slug, done) == StoreStatus::kOk) {
+          publish(slug, tenant_info(done));
         }
       } else if (r.error == KcError::kNotFound) {
         o = roll_back(s, slug, false);

@@ -35,6 +35,11 @@ struct SagaConfig {
   std::string keycloak_url;  // issuer base
   std::vector<std::string> console_redirect_uris;
   bool console_password_grant = false;
+  // Seconds a deleted slug stays unusable (TENANT_SLUG_QUARANTINE): every
+  // nginx must have read the deletion (auth_realm_tenant_state_interval +
+  // Redis timeout) before the slug can live again. See
+  // docs/TENANT_REALM_STRATEGY.md, "Reusing a slug".
+  long slug_quarantine_s = 15;
 };
 
 struct ReconcileReport {
@@ -68,12 +73,13 @@ class TenantSaga {
   // realm_created → active: reads the tenant-services secret, seals and
   // stores it, marks the row active.
   Outcome finish(PgSession& s, const std::string& slug);
-  // Deletes the realm (404 counts as done) then the row.
-  Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist);
+  // Deletes the realm (404 counts as done) then the row; `bury` tombstones
+  // the incarnation (a tenant that lived, not a failed create).
+  Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist, bool bury = false);
   // After a failed create: roll back, or mark the row 'failed' for
   // reconcile when the rollback itself failed. Appends to why.detail.
   void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);
-  void publish(const std::string& slug, const std::string& state);
+  void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
   // Brings a realm created by an older realm spec up to date (today: the
   // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
   // says whether anything was added.

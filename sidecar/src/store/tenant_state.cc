@@ -7,12 +7,12 @@ namespace realm_sidecar {
 
 // A client per call: lifecycle changes are rare, and a fresh connection
 // never carries a half-read reply from an earlier timeout.
-bool TenantStatePublisher::publish(const std::string& tenant_id, const std::string& state,
+bool TenantStatePublisher::publish(const std::string& tenant_id,
+                                   const realm_auth::TenantRecordValue& record,
                                    std::string& error) const {
   if (!enabled_) return true;
-  realm_auth::TenantRecordValue record;
-  if (!realm_auth::parse_tenant_state(state, record.state)) {
-    error = "unknown tenant state '" + state + "'";
+  if (record.state == realm_auth::TenantRecord::kAbsent) {
+    error = "no tenant state to publish";
     return false;
   }
   realm_auth::RedisClient client(endpoint_);

@@ -1,5 +1,7 @@
 #include "store/tenant_store.h"
 
+#include <cstdlib>
+
 #include "util/json_helpers.h"
 
 namespace realm_sidecar {
@@ -9,7 +11,8 @@ namespace {
 constexpr const char* kColumns =
     "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
     " saga_step, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " incarnation_id::text, incarnation_started_at";
 
 TenantRow row_at(const PgResult& r, int i) {
   TenantRow t;
@@ -27,6 +30,8 @@ TenantRow row_at(const PgResult& r, int i) {
   t.saga_step = r.get(i, 6);
   t.created_at = r.get(i, 7);
   t.updated_at = r.get(i, 8);
+  t.incarnation_id = r.get(i, 9);
+  t.incarnation_started_at = std::strtoll(r.get(i, 10).c_str(), nullptr, 10);
   return t;
 }
 
@@ -59,6 +64,20 @@ bool from_bytea_hex(const std::string& text, std::string& bytes) {
 }
 
 }  // namespace
+
+realm_auth::TenantRecordValue tenant_info(const TenantRow& row) {
+  realm_auth::TenantRecordValue info;
+  if (row.status == "disabled") {
+    info.state = realm_auth::TenantRecord::kDisabled;
+  } else if (row.status == "deleting" || row.status == "failed") {
+    info.state = realm_auth::TenantRecord::kDeleted;
+  } else {
+    info.state = realm_auth::TenantRecord::kActive;
+  }
+  info.incarnation_start = row.incarnation_started_at;
+  info.incarnation_id = row.incarnation_id;
+  return info;
+}
 
 StoreStatus store_status(const PgResult& r) {
   if (r.ok) return StoreStatus::kOk;
@@ -110,6 +129,46 @@ StoreStatus TenantStore::set_state(PgSession& s, const std::string& tenant_id,
 StoreStatus TenantStore::remove(PgSession& s, const std::string& tenant_id) {
   PgResult r = s.exec("DELETE FROM tenants WHERE tenant_id = $1", {tenant_id});
   return store_status(r);
+}
+
+StoreStatus TenantStore::bury(PgSession& s, const std::string& tenant_id) {
+  PgResult r = s.exec(
+      "WITH gone AS (DELETE FROM tenants WHERE tenant_id = $1"
+      " RETURNING tenant_id, incarnation_id, incarnation_started_at)"
+      " INSERT INTO tenant_tombstones (incarnation_id, tenant_id, incarnation_started_at)"
+      " SELECT incarnation_id, tenant_id, incarnation_started_at FROM gone"
+      " ON CONFLICT (incarnation_id) DO NOTHING",
+      {tenant_id});
+  return store_status(r);
+}
+
+StoreStatus TenantStore::since_buried(PgSession& s, const std::string& tenant_id,
+                                      int64_t& seconds) {
+  PgResult r = s.exec(
+      "SELECT floor(extract(epoch FROM now() - max(deleted_at)))::bigint FROM tenant_tombstones"
+      " WHERE tenant_id = $1",
+      {tenant_id});
+  if (!r.ok) return store_status(r);
+  if (r.rows() != 1 || r.is_null(0, 0)) return StoreStatus::kNotFound;
+  seconds = std::strtoll(r.get(0, 0).c_str(), nullptr, 10);
+  return StoreStatus::kOk;
+}
+
+StoreStatus TenantStore::record(PgSession& s, const std::string& tenant_id,
+                                realm_auth::TenantRecordValue& out) {
+  TenantRow row;
+  StoreStatus st = get(s, tenant_id, row);
+  if (st == StoreStatus::kOk) {
+    out = tenant_info(row);
+    return st;
+  }
+  if (st != StoreStatus::kNotFound) return st;
+  int64_t seconds = 0;
+  st = since_buried(s, tenant_id, seconds);
+  if (st == StoreStatus::kUnavailable) return st;
+  out = realm_auth::TenantRecordValue{};
+  if (st == StoreStatus::kOk) out.state = realm_auth::TenantRecord::kDeleted;
+  return StoreStatus::kOk;
 }
 
 StoreStatus TenantStore::put_secret(PgSession& s, const std::string& tenant_id,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/pg.h"
+#include "tenant_incarnation.h"
 
 namespace realm_sidecar {
 
@@ -25,7 +26,15 @@ struct TenantRow {
   std::string saga_step;   // row_inserted | realm_created | secret_stored | done
   std::string created_at;  // RFC 3339 UTC
   std::string updated_at;
+  std::string incarnation_id;          // UUID of this life of the slug (migration 0003)
+  int64_t incarnation_started_at = 0;  // seconds; tokens with an earlier iat are refused
 };
+
+// The record of `row` as nginx and the sidecar's own token check read it
+// (core/tenant_incarnation.h): active, disabled, or deleted (deleting,
+// failed); a row still provisioning counts as active (its realm has no
+// users yet, and tokens of earlier incarnations fail the iat rule).
+realm_auth::TenantRecordValue tenant_info(const TenantRow& row);
 
 class TenantStore {
  public:
@@ -38,6 +47,16 @@ class TenantStore {
   static StoreStatus set_state(PgSession& s, const std::string& tenant_id,
                                const std::string& status, const std::string& saga_step);
   static StoreStatus remove(PgSession& s, const std::string& tenant_id);
+  // remove() of a tenant that lived (DELETE /tenants, reconcile of
+  // 'deleting'): the row goes and its incarnation is tombstoned in the same
+  // statement, so the slug's earlier tokens stay refused as deleted.
+  static StoreStatus bury(PgSession& s, const std::string& tenant_id);
+  // Seconds since the slug's newest tombstone; kNotFound when it has none.
+  static StoreStatus since_buried(PgSession& s, const std::string& tenant_id, int64_t& seconds);
+  // The record the sidecar's token check applies to a tenant token: the
+  // live row's, else kDeleted for a tombstoned slug, else kAbsent.
+  static StoreStatus record(PgSession& s, const std::string& tenant_id,
+                            realm_auth::TenantRecordValue& out);
 
   // Sealed secret (bytes) of one client; upsert.
   static StoreStatus put_secret(PgSession& s, const std::string& tenant_id,
