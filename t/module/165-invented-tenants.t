@@ -65,9 +65,10 @@ sub worker_rss_kb {
     return \%rss;
 }
 
+my $flood_no = 0;    # each flood names its own made-up slugs
 sub flood {
     my ($ngx, $n) = @_;
-    local $ENV{FLOOD_ISS} = iss_of('tenant-fl' . ++$main::flood_no);
+    local $ENV{FLOOD_ISS} = iss_of('tenant-fl' . ++$flood_no);
     local $ENV{FLOOD_N} = $n // $FLOOD;
     my $t0 = time;
     my $out = `wrk -t1 -c16 -d300s --timeout 10s -s $LUA @{[ $ngx->url('/api/x') ]} 2>&1`;
