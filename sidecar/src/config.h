@@ -27,7 +27,7 @@ struct Config {
   long keycloak_timeout_ms = 30000;  // realm creation takes seconds
 
   // PostgreSQL (libpq conninfo or URI; the password comes from PGPASSFILE).
-  std::string database_url = "host=127.0.0.1 port=55432 dbname=realm_auth user=realm_auth";
+  std::string database_url = "host=127.0.0.1 port=25432 dbname=realm_auth user=realm_auth";
   int pg_pool_size = 8;
   std::string migrations_dir;
 
