@@ -8,8 +8,13 @@ cd "$root"
 
 started=0
 if ! scripts/stack/status.sh >/dev/null 2>&1; then
-  scripts/stack/up.sh
   started=1
+  # A start that fails half-way (a port taken, a component not ready) must
+  # not leave the components it did start running: stop them all.
+  if ! scripts/stack/up.sh; then
+    scripts/stack/down.sh || true
+    exit 1
+  fi
 fi
 status=0
 prove -It/e2e/lib -It/lib t/e2e || status=$?
