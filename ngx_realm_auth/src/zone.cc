@@ -20,6 +20,11 @@ constexpr ngx_msec_t kAbandonedClaimMs = 60000;
 // Idle document-less issuers reclaimed per new issuer, and looked at when
 // their cap is reached.
 constexpr int kReclaimPerInsert = 2;
+
+// Fetches for issuers without keys in flight per nginx, whatever the zone's
+// size: they share the thread pool's queue with the refreshes of real
+// tenants, which must never wait behind thousands of made-up realms.
+constexpr ngx_uint_t kMaxKeylessFetches = 16;
 constexpr int kReclaimWhenFull = 32;
 
 // Expired token entries reclaimed per insert, and entries evicted when the
@@ -33,6 +38,7 @@ struct IssuerNode {
   uint64_t generation;        // a new zone-wide value (jwks_epoch) on every stored document
   ngx_msec_t fetched_at;      // when the document arrived
   ngx_msec_t fetching_since;  // 0 = nobody fetching
+  bool keyless_claim;         // the claim counts in Shared::keyless_fetching
   ngx_msec_t failed_at;       // last failed fetch, 0 = none
   Status failure;             // why it failed (kJwksUnavailable, kTenantUnknown, ...)
   ngx_msec_t last_refetch;    // last unknown-kid refetch
@@ -193,12 +199,13 @@ struct Zone::Shared {
   ngx_rbtree_t tokens;
   ngx_rbtree_node_t tokens_sentinel;
   ngx_queue_t token_lru;
-  ngx_queue_t keyless;       // issuers without a document, most recent activity first
-  ngx_uint_t issuer_count;   // under the mutex
-  ngx_uint_t keyless_count;  // under the mutex
-  ngx_uint_t keyless_cap;    // at most this many issuers without a document
-  ngx_uint_t token_count;    // under the mutex
-  ngx_atomic_t jwks_epoch;   // bumped by store_document and forget_issuer
+  ngx_queue_t keyless;          // issuers without a document, most recent activity first
+  ngx_uint_t issuer_count;      // under the mutex
+  ngx_uint_t keyless_count;     // under the mutex
+  ngx_uint_t keyless_fetching;  // claims of issuers without a document (kMaxKeylessFetches)
+  ngx_uint_t keyless_cap;       // at most this many issuers without a document
+  ngx_uint_t token_count;       // under the mutex
+  ngx_atomic_t jwks_epoch;      // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
 };
@@ -287,6 +294,15 @@ void Zone::touch_keyless_locked(void* node) {
   ngx_queue_insert_head(&shared()->keyless, &e->keyless);
 }
 
+void Zone::release_claim_locked(void* node) {
+  auto* e = static_cast<IssuerNode*>(node);
+  e->fetching_since = 0;
+  if (e->keyless_claim) {
+    e->keyless_claim = false;
+    shared()->keyless_fetching--;
+  }
+}
+
 int Zone::reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed) {
   Shared* sh = shared();
   int freed = 0;
@@ -295,6 +311,7 @@ int Zone::reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed) {
     IssuerNode* e = ngx_queue_data(q, IssuerNode, keyless);
     q = ngx_queue_prev(q);
     if (!reclaimable(e, now, pressed)) continue;
+    release_claim_locked(e);  // an abandoned claim
     ngx_queue_remove(&e->keyless);
     ngx_rbtree_delete(&sh->issuers, &e->node);
     ngx_slab_free_locked(slab(), e);
@@ -354,7 +371,7 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
     // lost its task: let someone else fetch.
     if (policy.claim != Claim::kNone && e->fetching_since != 0 &&
         elapsed(e->fetching_since, now) > policy.fetch_timeout + 1000) {
-      e->fetching_since = 0;
+      release_claim_locked(e);
     }
     out.failed_recently = e->failed_at != 0 && elapsed(e->failed_at, now) < kFailureBackoffMs;
     if (out.failed_recently) out.failure = e->failure;
@@ -367,10 +384,18 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
       want = e->last_refetch == 0 || elapsed(e->last_refetch, now) >= policy.refetch_interval;
       if (want && idle) e->last_refetch = now;
     }
+    if (want && idle && !out.has_document && sh->keyless_fetching >= kMaxKeylessFetches) {
+      want = false;  // refused now; the client may retry (counted by the caller)
+      out.no_fetch_slot = true;
+    }
     if (want && idle) {
       e->fetching_since = now;
       out.claimed = true;
-      if (!out.has_document) touch_keyless_locked(e);
+      if (!out.has_document) {
+        e->keyless_claim = true;
+        sh->keyless_fetching++;
+        touch_keyless_locked(e);
+      }
     }
     out.fetch_in_flight = e->fetching_since != 0;
   }
@@ -387,7 +412,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
   // Allocate before looking the issuer up: making room may reclaim issuers.
   auto* copy = static_cast<u_char*>(alloc_locked(document.size(), false));
   IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
-  if (e != nullptr) e->fetching_since = 0;
+  if (e != nullptr) release_claim_locked(e);
   if (e != nullptr && copy != nullptr) {
     std::memcpy(copy, document.data(), document.size());
     if (e->document != nullptr) {
@@ -417,7 +442,7 @@ void Zone::fetch_failed(const std::string& issuer, Status reason) {
   ngx_shmtx_lock(&pool->mutex);
   IssuerNode* e = find_issuer(&sh->issuers, issuer, issuer_hash(issuer));
   if (e != nullptr) {
-    e->fetching_since = 0;
+    release_claim_locked(e);
     e->failed_at = ngx_current_msec;
     e->failure = reason;
     if (e->document == nullptr) touch_keyless_locked(e);
@@ -435,6 +460,7 @@ void Zone::forget_issuer(const std::string& issuer) {
     // The whole node goes: the slug's next incarnation starts from nothing
     // (no document, no back-off, no claim). A fetch in flight finds no node
     // when it lands and stores nothing.
+    release_claim_locked(e);
     if (e->document != nullptr) {
       ngx_slab_free_locked(pool, e->document);
     } else {

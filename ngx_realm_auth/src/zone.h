@@ -48,6 +48,7 @@ struct IssuerSnapshot {
   std::string document;          // copied only when generation differs from `have`
   bool fetch_in_flight = false;  // some worker of this nginx is fetching
   bool claimed = false;          // this call claimed the fetch: caller must fetch
+  bool no_fetch_slot = false;    // no keys, and too many such fetches in flight to start one
   bool failed_recently = false;  // last fetch failed within the back-off
   Status failure = Status::kOk;  // its reason, when failed_recently
 };
@@ -119,6 +120,8 @@ class Zone {
   void* new_issuer_locked(const std::string& issuer, uint32_t hash, ngx_msec_t now);
   int reclaim_keyless_locked(int budget, ngx_msec_t now, bool pressed);
   void touch_keyless_locked(void* node);
+  // Ends an issuer's fetch claim (and its count among keyless fetches).
+  void release_claim_locked(void* node);
   // ngx_slab_alloc_locked, retrying once after reclaiming idle issuers and
   // dropping tokens.
   void* alloc_locked(size_t size, bool zeroed);
