@@ -159,9 +159,7 @@ KeyStore::Lookup KeyStore::acquire(const std::string& issuer, const std::string&
   if (snap.fetch_in_flight) return wait_for(issuer);
   if (snap.no_fetch_slot) zone_->count(Counter::kIssuersRefused);
   forget_if_idle(issuer);
-  // The last fetch's reason (an unregistered tenant, say), else no keys.
-  Status why = snap.failure != Status::kOk ? snap.failure : Status::kJwksUnavailable;
-  return {Result::kFail, nullptr, why};
+  return {Result::kFail, nullptr, Status::kJwksUnavailable};
 }
 
 KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf) {

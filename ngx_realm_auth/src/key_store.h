@@ -74,9 +74,6 @@ class KeyStore {
   // Wakes every request in `waiters`: they re-run the access phase.
   static void wake_all(ngx_queue_t* waiters);
 
-  // Issuers this worker holds (status and tests).
-  size_t issuers_held() const { return issuers_.size(); }
-
  private:
   struct Issuer {
     std::shared_ptr<const Jwks> keys;  // parsed document

@@ -51,8 +51,6 @@ class TenantGate {
   // `queue` is set for kPending: the caller links its request there.
   Verdict check(const std::string& slug, ngx_queue_t** queue);
 
-  size_t size() const { return entries_.size(); }
-
  private:
   enum class State { kQueued, kAsking, kRegistered, kUnknown, kDeleted };
   struct Entry {

@@ -40,7 +40,6 @@ struct IssuerNode {
   ngx_msec_t fetching_since;  // 0 = nobody fetching
   bool keyless_claim;         // the claim counts in Shared::keyless_fetching
   ngx_msec_t failed_at;       // last failed fetch, 0 = none
-  Status failure;             // why it failed (kJwksUnavailable, kTenantUnknown, ...)
   ngx_msec_t last_refetch;    // last unknown-kid refetch
   u_char* document;           // raw JWKS, slab-allocated
   size_t document_len;
@@ -374,7 +373,6 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
       release_claim_locked(e);
     }
     out.failed_recently = e->failed_at != 0 && elapsed(e->failed_at, now) < kFailureBackoffMs;
-    if (out.failed_recently) out.failure = e->failure;
     bool idle = e->fetching_since == 0;
     bool stale = !out.has_document || elapsed(e->fetched_at, now) >= policy.ttl;
     bool want = false;
@@ -436,7 +434,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
   return generation;
 }
 
-void Zone::fetch_failed(const std::string& issuer, Status reason) {
+void Zone::fetch_failed(const std::string& issuer) {
   Shared* sh = shared();
   ngx_slab_pool_t* pool = slab();
   ngx_shmtx_lock(&pool->mutex);
@@ -444,7 +442,6 @@ void Zone::fetch_failed(const std::string& issuer, Status reason) {
   if (e != nullptr) {
     release_claim_locked(e);
     e->failed_at = ngx_current_msec;
-    e->failure = reason;
     if (e->document == nullptr) touch_keyless_locked(e);
   }
   ngx_shmtx_unlock(&pool->mutex);

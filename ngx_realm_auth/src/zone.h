@@ -50,7 +50,6 @@ struct IssuerSnapshot {
   bool claimed = false;          // this call claimed the fetch: caller must fetch
   bool no_fetch_slot = false;    // no keys, and too many such fetches in flight to start one
   bool failed_recently = false;  // last fetch failed within the back-off
-  Status failure = Status::kOk;  // its reason, when failed_recently
 };
 
 // When a caller wants to claim the issuer's fetch.
@@ -85,8 +84,8 @@ class Zone {
   // generation (0 when the zone is full).
   uint64_t store_document(const std::string& issuer, const std::string& document);
   // Releases the claim after a failed fetch and starts the back-off;
-  // requests for the issuer are refused with `reason` until it ends.
-  void fetch_failed(const std::string& issuer, Status reason = Status::kJwksUnavailable);
+  // requests for the issuer are refused (jwks_unavailable) until it ends.
+  void fetch_failed(const std::string& issuer);
 
   // Removes the issuer (its document, or its keyless slot) and every
   // verified token of the issuer: its tenant's incarnation ended. Bumps the
