@@ -83,6 +83,10 @@ fuzz: deps
 bench: build
 	bench/run.sh
 
+## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
+bench-revocation: build
+	perl bench/revocation-latency.pl $(TRIALS)
+
 CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:
 	@clang-format -i $(CXX_SOURCES)
