@@ -81,6 +81,25 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
 
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
 
+// The keys of the verified token in the revocation table (none without one).
+const RevocationKeys& revocation_keys(RequestCtx* ctx) {
+  RevocationTable* table = worker_revocation_table();
+  if (!ctx->have_revocation_keys && table != nullptr) {
+    ctx->revocation_keys = table->keys_for(*ctx->identity);
+    ctx->have_revocation_keys = true;
+  }
+  return ctx->revocation_keys;
+}
+
+// Whether a revocation record names the verified token. Records name
+// tenants: a token of another realm is never revoked by one. An empty table
+// (the usual case) costs one load.
+bool revoked(RequestCtx* ctx) {
+  RevocationTable* table = worker_revocation_table();
+  if (table == nullptr || table->empty() || ctx->identity->tenant_id.empty()) return false;
+  return table->revoked(revocation_keys(ctx), ngx_time());
+}
+
 // The single Status → response mapping. A verified tenant token first
 // passes its tenant's record (state and incarnation, tenant_state.h); the
 // first token of a tenant this worker has not read yet waits for the read.
@@ -103,6 +122,8 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
       if (wait) return suspend_for_tenant(r, ctx);
     }
   }
+  // After the tenant's record: cached tokens come through here too.
+  if (s == Status::kOk && revoked(ctx)) s = Status::kTokenRevoked;
   if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
     // A signer the tenant does not know, on a token from before its current
     // incarnation: the deleted incarnation's token.
@@ -175,20 +196,24 @@ ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
 bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Zone* zone = main_conf(r)->zone;
   time_t now = ngx_time();
-  ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now);
+  ctx->identity =
+      worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now, ctx->revocation_keys);
+  ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
     ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
     Identity found;
     if (zone->find_token(ctx->cache_key, now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
       ctx->identity = std::make_shared<const Identity>(std::move(found));
-      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
+      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                                  revocation_keys(ctx));
     }
   }
   if (ctx->identity &&
       !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->tenant_id,
                                            ctx->identity->key_id, lcf)) {
     ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
+    ctx->have_revocation_keys = false;
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;
@@ -197,7 +222,8 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 void remember(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   time_t valid_until = ctx->identity->exp + lcf.leeway;
   main_conf(r)->zone->store_token(ctx->cache_key, *ctx->identity, valid_until);
-  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
+  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                              revocation_keys(ctx));
 }
 
 // Keys → signature → claims → identity; suspends while keys are fetched.
