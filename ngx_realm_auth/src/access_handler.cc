@@ -91,14 +91,25 @@ const RevocationKeys& revocation_keys(RequestCtx* ctx) {
   return ctx->revocation_keys;
 }
 
-// Whether a revocation record names the verified token. Records name
-// tenants: a token of another realm is never revoked by one. An empty table
-// (the usual case) costs one load.
-bool revoked(RequestCtx* ctx) {
+// Whether a revocation record names the verified token: kOk,
+// kTokenRevoked, or kOk with `wait` while a new nginx reads the stream for
+// the first time. Records name tenants: a token of another realm is never
+// revoked by one. An empty table (the usual case) costs two loads.
+Status revocation_check(RequestCtx* ctx, bool& wait) {
+  wait = false;
   RevocationTable* table = worker_revocation_table();
-  if (table == nullptr || table->empty() || ctx->identity->tenant_id.empty()) return false;
-  return table->revoked(revocation_keys(ctx), ngx_time());
+  if (table == nullptr || ctx->identity->tenant_id.empty()) return Status::kOk;
+  if (!table->loaded()) {
+    wait = true;
+    return Status::kOk;
+  }
+  if (table->empty()) return Status::kOk;
+  return table->revoked(revocation_keys(ctx), ngx_time()) ? Status::kTokenRevoked : Status::kOk;
 }
+
+// Waits for the first read of the revocation stream (the poller sets the
+// zone's flag; other workers cannot wake this one): re-checked every 20 ms.
+ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx* ctx);
 
 // The single Status → response mapping. A verified tenant token first
 // passes its tenant's record (state and incarnation, tenant_state.h); the
@@ -123,7 +134,24 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
     }
   }
   // After the tenant's record: cached tokens come through here too.
-  if (s == Status::kOk && revoked(ctx)) s = Status::kTokenRevoked;
+  if (s == Status::kOk) {
+    bool wait = false;
+    s = revocation_check(ctx, wait);
+    if (wait) {
+      if (ctx->phase != RequestCtx::Phase::kWaitingForRevocations) {
+        ctx->phase = RequestCtx::Phase::kWaitingForRevocations;
+        ctx->wait_started = ngx_current_msec;
+        return suspend_for_revocations(r, ctx);
+      }
+      // Not read within the bound (a huge stream, a stuck thread pool):
+      // fail closed, the client may retry.
+      if (ngx_current_msec - ctx->wait_started > lcf.fetch_timeout + 1000) {
+        s = Status::kJwksUnavailable;
+      } else {
+        return suspend_for_revocations(r, ctx);
+      }
+    }
+  }
   if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
     // A signer the tenant does not know, on a token from before its current
     // incarnation: the deleted incarnation's token.
@@ -188,6 +216,13 @@ ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
   r->read_event_handler = ngx_http_test_reading;
   r->write_event_handler = wake;
   ngx_add_timer(r->connection->write, 100);
+  return NGX_AGAIN;
+}
+
+ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx*) {
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, 20);
   return NGX_AGAIN;
 }
 
@@ -286,6 +321,7 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     case RequestCtx::Phase::kWaitingForKeys:
       return resolve(r, *lcf, ctx);
     case RequestCtx::Phase::kWaitingForTenant:
+    case RequestCtx::Phase::kWaitingForRevocations:
       return finish(r, *lcf, ctx, Status::kOk);
     case RequestCtx::Phase::kDone:
       return ctx->rc;

@@ -66,7 +66,7 @@ struct LocConf {
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
-  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kDone };
+  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kWaitingForRevocations, kDone };
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the bearer credential (points into the header)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)

@@ -83,7 +83,10 @@ void RevocationPoller::poll() {
   if (!table_->claim(ngx_pid, now, abandon_after) || in_flight_) return;
   table_->sweep(kSweepPerPoll, ngx_time());
   in_flight_ = post();
-  if (!in_flight_) table_->poll_failed();
+  if (!in_flight_) {
+    table_->poll_failed();
+    table_->set_loaded();  // no task could be posted: as if Redis had not answered
+  }
 }
 
 bool RevocationPoller::post() {
@@ -176,6 +179,9 @@ void RevocationPoller::finish(Job& job) {
   }
   if (!job.ok) {
     table_->poll_failed();
+    // Redis down at start: serve with what the table holds (nothing, for
+    // a new nginx) rather than hold every request until Redis is back.
+    table_->set_loaded();
     // Redis being down concerns the operator, once a minute is enough.
     if (error_logged_at_ == 0 || now - error_logged_at_ > 60000) {
       error_logged_at_ = now;
@@ -192,6 +198,7 @@ void RevocationPoller::finish(Job& job) {
                   "its data or failed over): read again from the start");
   }
   table_->polled(source_, job.cursor, job.rejected, now);
+  if (job.end) table_->set_loaded();
   // More to read (a first start, a burst): at once, not at the next tick.
   if (!job.end && !ngx_exiting) {
     in_flight_ = post();

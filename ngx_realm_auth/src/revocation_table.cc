@@ -27,6 +27,7 @@ struct RevocationTable::Header {
   ngx_msec_t claimed_at;
   ngx_msec_t polled_at;
   bool polled;
+  bool loaded;  // the stream was read to its end once, or Redis did not answer
   bool reread;  // a writer died mid-write: reread the stream from the start
   uint32_t source;
   char cursor[kMaxCursor + 1];
@@ -113,7 +114,12 @@ RevocationTable::RevocationTable(void* memory, ngx_shmtx_t* mutex)
     : h_(static_cast<Header*>(memory)),
       slots_(reinterpret_cast<Slot*>(static_cast<char*>(memory) + sizeof(Header))),
       live_(&h_->live),
+      loaded_(&h_->loaded),
       mutex_(mutex) {}
+
+void RevocationTable::set_loaded() {
+  if (!loaded()) __atomic_store_n(&h_->loaded, true, __ATOMIC_RELEASE);
+}
 
 size_t RevocationTable::capacity() const { return h_->capacity; }
 

@@ -74,6 +74,11 @@ class RevocationTable {
   // Whether nothing could revoke anything (no record, no floor): the hot
   // path's first look, one load.
   bool empty() const { return __atomic_load_n(live_, __ATOMIC_RELAXED) == 0; }
+  // Whether this nginx has read the stream to its end once (or found Redis
+  // down): until then a tenant token waits rather than pass an empty
+  // table. Stays set across reloads (the zone keeps it).
+  bool loaded() const { return __atomic_load_n(loaded_, __ATOMIC_ACQUIRE); }
+  void set_loaded();
   // Whether a record (or the floor) names the token and has not_before >
   // its iat, at `now` (seconds).
   bool revoked(const RevocationKeys& keys, int64_t now) const;
@@ -118,6 +123,7 @@ class RevocationTable {
   Header* h_;
   Slot* slots_;
   const uint64_t* live_;  // records stored, + 1 while the floor is raised
+  const bool* loaded_;
   ngx_shmtx_t* mutex_;
 };
 

@@ -226,6 +226,13 @@ publish(kind => 'user', subject => sub_of('frank'));
 $took = refused_within(tok('frank', claims => { iat => int(time) - 5 }), 3, $t0);
 ok(defined $took, sprintf 'polling worker killed: a new record still arrives (%.2f s)', $took // -1);
 
+# --- a new nginx reads the stream before it serves a tenant token ----------
+my $nc = RealmAuth::Nginx->start(%conf);
+my $first = $nc->get('/api/x', Authorization => "Bearer $t{alice}");
+is($first->{status}, 401, 'a new nginx refuses a revoked token on its very first request');
+is(status_of($nc, $t{carol}), 200, 'and serves the others');
+$nc->stop;
+
 # --- Redis down: known records keep applying; back empty: new ones arrive --
 $redis->stop;
 sleep 1;
