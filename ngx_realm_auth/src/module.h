@@ -74,10 +74,10 @@ struct RequestCtx {
   std::shared_ptr<const Identity> identity;  // set when verified
   RevocationKeys revocation_keys;            // of identity, once have_revocation_keys
   bool have_revocation_keys = false;
-  Status status = Status::kOk;               // outcome, for $realm_auth_error
-  ngx_int_t rc = NGX_DECLINED;               // access-phase result once done
-  ngx_msec_t wait_started = 0;               // when the request began waiting for keys
-  bool refetch_requested = false;            // one unknown-kid refetch per request
+  Status status = Status::kOk;     // outcome, for $realm_auth_error
+  ngx_int_t rc = NGX_DECLINED;     // access-phase result once done
+  ngx_msec_t wait_started = 0;     // when the request began waiting for keys
+  bool refetch_requested = false;  // one unknown-kid refetch per request
   ngx_http_request_t* request = nullptr;
   JsonPtr claims_json;  // decoded on first use of a $jwt_claim_ variable
   JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable

@@ -165,8 +165,8 @@ void RevocationPoller::finish(Job& job) {
   // Whatever was read is authentic: apply it even when a later page failed.
   RevocationTable::Applied applied = table_->apply(job.records, ngx_time());
   if (job.rejected > 0) {
-    rejections_->note("\"" + redis_.prefix + revocations_key() + "\": " +
-                      std::to_string(job.rejected) +
+    rejections_->note("\"" + redis_.prefix + revocations_key() +
+                      "\": " + std::to_string(job.rejected) +
                       " entries failed their seal or did not decode (counted in "
                       "revocation.rejected)");
   }

@@ -14,12 +14,12 @@ struct RevocationTable::Slot {
 };
 
 struct RevocationTable::Header {
-  uint64_t sip[2];   // SipHash key, drawn at creation
-  uint64_t capacity;  // records (user/session); tenant records get capacity / 4 more
-  uint64_t slots;     // 2 × capacity
-  uint64_t live;      // records stored, plus one while the floor is raised (empty())
-  uint64_t count;     // records stored
-  uint64_t seq;       // odd while a writer changes slots
+  uint64_t sip[2];           // SipHash key, drawn at creation
+  uint64_t capacity;         // records (user/session); tenant records get capacity / 4 more
+  uint64_t slots;            // 2 × capacity
+  uint64_t live;             // records stored, plus one while the floor is raised (empty())
+  uint64_t count;            // records stored
+  uint64_t seq;              // odd while a writer changes slots
   int64_t floor_not_before;  // every token with iat below it is revoked, until floor_expires
   int64_t floor_expires;
   uint64_t sweep_next;
@@ -38,6 +38,8 @@ namespace {
 
 // Readers spin this many times on an odd sequence, then take the mutex.
 constexpr int kSpins = 64;
+// Records applied per hold of the mutex.
+constexpr size_t kApplyChunk = 256;
 
 inline uint64_t load(const uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
 inline int64_t load(const int64_t& v) { return __atomic_load_n(&v, __ATOMIC_RELAXED); }
@@ -123,8 +125,8 @@ void RevocationTable::set_loaded() {
 
 size_t RevocationTable::capacity() const { return h_->capacity; }
 
-void RevocationTable::key_of(RevocationKind kind, std::string_view tenant,
-                             std::string_view subject, uint64_t out[2]) const {
+void RevocationTable::key_of(RevocationKind kind, std::string_view tenant, std::string_view subject,
+                             uint64_t out[2]) const {
   // kind, tenant, NUL, subject: no two triples share an input (slugs have no NUL).
   unsigned char buf[1 + 63 + 1 + kMaxRevocationSubject];
   if (tenant.size() > 63 || subject.size() > kMaxRevocationSubject) {
@@ -145,7 +147,8 @@ void RevocationTable::key_of(RevocationKind kind, std::string_view tenant,
 RevocationKeys RevocationTable::keys_for(const Identity& id) const {
   RevocationKeys k;
   key_of(RevocationKind::kUser, id.tenant_id, id.actor_id, k.user);
-  if (!id.session_id.empty()) key_of(RevocationKind::kSession, id.tenant_id, id.session_id, k.session);
+  if (!id.session_id.empty())
+    key_of(RevocationKind::kSession, id.tenant_id, id.session_id, k.session);
   key_of(RevocationKind::kTenant, id.tenant_id, "", k.tenant);
   k.iat = id.iat;
   return k;
@@ -239,8 +242,15 @@ RevocationTable::Applied RevocationTable::apply(const std::vector<RevocationReco
   Applied out;
   const size_t reserve = h_->capacity + h_->capacity / 4;
   bool swept = false;
+  size_t held = 0;
   ngx_shmtx_lock(mutex_);
   for (const RevocationRecord& r : records) {
+    // The mutex is the zone's (token cache, JWKS): let others in between
+    // chunks of a large batch (a first read of the whole stream).
+    if (++held % kApplyChunk == 0) {
+      ngx_shmtx_unlock(mutex_);
+      ngx_shmtx_lock(mutex_);
+    }
     if (r.expires <= now) continue;  // names no token that can still be valid
     uint64_t key[2];
     key_of(r.kind, r.tenant, r.subject, key);
@@ -290,8 +300,7 @@ void RevocationTable::erase_locked(size_t index) {
   for (;;) {
     if (++j == n) j = 0;
     if (slots_[j].key[1] == 0) break;
-    size_t home = static_cast<size_t>(
-        (static_cast<unsigned __int128>(slots_[j].key[0]) * n) >> 64);
+    size_t home = static_cast<size_t>((static_cast<unsigned __int128>(slots_[j].key[0]) * n) >> 64);
     // slots_[j] may move to the hole unless its home lies cyclically in (hole, j].
     bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
     if (stays) continue;

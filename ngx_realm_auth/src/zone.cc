@@ -626,8 +626,8 @@ std::string Zone::revocation_json() {
          ",\"dropped\":" + n(st.dropped) +
          ",\"floor_not_before\":" + std::to_string(static_cast<long long>(st.floor_not_before)) +
          ",\"last_poll_age_ms\":" + (st.polled ? n(st.last_poll_age) : std::string("null")) +
-         ",\"poller_pid\":" + std::to_string(static_cast<long long>(st.poller)) +
-         ",\"cursor\":\"" + st.cursor + "\"}";
+         ",\"poller_pid\":" + std::to_string(static_cast<long long>(st.poller)) + ",\"cursor\":\"" +
+         st.cursor + "\"}";
 }
 
 ngx_str_t Zone::status_json(ngx_pool_t* pool) {
