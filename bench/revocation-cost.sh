@@ -12,7 +12,9 @@
 #     request, the access phase alone (where the check runs) and the whole
 #     request, from the difference between 1,000 and 3,000 requests;
 #  2. requests/s: one worker pinned to CPU 0, wrk -t1 -c64 on CPU 1, the two
-#     instances in interleaved rounds, median.
+#     instances back to back in each round (alternating which goes first),
+#     median of the rounds and of the per-round ratios.
+# SKIP_IR=1 runs only the second part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 records=${1:-100000}
@@ -113,7 +115,9 @@ ir() {  # prefix want n -> "<total Ir> <access phase Ir>"
   echo "$((total - poller)) ${access:-0}"
 }
 declare -A total access
+[[ -z ${SKIP_IR:-} ]] || { total=([empty]=0 [full]=0); access=([empty]=0 [full]=0); }
 for c in empty full; do
+  [[ -z ${SKIP_IR:-} ]] || break
   want=0
   [[ $c == full ]] && want=$records
   read -r t1 a1 < <(ir "$c:" "$want" 1000)
@@ -138,8 +142,15 @@ measure() {
 declare -A runs
 ratios=""
 for ((i = 1; i <= rounds; i++)); do
-  e=$(measure "$pa")
-  f=$(measure "$pb")
+  # Alternate which case goes first, so a drift of the machine's load
+  # within a round favours neither.
+  if ((i % 2)); then
+    e=$(measure "$pa")
+    f=$(measure "$pb")
+  else
+    f=$(measure "$pb")
+    e=$(measure "$pa")
+  fi
   runs[empty]+="$e "
   runs[full]+="$f "
   ratios+="$(echo "$f / $e" | bc -l | xargs printf '%.3f') "
