@@ -211,7 +211,10 @@ void RevocationTable::write_begin() {
 
 void RevocationTable::write_end() { __atomic_store_n(&h_->seq, h_->seq + 1, __ATOMIC_RELEASE); }
 
-// After write_end: a reader that sees the new version sees the change.
+// Inside a write (seq odd): a reader that sees the new version also sees the
+// odd seq, so it waits for the whole change; and a writer that dies inside
+// the write has bumped the version already (cached answers are rechecked
+// after the repair's reread).
 void RevocationTable::changed() {
   __atomic_store_n(&h_->version, h_->version + 1, __ATOMIC_RELEASE);
 }
@@ -221,10 +224,10 @@ bool RevocationTable::put_locked(const uint64_t key[2], int64_t not_before, int6
   if (Slot* s = find(key)) {
     if (not_before <= s->not_before && expires <= s->expires) return true;  // nothing new
     write_begin();
+    changed();
     if (not_before > s->not_before) store(s->not_before, not_before);
     if (expires > s->expires) store(s->expires, expires);
     write_end();
-    changed();
     return true;
   }
   if (h_->count >= limit) return false;
@@ -236,6 +239,7 @@ bool RevocationTable::put_locked(const uint64_t key[2], int64_t not_before, int6
   // Times first, the key last: a reader that sees the key sees its times
   // (and a torn read is retried anyway).
   write_begin();
+  changed();
   store(slots_[i].not_before, not_before);
   store(slots_[i].expires, expires);
   store(slots_[i].key[0], key[0]);
@@ -243,7 +247,6 @@ bool RevocationTable::put_locked(const uint64_t key[2], int64_t not_before, int6
   h_->count++;
   store(h_->live, h_->live + 1);
   write_end();
-  changed();
   return true;
 }
 
@@ -289,11 +292,11 @@ RevocationTable::Applied RevocationTable::apply(const std::vector<RevocationReco
     }
     if (r.kind == RevocationKind::kTenant) out.overflowed++;
     write_begin();
+    changed();
     if (h_->floor_expires == 0) store(h_->live, h_->live + 1);
     if (r.not_before > h_->floor_not_before) store(h_->floor_not_before, r.not_before);
     if (r.expires > h_->floor_expires) store(h_->floor_expires, r.expires);
     write_end();
-    changed();
   }
   h_->overflowed += out.overflowed;
   ngx_shmtx_unlock(mutex_);

@@ -84,8 +84,8 @@ class RevocationTable {
   // table. Stays set across reloads (the zone keeps it).
   bool loaded() const { return __atomic_load_n(loaded_, __ATOMIC_ACQUIRE); }
   void set_loaded();
-  // Changes whenever a record is added or raised, after the change is
-  // visible to readers.
+  // Changes whenever a record is added or raised; a reader that sees the
+  // new value sees the change.
   uint64_t version() const { return __atomic_load_n(version_, __ATOMIC_ACQUIRE); }
   // Whether a record (or the floor) names the token and has not_before >
   // its iat, at `now` (seconds).
