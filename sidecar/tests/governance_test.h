@@ -85,6 +85,11 @@ inline std::vector<std::string> matrix_actions() {
           "secret.rotate",
           "user.create",
           "user.read",
+          "user.update",
+          "user.delete",
+          "user.password.reset",
+          "user.sessions.revoke",
+          "tenant.sessions.revoke",
           "audit.read",
           "tenant.destroy",
           ""};

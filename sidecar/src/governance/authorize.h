@@ -33,7 +33,9 @@ struct Resource {
 struct AuthorizeRequest {
   Actor actor;
   std::string action;  // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-                       // user.create, user.read, secret.rotate, audit.read
+                       // user.create, user.read, user.update, user.delete,
+                       // user.password.reset, user.sessions.revoke,
+                       // tenant.sessions.revoke, secret.rotate, audit.read
   Resource resource;
   std::string purpose;  // X-Purpose
   std::string request_id;

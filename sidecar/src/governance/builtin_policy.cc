@@ -33,6 +33,13 @@ const std::vector<ActionRule>& rules() {
       {"secret.rotate", "secret", true, {}},
       {"user.create", "user", true, {"tenant_admin"}},
       {"user.read", "user", true, {"tenant_admin", "auditor"}},
+      // A user's life after creation: the tenant's own administrator
+      // manages its own realm's users; auditors only read them.
+      {"user.update", "user", true, {"tenant_admin"}},
+      {"user.delete", "user", true, {"tenant_admin"}},
+      {"user.password.reset", "user", true, {"tenant_admin"}},
+      {"user.sessions.revoke", "user", true, {"tenant_admin"}},
+      {"tenant.sessions.revoke", "tenant", true, {"tenant_admin"}},
       {"audit.read", "audit", false, {"auditor"}, true},
   };
   return table;

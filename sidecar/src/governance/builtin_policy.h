@@ -17,7 +17,8 @@
 //      resource.tenant_id is empty                 → deny
 //  11. actor holds one of the action's tenant roles → allow, else deny
 // Tenant-level roles: tenant.read, tenant.list, user.read: tenant_admin or
-// auditor; user.create: tenant_admin; audit.read: auditor, for its own
+// auditor; user.create, user.update, user.delete, user.password.reset,
+// user.sessions.revoke, tenant.sessions.revoke: tenant_admin; audit.read: auditor, for its own
 // tenant only (the whole ledger, resource.tenant_id empty, is
 // platform_admin's). tenant.list by a tenant actor is
 // allowed with reason "scoped to own tenant <id> (<role>)": the caller must
@@ -32,7 +33,8 @@
 namespace realm_sidecar {
 
 // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-// secret.rotate, user.create, user.read, audit.read.
+// secret.rotate, user.create, user.read, user.update, user.delete,
+// user.password.reset, user.sessions.revoke, tenant.sessions.revoke, audit.read.
 const std::vector<std::string>& known_actions();
 
 // "tenant", "user", "secret" or "audit"; empty for an unknown action.
