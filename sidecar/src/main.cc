@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -57,6 +58,32 @@ const char kUsage[] =
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
+
+// PLACEHOLDER — replaced at merge by h-logout's publisher (PostgreSQL row +
+// Redis stream). Until then nothing is published: it logs one line and
+// says yes, so the user-life calls can be exercised end to end.
+class UnwiredRevocationPublisher final : public RevocationPublisher {
+ public:
+  bool publish(const realm_auth::RevocationRecord& r, std::string&) override {
+    std::fprintf(stderr,
+                 "realm-sidecar: revocation of tenant %s NOT published (unwired placeholder)\n",
+                 r.tenant.c_str());
+    return true;
+  }
+  realm_auth::RevocationRecord make(realm_auth::RevocationKind kind, const std::string& tenant,
+                                    const std::string& subject) const override {
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    realm_auth::RevocationRecord r;
+    r.kind = kind;
+    r.tenant = tenant;
+    r.subject = subject;
+    r.not_before = now + 1;
+    r.expires = now + 300 + 60;  // realm_spec.cc accessTokenLifespan + skew
+    return r;
+  }
+};
 
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
@@ -128,7 +155,9 @@ int cmd_serve(const Config& c) {
   ActorRateLimiter limiter(RateLimitConfig{
       static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
       static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
-  App app{auth, Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter};
+  UnwiredRevocationPublisher revocations;  // replaced at merge by h-logout's publisher
+  App app{auth,     Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg,
+          &limiter, revocations};
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the

@@ -12,6 +12,7 @@
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
 #include "provisioning/tenant_saga.h"
+#include "revocation/revocation_publisher.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -23,12 +24,13 @@ struct App {
   AdminClient& keycloak;
   PgPool& pg;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
+  RevocationPublisher& revocations;
 };
 
 // The whole API surface, in one table (api/routes.cc).
 std::vector<Route> api_routes(App& app);
 
-// --- handlers (api/tenants.cc, api/users.cc, api/audit.cc) -------------------
+// --- handlers (api/tenants.cc, api/users.cc, api/user_life.cc, api/audit.cc) --
 HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse list_tenants(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse get_tenant(App& app, const HttpRequest& req, const Actor& actor,
@@ -42,6 +44,21 @@ HttpResponse rotate_tenant_secret(App& app, const HttpRequest& req, const Actor&
 HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
                          const std::string& id);
 HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor);
+// api/user_life.cc
+HttpResponse list_users(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id);
+HttpResponse get_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                      const std::string& user_id);
+HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id, const std::string& user_id);
+HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
+                         const std::string& id, const std::string& user_id);
+HttpResponse reset_user_password(App& app, const HttpRequest& req, const Actor& actor,
+                                 const std::string& id, const std::string& user_id);
+HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor& actor,
+                                  const std::string& id, const std::string& user_id);
+HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Actor& actor,
+                                    const std::string& id);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
 HttpResponse json_response(int status, const json_t* body);

@@ -77,4 +77,17 @@ bool BodyReader::boolean(const char* key, bool required, bool& out, bool& presen
   return true;
 }
 
+bool BodyReader::nullable_string(const char* key, std::string& out, bool& present,
+                                 bool& null_value) {
+  const json_t* v = json_object_get(root_.get(), key);
+  present = v != nullptr;
+  null_value = v != nullptr && json_is_null(v);
+  if (v == nullptr || null_value) return true;
+  if (!json_is_string(v) || json_string_length(v) == 0) {
+    return fail(key, std::string(key) + " must be a non-empty string, or null for none");
+  }
+  out.assign(json_string_value(v), json_string_length(v));
+  return true;
+}
+
 }  // namespace realm_sidecar

@@ -31,6 +31,9 @@ class BodyReader {
   bool string_array(const char* key, bool required, std::vector<std::string>& out);
   // `present` tells whether the member was there.
   bool boolean(const char* key, bool required, bool& out, bool& present);
+  // A string or JSON null (`present` and `null_value` tell which); an empty
+  // string is refused: null is the one spelling of "none".
+  bool nullable_string(const char* key, std::string& out, bool& present, bool& null_value);
 
   // Records a validation failure of a field (detail from validation.h).
   bool fail(const std::string& field, const std::string& detail);

@@ -41,6 +41,12 @@ std::string issuer_for(const std::string& keycloak_url, const std::string& slug)
 
 JsonPtr realm_representation(const RealmSpecInput& in);
 
+// The realm-level security settings every tenant realm has: the password
+// policy and brute-force detection (docs/TENANT_REALM_STRATEGY.md,
+// "Passwords and brute force"). Part of realm_representation(), and what
+// reconcile puts back (a partial PUT of the realm) when a realm differs.
+JsonPtr realm_security_settings();
+
 // The admin-console protocol mapper that puts realm-sidecar into `aud`;
 // also what reconcile adds to realms created before it existed.
 JsonPtr sidecar_audience_mapper();

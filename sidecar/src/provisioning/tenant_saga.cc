@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "keycloak/realm_spec.h"
+#include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
 
@@ -315,6 +316,19 @@ ReconcileReport TenantSaga::reconcile() {
       if (changed) rep.upgraded++;
       if (!up.ok())
         rep.errors.push_back(slug + ": " + up.detail + (up.log.empty() ? "" : " [" + up.log + "]"));
+      // Realm-level settings (password policy, brute force), apart from the
+      // client-level upgrade above.
+      std::vector<std::string> drift;
+      Outcome sec = upgrade_realm_settings(kc_, row.realm_name, changed, drift);
+      if (changed) {
+        rep.upgraded++;
+        std::string keys;
+        for (const auto& k : drift) keys += (keys.empty() ? "" : ",") + k;
+        std::fprintf(stderr, "realm-sidecar: reconcile: %s security settings restored (%s)\n",
+                     row.realm_name.c_str(), keys.c_str());
+      }
+      if (!sec.ok())
+        rep.errors.push_back(slug + ": " + sec.detail + (sec.log.empty() ? "" : " [" + sec.log + "]"));
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")

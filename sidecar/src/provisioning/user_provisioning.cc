@@ -26,6 +26,15 @@ std::string last_segment(const std::string& location) {
 
 }  // namespace
 
+std::string conflict_field(const std::string& message) {
+  const bool username = message.find("same username") != std::string::npos;
+  const bool email = message.find("same email") != std::string::npos ||
+                     message.find("or email") != std::string::npos;
+  if (username && !email) return "username";
+  if (email && !username) return "email";
+  return "";
+}
+
 JsonPtr user_representation(const NewUser& user, const TenantRow& tenant) {
   JsonPtr u(json_object());
   json_set(u.get(), "username", user.username);
@@ -53,10 +62,12 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
   JsonPtr rep = user_representation(user, tenant);
   KcResponse r = kc.call(&who, "POST", realm + "/users", rep.get());
   if (r.error == KcError::kConflict) {
-    return fail(
-        409,
-        "a user with this username or email already exists in tenant '" + tenant.tenant_id + "'",
-        r.message, "username");
+    const std::string field = conflict_field(r.message);
+    const std::string what = field == "email"      ? "email '" + user.email + "'"
+                             : field == "username" ? "username '" + user.username + "'"
+                                                   : "this username or email";
+    return fail(409, "a user with " + what + " already exists in tenant '" + tenant.tenant_id + "'",
+                r.message, field);
   }
   if (r.error == KcError::kBadRequest) {
     // Keycloak's user-profile validation (e.g. a name it does not accept).
