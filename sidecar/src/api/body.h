@@ -29,6 +29,11 @@ class BodyReader {
   // A string member; absent is an error only when `required`.
   bool string(const char* key, bool required, std::string& out);
   bool string_array(const char* key, bool required, std::vector<std::string>& out);
+  // A member that is an object holding only `allowed` members (an unknown
+  // one is named "key.member"); `present` tells whether it was there.
+  bool object(const char* key, std::initializer_list<const char*> allowed, bool& present);
+  // A string array inside the object member `key` (named "key.inner").
+  bool nested_string_array(const char* key, const char* inner, std::vector<std::string>& out);
   // `present` tells whether the member was there.
   bool boolean(const char* key, bool required, bool& out, bool& present);
   // A string or JSON null (`present` and `null_value` tell which); an empty
@@ -40,6 +45,8 @@ class BodyReader {
   HttpResponse error() const;
 
  private:
+  bool strings(const json_t* v, const std::string& name, std::vector<std::string>& out);
+
   const HttpRequest& request_;
   JsonPtr root_;
   int status_ = 400;

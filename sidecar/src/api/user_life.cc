@@ -65,6 +65,15 @@ bool is_self(const Actor& actor, const std::string& tenant_id, const std::string
 // revocation failed publishes it then.
 bool patch_revokes(const UserPatch& p) { return (p.set_enabled && !p.enabled) || !p.roles_remove.empty(); }
 
+// The POST actions take no parameters: no body, or an empty JSON object.
+bool no_parameters(const HttpRequest& req, HttpResponse& error) {
+  if (req.body.empty()) return true;
+  BodyReader b(req);
+  if (b.parse() && b.only({})) return true;
+  error = b.error();
+  return false;
+}
+
 }  // namespace
 
 HttpResponse list_users(App& app, const HttpRequest& req, const Actor& actor,
@@ -116,11 +125,12 @@ HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor,
                         const std::string& id, const std::string& user_id) {
   BodyReader b(req);
   UserPatch p;
-  bool dept_null = false;
-  if (!b.parse() || !b.only({"enabled", "roles_add", "roles_remove", "department_id"}) ||
+  bool dept_null = false, roles = false;
+  if (!b.parse() || !b.only({"enabled", "roles", "department_id"}) ||
       !b.boolean("enabled", false, p.enabled, p.set_enabled) ||
-      !b.string_array("roles_add", false, p.roles_add) ||
-      !b.string_array("roles_remove", false, p.roles_remove) ||
+      !b.object("roles", {"add", "remove"}, roles) ||
+      !b.nested_string_array("roles", "add", p.roles_add) ||
+      !b.nested_string_array("roles", "remove", p.roles_remove) ||
       !b.nullable_string("department_id", p.department_id, p.set_department, dept_null)) {
     return b.error();
   }
@@ -138,7 +148,7 @@ HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor,
       return failed(req, fail(409,
                               "an administrator cannot disable itself or take away its own "
                               "tenant_admin role; another administrator must",
-                              "", disabling ? "enabled" : "roles_remove"));
+                              "", disabling ? "enabled" : "roles.remove"));
     }
     TenantUser before, after;
     UserChanges changes;
@@ -189,6 +199,7 @@ HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
     TenantUser u;
     Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {
       Outcome g = life.get(user_id, u);
+      if (g.ok()) g = refuse_service_account(u);
       return g.ok() ? life.remove(user_id) : g;
     });
     if (!o.ok()) return failed(req, o);
@@ -213,12 +224,15 @@ HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
 
 HttpResponse reset_user_password(App& app, const HttpRequest& req, const Actor& actor,
                                  const std::string& id, const std::string& user_id) {
+  HttpResponse bad;
+  if (!no_parameters(req, bad)) return bad;
   GovernedOp op{"user.password.reset", Resource{"user", id, user_id}, "PASSWORD_RESET"};
   return governed_call(app.governance, req, actor, op, [&]() {
     TenantUser u;
     std::string password;
     Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {
       Outcome g = life.get(user_id, u);
+      if (g.ok()) g = refuse_service_account(u);
       return g.ok() ? life.reset_password(user_id, password) : g;
     });
     if (!o.ok()) return failed(req, o);
@@ -242,6 +256,8 @@ HttpResponse reset_user_password(App& app, const HttpRequest& req, const Actor& 
 
 HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor& actor,
                                   const std::string& id, const std::string& user_id) {
+  HttpResponse bad;
+  if (!no_parameters(req, bad)) return bad;
   GovernedOp op{"user.sessions.revoke", Resource{"user", id, user_id}, "SESSIONS_REVOKED"};
   return governed_call(app.governance, req, actor, op, [&]() {
     TenantUser u;
@@ -274,6 +290,8 @@ HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor&
 
 HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Actor& actor,
                                     const std::string& id) {
+  HttpResponse bad;
+  if (!no_parameters(req, bad)) return bad;
   GovernedOp op{"tenant.sessions.revoke", Resource{"tenant", id, ""}, "SESSIONS_REVOKED"};
   return governed_call(app.governance, req, actor, op, [&]() {
     Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {

@@ -151,26 +151,27 @@ JsonPtr tenant_user_json(const TenantUser& u, const std::string& tenant_id) {
   if (!u.department_id.empty()) json_set(j.get(), "department_id", u.department_id);
   json_set(j.get(), "required_actions", json_string_array(u.required_actions));
   json_set(j.get(), "created_at_ms", u.created_at_ms);
+  if (u.service_account) json_set(j.get(), "service_account", true);
   return j;
 }
 
 bool check_user_patch(const UserPatch& p, std::string& field, std::string& detail) {
   if (!p.set_enabled && p.roles_add.empty() && p.roles_remove.empty() && !p.set_department) {
     field = "";
-    detail = "nothing to change: give enabled, roles_add, roles_remove or department_id";
+    detail = "nothing to change: give enabled, roles.add, roles.remove or department_id";
     return false;
   }
   struct List {
     const char* name;
     const std::vector<std::string>& roles;
-  } lists[] = {{"roles_add", p.roles_add}, {"roles_remove", p.roles_remove}};
+  } lists[] = {{"roles.add", p.roles_add}, {"roles.remove", p.roles_remove}};
   for (const List& l : lists) {
     std::set<std::string> seen;
     for (size_t i = 0; i < l.roles.size(); i++) {
       std::string why = check_role(l.roles[i]);
       if (why.empty() && !seen.insert(l.roles[i]).second)
         why = "role '" + l.roles[i] + "' is listed twice";
-      if (why.empty() && l.name == std::string("roles_remove") && contains(p.roles_add, l.roles[i]))
+      if (why.empty() && l.name == std::string("roles.remove") && contains(p.roles_add, l.roles[i]))
         why = "role '" + l.roles[i] + "' is both added and removed";
       if (!why.empty()) {
         field = std::string(l.name) + "[" + std::to_string(i) + "]";
@@ -242,7 +243,7 @@ Outcome UserLife::get(const std::string& user_id, TenantUser& out) {
   if (!r.ok()) return from_kc(r, "reading the user");
   JsonPtr rep = json_parse(r.body);
   out = tenant_user_from(rep.get());
-  if (out.service_account || out.user_id != user_id) return no_user(user_id, tenant_);
+  if (out.user_id != user_id) return no_user(user_id, tenant_);
   return read_roles(user_id, out.roles);
 }
 
@@ -335,7 +336,7 @@ Outcome UserLife::patch(const TenantUser& before, const UserPatch& p, UserChange
   }
   if (roles_after(before.roles, p).empty()) {
     return fail(400, "a user keeps at least one role; this patch would leave none", "",
-                p.roles_remove.empty() ? "roles_add" : "roles_remove");
+                p.roles_remove.empty() ? "roles.add" : "roles.remove");
   }
   std::vector<std::string> to_add, to_remove;
   for (const auto& r : p.roles_add) {
@@ -376,7 +377,8 @@ Outcome UserLife::patch(const TenantUser& before, const UserPatch& p, UserChange
   // Disabling first (it matters most), enabling last (after everything the
   // caller asked for is in place); roles added before removed, so a
   // failure half-way never leaves the user without a role.
-  Outcome o;
+  Outcome o = refuse_service_account(before);
+  if (!o.ok()) return o;
   if (enable_change && !p.enabled) {
     o = put_user(true, false);
     if (!o.ok()) return o;
@@ -408,6 +410,15 @@ Outcome UserLife::patch(const TenantUser& before, const UserPatch& p, UserChange
     changes.enabled = true;
   }
   return get(id, after);
+}
+
+Outcome refuse_service_account(const TenantUser& u) {
+  if (!u.service_account) return Outcome{};
+  return fail(409,
+              "user '" + u.user_id + "' is the service account " + u.username +
+                  " (realm-sidecar's own identity in the realm): it is not disabled, changed, "
+                  "deleted or given a password here; only its sessions can be revoked",
+              "", "user_id");
 }
 
 Outcome UserLife::remove(const std::string& user_id) {

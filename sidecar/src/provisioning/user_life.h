@@ -2,9 +2,10 @@
 // own tenant-services service account (manage-users, view-users,
 // query-groups; never the master provisioner): read, list, change
 // (enabled, realm roles, department), delete, reset the password, end the
-// sessions. The service account itself is never a "user" here: an id that
-// names it answers 404, so no caller can disable or delete the sidecar's
-// own identity in the realm.
+// sessions. The realm's service account (tenant-services, the sidecar's own
+// identity in the realm) is left out of lists and can be read and have its
+// sessions (tokens) revoked, never be changed, deleted or given a password:
+// refuse_service_account() says so (409).
 //
 // Pure pieces (query and patch rules, the JSON of a user) are exposed for
 // the unit tests; the Keycloak calls follow the user_provisioning.h style.
@@ -100,6 +101,9 @@ JsonPtr user_changes_json(const UserChanges& c);
 // a role (CONTRACT9: a refresh then gets a token without it).
 bool changes_need_revocation(const UserChanges& c);
 
+// 409 for the realm's service account, else ok.
+Outcome refuse_service_account(const TenantUser& u);
+
 // ---- Keycloak ---------------------------------------------------------------
 
 class UserLife {
@@ -107,7 +111,7 @@ class UserLife {
   UserLife(AdminClient& kc, const ClientCredentials& who, const TenantRow& tenant)
       : kc_(kc), who_(who), tenant_(tenant) {}
 
-  // 404 when absent (or the service account); roles filled.
+  // 404 when absent; roles filled; service_account says what it is.
   Outcome get(const std::string& user_id, TenantUser& out);
   // One page; `more` when a next page exists.
   Outcome list(const UserQuery& q, std::vector<TenantUser>& out, bool& more);
