@@ -327,6 +327,8 @@ Outcome UserLife::move_department(const std::string& user_id, const std::string&
 Outcome UserLife::patch(const TenantUser& before, const UserPatch& p, UserChanges& changes,
                         TenantUser& after) {
   const std::string& id = before.user_id;
+  Outcome refused = refuse_service_account(before);
+  if (!refused.ok()) return refused;
   if (p.set_department && !p.department_id.empty() && !tenant_.departments.empty() &&
       !contains(tenant_.departments, p.department_id)) {
     return fail(400,
@@ -377,8 +379,7 @@ Outcome UserLife::patch(const TenantUser& before, const UserPatch& p, UserChange
   // Disabling first (it matters most), enabling last (after everything the
   // caller asked for is in place); roles added before removed, so a
   // failure half-way never leaves the user without a role.
-  Outcome o = refuse_service_account(before);
-  if (!o.ok()) return o;
+  Outcome o;
   if (enable_change && !p.enabled) {
     o = put_user(true, false);
     if (!o.ok()) return o;
