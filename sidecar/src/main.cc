@@ -156,8 +156,8 @@ int cmd_serve(const Config& c) {
       static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
       static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
   UnwiredRevocationPublisher revocations;  // replaced at merge by h-logout's publisher
-  App app{auth,     Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg,
-          &limiter, revocations};
+  App app{auth,       Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter,
+          revocations};
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the

@@ -25,11 +25,20 @@ struct Row {
   const char* expect;
 };
 
-const char* const kActions[] = {"tenant.create",        "tenant.read",         "tenant.list",
-                                "tenant.update",        "tenant.delete",       "secret.rotate",
-                                "user.create",          "user.read",           "user.update",
-                                "user.delete",          "user.password.reset", "user.sessions.revoke",
-                                "tenant.sessions.revoke", "audit.read"};
+const char* const kActions[] = {"tenant.create",
+                                "tenant.read",
+                                "tenant.list",
+                                "tenant.update",
+                                "tenant.delete",
+                                "secret.rotate",
+                                "user.create",
+                                "user.read",
+                                "user.update",
+                                "user.delete",
+                                "user.password.reset",
+                                "user.sessions.revoke",
+                                "tenant.sessions.revoke",
+                                "audit.read"};
 constexpr int kActionCount = sizeof kActions / sizeof kActions[0];
 
 // The resource each action is asked about: tenant "demo", a new slug for

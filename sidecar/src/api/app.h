@@ -49,8 +49,8 @@ HttpResponse list_users(App& app, const HttpRequest& req, const Actor& actor,
                         const std::string& id);
 HttpResponse get_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
                       const std::string& user_id);
-HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor,
-                        const std::string& id, const std::string& user_id);
+HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& user_id);
 HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
                          const std::string& id, const std::string& user_id);
 HttpResponse reset_user_password(App& app, const HttpRequest& req, const Actor& actor,

@@ -35,7 +35,8 @@ HttpResponse revocation_unavailable(const HttpRequest& req, const std::string& d
                  done +
                      ", but the revocation of tokens already issued could not be recorded (the "
                      "revocation store is unavailable): those tokens keep passing until they "
-                     "expire" + (advice.empty() ? "" : "; " + advice),
+                     "expire" +
+                     (advice.empty() ? "" : "; " + advice),
                  "", req.request_id);
 }
 

@@ -9,13 +9,14 @@
 // Each: shape checks (400, before governance) → governed_call → the work in
 // the tenant realm as tenant-services → for a change that must stop tokens
 // already issued, the revocation record (api/revocation_step.h) → the answer.
+#include "provisioning/user_life.h"
+
 #include <openssl/crypto.h>
 
 #include "api/app.h"
 #include "api/body.h"
 #include "api/revocation_step.h"
 #include "http/problem.h"
-#include "provisioning/user_life.h"
 
 namespace realm_sidecar {
 
@@ -63,7 +64,9 @@ bool is_self(const Actor& actor, const std::string& tenant_id, const std::string
 // A patch that disables the user or takes a role away stops its tokens. Said
 // of the request, not of what changed, so that repeating a call whose
 // revocation failed publishes it then.
-bool patch_revokes(const UserPatch& p) { return (p.set_enabled && !p.enabled) || !p.roles_remove.empty(); }
+bool patch_revokes(const UserPatch& p) {
+  return (p.set_enabled && !p.enabled) || !p.roles_remove.empty();
+}
 
 // The POST actions take no parameters: no body, or an empty JSON object.
 bool no_parameters(const HttpRequest& req, HttpResponse& error) {
@@ -87,9 +90,8 @@ HttpResponse list_users(App& app, const HttpRequest& req, const Actor& actor,
   return governed_call(app.governance, req, actor, op, [&]() {
     std::vector<TenantUser> users;
     bool more = false;
-    Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {
-      return life.list(q, users, more);
-    });
+    Outcome o = in_realm(
+        app, id, [&](UserLife& life, const TenantRow&) { return life.list(q, users, more); });
     if (!o.ok()) return failed(req, o);
     JsonPtr list(json_array());
     for (const TenantUser& u : users) {
@@ -111,9 +113,8 @@ HttpResponse get_user(App& app, const HttpRequest& req, const Actor& actor, cons
   GovernedOp op{"user.read", Resource{"user", id, user_id}, ""};
   return governed_call(app.governance, req, actor, op, [&]() {
     TenantUser u;
-    Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {
-      return life.get(user_id, u);
-    });
+    Outcome o =
+        in_realm(app, id, [&](UserLife& life, const TenantRow&) { return life.get(user_id, u); });
     if (!o.ok()) return failed(req, o);
     WorkResult w;
     w.response = json_response(200, tenant_user_json(u, id).get());
@@ -121,8 +122,8 @@ HttpResponse get_user(App& app, const HttpRequest& req, const Actor& actor, cons
   });
 }
 
-HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor,
-                        const std::string& id, const std::string& user_id) {
+HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& user_id) {
   BodyReader b(req);
   UserPatch p;
   bool dept_null = false, roles = false;
@@ -294,9 +295,8 @@ HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Acto
   if (!no_parameters(req, bad)) return bad;
   GovernedOp op{"tenant.sessions.revoke", Resource{"tenant", id, ""}, "SESSIONS_REVOKED"};
   return governed_call(app.governance, req, actor, op, [&]() {
-    Outcome o = in_realm(app, id, [&](UserLife& life, const TenantRow&) {
-      return life.logout_all();
-    });
+    Outcome o =
+        in_realm(app, id, [&](UserLife& life, const TenantRow&) { return life.logout_all(); });
     if (!o.ok()) return failed(req, o);
     JsonPtr details(json_object());
     json_set(details.get(), "scope", "tenant");

@@ -259,7 +259,7 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
   if (tenant.status != "active") {
     return fail(409, "tenant '" + tenant_id + "' is " + tenant.status +
-                         "; users can be added to active tenants only");
+                         "; users are managed in active tenants only");
   }
   std::string sealed;
   st = TenantStore::get_secret(s, tenant_id, kServicesClientId, sealed);
@@ -328,7 +328,8 @@ ReconcileReport TenantSaga::reconcile() {
                      row.realm_name.c_str(), keys.c_str());
       }
       if (!sec.ok())
-        rep.errors.push_back(slug + ": " + sec.detail + (sec.log.empty() ? "" : " [" + sec.log + "]"));
+        rep.errors.push_back(slug + ": " + sec.detail +
+                             (sec.log.empty() ? "" : " [" + sec.log + "]"));
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")

@@ -83,8 +83,8 @@ bool parse_user_query(const std::map<std::string, std::string>& query, UserQuery
       }
     } else if (name == "max") {
       if (!parse_bounded(value, 1, kUserPageMax, out.max)) {
-        detail = "max must be an integer from 1 to " + std::to_string(kUserPageMax) +
-                 " (default " + std::to_string(kUserPageDefault) + ")";
+        detail = "max must be an integer from 1 to " + std::to_string(kUserPageMax) + " (default " +
+                 std::to_string(kUserPageDefault) + ")";
         return false;
       }
     } else if (name == "search") {
@@ -129,8 +129,8 @@ TenantUser tenant_user_from(const json_t* rep) {
   std::vector<std::string> dept = strings_of(json_object_get(attrs, "department_id"));
   if (!dept.empty()) u.department_id = dept[0];
   u.required_actions = strings_of(json_object_get(rep, "requiredActions"));
-  u.created_at_ms = static_cast<long long>(
-      json_integer_value(json_object_get(rep, "createdTimestamp")));
+  u.created_at_ms =
+      static_cast<long long>(json_integer_value(json_object_get(rep, "createdTimestamp")));
   // Keycloak marks a client's service-account user; the username prefix is
   // the fallback for representations that leave the member out.
   u.service_account = !json_member_string(rep, "serviceAccountClientId").empty() ||
@@ -317,8 +317,8 @@ Outcome UserLife::move_department(const std::string& user_id, const std::string&
     r = kc_.call(&who_, leave ? "DELETE" : "PUT",
                  user_path(user_id) + "/groups" + AdminClient::segment(gid));
     if (!r.ok() && !(leave && r.error == KcError::kNotFound)) {
-      return from_kc(r, (leave ? "leaving group /departments/" : "joining group /departments/") +
-                            *d);
+      return from_kc(r,
+                     (leave ? "leaving group /departments/" : "joining group /departments/") + *d);
     }
   }
   return Outcome{};

@@ -130,8 +130,7 @@ class UserLife {
  private:
   std::string user_path(const std::string& user_id) const;
   Outcome read_roles(const std::string& user_id, std::vector<std::string>& roles);
-  Outcome change_roles(const std::string& user_id, const std::vector<std::string>& names,
-                       bool add);
+  Outcome change_roles(const std::string& user_id, const std::vector<std::string>& names, bool add);
   Outcome move_department(const std::string& user_id, const std::string& from,
                           const std::string& to);
 

@@ -17,4 +17,4 @@ class RevocationPublisher {
                                             const std::string& tenant,
                                             const std::string& subject) const = 0;
 };
-}
+}  // namespace realm_sidecar
