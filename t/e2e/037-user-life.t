@@ -393,10 +393,16 @@ subtest 'no temporary password in the ledger or the sidecar log; chain intact' =
     my ($rc, @lines) = sidecar_cli('audit', 'tail', '--tenant', $A, '--limit', '1000');
     my $all = join '', @lines;
     ok !(grep { index($all, $_) >= 0 } @secrets), 'not in the ledger';
-    my $log = env('STATE_DIR') . '/sidecar/sidecar.log';
-    open my $fh, '<', $log or die "$log: $!";
-    my $text = do { local $/; <$fh> };
-    ok !(grep { index($text, $_) >= 0 } @secrets), 'not in the sidecar log';
+    # Every log of the stack: sidecar, nginx (access and error), Keycloak, PostgreSQL.
+    my $dir = env('STATE_DIR');
+    my @logs = grep { -f } ("$dir/sidecar/sidecar.log", "$dir/nginx/access.log", "$dir/nginx/error.log",
+                            "$dir/keycloak/keycloak.log", "$dir/postgres/postgres.log");
+    ok scalar(grep { m{/sidecar/} } @logs), 'the sidecar log is among them';
+    for my $log (@logs) {
+        open my $fh, '<', $log or die "$log: $!";
+        my $text = do { local $/; <$fh> };
+        ok !(grep { index($text, $_) >= 0 } @secrets), "not in $log";
+    }
     ($rc, @lines) = sidecar_cli('audit', 'verify');
     is $rc, 0, 'audit verify' or diag @lines;
 };

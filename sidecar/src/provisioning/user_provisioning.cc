@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "http_fetch.h"  // realm_auth::url_escape
 #include "util/random.h"
 
 namespace realm_sidecar {
@@ -62,7 +63,17 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
   JsonPtr rep = user_representation(user, tenant);
   KcResponse r = kc.call(&who, "POST", realm + "/users", rep.get());
   if (r.error == KcError::kConflict) {
-    const std::string field = conflict_field(r.message);
+    // Keycloak names one member even when both are taken (it checks email
+    // first): the username, the user's identity, is named whenever it is
+    // taken; otherwise Keycloak's message decides.
+    std::string field = conflict_field(r.message);
+    if (field != "username") {
+      KcResponse u = kc.call(&who, "GET",
+                             realm + "/users?briefRepresentation=true&exact=true&username=" +
+                                 realm_auth::url_escape(user.username));
+      JsonPtr list = u.ok() ? json_parse(u.body) : nullptr;
+      if (json_array_size(list.get()) > 0) field = "username";
+    }
     const std::string what = field == "email"      ? "email '" + user.email + "'"
                              : field == "username" ? "username '" + user.username + "'"
                                                    : "this username or email";
