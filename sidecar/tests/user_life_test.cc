@@ -2,7 +2,8 @@
 // user (the service account recognised), which field a Keycloak 409 is
 // about, the strict PATCH body (nested roles), the realm's security settings
 // and their drift, and the revocation step against a recording publisher
-// (what it is asked to publish; a refusal answered as 503).
+// (what it is asked to publish; a refusal answered as 503 and recorded in
+// the outcome event, through governed_call with a recording ledger).
 #include "provisioning/user_life.h"
 
 #include <map>
@@ -43,6 +44,73 @@ class RecordingPublisher final : public RevocationPublisher {
     return r;
   }
 };
+
+struct FakeLedger : AuditLedger {
+  std::vector<AuditEvent> events;
+  bool append(const AuditEvent& e) override {
+    events.push_back(e);
+    return true;
+  }
+  bool tail(const std::string&, const std::string&, int, std::vector<AuditRow>&) override {
+    return false;
+  }
+  bool verify(int64_t&, int64_t&, std::string&) override { return false; }
+};
+
+struct AllowAll : PolicyDecisionPoint {
+  Decision authorize(const AuthorizeRequest&) override { return Decision{true, "test"}; }
+};
+
+// DELETE's tail through governed_call: published → 204 and USER_DELETED with
+// the record; refused → 503, PROVISIONING_FAILED with published:false and
+// the publisher's reason, and the success answer never built.
+HttpResponse governed_delete(RecordingPublisher& p, FakeLedger& ledger, int& answered) {
+  AllowAll pdp;
+  Governance g{ledger, pdp};
+  HttpRequest req;
+  req.request_id = "r1";
+  req.headers.emplace("x-purpose", "leaver");
+  Actor actor{"sub-1", "", "platform", {"platform_admin"}, "operator", "", ""};
+  GovernedOp op{"user.delete", Resource{"user", "demo", "u1"}, "USER_DELETED"};
+  return governed_call(g, req, actor, op, [&]() {
+    JsonPtr details = must_parse(R"({"user_id":"u1","username":"alice"})");
+    return revoke_and_answer(req, p, RevocationKind::kUser, "demo", "u1", details.get(),
+                             "the user was deleted in Keycloak", "", [&](const RevocationStep&) {
+                               answered++;
+                               HttpResponse r;
+                               r.status = 204;
+                               return r;
+                             });
+  });
+}
+
+void revocation_in_the_outcome_event(void**) {
+  RecordingPublisher ok;
+  FakeLedger l1;
+  int answered = 0;
+  HttpResponse r = governed_delete(ok, l1, answered);
+  assert_int_equal(r.status, 204);
+  assert_int_equal(answered, 1);
+  assert_int_equal(l1.events.size(), 3);
+  assert_string_equal(l1.events[2].event_type.c_str(), "USER_DELETED");
+  JsonPtr d1 = must_parse(l1.events[2].details_json);
+  assert_string_equal(get_str(d1.get(), {"revocation", "subject"}).c_str(), "u1");
+  assert_true(json_is_true(json_object_get(json_object_get(d1.get(), "revocation"), "published")));
+
+  RecordingPublisher refuses;
+  refuses.accept = false;
+  FakeLedger l2;
+  answered = 0;
+  r = governed_delete(refuses, l2, answered);
+  assert_int_equal(r.status, 503);
+  assert_int_equal(answered, 0);
+  assert_int_equal(refuses.published.size(), 1);
+  assert_string_equal(l2.events[2].event_type.c_str(), "PROVISIONING_FAILED");
+  assert_true(l2.events[2].reason.find("PostgreSQL is unreachable") != std::string::npos);
+  JsonPtr d2 = must_parse(l2.events[2].details_json);
+  assert_true(json_is_false(json_object_get(json_object_get(d2.get(), "revocation"), "published")));
+  assert_string_equal(get_str(d2.get(), {"username"}).c_str(), "alice");
+}
 
 bool query_ok(std::map<std::string, std::string> q, UserQuery& out, std::string& field) {
   std::string detail;
@@ -312,6 +380,7 @@ int main() {
       cmocka_unit_test(security_settings),
       cmocka_unit_test(revocation_published),
       cmocka_unit_test(revocation_refused),
+      cmocka_unit_test(revocation_in_the_outcome_event),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -40,4 +40,22 @@ HttpResponse revocation_unavailable(const HttpRequest& req, const std::string& d
                  "", req.request_id);
 }
 
+WorkResult revoke_and_answer(const HttpRequest& req, RevocationPublisher& publisher,
+                             realm_auth::RevocationKind kind, const std::string& tenant,
+                             const std::string& subject, json_t* details, const std::string& done,
+                             const std::string& advice,
+                             const std::function<HttpResponse(const RevocationStep&)>& answer) {
+  RevocationStep step = publish_revocation(publisher, kind, tenant, subject);
+  record_revocation(details, step);
+  WorkResult w;
+  w.details_json = json_text(details);
+  if (!step.published) {
+    w.response = revocation_unavailable(req, done, advice, step);
+    w.failure_reason = done + "; revocation not published: " + step.error;
+    return w;
+  }
+  w.response = answer(step);
+  return w;
+}
+
 }  // namespace realm_sidecar

@@ -5,8 +5,10 @@
 // the call answer 503 with a detail saying what was and was not done.
 #pragma once
 
+#include <functional>
 #include <string>
 
+#include "governance/governed_call.h"
 #include "http/message.h"
 #include "revocation/revocation_publisher.h"
 #include "util/json_helpers.h"
@@ -29,5 +31,15 @@ void record_revocation(json_t* details, const RevocationStep& step);
 // revoked, then `advice` (what the caller can do).
 HttpResponse revocation_unavailable(const HttpRequest& req, const std::string& done,
                                     const std::string& advice, const RevocationStep& step);
+
+// The end of a governed call whose Keycloak change is done (`done` says
+// what it was): publishes the record, puts it in `details` (the outcome
+// event's), and answers `answer(step)` when it was published, else the 503
+// with `advice` and a failure reason for the PROVISIONING_FAILED row.
+WorkResult revoke_and_answer(const HttpRequest& req, RevocationPublisher& publisher,
+                             realm_auth::RevocationKind kind, const std::string& tenant,
+                             const std::string& subject, json_t* details, const std::string& done,
+                             const std::string& advice,
+                             const std::function<HttpResponse(const RevocationStep&)>& answer);
 
 }  // namespace realm_sidecar

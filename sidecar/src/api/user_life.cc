@@ -160,33 +160,33 @@ HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor, co
     if (before.user_id.empty()) before.user_id = user_id;
     JsonPtr details = user_details(before);
     json_set(details.get(), "changes", user_changes_json(changes));
-    // Tokens must stop when the user was disabled or lost a role: after a
-    // complete patch as asked, or after a partial one that did either.
-    const bool revoke = o.ok() ? patch_revokes(p) : changes_need_revocation(changes);
-    RevocationStep step;
-    if (revoke) {
-      step = publish_revocation(app.revocations, RevocationKind::kUser, id, user_id);
-      record_revocation(details.get(), step);
+    auto answer = [&](const RevocationStep&) {
+      JsonPtr body = tenant_user_json(after, id);
+      json_set(body.get(), "changes", user_changes_json(changes));
+      return json_response(200, body.get());
+    };
+    if (o.ok() && patch_revokes(p)) {
+      return revoke_and_answer(req, app.revocations, RevocationKind::kUser, id, user_id,
+                               details.get(), "the user was changed in Keycloak",
+                               "repeat the same PATCH to publish it", answer);
     }
-    if (!o.ok()) {
-      if (changes.any()) {
-        o.detail += "; applied before the failure: " + json_text(user_changes_json(changes).get());
-      }
-      if (revoke && !step.published) o.detail += "; tokens already issued were not revoked";
-      return failed(req, o, std::move(details));
-    }
-    WorkResult w;
-    w.details_json = json_text(details.get());
-    if (revoke && !step.published) {
-      w.response = revocation_unavailable(req, "the user was changed in Keycloak",
-                                          "repeat the same PATCH to publish it", step);
-      w.failure_reason = "revocation not published: " + step.error;
+    if (o.ok()) {
+      WorkResult w;
+      w.details_json = json_text(details.get());
+      w.response = answer(RevocationStep{});
       return w;
     }
-    JsonPtr body = tenant_user_json(after, id);
-    json_set(body.get(), "changes", user_changes_json(changes));
-    w.response = json_response(200, body.get());
-    return w;
+    // Failed half-way: what was applied is said, and a disable or a role
+    // taken away that did happen still stops the tokens.
+    if (changes.any()) {
+      o.detail += "; applied before the failure: " + json_text(user_changes_json(changes).get());
+    }
+    if (changes_need_revocation(changes)) {
+      RevocationStep step = publish_revocation(app.revocations, RevocationKind::kUser, id, user_id);
+      record_revocation(details.get(), step);
+      if (!step.published) o.detail += "; tokens already issued were not revoked";
+    }
+    return failed(req, o, std::move(details));
   });
 }
 
@@ -206,20 +206,15 @@ HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
     if (!o.ok()) return failed(req, o);
     JsonPtr details = user_details(u);
     json_set(details.get(), "roles", json_string_array(u.roles));
-    RevocationStep step = publish_revocation(app.revocations, RevocationKind::kUser, id, user_id);
-    record_revocation(details.get(), step);
-    WorkResult w;
-    w.details_json = json_text(details.get());
-    if (!step.published) {
-      w.response = revocation_unavailable(req, "the user was deleted in Keycloak",
-                                          "revoke the tenant's sessions (POST /tenants/" + id +
-                                              "/sessions:revoke) to stop them now",
-                                          step);
-      w.failure_reason = "user deleted; revocation not published: " + step.error;
-      return w;
-    }
-    w.response.status = 204;
-    return w;
+    return revoke_and_answer(
+        req, app.revocations, RevocationKind::kUser, id, user_id, details.get(),
+        "the user was deleted in Keycloak",
+        "revoke the tenant's sessions (POST /tenants/" + id + "/sessions:revoke) to stop them now",
+        [](const RevocationStep&) {
+          HttpResponse r;
+          r.status = 204;
+          return r;
+        });
   });
 }
 
@@ -269,23 +264,17 @@ HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor&
     if (!o.ok()) return failed(req, o);
     JsonPtr details = user_details(u);
     json_set(details.get(), "scope", "user");
-    RevocationStep step = publish_revocation(app.revocations, RevocationKind::kUser, id, user_id);
-    record_revocation(details.get(), step);
-    WorkResult w;
-    w.details_json = json_text(details.get());
-    if (!step.published) {
-      w.response = revocation_unavailable(req, "the user's sessions were ended in Keycloak",
-                                          "repeat the call to publish it", step);
-      w.failure_reason = "sessions ended; revocation not published: " + step.error;
-      return w;
-    }
-    JsonPtr body(json_object());
-    json_set(body.get(), "tenant_id", id);
-    json_set(body.get(), "user_id", user_id);
-    json_set(body.get(), "scope", "user");
-    json_set(body.get(), "not_before", static_cast<long long>(step.record.not_before));
-    w.response = json_response(200, body.get());
-    return w;
+    return revoke_and_answer(req, app.revocations, RevocationKind::kUser, id, user_id,
+                             details.get(), "the user's sessions were ended in Keycloak",
+                             "repeat the call to publish it", [&](const RevocationStep& step) {
+                               JsonPtr body(json_object());
+                               json_set(body.get(), "tenant_id", id);
+                               json_set(body.get(), "user_id", user_id);
+                               json_set(body.get(), "scope", "user");
+                               json_set(body.get(), "not_before",
+                                        static_cast<long long>(step.record.not_before));
+                               return json_response(200, body.get());
+                             });
   });
 }
 
@@ -300,22 +289,16 @@ HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Acto
     if (!o.ok()) return failed(req, o);
     JsonPtr details(json_object());
     json_set(details.get(), "scope", "tenant");
-    RevocationStep step = publish_revocation(app.revocations, RevocationKind::kTenant, id, "");
-    record_revocation(details.get(), step);
-    WorkResult w;
-    w.details_json = json_text(details.get());
-    if (!step.published) {
-      w.response = revocation_unavailable(req, "every session of the tenant was ended in Keycloak",
-                                          "repeat the call to publish it", step);
-      w.failure_reason = "sessions ended; revocation not published: " + step.error;
-      return w;
-    }
-    JsonPtr body(json_object());
-    json_set(body.get(), "tenant_id", id);
-    json_set(body.get(), "scope", "tenant");
-    json_set(body.get(), "not_before", static_cast<long long>(step.record.not_before));
-    w.response = json_response(200, body.get());
-    return w;
+    return revoke_and_answer(req, app.revocations, RevocationKind::kTenant, id, "", details.get(),
+                             "every session of the tenant was ended in Keycloak",
+                             "repeat the call to publish it", [&](const RevocationStep& step) {
+                               JsonPtr body(json_object());
+                               json_set(body.get(), "tenant_id", id);
+                               json_set(body.get(), "scope", "tenant");
+                               json_set(body.get(), "not_before",
+                                        static_cast<long long>(step.record.not_before));
+                               return json_response(200, body.get());
+                             });
   });
 }
 
