@@ -20,13 +20,15 @@ struct Row {
   const char* label;
   Actor who;
   // Expected allow for: tenant.create tenant.read tenant.list tenant.update
-  // tenant.delete secret.rotate user.create user.read audit.read
+  // tenant.delete secret.rotate user.create user.read audit.read key.read
+  // key.rotate key.retire
   const char* expect;
 };
 
 const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list",
                                 "tenant.update", "tenant.delete", "secret.rotate",
-                                "user.create",   "user.read",     "audit.read"};
+                                "user.create",   "user.read",     "audit.read",
+                                "key.read",      "key.rotate",    "key.retire"};
 
 // The resource each action is asked about: tenant "demo", a new slug for
 // tenant.create, nothing for tenant.list (audit.read of the whole ledger is
@@ -39,22 +41,22 @@ AuthorizeRequest ask(const Actor& who, const std::string& action) {
 
 void test_role_matrix(void**) {
   const Row rows[] = {
-      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "111111111"},
+      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "111111111111"},
       {"platform_admin role in a tenant realm", actor("tenant-demo", {"platform_admin"}),
-       "000000000"},
-      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "011000110"},
+       "000000000000"},
+      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "011000110100"},
       // tenant.list is allowed, scoped to the actor's own tenant (other).
-      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "001000000"},
-      {"officer", actor("tenant-demo", {"officer"}), "000000000"},
-      {"supervisor", actor("tenant-demo", {"supervisor"}), "000000000"},
-      {"auditor", actor("tenant-demo", {"auditor"}), "011000011"},
-      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "001000000"},
-      {"no roles", actor("tenant-demo", {}), "000000000"},
-      {"no roles, platform realm", actor("platform", {}), "000000000"},
+      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "001000000000"},
+      {"officer", actor("tenant-demo", {"officer"}), "000000000000"},
+      {"supervisor", actor("tenant-demo", {"supervisor"}), "000000000000"},
+      {"auditor", actor("tenant-demo", {"auditor"}), "011000011100"},
+      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "001000000000"},
+      {"no roles", actor("tenant-demo", {}), "000000000000"},
+      {"no roles, platform realm", actor("platform", {}), "000000000000"},
   };
   int checked = 0;
   for (const Row& row : rows) {
-    for (int i = 0; i < 9; ++i) {
+    for (int i = 0; i < 12; ++i) {
       Decision d = builtin_decide(ask(row.who, kActions[i]));
       bool want = row.expect[i] == '1';
       if (d.allow != want) {
@@ -65,7 +67,7 @@ void test_role_matrix(void**) {
       ++checked;
     }
   }
-  assert_int_equal(checked, 90);
+  assert_int_equal(checked, 120);
 }
 
 void expect(const AuthorizeRequest& r, bool allow, const char* reason) {
@@ -132,6 +134,32 @@ void test_audit_read(void**) {
          "missing purpose (X-Purpose is required)");
 }
 
+// Signing keys: reading is tenant_admin's and auditor's of the same tenant;
+// rotating and retiring only platform_admin's (a tenant_admin retiring with
+// no grace period would log the whole tenant out, and the keys are the
+// realm's trust anchor for every nginx).
+void test_key_actions(void**) {
+  Actor pa = actor("platform", {"platform_admin"});
+  Actor ta = actor("tenant-demo", {"tenant_admin"});
+  Actor au = actor("tenant-demo", {"auditor"});
+  expect(request(pa, "key.rotate", "key", "demo"), true, "platform_admin of realm platform");
+  expect(request(pa, "key.retire", "key", "demo"), true, "platform_admin of realm platform");
+  expect(request(ta, "key.read", "key", "demo"), true, "tenant_admin of tenant demo");
+  expect(request(au, "key.read", "key", "demo"), true, "auditor of tenant demo");
+  expect(request(ta, "key.read", "key", "other"), false,
+         "actor of tenant demo may not act on tenant other");
+  expect(request(ta, "key.rotate", "key", "demo"), false,
+         "key.rotate requires platform_admin of realm platform");
+  expect(request(ta, "key.retire", "key", "demo"), false,
+         "key.retire requires platform_admin of realm platform");
+  expect(request(actor("tenant-demo", {"officer"}), "key.read", "key", "demo"), false,
+         "key.read requires platform_admin of realm platform or tenant_admin/auditor of the same "
+         "tenant");
+  expect(request(pa, "key.retire", "key", ""), false, "key.retire needs resource.tenant_id");
+  expect(request(pa, "key.rotate", "secret", "demo"), false,
+         "resource type 'secret' does not fit action key.rotate (expected 'key')");
+}
+
 void test_early_denials(void**) {
   Actor pa = actor("platform", {"platform_admin"});
   expect(request(pa, "tenant.create", "tenant", "x", ""), false,
@@ -169,7 +197,8 @@ void test_pdp_interface(void**) {
   Decision d = pdp->authorize(
       request(actor("platform", {"platform_admin"}), "secret.rotate", "secret", "demo"));
   assert_true(d.allow);
-  assert_int_equal(known_actions().size(), 9);
+  assert_int_equal(known_actions().size(), 12);
+  assert_string_equal(resource_type_for("key.retire").c_str(), "key");
   assert_string_equal(resource_type_for("audit.read").c_str(), "audit");
   assert_string_equal(resource_type_for("secret.rotate").c_str(), "secret");
   assert_string_equal(resource_type_for("nope").c_str(), "");
@@ -232,7 +261,7 @@ int main() {
       cmocka_unit_test(test_early_denials), cmocka_unit_test(test_realm_must_match_tenant),
       cmocka_unit_test(test_pdp_interface), cmocka_unit_test(test_generated_matrix_total),
       cmocka_unit_test(test_request_json),  cmocka_unit_test(test_sanitize_utf8),
-      cmocka_unit_test(test_audit_read),
+      cmocka_unit_test(test_audit_read),    cmocka_unit_test(test_key_actions),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -31,6 +31,8 @@ class BodyReader {
   bool string_array(const char* key, bool required, std::vector<std::string>& out);
   // `present` tells whether the member was there.
   bool boolean(const char* key, bool required, bool& out, bool& present);
+  // A JSON integer (not a string, not a fraction) within [min, max].
+  bool integer(const char* key, bool required, long long min, long long max, long long& out);
 
   // Records a validation failure of a field (detail from validation.h).
   bool fail(const std::string& field, const std::string& detail);

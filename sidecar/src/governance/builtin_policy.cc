@@ -34,6 +34,11 @@ const std::vector<ActionRule>& rules() {
       {"user.create", "user", true, {"tenant_admin"}},
       {"user.read", "user", true, {"tenant_admin", "auditor"}},
       {"audit.read", "audit", false, {"auditor"}, true},
+      // Signing keys (docs/GOVERNANCE.md §2): reading them (public in the
+      // JWKS anyway) is the tenant's too; changing them is platform_admin's.
+      {"key.read", "key", true, {"tenant_admin", "auditor"}},
+      {"key.rotate", "key", true, {}},
+      {"key.retire", "key", true, {}},
   };
   return table;
 }
