@@ -69,7 +69,8 @@ void log_reconcile(const ReconcileReport& r) {
 
 void log_key_removal(const RemovalReport& r) {
   if (r.removed > 0) std::fprintf(stderr, "realm-sidecar: key removal: removed=%d\n", r.removed);
-  for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: key removal: %s\n", e.c_str());
+  for (const auto& e : r.errors)
+    std::fprintf(stderr, "realm-sidecar: key removal: %s\n", e.c_str());
 }
 
 // Everything `serve` and `reconcile` share, built from the config.
@@ -182,7 +183,8 @@ int cmd_serve(const Config& c) {
     std::unique_lock<std::mutex> lock(mu);
     while (!stopping) {
       lock.unlock();
-      guarded(StderrReport{"key removal"}, [&] { log_key_removal(signing_keys.remove_due(ledger)); });
+      guarded(StderrReport{"key removal"},
+              [&] { log_key_removal(signing_keys.remove_due(ledger)); });
       lock.lock();
       cv.wait_for(lock, std::chrono::seconds(c.key_removal_interval_s), [&] { return stopping; });
     }

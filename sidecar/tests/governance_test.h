@@ -77,20 +77,13 @@ inline std::vector<NamedActor> matrix_actors() {
 }
 
 inline std::vector<std::string> matrix_actions() {
-  return {"tenant.create",
-          "tenant.read",
-          "tenant.list",
-          "tenant.update",
-          "tenant.delete",
-          "secret.rotate",
-          "user.create",
-          "user.read",
-          "audit.read",
-          "key.read",
-          "key.rotate",
-          "key.retire",
-          "tenant.destroy",
-          ""};
+  return {"tenant.create",  "tenant.read",
+          "tenant.list",    "tenant.update",
+          "tenant.delete",  "secret.rotate",
+          "user.create",    "user.read",
+          "audit.read",     "key.read",
+          "key.rotate",     "key.retire",
+          "tenant.destroy", ""};
 }
 
 struct MatrixCase {

@@ -25,10 +25,9 @@ struct Row {
   const char* expect;
 };
 
-const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list",
-                                "tenant.update", "tenant.delete", "secret.rotate",
-                                "user.create",   "user.read",     "audit.read",
-                                "key.read",      "key.rotate",    "key.retire"};
+const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list", "tenant.update",
+                                "tenant.delete", "secret.rotate", "user.create", "user.read",
+                                "audit.read",    "key.read",      "key.rotate",  "key.retire"};
 
 // The resource each action is asked about: tenant "demo", a new slug for
 // tenant.create, nothing for tenant.list (audit.read of the whole ledger is

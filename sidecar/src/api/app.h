@@ -24,7 +24,7 @@ struct App {
   AdminClient& keycloak;
   PgPool& pg;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
-  SigningKeys* keys = nullptr;                 // /tenants/{id}/keys (set by serve)
+  SigningKeys* keys = nullptr;                // /tenants/{id}/keys (set by serve)
 };
 
 // The whole API surface, in one table (api/routes.cc).
@@ -46,12 +46,11 @@ HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
 HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor);
 
 // --- signing keys (api/keys.cc) ----------------------------------------------
-HttpResponse list_keys(App& app, const HttpRequest& req, const Actor& actor,
-                       const std::string& id);
+HttpResponse list_keys(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
 HttpResponse rotate_key(App& app, const HttpRequest& req, const Actor& actor,
                         const std::string& id);
-HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor,
-                        const std::string& id, const std::string& kid);
+HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& kid);
 // A kid the sidecar will look up: 1-128 of [A-Za-z0-9._-] (Keycloak's are
 // base64url thumbprints); anything else names no key (404).
 bool is_valid_kid(const std::string& kid);

@@ -116,8 +116,8 @@ HttpResponse rotate_key(App& app, const HttpRequest& req, const Actor& actor,
   });
 }
 
-HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor,
-                        const std::string& id, const std::string& kid) {
+HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& kid) {
   BodyReader b(req);
   long long grace = 0;
   if (!b.parse() || !b.only({"grace_seconds"}) ||

@@ -46,8 +46,8 @@ Handler bind_id(App& app, ActorIdHandler h) {
 }
 
 // /tenants/{tenant_id}/keys/{kid}:…: both segments checked for shape first.
-using ActorKeyHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&,
-                                         const std::string&, const std::string&);
+using ActorKeyHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, const std::string&,
+                                         const std::string&);
 Handler bind_key(App& app, ActorKeyHandler h) {
   return [&app, h](const HttpRequest& req, const PathParams& params) {
     const std::string& id = params.at("tenant_id");
@@ -59,8 +59,7 @@ Handler bind_key(App& app, ActorKeyHandler h) {
       // Not echoed: it is not a kid (1-128 of A-Za-z0-9._-).
       return problem(404, "no such key: a kid is 1-128 of A-Za-z0-9._-", "", req.request_id);
     }
-    return with_actor(app, req,
-                      [&](const Actor& actor) { return h(app, req, actor, id, kid); });
+    return with_actor(app, req, [&](const Actor& actor) { return h(app, req, actor, id, kid); });
   };
 }
 

@@ -67,9 +67,8 @@ Outcome SigningKeys::list(const std::string& tenant_id, std::vector<KcKey>& keys
     if (k.use == "SIG") keys.push_back(std::move(k));
   }
   // Signing order: the key that signs first.
-  std::stable_sort(keys.begin(), keys.end(), [](const KcKey& a, const KcKey& b) {
-    return a.priority > b.priority;
-  });
+  std::stable_sort(keys.begin(), keys.end(),
+                   [](const KcKey& a, const KcKey& b) { return a.priority > b.priority; });
   return Outcome{};
 }
 
@@ -98,13 +97,14 @@ Outcome SigningKeys::rotate(const std::string& tenant_id, RotatedKey& out) {
   std::string parent;
   r = kc_.realm_id(realm, parent);
   if (!r.ok()) return kc_failure(r, "reading the id of " + realm);
-  const std::string name = "rsa-rotated-" + std::to_string(static_cast<long long>(std::time(nullptr)));
+  const std::string name =
+      "rsa-rotated-" + std::to_string(static_cast<long long>(std::time(nullptr)));
   r = kc_.add_rsa_key_provider(realm, parent, name, out.priority, out.component_id);
   if (!r.ok()) return kc_failure(r, "adding an RS256 key provider to " + realm);
   r = kc_.realm_keys(realm, keys);
   if (!r.ok()) {
-    return kc_failure(r, "reading back the key added to " + realm + " (provider " +
-                             out.component_id + ")");
+    return kc_failure(
+        r, "reading back the key added to " + realm + " (provider " + out.component_id + ")");
   }
   for (const KcKey& k : keys) {
     if (k.provider_id == out.component_id && is_rs256_signing(k)) out.kid = k.kid;
@@ -141,7 +141,8 @@ Outcome SigningKeys::retire(const std::string& tenant_id, const std::string& kid
   if (st != StoreStatus::kOk) return store_failure(st, "reading the key retirements");
   for (const KeyRetirement& p : pending) {
     if (p.kid == kid) {
-      return fail(409, "key '" + kid + "' is already retired; its removal is due at " + p.remove_at);
+      return fail(409,
+                  "key '" + kid + "' is already retired; its removal is due at " + p.remove_at);
     }
   }
   if (key->status == "ACTIVE" && other_active_signers(keys, key->provider_id) == 0) {

@@ -78,8 +78,7 @@ class SigningKeys {
  private:
   // Settles one claimed row inside the pass's transaction; false with
   // `error` when it must be retried later.
-  bool remove_one(PgSession& s, const KeyRetirement& row, bool& already_absent,
-                  std::string& error);
+  bool remove_one(PgSession& s, const KeyRetirement& row, bool& already_absent, std::string& error);
 
   PgPool& pg_;
   AdminClient& kc_;

@@ -46,8 +46,7 @@ class KeySchedule {
   // Inside the caller's transaction: locks the oldest due row no other
   // session holds and not in `tried` (rows this pass already attempted;
   // kNotFound when none).
-  static StoreStatus claim_due(PgSession& s, const std::vector<int64_t>& tried,
-                               KeyRetirement& out);
+  static StoreStatus claim_due(PgSession& s, const std::vector<int64_t>& tried, KeyRetirement& out);
   static StoreStatus mark_removed(PgSession& s, int64_t id);
   static StoreStatus note_failure(PgSession& s, int64_t id, const std::string& error);
 };
