@@ -137,7 +137,7 @@ int cmd_serve(const Config& c) {
       static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
       static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
   App app{auth, Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter};
-  SigningKeys signing_keys(*rt.pg, *rt.keycloak);
+  SigningKeys signing_keys(*rt.pg, *rt.keycloak, rt.state.get());
   app.keys = &signing_keys;
   Router router(api_routes(app));
 

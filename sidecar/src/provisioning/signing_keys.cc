@@ -189,7 +189,8 @@ Outcome SigningKeys::retire(const std::string& tenant_id, const std::string& kid
 }
 
 bool SigningKeys::remove_one(PgSession& s, const KeyRetirement& row, bool& already_absent,
-                             std::string& error) {
+                             std::string& issuer, std::string& error) {
+  issuer.clear();
   already_absent = false;
   TenantRow tenant;
   StoreStatus st = TenantStore::get(s, row.tenant_id, tenant);
@@ -239,6 +240,7 @@ bool SigningKeys::remove_one(PgSession& s, const KeyRetirement& row, bool& alrea
             kc_error_name(r.error);
     return false;
   }
+  issuer = tenant.issuer_url;
   return true;
 }
 
@@ -270,8 +272,8 @@ RemovalReport SigningKeys::remove_due(AuditLedger& ledger, int max_rows) {
       continue;
     }
     bool already_absent = false;
-    std::string error;
-    if (!remove_one(s, row, already_absent, error)) {
+    std::string issuer, error;
+    if (!remove_one(s, row, already_absent, issuer, error)) {
       KeySchedule::note_failure(s, row.id, error);
       s.exec("COMMIT");
       rep.failed++;
@@ -312,6 +314,13 @@ RemovalReport SigningKeys::remove_due(AuditLedger& ledger, int max_rows) {
       break;
     }
     rep.removed++;
+    // The Redis copy of the JWKS may be up to its writer's TTL old: without
+    // it, a worker's next refresh reads the realm's document from Keycloak.
+    if (state_ != nullptr && !issuer.empty() && !state_->forget_jwks(issuer, error)) {
+      rep.errors.push_back(
+          "tenant " + row.tenant_id + " key " + row.kid +
+          " removed; its realm's JWKS copy stays in Redis until it expires: " + error);
+    }
   }
   return rep;
 }

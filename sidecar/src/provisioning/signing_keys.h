@@ -11,9 +11,11 @@
 //            transaction. Refused for the realm's only active RS256 key: a
 //            mistake or an attacker must not leave a realm unable to sign.
 //   remove:  the background pass of every sidecar deletes the providers
-//            whose grace period ended (the key leaves the JWKS, so every
-//            nginx refuses its tokens once its cached JWKS expires), writes
-//            KEY_REMOVED to the ledger and marks the row removed. One
+//            whose grace period ended (the key leaves the JWKS), drops the
+//            realm's shared JWKS copy from Redis (so every nginx refuses its
+//            tokens once its own cached JWKS expires, not a Redis copy's
+//            lifetime later), writes KEY_REMOVED to the ledger and marks
+//            the row removed. One
 //            sidecar per row (SKIP LOCKED), idempotent (a provider already
 //            gone counts as removed), and never the realm's last active
 //            RS256 key.
@@ -31,6 +33,7 @@
 #include "provisioning/outcome.h"
 #include "store/key_schedule.h"
 #include "store/pg.h"
+#include "store/tenant_state.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -61,7 +64,10 @@ class SigningKeys {
   // Longest grace period a retire call may ask for.
   static constexpr int64_t kMaxGraceSeconds = 30 * 86400;
 
-  SigningKeys(PgPool& pg, AdminClient& kc) : pg_(pg), kc_(kc) {}
+  // `state` (may be null: no Redis) drops the shared JWKS copy of a realm
+  // whose key was removed.
+  SigningKeys(PgPool& pg, AdminClient& kc, const TenantStatePublisher* state = nullptr)
+      : pg_(pg), kc_(kc), state_(state) {}
 
   // The realm's signing keys (use SIG) and the pending retirements of the
   // tenant's current incarnation.
@@ -78,10 +84,13 @@ class SigningKeys {
  private:
   // Settles one claimed row inside the pass's transaction; false with
   // `error` when it must be retried later.
-  bool remove_one(PgSession& s, const KeyRetirement& row, bool& already_absent, std::string& error);
+  // `issuer` is set when a key left a live realm's JWKS.
+  bool remove_one(PgSession& s, const KeyRetirement& row, bool& already_absent, std::string& issuer,
+                  std::string& error);
 
   PgPool& pg_;
   AdminClient& kc_;
+  const TenantStatePublisher* state_;
 };
 
 }  // namespace realm_sidecar
