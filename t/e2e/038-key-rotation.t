@@ -252,6 +252,8 @@ subtest 'after the grace period: the key leaves the JWKS, nginx refuses its toke
     }
     ok scalar(@during) > 10, scalar(@during) . ' requests with the old token during the grace period';
     is_deeply [grep { !/^200 / } @during], [], 'all of them passed';
+    my (undef, $st0) = http_json(GET => "$base/realm-auth/status");
+    cmp_ok $st0->{token_cache}{hits} // 0, '>', 10, 'most of them verified-token cache hits';
     ok $gone, sprintf('removed from the JWKS %.1f s after the retirement (grace %d s)', ($gone // time) - $retired_at, $GRACE)
         or return;
     cmp_ok $gone - $retired_at, '>=', $GRACE, 'not before the grace period ended';
@@ -265,6 +267,8 @@ subtest 'after the grace period: the key leaves the JWKS, nginx refuses its toke
     ok $refused, sprintf('old token refused %.1f s after the key left the JWKS', ($refused // time) - $gone) or return;
     cmp_ok $refused - $gone, '<=', $bound, "within ttl + stale (+1 s) = $bound s";
     like $w, qr/error="invalid_token"/, 'WWW-Authenticate: invalid_token';
+    my (undef, $st1) = http_json(GET => "$base/realm-auth/status");
+    cmp_ok $st1->{refused}{key_not_found} // 0, '>=', 1, 'counted as key_not_found';
     my ($s) = through_nginx($new_token);
     is $s, 200, 'new token still passes';
     my (undef, undef, $by) = keys_list();
