@@ -254,6 +254,11 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                                                86400, c.reconcile_interval_s, error)) {
     return false;
   }
+  if (has("KEY_REMOVAL_INTERVAL") &&
+      !parse_long("KEY_REMOVAL_INTERVAL", get("KEY_REMOVAL_INTERVAL"), 1, 3600,
+                  c.key_removal_interval_s, error)) {
+    return false;
+  }
   // At least 2 s: the incarnation start is in whole seconds, so a slug
   // created again within the second of its deletion could share it.
   if (has("TENANT_SLUG_QUARANTINE") &&

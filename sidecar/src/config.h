@@ -72,6 +72,10 @@ struct Config {
   long rate_actors_max = 10000;
 
   long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
+  // How often `serve` removes the signing keys whose retirement grace
+  // period ended (KEY_REMOVAL_INTERVAL, 1-3600 s): a key leaves the JWKS at
+  // most this long after its removal time.
+  long key_removal_interval_s = 5;
   // A deleted slug cannot be created again for this long: longer than
   // every nginx's auth_realm_tenant_state_interval + Redis timeout, or, for
   // an nginx without Redis, than a token's life + leeway and

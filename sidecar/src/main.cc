@@ -56,6 +56,7 @@ const char kUsage[] =
     "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
     "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
+    "  KEY_REMOVAL_INTERVAL (5 s: removal of retired signing keys past their grace)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
 
@@ -93,6 +94,12 @@ void log_reconcile(const ReconcileReport& r) {
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
 }
 
+void log_key_removal(const RemovalReport& r) {
+  if (r.removed > 0) std::fprintf(stderr, "realm-sidecar: key removal: removed=%d\n", r.removed);
+  for (const auto& e : r.errors)
+    std::fprintf(stderr, "realm-sidecar: key removal: %s\n", e.c_str());
+}
+
 // Everything `serve` and `reconcile` share, built from the config.
 struct Runtime {
   std::unique_ptr<PgPool> pg;
@@ -103,9 +110,10 @@ struct Runtime {
 
   bool init(const Config& c, std::string& error) {
     // A request holds at most one connection at a time (saga, ledger and
-    // reads borrow and return in turn); one more for the reconciler keeps
-    // a full thread pool from ever waiting on it.
-    int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 1);
+    // reads borrow and return in turn); one more for the reconciler and two
+    // for the key remover (its claim plus its ledger append) keep a full
+    // thread pool from ever waiting on them.
+    int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 3);
     pg = std::make_unique<PgPool>(c.database_url, pool_size);
     if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
@@ -158,6 +166,8 @@ int cmd_serve(const Config& c) {
   UnwiredRevocationPublisher revocations;  // replaced at merge by h-logout's publisher
   App app{auth,       Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter,
           revocations};
+  SigningKeys signing_keys(*rt.pg, *rt.keycloak, rt.state.get());
+  app.keys = &signing_keys;
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the
@@ -195,6 +205,20 @@ int cmd_serve(const Config& c) {
     }
   });
 
+  // Removes retired signing keys whose grace period ended. The schedule is
+  // in PostgreSQL: any sidecar's pass takes any due row, one sidecar per
+  // row, so a restart or a second sidecar loses or repeats nothing.
+  std::thread key_remover([&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      guarded(StderrReport{"key removal"},
+              [&] { log_key_removal(signing_keys.remove_due(ledger)); });
+      lock.lock();
+      cv.wait_for(lock, std::chrono::seconds(c.key_removal_interval_s), [&] { return stopping; });
+    }
+  });
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "realm-sidecar: %s received, stopping\n", strsignal(sig));
@@ -205,6 +229,7 @@ int cmd_serve(const Config& c) {
   }
   cv.notify_all();
   reconciler.join();
+  key_remover.join();
   return 0;
 }
 

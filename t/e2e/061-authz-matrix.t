@@ -7,8 +7,8 @@
 #   - the HTTP status the built-in policy (docs/GOVERNANCE.md §2) implies;
 #   - the ledger rows of that request: REQUEST, AUTHZ_DECISION (allow/deny and
 #     the exact reason), then for an allowed mutation its outcome event
-#     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, TENANT_UPDATED,
-#     TENANT_DELETED, USER_DISABLED, USER_DELETED, PASSWORD_RESET,
+#     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, KEY_ROTATED, KEY_RETIRED,
+#     TENANT_UPDATED, TENANT_DELETED, USER_DISABLED, USER_DELETED, PASSWORD_RESET,
 #     SESSIONS_REVOKED) — and nothing else (reads, GET /audit included, have
 #     no outcome event); for a call without a token: 401 and no row at all
 #     (nginx, or the sidecar's own token check, refuses first).
@@ -25,7 +25,9 @@
 # statuses, decisions and reasons, cell by cell.
 # Mutations do not disturb later cells: tenant.create makes a throwaway
 # tenant that the tenant.delete cell removes; PATCH disable is followed by a
-# re-enable (and a wait until tenant A's tokens are accepted again).
+# re-enable (and a wait until tenant A's tokens are accepted again);
+# key.retire retires the key key.rotate just added (a day's grace), so
+# tenant A keeps its first key active.
 #   prove -It/e2e/lib -It/lib t/e2e/061-authz-matrix.t
 # Needs psql, build/bin/realm-sidecar (or REALM_SIDECAR_BIN) and OPA (OPA or
 # scripts/install-opa.sh).
@@ -132,6 +134,9 @@ my %MATRIX = (
     'tenant.read'   => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('tenant.read', 'tenant_admin/auditor'), '200 allow auditor of tenant {A}',           '401'],
     'user.create'   => ["201 allow $PA", '201 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.create', 'tenant_admin'),        needs('user.create', 'tenant_admin'),         '401'],
     'secret.rotate' => ["200 allow $PA", only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     '401'],
+    'key.read'      => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('key.read', 'tenant_admin/auditor'),  '200 allow auditor of tenant {A}',           '401'],
+    'key.rotate'    => ["200 allow $PA", only_pa('key.rotate'),                      only_pa('key.rotate'),                        only_pa('key.rotate'),                      only_pa('key.rotate'),                        '401'],
+    'key.retire'    => ["200 allow $PA", only_pa('key.retire'),                      only_pa('key.retire'),                        only_pa('key.retire'),                      only_pa('key.retire'),                        '401'],
     'tenant.update' => ["200 allow $PA", only_pa('tenant.update'),                   only_pa('tenant.update'),                     only_pa('tenant.update'),                   only_pa('tenant.update'),                     '401'],
     'tenant.delete' => ["204 allow $PA", only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     '401'],
     'audit.read'    => ["200 allow $PA", needs('audit.read', 'auditor'),             $CROSS,                                       needs('audit.read', 'auditor'),             '200 allow auditor of tenant {A}',           '401'],
@@ -167,6 +172,10 @@ my @ENDPOINTS = (
       sub { my $n = 'mx' . ++$uniq . lc random_slug('u');
             { username => $n, email => "$n\@$A.example", first_name => 'Mx', last_name => 'User', roles => ['officer'] } } ],
     [ 'secret.rotate', POST => sub { "/tenants/$A/secrets/tenant-services:rotate" }, 'SECRET_ROTATED', undef ],
+    [ 'key.read',      GET  => sub { "/tenants/$A/keys" }, undef, undef ],
+    [ 'key.rotate',    POST => sub { "/tenants/$A/keys:rotate" }, 'KEY_ROTATED', undef ],
+    [ 'key.retire',    POST => sub { "/tenants/$A/keys/" . ($_[1]{kid} // 'no-such-kid') . ':retire' }, 'KEY_RETIRED',
+      sub { { grace_seconds => 86400 } } ],
     [ 'tenant.update', PATCH => sub { "/tenants/$A" }, 'TENANT_UPDATED', sub { { enabled => JSON::PP::false } } ],
     [ 'tenant.delete', DELETE => sub { $_[0] eq 'platform_admin' ? "/tenants/$_[1]{new}" : "/tenants/$A" }, 'TENANT_DELETED', undef ],
     [ 'audit.read',    GET  => sub { "/audit?tenant_id=$A" }, undef, undef ],
@@ -329,6 +338,19 @@ sub run_matrix {
                 if ($action eq 'secret.rotate' && $st == 200) {
                     is $b->{rotated}, JSON::PP::true, 'rotated';
                     is $rows[2]{details}{client_id}, 'tenant-services', 'SECRET_ROTATED: client id, no secret';
+                }
+                if ($action eq 'key.read' && $st == 200) {
+                    ok((grep { $_->{alg} eq 'RS256' && $_->{status} eq 'ACTIVE' } @{ $b->{keys} // [] }),
+                       'an active RS256 key listed');
+                }
+                if ($action eq 'key.rotate' && $st == 200) {
+                    ok $b->{kid}, "new kid $b->{kid}";
+                    is $rows[2]{details}{kid}, $b->{kid}, 'KEY_ROTATED: the new kid';
+                    $state{kid} = $b->{kid};
+                }
+                if ($action eq 'key.retire' && $st == 200) {
+                    is $b->{status}, 'PASSIVE', 'the rotated key is passive';
+                    is $rows[2]{details}{kid}, $state{kid}, 'KEY_RETIRED: its kid';
                 }
                 if ($action eq 'tenant.create' && $st == 201) {
                     is $rows[2]{tenant_id}, $json->{slug}, 'TENANT_CREATED names the new tenant';

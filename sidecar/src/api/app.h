@@ -11,6 +11,7 @@
 #include "http/router.h"
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
+#include "provisioning/signing_keys.h"
 #include "provisioning/tenant_saga.h"
 #include "revocation/revocation_publisher.h"
 #include "store/tenant_store.h"
@@ -25,6 +26,7 @@ struct App {
   PgPool& pg;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
   RevocationPublisher& revocations;
+  SigningKeys* keys = nullptr;                // /tenants/{id}/keys (set by serve)
 };
 
 // The whole API surface, in one table (api/routes.cc).
@@ -59,6 +61,16 @@ HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor&
                                   const std::string& id, const std::string& user_id);
 HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Actor& actor,
                                     const std::string& id);
+
+// --- signing keys (api/keys.cc) ----------------------------------------------
+HttpResponse list_keys(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
+HttpResponse rotate_key(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id);
+HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& kid);
+// A kid the sidecar will look up: 1-128 of [A-Za-z0-9._-] (Keycloak's are
+// base64url thumbprints); anything else names no key (404).
+bool is_valid_kid(const std::string& kid);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
 HttpResponse json_response(int status, const json_t* body);

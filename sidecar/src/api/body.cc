@@ -120,4 +120,18 @@ bool BodyReader::nullable_string(const char* key, std::string& out, bool& presen
   return true;
 }
 
+bool BodyReader::integer(const char* key, bool required, long long min, long long max,
+                         long long& out) {
+  const json_t* v = json_object_get(root_.get(), key);
+  if (v == nullptr || json_is_null(v)) {
+    return required ? fail(key, std::string(key) + " is required") : true;
+  }
+  const std::string range = "between " + std::to_string(min) + " and " + std::to_string(max);
+  if (!json_is_integer(v)) return fail(key, std::string(key) + " must be an integer " + range);
+  json_int_t n = json_integer_value(v);
+  if (n < min || n > max) return fail(key, std::string(key) + " must be " + range);
+  out = n;
+  return true;
+}
+
 }  // namespace realm_sidecar

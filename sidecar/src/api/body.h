@@ -39,6 +39,8 @@ class BodyReader {
   // A string or JSON null (`present` and `null_value` tell which); an empty
   // string is refused: null is the one spelling of "none".
   bool nullable_string(const char* key, std::string& out, bool& present, bool& null_value);
+  // A JSON integer (not a string, not a fraction) within [min, max].
+  bool integer(const char* key, bool required, long long min, long long max, long long& out);
 
   // Records a validation failure of a field (detail from validation.h).
   bool fail(const std::string& field, const std::string& detail);

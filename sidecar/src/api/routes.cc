@@ -66,6 +66,24 @@ Handler bind_user(App& app, ActorUserHandler h) {
   };
 }
 
+// /tenants/{tenant_id}/keys/{kid}:…: both segments checked for shape first.
+using ActorKeyHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, const std::string&,
+                                         const std::string&);
+Handler bind_key(App& app, ActorKeyHandler h) {
+  return [&app, h](const HttpRequest& req, const PathParams& params) {
+    const std::string& id = params.at("tenant_id");
+    const std::string& kid = params.at("kid");
+    if (!realm_auth::is_valid_slug(id)) {
+      return problem(404, "no tenant '" + id.substr(0, 64) + "'", "", req.request_id);
+    }
+    if (!is_valid_kid(kid)) {
+      // Not echoed: it is not a kid (1-128 of A-Za-z0-9._-).
+      return problem(404, "no such key: a kid is 1-128 of A-Za-z0-9._-", "", req.request_id);
+    }
+    return with_actor(app, req, [&](const Actor& actor) { return h(app, req, actor, id, kid); });
+  };
+}
+
 }  // namespace
 
 std::vector<Route> api_routes(App& app) {
@@ -87,6 +105,9 @@ std::vector<Route> api_routes(App& app) {
       {"POST", "/tenants/{tenant_id}/sessions:revoke", bind_id(app, revoke_tenant_sessions)},
       {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate",
        bind_id(app, rotate_tenant_secret)},
+      {"GET", "/tenants/{tenant_id}/keys", bind_id(app, list_keys)},
+      {"POST", "/tenants/{tenant_id}/keys:rotate", bind_id(app, rotate_key)},
+      {"POST", "/tenants/{tenant_id}/keys/{kid}:retire", bind_key(app, retire_key)},
       {"GET", "/audit", bind(app, read_audit)},
       // Counters for operators (loopback port only; nginx does not route
       // it): what the per-actor rate limit refused. No identities.

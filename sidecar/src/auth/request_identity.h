@@ -9,8 +9,8 @@
 //
 // JWKS: an in-process cache per issuer and tenant incarnation with a TTL,
 // filled through obtain_jwks (Redis tier shared with nginx, then HTTP). An
-// unknown kid refetches once per entry per `refetch_interval` (key
-// rotation).
+// unknown kid refetches at once, then at most once per entry per
+// `refetch_interval` (key rotation; as nginx does).
 //
 // Tenant tokens (an issuer with a tenant slug) are checked against the
 // tenant's record in PostgreSQL on every request (TenantLookup; one indexed
@@ -85,7 +85,9 @@ class RequestAuthenticator {
   struct Entry {
     std::shared_ptr<const realm_auth::Jwks> keys;
     std::chrono::steady_clock::time_point expires;
-    std::chrono::steady_clock::time_point fetched;
+    // The last unknown-kid refetch (not the last fetch: a realm that rotates
+    // right after a regular fetch must not wait refetch_interval).
+    std::chrono::steady_clock::time_point refetched;
   };
   // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
   // `incarnation` keys the entry with the issuer: a new incarnation of a

@@ -41,6 +41,11 @@ const std::vector<ActionRule>& rules() {
       {"user.sessions.revoke", "user", true, {"tenant_admin"}},
       {"tenant.sessions.revoke", "tenant", true, {"tenant_admin"}},
       {"audit.read", "audit", false, {"auditor"}, true},
+      // Signing keys (docs/GOVERNANCE.md §2): reading them (public in the
+      // JWKS anyway) is the tenant's too; changing them is platform_admin's.
+      {"key.read", "key", true, {"tenant_admin", "auditor"}},
+      {"key.rotate", "key", true, {}},
+      {"key.retire", "key", true, {}},
   };
   return table;
 }
