@@ -56,12 +56,15 @@ AuthorizeRequest ask(const Actor& who, const std::string& action) {
 
 void test_role_matrix(void**) {
   const Row rows[] = {
-      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "11111111111111111"},
+      {"platform_admin of realm platform", actor("platform", {"platform_admin"}),
+       "11111111111111111"},
       {"platform_admin role in a tenant realm", actor("tenant-demo", {"platform_admin"}),
        "00000000000000000"},
-      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "01100011111110100"},
+      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}),
+       "01100011111110100"},
       // tenant.list is allowed, scoped to the actor's own tenant (other).
-      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "00100000000000000"},
+      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}),
+       "00100000000000000"},
       {"officer", actor("tenant-demo", {"officer"}), "00000000000000000"},
       {"supervisor", actor("tenant-demo", {"supervisor"}), "00000000000000000"},
       {"auditor", actor("tenant-demo", {"auditor"}), "01100001000001100"},

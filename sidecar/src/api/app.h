@@ -26,7 +26,7 @@ struct App {
   PgPool& pg;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
   RevocationPublisher& revocations;
-  SigningKeys* keys = nullptr;                // /tenants/{id}/keys (set by serve)
+  SigningKeys* keys = nullptr;  // /tenants/{id}/keys (set by serve)
 };
 
 // The whole API surface, in one table (api/routes.cc).
