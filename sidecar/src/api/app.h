@@ -12,6 +12,8 @@
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
 #include "provisioning/tenant_saga.h"
+#include "revocation/backchannel_logout.h"
+#include "revocation/revocation_publisher.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -22,7 +24,10 @@ struct App {
   TenantSaga& saga;
   AdminClient& keycloak;
   PgPool& pg;
+  RevocationPublisher& revocations;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
+  // POST /backchannel-logout/{tenant_id}; null: the route answers 404.
+  BackchannelLogout* backchannel = nullptr;
 };
 
 // The whole API surface, in one table (api/routes.cc).
