@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench format format-check clean
+        fuzz bench bench-revocation format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -82,6 +82,10 @@ fuzz: deps
 ## bench: throughput with and without the module, side by side (bench/results/)
 bench: build
 	bench/run.sh
+
+## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
+bench-revocation: build
+	perl bench/revocation-latency.pl $(TRIALS)
 
 CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:

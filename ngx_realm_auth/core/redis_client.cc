@@ -152,4 +152,105 @@ bool RedisClient::del(const std::string& key) {
   return reply && reply->type == REDIS_REPLY_INTEGER;
 }
 
+bool RedisClient::xadd(const std::string& key, const std::string& field, const std::string& value,
+                       std::string& id) {
+  const std::string k = endpoint_.prefix + key;
+  if (!connect()) return false;
+  ReplyPtr reply = command("XADD", "XADD %b * %b %b", k.data(), k.size(), field.data(),
+                           field.size(), value.data(), value.size());
+  if (!reply) return false;
+  if (reply->type != REDIS_REPLY_STRING) {
+    error_ = "XADD: unexpected reply";
+    ctx_.reset();
+    return false;
+  }
+  id.assign(reply->str, reply->len);
+  return true;
+}
+
+namespace {
+
+// A stream entry reply: [id, [field, value, ...]]. False for any other shape.
+bool read_entry(const redisReply* e, size_t max_value, RedisStreamEntry& out) {
+  if (e->type != REDIS_REPLY_ARRAY || e->elements != 2) return false;
+  const redisReply* id = e->element[0];
+  const redisReply* kv = e->element[1];
+  if (id->type != REDIS_REPLY_STRING) return false;
+  out.id.assign(id->str, id->len);
+  out.fields.clear();
+  if (kv->type != REDIS_REPLY_ARRAY || kv->elements % 2 != 0) return false;
+  for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+    const redisReply* f = kv->element[i];
+    const redisReply* v = kv->element[i + 1];
+    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) return false;
+    if (v->len > max_value) {
+      out.fields.clear();  // too large: the caller sees an entry it cannot use
+      return true;
+    }
+    out.fields.emplace_back(std::string(f->str, f->len), std::string(v->str, v->len));
+  }
+  return true;
+}
+
+}  // namespace
+
+RedisRead RedisClient::xrange_after(const std::string& key, const std::string& after_id,
+                                    size_t count, size_t max_value,
+                                    std::vector<RedisStreamEntry>& out) {
+  const std::string k = endpoint_.prefix + key;
+  if (!connect()) return RedisRead::kError;
+  const std::string from = "(" + after_id;
+  const std::string n = std::to_string(count);
+  ReplyPtr reply = command("XRANGE", "XRANGE %b %b + COUNT %s", k.data(), k.size(), from.data(),
+                           from.size(), n.c_str());
+  if (!reply && error_.rfind("XRANGE: WRONGTYPE", 0) == 0) return RedisRead::kRejected;
+  if (!reply) return RedisRead::kError;
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    error_ = "XRANGE: unexpected reply";
+    ctx_.reset();
+    return RedisRead::kError;
+  }
+  out.clear();
+  out.reserve(reply->elements);
+  for (size_t i = 0; i < reply->elements; i++) {
+    RedisStreamEntry e;
+    if (!read_entry(reply->element[i], max_value, e)) {
+      error_ = "XRANGE: unexpected entry";
+      ctx_.reset();
+      return RedisRead::kError;
+    }
+    out.push_back(std::move(e));
+  }
+  return out.empty() ? RedisRead::kAbsent : RedisRead::kFound;
+}
+
+RedisRead RedisClient::xlast_id(const std::string& key, std::string& id) {
+  const std::string k = endpoint_.prefix + key;
+  if (!connect()) return RedisRead::kError;
+  ReplyPtr reply = command("XREVRANGE", "XREVRANGE %b + - COUNT 1", k.data(), k.size());
+  if (!reply && error_.rfind("XREVRANGE: WRONGTYPE", 0) == 0) return RedisRead::kRejected;
+  if (!reply) return RedisRead::kError;
+  RedisStreamEntry e;
+  if (reply->type != REDIS_REPLY_ARRAY ||
+      (reply->elements == 1 && !read_entry(reply->element[0], 0, e))) {
+    error_ = "XREVRANGE: unexpected reply";
+    ctx_.reset();
+    return RedisRead::kError;
+  }
+  if (reply->elements == 0) {
+    id = "0-0";
+    return RedisRead::kAbsent;
+  }
+  id = e.id;
+  return RedisRead::kFound;
+}
+
+bool RedisClient::xtrim_minid(const std::string& key, const std::string& min_id) {
+  const std::string k = endpoint_.prefix + key;
+  if (!connect()) return false;
+  ReplyPtr reply =
+      command("XTRIM", "XTRIM %b MINID %b", k.data(), k.size(), min_id.data(), min_id.size());
+  return reply && reply->type == REDIS_REPLY_INTEGER;
+}
+
 }  // namespace realm_auth

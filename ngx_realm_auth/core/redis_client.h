@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "redis_seal.h"
 
@@ -40,6 +42,13 @@ enum class RedisRead {
   kError,     // Redis did not answer, refused the login or the command
 };
 
+// One entry of a stream as XRANGE returns it: its id and its field/value
+// pairs in order.
+struct RedisStreamEntry {
+  std::string id;  // "<ms>-<seq>"
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
 class RedisClient {
  public:
   explicit RedisClient(RedisEndpoint endpoint);
@@ -60,6 +69,20 @@ class RedisClient {
   // Deletes prefix+key only if it still holds `value` (lock release).
   bool del_if_equals(const std::string& key, const std::string& value);
   bool del(const std::string& key);
+
+  // Streams (the revocation feed, revocation_feed.h).
+  // XADD prefix+key * field value; `id` = the id Redis gave the entry.
+  bool xadd(const std::string& key, const std::string& field, const std::string& value,
+            std::string& id);
+  // XRANGE prefix+key (after_id + COUNT count: entries strictly after
+  // after_id. An entry with a value longer than max_value is returned with
+  // its fields cleared (the caller counts it as rejected).
+  RedisRead xrange_after(const std::string& key, const std::string& after_id, size_t count,
+                         size_t max_value, std::vector<RedisStreamEntry>& out);
+  // The id of the newest entry ("0-0" when the stream is empty or absent).
+  RedisRead xlast_id(const std::string& key, std::string& id);
+  // XTRIM prefix+key MINID min_id: drops entries with smaller ids.
+  bool xtrim_minid(const std::string& key, const std::string& min_id);
 
   // Why the last call failed ("connect: ...", "AUTH: ...", "GETRANGE: ..."),
   // for logs. Never contains a password or a value.

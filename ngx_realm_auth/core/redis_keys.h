@@ -8,6 +8,8 @@
 //   tenant:<slug>   sealed tenant record, no expiry         sidecar writes,
 //                   (state for tenant_state, and the         module reads
 //                   registry of auth_realm_tenant_registry)
+//   revocations     stream of sealed revocation records     sidecar appends,
+//                   (revocation_feed.h), trimmed by age     module reads
 #pragma once
 
 #include <string>
@@ -17,5 +19,6 @@ namespace realm_auth {
 inline std::string jwks_key(const std::string& issuer) { return "jwks:" + issuer; }
 inline std::string lock_key(const std::string& issuer) { return "lock:" + issuer; }
 inline std::string tenant_key(const std::string& slug) { return "tenant:" + slug; }
+inline std::string revocations_key() { return "revocations"; }
 
 }  // namespace realm_auth

@@ -5,8 +5,8 @@
 # Used by scripts/stack/redis.sh and docker/docker-compose.yml, so both
 # stacks run the same users. The default user is off; the key names are
 # those of ngx_realm_auth/core/redis_keys.h:
-#   nginx    jwks:* lock:* read-write, tenant:* read-only
-#   sidecar  jwks:* lock:* tenant:* read-write
+#   nginx    jwks:* lock:* read-write, tenant:* revocations read-only
+#   sidecar  jwks:* lock:* tenant:* revocations read-write
 #   admin    everything (health checks, scripts, e2e tests)
 # Both clients get only the commands core's RedisClient sends.
 set -euo pipefail
@@ -18,8 +18,8 @@ pw() {
   [[ -n $v ]] || { echo "redis-acl.sh: $secrets/redis-$1.password is empty" >&2; exit 1; }
   printf '%s' "$v"
 }
-cmds="-@all +getrange +get +set +del +eval +ping"
+cmds="-@all +getrange +get +set +del +eval +ping +xrange +xrevrange"
 echo "user default off"
 echo "user admin on >$(pw admin) ~* &* +@all"
-echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* $cmds"
-echo "user sidecar on >$(pw sidecar) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* $cmds"
+echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* %R~${prefix}revocations $cmds"
+echo "user sidecar on >$(pw sidecar) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* ~${prefix}revocations $cmds +xadd +xtrim"
