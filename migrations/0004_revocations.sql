@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS revocations (
     id            bigserial PRIMARY KEY,
     kind          text NOT NULL CHECK (kind IN ('user', 'session', 'tenant')),
     tenant_id     text NOT NULL CHECK (tenant_id ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$'),
-    subject       text NOT NULL CHECK (subject ~ '^[!-~]{0,256}$'),
+    subject       text NOT NULL CHECK (subject ~ '^[!-~]{0,255}$'),
     not_before    bigint NOT NULL CHECK (not_before > 0),
     expires       bigint NOT NULL CHECK (expires >= not_before),
     created_at    timestamptz NOT NULL DEFAULT now(),

@@ -1,6 +1,7 @@
 #include "logout_token.h"
 
 #include "header_value.h"
+#include "revocation_record.h"
 #include "verifier.h"
 
 namespace realm_auth {
@@ -8,9 +9,9 @@ namespace realm_auth {
 namespace {
 
 // sid, sub and jti end up in revocation records (space-separated text,
-// revocation_record.h), ledger rows and logs: printable ASCII without
-// space, bounded. Keycloak's are UUIDs or base64url-like strings.
-constexpr size_t kMaxIdentifier = 256;
+// revocation_record.h: its subject rule), ledger rows and logs: printable
+// ASCII without space, bounded. Keycloak's are UUIDs or base64url-like.
+constexpr size_t kMaxIdentifier = kMaxRevocationSubject;
 
 bool plain_identifier(std::string_view v) {
   if (v.empty() || v.size() > kMaxIdentifier) return false;
@@ -189,11 +190,11 @@ std::string logout_result_detail(const LogoutResult& r, const LogoutTokenRules& 
     case LogoutCheck::kSubjectMissing:
       return head + "sid or sub required";
     case LogoutCheck::kSubjectInvalid:
-      return head + "sid and sub must be non-empty identifiers of at most 256 printable bytes";
+      return head + "sid and sub must be non-empty identifiers of at most 255 printable bytes";
     case LogoutCheck::kNoncePresent:
       return head + "nonce is not allowed in a logout token";
     case LogoutCheck::kJtiMissing:
-      return head + "jti required (a non-empty identifier of at most 256 printable bytes)";
+      return head + "jti required (a non-empty identifier of at most 255 printable bytes)";
     case LogoutCheck::kClaimInvalid:
       return head + "control bytes in the token";
   }

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "issuer.h"
+#include "redis_keys.h"
 #include "revocation_feed.h"
 #include "util/guard.h"
 
@@ -15,25 +15,6 @@ using realm_auth::RevocationKind;
 using realm_auth::RevocationRecord;
 
 namespace {
-
-const char* kind_text(RevocationKind k) {
-  switch (k) {
-    case RevocationKind::kUser:
-      return "user";
-    case RevocationKind::kSession:
-      return "session";
-    case RevocationKind::kTenant:
-      return "tenant";
-  }
-  return "?";
-}
-
-bool kind_from_text(const std::string& t, RevocationKind& out) {
-  if (t == "user") out = RevocationKind::kUser;
-  if (t == "session") out = RevocationKind::kSession;
-  if (t == "tenant") out = RevocationKind::kTenant;
-  return t == "user" || t == "session" || t == "tenant";
-}
 
 // ROLLBACK unless committed: an early return never leaves a transaction
 // open on a pooled connection.
@@ -63,7 +44,7 @@ const char kUnexpiredRows[] =
     " WHERE expires > $1 ORDER BY id";
 
 bool row_record(const PgResult& r, int i, RevocationRecord& out) {
-  if (!kind_from_text(r.get(i, 1), out.kind)) return false;
+  if (!realm_auth::parse_revocation_kind(r.get(i, 1), out.kind)) return false;
   out.tenant = r.get(i, 2);
   out.subject = r.get(i, 3);
   out.not_before = std::strtoll(r.get(i, 4).c_str(), nullptr, 10);
@@ -72,30 +53,6 @@ bool row_record(const PgResult& r, int i, RevocationRecord& out) {
 }
 
 }  // namespace
-
-bool valid_revocation(const RevocationRecord& r, std::string& error) {
-  if (!realm_auth::is_valid_slug(r.tenant)) {
-    error = "revocation record: tenant is not a tenant slug";
-    return false;
-  }
-  const bool want_subject = r.kind != RevocationKind::kTenant;
-  if (want_subject != !r.subject.empty() || r.subject.size() > 256) {
-    error = want_subject ? "revocation record: subject required (1..256 bytes)"
-                         : "revocation record: a tenant record has no subject";
-    return false;
-  }
-  for (char c : r.subject) {
-    if (c <= 0x20 || c >= 0x7f) {
-      error = "revocation record: subject must be printable ASCII without spaces";
-      return false;
-    }
-  }
-  if (r.not_before <= 0 || r.expires < r.not_before) {
-    error = "revocation record: needs 0 < not_before <= expires";
-    return false;
-  }
-  return true;
-}
 
 PgRevocationPublisher::PgRevocationPublisher(PgPool& pg, RevocationPublisherConfig config)
     : pg_(pg), config_(std::move(config)), pass_client_(config_.redis) {}
@@ -122,7 +79,11 @@ RevocationRecord PgRevocationPublisher::make(RevocationKind kind, const std::str
 }
 
 bool PgRevocationPublisher::publish(const RevocationRecord& r, std::string& error) {
-  if (!valid_revocation(r, error)) return false;
+  // Core's rule, the one the feed and the module decode by.
+  if (!realm_auth::valid_revocation(r, error)) {
+    error = "revocation record: " + error;
+    return false;
+  }
   PgSession s = pg_.acquire();
   if (!s.healthy()) {
     error = "PostgreSQL unavailable: the revocation was not recorded";
@@ -131,7 +92,7 @@ bool PgRevocationPublisher::publish(const RevocationRecord& r, std::string& erro
   PgResult ins = s.exec(
       "INSERT INTO revocations (kind, tenant_id, subject, not_before, expires)"
       " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-      {kind_text(r.kind), r.tenant, r.subject, std::to_string(r.not_before),
+      {realm_auth::revocation_kind_name(r.kind), r.tenant, r.subject, std::to_string(r.not_before),
        std::to_string(r.expires)});
   if (!ins.ok || ins.rows() != 1) {
     error = "recording the revocation failed: " + ins.error;
@@ -168,7 +129,7 @@ bool PgRevocationPublisher::rebuild_if_lost(PgSession& s, RedisClient& client,
   auto marker_current = [&](bool& answered) {
     realm_auth::OpenedValue v;
     std::string why;
-    RedisRead got = client.get_sealed(epoch_key(), 64, v, why);
+    RedisRead got = client.get_sealed(realm_auth::revocation_epoch_key(), 64, v, why);
     answered = got != RedisRead::kError;
     return got == RedisRead::kFound && v.payload == epoch;
   };
@@ -204,7 +165,7 @@ bool PgRevocationPublisher::rebuild_if_lost(PgSession& s, RedisClient& client,
            {rows.get(i, 0), entry});
     rep.republished++;
   }
-  if (!client.set_sealed(epoch_key(), epoch, 0)) {
+  if (!client.set_sealed(realm_auth::revocation_epoch_key(), epoch, 0)) {
     rep.redis_down = true;
     rep.error = "Redis: " + client.error();
     return false;
@@ -218,12 +179,13 @@ bool PgRevocationPublisher::rebuild_if_lost(PgSession& s, RedisClient& client,
 void PgRevocationPublisher::retry_pending(PgSession& s, RedisClient& client,
                                           RevocationPassReport& rep) {
   Tx tx(s);
-  // Rows younger than a second belong to a publish() still pushing them.
   PgResult rows = s.exec(
       "SELECT id, kind, tenant_id, subject, not_before, expires FROM revocations"
-      " WHERE published_at IS NULL AND expires > $1 AND created_at < now() - interval '1 second'"
+      " WHERE published_at IS NULL AND expires > $1"
+      " AND created_at <= now() - make_interval(secs => $3::double precision / 1000)"
       " ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
-      {std::to_string(now()), std::to_string(config_.batch)});
+      {std::to_string(now()), std::to_string(config_.batch),
+       std::to_string(config_.retry_after_ms)});
   if (!tx.open() || !rows.ok) {
     if (rep.error.empty()) rep.error = "reading pending revocations failed: " + rows.error;
     return;

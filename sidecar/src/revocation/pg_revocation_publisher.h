@@ -8,7 +8,7 @@
 //
 // The background pass (start(); every `interval`, or run_pass() in tests):
 //   1. deletes rows, and replay-cache jtis, that can name no valid token;
-//   2. checks the feed's epoch marker in Redis (<prefix>revocations:epoch,
+//   2. checks the feed's epoch marker in Redis (revocation_epoch_key(),
 //      sealed, holding revocation_feed.epoch). Missing or different means
 //      Redis lost its data: under a PostgreSQL advisory lock (one sidecar
 //      of many rebuilds; the others skip), every unexpired row is
@@ -44,6 +44,10 @@ struct RevocationPublisherConfig {
   int64_t skew_s = 60;
   std::chrono::milliseconds interval{1000};
   int batch = 500;         // rows per retry pass
+  // A pending row younger than this belongs to a publish() still pushing
+  // it: the retry leaves it alone (a duplicate would be harmless, only
+  // wasted).
+  long retry_after_ms = 1000;
   long trim_every_s = 60;  // XTRIM at most this often
   // Seconds since the epoch; replaceable in tests.
   std::function<int64_t()> clock;
@@ -77,9 +81,6 @@ class PgRevocationPublisher : public RevocationPublisher {
   void stop();
   RevocationPassReport run_pass();
 
-  // The epoch marker's Redis key (RedisClient prepends the prefix).
-  static const char* epoch_key() { return "revocations:epoch"; }
-
  private:
   int64_t now() const;
   bool rebuild_if_lost(PgSession& s, realm_auth::RedisClient& client, RevocationPassReport& rep);
@@ -97,9 +98,5 @@ class PgRevocationPublisher : public RevocationPublisher {
   bool stopping_ = false;
   std::thread thread_;
 };
-
-// Checks the record's fields before anything is written: a slug, a plain
-// subject (empty exactly for kTenant), 0 < not_before <= expires.
-bool valid_revocation(const realm_auth::RevocationRecord& r, std::string& error);
 
 }  // namespace realm_sidecar
