@@ -254,8 +254,8 @@ HttpResponse BackchannelLogout::handle(const HttpRequest& req, const std::string
   HttpResponse ok;
   ok.status = 200;
   ok.body = "{}";
-  // §2.8: the response must not be cached.
-  ok.headers.emplace_back("Cache-Control", "no-store");
+  // §2.8 wants Cache-Control: no-store: the server sends it on every
+  // response (http/server.cc), so it is not added twice here.
   return ok;
 }
 

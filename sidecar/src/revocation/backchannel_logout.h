@@ -9,7 +9,8 @@
 //   (signature, aud, iat window, events, sid/sub, no nonce, jti) → the
 //   tenant incarnation issued it → claim the jti (replay cache shared by
 //   every sidecar) → ledger REQUEST → publish kSession(T, sid), or kUser(T,
-//   sub) without sid → ledger SESSIONS_REVOKED → 200, Cache-Control: no-store.
+//   sub) without sid → ledger SESSIONS_REVOKED → 200 (Cache-Control: no-store, as on every
+//   response of the server).
 //
 // A bad logout token is a 400 problem+json naming the rule it broke and
 // changes nothing (no row, no record). A dependency that fails (database,

@@ -43,7 +43,7 @@ struct RevocationPublisherConfig {
   int64_t token_lifetime_s = 300;
   int64_t skew_s = 60;
   std::chrono::milliseconds interval{1000};
-  int batch = 500;         // rows per retry pass
+  int batch = 500;  // rows per retry pass
   // A pending row younger than this belongs to a publish() still pushing
   // it: the retry leaves it alone (a duplicate would be harmless, only
   // wasted).
