@@ -15,19 +15,22 @@ size_t WorkerTokenCache::index(const void* settings, std::string_view token) con
 }
 
 std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings, std::string_view token,
-                                                       time_t now) const {
+                                                       time_t now, RevocationKeys& keys) const {
   const Slot& s = slots_[index(settings, token)];
   if (s.settings != settings || s.valid_until <= now || s.token != token) return nullptr;
+  keys = s.keys;
   return s.identity;
 }
 
 void WorkerTokenCache::store(const void* settings, std::string_view token,
-                             std::shared_ptr<const Identity> identity, time_t valid_until) {
+                             std::shared_ptr<const Identity> identity, time_t valid_until,
+                             const RevocationKeys& keys) {
   Slot& s = slots_[index(settings, token)];
   s.settings = settings;
   s.token.assign(token);
   s.identity = std::move(identity);
   s.valid_until = valid_until;
+  s.keys = keys;
 }
 
 void WorkerTokenCache::forget_issuer(const std::string& issuer) {

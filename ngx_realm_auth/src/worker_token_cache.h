@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "identity.h"
+#include "revocation_table.h"
 
 namespace realm_auth {
 
@@ -21,10 +22,12 @@ class WorkerTokenCache {
 
   // `settings` identifies the location's verification settings (its
   // fingerprint object): an entry made under other settings never matches.
-  std::shared_ptr<const Identity> find(const void* settings, std::string_view token,
-                                       time_t now) const;
+  // `keys`: the token's revocation table keys, kept with it so a hit does
+  // no hashing (revocation_table.h); find() copies them out on a hit.
+  std::shared_ptr<const Identity> find(const void* settings, std::string_view token, time_t now,
+                                       RevocationKeys& keys) const;
   void store(const void* settings, std::string_view token, std::shared_ptr<const Identity> identity,
-             time_t valid_until);
+             time_t valid_until, const RevocationKeys& keys);
 
   // Drops every entry of `issuer` (its tenant's incarnation ended). Walks
   // the whole table: rare, and bounded by its fixed size.
@@ -36,6 +39,7 @@ class WorkerTokenCache {
     std::string token;
     std::shared_ptr<const Identity> identity;
     time_t valid_until = 0;
+    RevocationKeys keys;
   };
   size_t index(const void* settings, std::string_view token) const;
   std::vector<Slot> slots_;
