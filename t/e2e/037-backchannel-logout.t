@@ -153,6 +153,16 @@ logged_out('alice logs session 2 out', $s2, sub {
     is $st, 204, 'logout endpoint with the refresh token';
 }, $bob, $carol);
 
+subtest 'Redis loses the stream: the sidecar rebuilds it from PostgreSQL' => sub {
+    $redis->cmd('DEL', 'realm_auth:revocations', 'realm_auth:revocations:epoch');
+    ok !stream_records($s1->{sid}), 'stream gone';
+    ok wait_for(5, sub { stream_records($s1->{sid}) && stream_records($s2->{sid}) }),
+        'both session records are back within 5 s';
+    ok !grep({ call($_, $s1->{access}) == 200 || call($_, $s2->{access}) == 200 } @fleet),
+        'the ended sessions stay refused meanwhile and after';
+    ok passes_all($bob->{access}), 'bob still passes';
+};
+
 # --- a logout token off the wire ----------------------------------------------
 # admin-console of $t pointed at a one-shot listener that keeps the body.
 sub capture_one {
