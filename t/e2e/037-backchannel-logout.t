@@ -152,6 +152,7 @@ logged_out('alice logs session 2 out', $s2, sub {
         form => { client_id => 'admin-console', refresh_token => $s2->{refresh} });
     is $st, 204, 'logout endpoint with the refresh token';
 }, $bob, $carol);
+ok passes_all(login($t, 'alice')->{access}), 'a new session of alice passes (its sid is new)';
 
 subtest 'Redis loses the stream: the sidecar rebuilds it from PostgreSQL' => sub {
     $redis->cmd('DEL', 'realm_auth:revocations', 'realm_auth:revocations:epoch');
