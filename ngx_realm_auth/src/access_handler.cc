@@ -104,7 +104,14 @@ Status revocation_check(RequestCtx* ctx, bool& wait) {
     return Status::kOk;
   }
   if (table->empty()) return Status::kOk;
-  return table->revoked(revocation_keys(ctx), ngx_time()) ? Status::kTokenRevoked : Status::kOk;
+  // Read before the lookups: a record added meanwhile changes the version
+  // again, so the next hit looks again.
+  uint64_t checked = table->version() + 1;
+  const RevocationKeys& keys = revocation_keys(ctx);
+  if (keys.checked == checked) return Status::kOk;  // a cache hit, nothing new since
+  if (table->revoked(keys, ngx_time())) return Status::kTokenRevoked;
+  worker_token_cache()->note_not_revoked(ctx->cache_slot, checked);
+  return Status::kOk;
 }
 
 // Waits for the first read of the revocation stream (the poller sets the
@@ -231,8 +238,8 @@ ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx*) {
 bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Zone* zone = main_conf(r)->zone;
   time_t now = ngx_time();
-  ctx->identity =
-      worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now, ctx->revocation_keys);
+  ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now,
+                                             ctx->revocation_keys, ctx->cache_slot);
   ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
     ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
@@ -249,6 +256,7 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
                                            ctx->identity->key_id, lcf)) {
     ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
     ctx->have_revocation_keys = false;
+    ctx->cache_slot = TokenSlotRef{};
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;

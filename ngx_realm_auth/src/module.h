@@ -13,6 +13,7 @@
 #include "status.h"
 #include "token_hash.h"
 #include "verifier.h"
+#include "worker_token_cache.h"
 
 extern "C" ngx_module_t ngx_http_realm_auth_module;
 
@@ -74,6 +75,7 @@ struct RequestCtx {
   std::shared_ptr<const Identity> identity;  // set when verified
   RevocationKeys revocation_keys;            // of identity, once have_revocation_keys
   bool have_revocation_keys = false;
+  TokenSlotRef cache_slot;         // the worker cache entry of a hit
   Status status = Status::kOk;     // outcome, for $realm_auth_error
   ngx_int_t rc = NGX_DECLINED;     // access-phase result once done
   ngx_msec_t wait_started = 0;     // when the request began waiting for keys

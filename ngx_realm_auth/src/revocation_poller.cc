@@ -1,6 +1,7 @@
 // Reading the revocation feed into the zone (revocation_poller.h).
 #include "revocation_poller.h"
 
+#include <algorithm>
 #include <new>
 
 #include "guard.h"
@@ -81,7 +82,8 @@ void RevocationPoller::poll() {
   // are bounded by the endpoint's timeout).
   ngx_msec_t abandon_after = ngx_max(4 * interval_, 1000);
   if (!table_->claim(ngx_pid, now, abandon_after) || in_flight_) return;
-  table_->sweep(kSweepPerPoll, ngx_time());
+  size_t sweep = std::min(std::max(2 * table_->capacity() / 8, kMinSweep), kMaxSweep);
+  table_->sweep(sweep, ngx_time());
   in_flight_ = post();
   if (!in_flight_) {
     table_->poll_failed();

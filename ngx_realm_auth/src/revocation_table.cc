@@ -20,6 +20,7 @@ struct RevocationTable::Header {
   uint64_t live;             // records stored, plus one while the floor is raised (empty())
   uint64_t count;            // records stored
   uint64_t seq;              // odd while a writer changes slots
+  uint64_t version;          // bumped after every added or raised record (RevocationKeys::checked)
   int64_t floor_not_before;  // every token with iat below it is revoked, until floor_expires
   int64_t floor_expires;
   uint64_t sweep_next;
@@ -117,6 +118,7 @@ RevocationTable::RevocationTable(void* memory, ngx_shmtx_t* mutex)
       slots_(reinterpret_cast<Slot*>(static_cast<char*>(memory) + sizeof(Header))),
       live_(&h_->live),
       loaded_(&h_->loaded),
+      version_(&h_->version),
       mutex_(mutex) {}
 
 void RevocationTable::set_loaded() {
@@ -209,13 +211,20 @@ void RevocationTable::write_begin() {
 
 void RevocationTable::write_end() { __atomic_store_n(&h_->seq, h_->seq + 1, __ATOMIC_RELEASE); }
 
+// After write_end: a reader that sees the new version sees the change.
+void RevocationTable::changed() {
+  __atomic_store_n(&h_->version, h_->version + 1, __ATOMIC_RELEASE);
+}
+
 bool RevocationTable::put_locked(const uint64_t key[2], int64_t not_before, int64_t expires,
                                  size_t limit) {
   if (Slot* s = find(key)) {
+    if (not_before <= s->not_before && expires <= s->expires) return true;  // nothing new
     write_begin();
     if (not_before > s->not_before) store(s->not_before, not_before);
     if (expires > s->expires) store(s->expires, expires);
     write_end();
+    changed();
     return true;
   }
   if (h_->count >= limit) return false;
@@ -234,6 +243,7 @@ bool RevocationTable::put_locked(const uint64_t key[2], int64_t not_before, int6
   h_->count++;
   store(h_->live, h_->live + 1);
   write_end();
+  changed();
   return true;
 }
 
@@ -283,6 +293,7 @@ RevocationTable::Applied RevocationTable::apply(const std::vector<RevocationReco
     if (r.not_before > h_->floor_not_before) store(h_->floor_not_before, r.not_before);
     if (r.expires > h_->floor_expires) store(h_->floor_expires, r.expires);
     write_end();
+    changed();
   }
   h_->overflowed += out.overflowed;
   ngx_shmtx_unlock(mutex_);

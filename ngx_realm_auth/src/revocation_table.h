@@ -42,6 +42,11 @@ struct RevocationKeys {
   uint64_t session[2] = {0, 0};  // {0, 0}: the token has no sid
   uint64_t tenant[2] = {0, 0};
   int64_t iat = 0;
+  // The table's version + 1 when the token was last found not revoked
+  // (0: never): until a record is added or raised, the answer stands, and a
+  // cache hit skips the lookups (records only ever leave by expiring,
+  // which cannot revoke anything).
+  uint64_t checked = 0;
 };
 
 // What the status shows.
@@ -79,6 +84,9 @@ class RevocationTable {
   // table. Stays set across reloads (the zone keeps it).
   bool loaded() const { return __atomic_load_n(loaded_, __ATOMIC_ACQUIRE); }
   void set_loaded();
+  // Changes whenever a record is added or raised, after the change is
+  // visible to readers.
+  uint64_t version() const { return __atomic_load_n(version_, __ATOMIC_ACQUIRE); }
   // Whether a record (or the floor) names the token and has not_before >
   // its iat, at `now` (seconds).
   bool revoked(const RevocationKeys& keys, int64_t now) const;
@@ -119,11 +127,13 @@ class RevocationTable {
   void erase_locked(size_t index);
   void write_begin();
   void write_end();
+  void changed();
 
   Header* h_;
   Slot* slots_;
   const uint64_t* live_;  // records stored, + 1 while the floor is raised
   const bool* loaded_;
+  const uint64_t* version_;
   ngx_shmtx_t* mutex_;
 };
 

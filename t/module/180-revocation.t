@@ -226,6 +226,17 @@ publish(kind => 'user', subject => sub_of('frank'));
 $took = refused_within(tok('frank', claims => { iat => int(time) - 5 }), 3, $t0);
 ok(defined $took, sprintf 'polling worker killed: a new record still arrives (%.2f s)', $took // -1);
 
+# --- a record past its expires is dropped ----------------------------------
+my $deadline;
+my $dropped = rev($na)->{dropped} // 0;
+my $ivan = tok('ivan');
+$nbf = int(time) + 1;
+publish(kind => 'user', subject => sub_of('ivan'), nbf => $nbf, exp => $nbf + 2);
+ok(defined refused_within($ivan, 2), 'a short-lived record refuses ivan');
+$deadline = time + 8;
+sleep 0.25 while (rev($na)->{dropped} // 0) == $dropped && time < $deadline;
+ok((rev($na)->{dropped} // 0) > $dropped, 'and is dropped once expired (revocation.dropped)');
+
 # --- a new nginx reads the stream before it serves a tenant token ----------
 my $nc = RealmAuth::Nginx->start(%conf);
 my $first = $nc->get('/api/x', Authorization => "Bearer $t{alice}");
@@ -267,9 +278,10 @@ my $other = tok('carol', realm => 'tenant-other');
 my %u = map { ($_ => tok($_, realm => 'tenant-full')) } qw(u1 u5);
 is(status_of($small, $kept), 200, 'table of 4: a tenant-full token passes');
 $nbf = int(time) + 1;
-publish(stream => $small_stream, tenant => 'full', subject => sub_of("u$_", 'tenant-full'), nbf => $nbf)
-    for 1 .. 5;
-my $deadline = time + 2;
+# short-lived, so that they are dropped afterwards from a crowded table
+publish(stream => $small_stream, tenant => 'full', subject => sub_of("u$_", 'tenant-full'), nbf => $nbf,
+        exp => $nbf + 8) for 1 .. 5;
+$deadline = time + 2;
 sleep 0.05 while status_of($small, $kept) != 401 && time < $deadline;
 is(status_of($small, $kept), 401,
    'the fifth record did not fit: every tenant-full token from before it is refused (fail closed)');
@@ -284,6 +296,10 @@ like($small->error_log, qr/\[(warn|error)\].*revocation table.*full/, 'a full ta
 after($nbf);
 is(status_of($small, tok('kept', realm => 'tenant-full')), 200,
    'a tenant-full token issued after the records passes');
+$deadline = time + 15;
+sleep 0.25 while (rev($small)->{records} // -1) != 0 && time < $deadline;
+$rs = rev($small);
+is($rs->{records}, 0, "every record of the full table dropped once expired ($rs->{dropped} dropped)");
 
 # --- configuration ---------------------------------------------------------
 my ($ok, $out) = RealmAuth::Nginx->config_test(
