@@ -122,11 +122,12 @@ int cmd_serve(const Config& c) {
   // incarnation) in PostgreSQL, the source of truth: one indexed read per
   // tenant request (governed calls write the ledger anyway).
   PgPool& pg = *rt.pg;
-  RequestAuthenticator auth(
-      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantRecordValue& out) {
-        PgSession s = pg.acquire();
-        return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
-      });
+  RequestAuthenticator::TenantLookup tenant_lookup = [&pg](const std::string& slug,
+                                                           realm_auth::TenantRecordValue& out) {
+    PgSession s = pg.acquire();
+    return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
+  };
+  RequestAuthenticator auth(ac, nullptr, tenant_lookup);
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
@@ -153,13 +154,7 @@ int cmd_serve(const Config& c) {
   logout_rules.max_age_s = c.logout_token_max_age_s;
   logout_rules.leeway_s = c.leeway_s;
   BackchannelLogout backchannel(
-      logout_rules,
-      BackchannelDeps{auth,
-                      [&pg](const std::string& slug, realm_auth::TenantRecordValue& out) {
-                        PgSession s = pg.acquire();
-                        return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
-                      },
-                      jtis, revocations, ledger, nullptr});
+      logout_rules, BackchannelDeps{auth, tenant_lookup, jtis, revocations, ledger, nullptr});
   if (c.backchannel_logout_base.empty()) {
     std::fprintf(stderr,
                  "realm-sidecar: BACKCHANNEL_LOGOUT_BASE_URL is empty: tenant realms are not "
