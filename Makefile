@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-revocation format format-check clean
+        fuzz bench bench-revocation bench-revocation-cost format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -86,6 +86,10 @@ bench: build
 ## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
 bench-revocation: build
 	perl bench/revocation-latency.pl $(TRIALS)
+
+## bench-revocation-cost: the revocation check on the reused-token path, 0 vs 100,000 records
+bench-revocation-cost: build
+	bench/revocation-cost.sh
 
 CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:

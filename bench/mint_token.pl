@@ -1,13 +1,13 @@
 #!/usr/bin/env perl
 # Writes a JWKS and one Keycloak-shaped RS256 access token for the benchmark.
-# usage: mint_token.pl <jwks-out> <issuer> > token
+# usage: mint_token.pl <jwks-out> <issuer> [sid] > token   (sid: Keycloak's session id claim)
 use strict;
 use warnings;
 use Crypt::PK::RSA;
 use Crypt::JWT qw(encode_jwt);
 use JSON::PP;
 
-my ($jwks_out, $iss) = @ARGV;
+my ($jwks_out, $iss, $sid) = @ARGV;
 my $key = Crypt::PK::RSA->new;
 $key->generate_key(256, 65537);    # 2048-bit, as Keycloak's default realm key
 my $jwk = $key->export_key_jwk('public', 1);
@@ -34,5 +34,6 @@ print encode_jwt(
         realm_access       => { roles => [qw(officer default-roles-tenant-demo offline_access)] },
         resource_access    => { account => { roles => [qw(manage-account view-profile)] } },
         scope              => 'openid profile email',
+        (defined $sid ? (sid => $sid) : ()),
     },
 ), "\n";

@@ -81,7 +81,10 @@ Status extract_identity(FlatJson::Value payload, const IssuerMatch& issuer, std:
 
   if (!optional_claim(payload, "preferred_username", id.username) ||
       !optional_claim(payload, "email", id.email) ||
-      !optional_claim(payload, "department_id", id.department_id)) {
+      !optional_claim(payload, "department_id", id.department_id) ||
+      // A sid that cannot be read would let the token slip past the
+      // revocation of its session: refused, like any mistyped claim.
+      !optional_claim(payload, "sid", id.session_id)) {
     return Status::kClaimInvalid;
   }
   out = std::move(id);

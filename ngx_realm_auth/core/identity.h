@@ -26,6 +26,8 @@ struct Identity {
                                    // its tenant's incarnation (tenant_incarnation.h)
   std::string key_id;              // kid of the key that verified it: a cached identity
                                    // dies with its key when the issuer unpublishes it
+  std::string session_id;          // sid, empty when absent (service accounts): names the
+                                   // token in session revocation records
 };
 
 // Builds the identity from verified claims. Roles come from

@@ -44,6 +44,7 @@ constexpr StatusText kTexts[] = {
     {"tenant_disabled", "tenant disabled"},
     {"tenant_deleted", "tenant deleted"},
     {"tenant_unknown", "tenant unknown"},
+    {"token_revoked", "token revoked"},
     {"purpose_missing", "purpose missing"},
     {"purpose_invalid", "purpose invalid"},
     {"internal_error", "internal error"},

@@ -42,6 +42,7 @@ enum class Status : uint8_t {
   kTenantDisabled,    // the tenant was disabled by the platform
   kTenantDeleted,     // the tenant (or the incarnation that issued the token) was deleted
   kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
+  kTokenRevoked,      // a revocation record (user, session or tenant) names the token
   // Request rules (module only; the sidecar answers them with problem+json).
   kPurposeMissing,  // X-Purpose required and absent or blank
   kPurposeInvalid,  // X-Purpose required and several lines, too long or control bytes

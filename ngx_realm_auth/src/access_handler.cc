@@ -81,6 +81,43 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
 
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
 
+// The keys of the verified token in the revocation table (none without one).
+const RevocationKeys& revocation_keys(RequestCtx* ctx) {
+  RevocationTable* table = worker_revocation_table();
+  if (!ctx->have_revocation_keys && table != nullptr) {
+    ctx->revocation_keys = table->keys_for(*ctx->identity);
+    ctx->have_revocation_keys = true;
+  }
+  return ctx->revocation_keys;
+}
+
+// Whether a revocation record names the verified token: kOk,
+// kTokenRevoked, or kOk with `wait` while a new nginx reads the stream for
+// the first time. Records name tenants: a token of another realm is never
+// revoked by one. An empty table (the usual case) costs two loads.
+Status revocation_check(RequestCtx* ctx, bool& wait) {
+  wait = false;
+  RevocationTable* table = worker_revocation_table();
+  if (table == nullptr || ctx->identity->tenant_id.empty()) return Status::kOk;
+  if (!table->loaded()) {
+    wait = true;
+    return Status::kOk;
+  }
+  if (table->empty()) return Status::kOk;
+  // Read before the lookups: a record added meanwhile changes the version
+  // again, so the next hit looks again.
+  uint64_t checked = table->version() + 1;
+  const RevocationKeys& keys = revocation_keys(ctx);
+  if (keys.checked == checked) return Status::kOk;  // a cache hit, nothing new since
+  if (table->revoked(keys, ngx_time())) return Status::kTokenRevoked;
+  worker_token_cache()->note_not_revoked(ctx->cache_slot, checked);
+  return Status::kOk;
+}
+
+// Waits for the first read of the revocation stream (the poller sets the
+// zone's flag; other workers cannot wake this one): re-checked every 20 ms.
+ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx* ctx);
+
 // The single Status → response mapping. A verified tenant token first
 // passes its tenant's record (state and incarnation, tenant_state.h); the
 // first token of a tenant this worker has not read yet waits for the read.
@@ -101,6 +138,25 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
         wait = false;
       }
       if (wait) return suspend_for_tenant(r, ctx);
+    }
+  }
+  // After the tenant's record: cached tokens come through here too.
+  if (s == Status::kOk) {
+    bool wait = false;
+    s = revocation_check(ctx, wait);
+    if (wait) {
+      if (ctx->phase != RequestCtx::Phase::kWaitingForRevocations) {
+        ctx->phase = RequestCtx::Phase::kWaitingForRevocations;
+        ctx->wait_started = ngx_current_msec;
+        return suspend_for_revocations(r, ctx);
+      }
+      // Not read within the bound (a huge stream, a stuck thread pool):
+      // fail closed, the client may retry.
+      if (ngx_current_msec - ctx->wait_started > lcf.fetch_timeout + 1000) {
+        s = Status::kJwksUnavailable;
+      } else {
+        return suspend_for_revocations(r, ctx);
+      }
     }
   }
   if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
@@ -170,25 +226,37 @@ ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
   return NGX_AGAIN;
 }
 
+ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx*) {
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, 20);
+  return NGX_AGAIN;
+}
+
 // Verified-token cache: this worker's table first (no hashing, no lock),
 // then the zone shared by all workers (SHA-256 key).
 bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Zone* zone = main_conf(r)->zone;
   time_t now = ngx_time();
-  ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now);
+  ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now,
+                                             ctx->revocation_keys, ctx->cache_slot);
+  ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
     ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
     Identity found;
     if (zone->find_token(ctx->cache_key, now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
       ctx->identity = std::make_shared<const Identity>(std::move(found));
-      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
+      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                                  revocation_keys(ctx));
     }
   }
   if (ctx->identity &&
       !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->tenant_id,
                                            ctx->identity->key_id, lcf)) {
     ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
+    ctx->have_revocation_keys = false;
+    ctx->cache_slot = TokenSlotRef{};
   }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;
@@ -197,7 +265,8 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 void remember(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   time_t valid_until = ctx->identity->exp + lcf.leeway;
   main_conf(r)->zone->store_token(ctx->cache_key, *ctx->identity, valid_until);
-  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until);
+  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                              revocation_keys(ctx));
 }
 
 // Keys → signature → claims → identity; suspends while keys are fetched.
@@ -260,6 +329,7 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
     case RequestCtx::Phase::kWaitingForKeys:
       return resolve(r, *lcf, ctx);
     case RequestCtx::Phase::kWaitingForTenant:
+    case RequestCtx::Phase::kWaitingForRevocations:
       return finish(r, *lcf, ctx, Status::kOk);
     case RequestCtx::Phase::kDone:
       return ctx->rc;

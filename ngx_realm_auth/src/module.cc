@@ -12,6 +12,7 @@
 #include "http_fetch.h"
 #include "key_store.h"
 #include "redis_rejections.h"
+#include "revocation_poller.h"
 #include "tenant_state.h"
 #include "worker_token_cache.h"
 #include "zone.h"
@@ -25,6 +26,7 @@ char* add_issuer(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_revocation_records(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 ngx_int_t preconfiguration(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
 void* create_main_conf(ngx_conf_t* cf);
@@ -51,6 +53,11 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("auth_realm_tenant_registry"), NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG,
      ngx_conf_set_flag_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, tenant_registry),
+     nullptr},
+    {ngx_string("auth_realm_revocation_records"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     guard::directive<set_revocation_records>, NGX_HTTP_MAIN_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_revocation_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_msec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, revocation_interval),
      nullptr},
     {ngx_string("auth_realm_thread_pool"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(MainConf, thread_pool_name),
@@ -103,6 +110,8 @@ KeyStore* worker_keys = nullptr;
 WorkerTokenCache* worker_tokens = nullptr;
 TenantStates* worker_tenants = nullptr;
 RedisRejections* worker_rejections = nullptr;
+RevocationTable* worker_revocations = nullptr;
+RevocationPoller* worker_revocation_poller = nullptr;
 
 // Slots of the per-worker verified-token table (tokens are ~1 KB each).
 constexpr size_t kWorkerTokenSlots = 4096;
@@ -132,7 +141,50 @@ void* create_main_conf(ngx_conf_t* cf) {
   if (mcf->source == nullptr) return nullptr;
   mcf->tenant_state_interval = NGX_CONF_UNSET_MSEC;
   mcf->tenant_registry = NGX_CONF_UNSET;
+  mcf->revocation_records = NGX_CONF_UNSET;
+  mcf->revocation_interval = NGX_CONF_UNSET_MSEC;
   return mcf;
+}
+
+// The revocation table's size and poll interval, checked at nginx -t.
+// Without a size it takes a quarter of the zone; with Redis only.
+char* init_revocations(ngx_conf_t* cf, MainConf* mcf) {
+  constexpr ngx_msec_t kMinInterval = 50, kMaxInterval = 1000;
+  ngx_conf_init_msec_value(mcf->revocation_interval, 250);
+  if (mcf->revocation_interval < kMinInterval || mcf->revocation_interval > kMaxInterval) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"auth_realm_revocation_interval\" must be between 50ms and 1s (records "
+                       "must reach every worker within 2 s)");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!mcf->source->use_redis) {
+    if (mcf->revocation_records > 0) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"auth_realm_revocation_records\" needs \"auth_realm_redis\" "
+                         "(revocation records come from the fleet's Redis)");
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    mcf->revocation_records = 0;
+    return NGX_CONF_OK;
+  }
+  if (mcf->shm_zone == nullptr) return NGX_CONF_OK;  // postconfiguration says what is missing
+  size_t zone = mcf->shm_zone->shm.size;
+  if (mcf->revocation_records == NGX_CONF_UNSET) {
+    mcf->revocation_records =
+        static_cast<ngx_int_t>(ngx_max(zone / 4 / RevocationTable::kBytesPerRecord, 16));
+  }
+  size_t bytes = RevocationTable::bytes_for(static_cast<size_t>(mcf->revocation_records));
+  if (bytes > zone / 2) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"auth_realm_revocation_records %i\" needs %uz bytes (%uz a record), more "
+                       "than half of \"auth_realm_zone\" %V (%uz bytes): make the zone larger "
+                       "or the table smaller",
+                       mcf->revocation_records, bytes, RevocationTable::kBytesPerRecord,
+                       &mcf->shm_zone->shm.name, zone);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  mcf->zone->set_revocation_capacity(static_cast<size_t>(mcf->revocation_records));
+  return NGX_CONF_OK;
 }
 
 char* init_main_conf(ngx_conf_t* cf, void* conf) {
@@ -145,7 +197,7 @@ char* init_main_conf(ngx_conf_t* cf, void* conf) {
                        "registry lives in Redis)");
     return static_cast<char*>(NGX_CONF_ERROR);
   }
-  return NGX_CONF_OK;
+  return init_revocations(cf, mcf);
 }
 
 void* create_srv_conf(ngx_conf_t* cf) {
@@ -306,6 +358,13 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
                                         mcf->thread_pool, mcf->zone, worker_rejections, cycle->log);
     if (worker_tenants == nullptr) return NGX_ERROR;
   }
+  worker_revocations = mcf->zone->revocations();
+  if (worker_revocations != nullptr && mcf->source->use_redis) {
+    worker_revocation_poller = new (std::nothrow)
+        RevocationPoller(mcf->source->redis, mcf->revocation_interval, mcf->thread_pool,
+                         worker_revocations, worker_rejections, cycle->log);
+    if (worker_revocation_poller == nullptr) return NGX_ERROR;
+  }
   return NGX_OK;
 }
 
@@ -316,6 +375,9 @@ void exit_process(ngx_cycle_t*) {
   worker_tokens = nullptr;
   delete worker_tenants;
   worker_tenants = nullptr;
+  delete worker_revocation_poller;
+  worker_revocation_poller = nullptr;
+  worker_revocations = nullptr;
   delete worker_rejections;
   worker_rejections = nullptr;
 }
@@ -504,6 +566,27 @@ char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   return set_list(cf, cmd, conf);
 }
 
+// auth_realm_revocation_records <records> | off
+char* set_revocation_records(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* mcf = static_cast<MainConf*>(conf);
+  if (mcf->revocation_records != NGX_CONF_UNSET) return const_cast<char*>("is duplicate");
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  if (to_view(value[1]) == "off") {
+    mcf->revocation_records = 0;
+    return NGX_CONF_OK;
+  }
+  ngx_int_t n = ngx_atoi(value[1].data, value[1].len);
+  // 2^26 records: 4 GiB of zone, beyond any nginx's needs.
+  if (n == NGX_ERROR || n < 1 || n > (1 << 26)) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" takes a number of records (1 to 67108864) or off, not \"%V\"",
+                       &cmd->name, &value[1]);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  mcf->revocation_records = n;
+  return NGX_CONF_OK;
+}
+
 char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
       ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -516,6 +599,7 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
 KeyStore* worker_key_store() { return worker_keys; }
 WorkerTokenCache* worker_token_cache() { return worker_tokens; }
 TenantStates* worker_tenant_states() { return worker_tenants; }
+RevocationTable* worker_revocation_table() { return worker_revocations; }
 
 }  // namespace realm_auth
 

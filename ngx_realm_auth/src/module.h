@@ -9,9 +9,11 @@
 #include "jwks_source.h"
 #include "ngx.h"
 #include "purpose.h"
+#include "revocation_table.h"
 #include "status.h"
 #include "token_hash.h"
 #include "verifier.h"
+#include "worker_token_cache.h"
 
 extern "C" ngx_module_t ngx_http_realm_auth_module;
 
@@ -31,6 +33,8 @@ struct MainConf {
   JwksSourceConfig* source;          // Redis endpoint and fetch limits (auth_realm_redis)
   ngx_msec_t tenant_state_interval;  // auth_realm_tenant_state_interval (0 = off)
   ngx_flag_t tenant_registry;        // auth_realm_tenant_registry
+  ngx_int_t revocation_records;      // auth_realm_revocation_records (0 = off; unset = auto)
+  ngx_msec_t revocation_interval;    // auth_realm_revocation_interval
   ngx_flag_t used;                   // some location has auth_realm on
 };
 
@@ -63,16 +67,19 @@ struct LocConf {
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
-  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kDone };
+  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kWaitingForRevocations, kDone };
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the bearer credential (points into the header)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
   InspectedToken inspected;                  // parsed token awaiting keys
   std::shared_ptr<const Identity> identity;  // set when verified
-  Status status = Status::kOk;               // outcome, for $realm_auth_error
-  ngx_int_t rc = NGX_DECLINED;               // access-phase result once done
-  ngx_msec_t wait_started = 0;               // when the request began waiting for keys
-  bool refetch_requested = false;            // one unknown-kid refetch per request
+  RevocationKeys revocation_keys;            // of identity, once have_revocation_keys
+  bool have_revocation_keys = false;
+  TokenSlotRef cache_slot;         // the worker cache entry of a hit
+  Status status = Status::kOk;     // outcome, for $realm_auth_error
+  ngx_int_t rc = NGX_DECLINED;     // access-phase result once done
+  ngx_msec_t wait_started = 0;     // when the request began waiting for keys
+  bool refetch_requested = false;  // one unknown-kid refetch per request
   ngx_http_request_t* request = nullptr;
   JsonPtr claims_json;  // decoded on first use of a $jwt_claim_ variable
   JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable
@@ -113,5 +120,7 @@ const RequestPurpose* request_purpose(ngx_http_request_t* r);
 KeyStore* worker_key_store();
 WorkerTokenCache* worker_token_cache();
 TenantStates* worker_tenant_states();  // null without Redis
+// This nginx's revocation table (in the zone); null without one.
+RevocationTable* worker_revocation_table();
 
 }  // namespace realm_auth

@@ -15,19 +15,32 @@ size_t WorkerTokenCache::index(const void* settings, std::string_view token) con
 }
 
 std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings, std::string_view token,
-                                                       time_t now) const {
-  const Slot& s = slots_[index(settings, token)];
+                                                       time_t now, RevocationKeys& keys,
+                                                       TokenSlotRef& ref) const {
+  size_t i = index(settings, token);
+  const Slot& s = slots_[i];
   if (s.settings != settings || s.valid_until <= now || s.token != token) return nullptr;
+  keys = s.keys;
+  ref = {i, s.generation};
   return s.identity;
 }
 
+void WorkerTokenCache::note_not_revoked(const TokenSlotRef& ref, uint64_t checked) {
+  if (ref.generation == 0 || ref.index >= slots_.size()) return;
+  Slot& s = slots_[ref.index];
+  if (s.generation == ref.generation) s.keys.checked = checked;
+}
+
 void WorkerTokenCache::store(const void* settings, std::string_view token,
-                             std::shared_ptr<const Identity> identity, time_t valid_until) {
+                             std::shared_ptr<const Identity> identity, time_t valid_until,
+                             const RevocationKeys& keys) {
   Slot& s = slots_[index(settings, token)];
   s.settings = settings;
   s.token.assign(token);
   s.identity = std::move(identity);
   s.valid_until = valid_until;
+  s.keys = keys;
+  s.generation = ++generations_;
 }
 
 void WorkerTokenCache::forget_issuer(const std::string& issuer) {

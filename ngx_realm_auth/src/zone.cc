@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "module.h"
+
 namespace realm_auth {
 
 namespace {
@@ -161,7 +163,7 @@ std::string serialize(const Identity& id) {
   std::string out;
   out.reserve(256);
   for (const std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                               &id.email, &id.department_id, &id.key_id}) {
+                               &id.email, &id.department_id, &id.key_id, &id.session_id}) {
     put(out, *s);
   }
   put_u64(out, id.roles.size());
@@ -174,7 +176,7 @@ std::string serialize(const Identity& id) {
 bool deserialize(const u_char* p, size_t len, Identity& id) {
   const u_char* end = p + len;
   for (std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                         &id.email, &id.department_id, &id.key_id}) {
+                         &id.email, &id.department_id, &id.key_id, &id.session_id}) {
     if (!get(p, end, *s)) return false;
   }
   uint64_t count, exp;
@@ -207,6 +209,7 @@ struct Zone::Shared {
   ngx_atomic_t jwks_epoch;      // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
+  void* revocations;  // RevocationTable memory, null without one
 };
 
 Zone::Shared* Zone::shared() const { return static_cast<Shared*>(shm_zone_->data); }
@@ -214,10 +217,30 @@ ngx_slab_pool_t* Zone::slab() const {
   return reinterpret_cast<ngx_slab_pool_t*>(shm_zone_->shm.addr);
 }
 
+ngx_int_t Zone::add_revocations(ngx_shm_zone_t* shm_zone, size_t capacity) {
+  auto* sh = static_cast<Shared*>(shm_zone->data);
+  if (capacity == 0 || sh->revocations != nullptr) return NGX_OK;
+  auto* pool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
+  void* memory = ngx_slab_calloc(pool, RevocationTable::bytes_for(capacity));
+  if (memory == nullptr || !RevocationTable::create(memory, capacity)) {
+    ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                  "realm_auth: no room for a revocation table of %uz records in "
+                  "auth_realm_zone \"%V\"",
+                  capacity, &shm_zone->shm.name);
+    return NGX_ERROR;
+  }
+  sh->revocations = memory;
+  return NGX_OK;
+}
+
 ngx_int_t Zone::init(ngx_shm_zone_t* shm_zone, void* old_data) {
+  // Until now data is the new configuration's (set_zone).
+  size_t capacity = static_cast<MainConf*>(shm_zone->data)->zone->revocation_capacity_;
   if (old_data != nullptr) {  // reload with the same zone: keep everything
     shm_zone->data = old_data;
-    return NGX_OK;
+    // The table keeps its records and its size for the zone's life; a
+    // reload that first turns revocations on makes one.
+    return add_revocations(shm_zone, capacity);
   }
   auto* pool = reinterpret_cast<ngx_slab_pool_t*>(shm_zone->shm.addr);
   if (shm_zone->shm.exists) {  // Windows-only path in nginx; kept for symmetry
@@ -243,7 +266,14 @@ ngx_int_t Zone::init(ngx_shm_zone_t* shm_zone, void* old_data) {
   if (pool->log_ctx == nullptr) return NGX_ERROR;
   ngx_sprintf(pool->log_ctx, "%s%V\"%Z", kLogCtx, &shm_zone->shm.name);
   pool->log_nomem = 0;  // a full zone evicts tokens; no "no memory" alert per insert
-  return NGX_OK;
+  return add_revocations(shm_zone, capacity);
+}
+
+RevocationTable* Zone::revocations() {
+  if (!revocations_ && shared()->revocations != nullptr) {
+    revocations_ = std::make_unique<RevocationTable>(shared()->revocations, &slab()->mutex);
+  }
+  return revocations_.get();
 }
 
 // --- issuers ---------------------------------------------------------------
@@ -585,6 +615,21 @@ void Zone::count_refused(Status s) {
   ngx_atomic_fetch_add(&shared()->refused[static_cast<unsigned>(s)], 1);
 }
 
+std::string Zone::revocation_json() {
+  RevocationTable* table = revocations();
+  if (table == nullptr) return ",\"revocation\":null";
+  RevocationStats st = table->stats(ngx_current_msec);
+  auto n = [](uint64_t v) { return std::to_string(static_cast<unsigned long long>(v)); };
+  return ",\"revocation\":{\"records\":" + n(st.records) + ",\"capacity\":" + n(st.capacity) +
+         ",\"polls\":" + n(st.polls) + ",\"poll_errors\":" + n(st.poll_errors) +
+         ",\"rejected\":" + n(st.rejected) + ",\"overflowed\":" + n(st.overflowed) +
+         ",\"dropped\":" + n(st.dropped) +
+         ",\"floor_not_before\":" + std::to_string(static_cast<long long>(st.floor_not_before)) +
+         ",\"last_poll_age_ms\":" + (st.polled ? n(st.last_poll_age) : std::string("null")) +
+         ",\"poller_pid\":" + std::to_string(static_cast<long long>(st.poller)) + ",\"cursor\":\"" +
+         st.cursor + "\"}";
+}
+
 ngx_str_t Zone::status_json(ngx_pool_t* pool) {
   Shared* sh = shared();
   ngx_slab_pool_t* sp = slab();
@@ -628,7 +673,7 @@ ngx_str_t Zone::status_json(ngx_pool_t* pool) {
       std::string(reinterpret_cast<char*>(shm_zone_->shm.name.data), shm_zone_->shm.name.len) +
       "\",\"size\":" + std::to_string(shm_zone_->shm.size) +
       ",\"pages\":" + std::to_string(total_pages) +
-      ",\"free_pages\":" + std::to_string(free_pages) + "}}\n";
+      ",\"free_pages\":" + std::to_string(free_pages) + "}" + revocation_json() + "}\n";
 
   ngx_str_t out{0, nullptr};
   out.data = static_cast<u_char*>(ngx_pnalloc(pool, json.size()));

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "identity.h"
 #include "ngx.h"
+#include "revocation_table.h"
 #include "status.h"
 #include "token_hash.h"
 
@@ -70,6 +72,13 @@ class Zone {
 
   explicit Zone(ngx_shm_zone_t* shm_zone) : shm_zone_(shm_zone) {}
 
+  // Records of the revocation table made with the zone (0 = none: no
+  // Redis, or auth_realm_revocation_records off). Set at configuration.
+  void set_revocation_capacity(size_t records) { revocation_capacity_ = records; }
+  // The revocation table, null when the zone has none. Made once per
+  // process (init_process), then only read.
+  RevocationTable* revocations();
+
   // Looks the issuer up; copies the document when its generation is not
   // `have`; optionally claims the fetch (see ClaimPolicy). False only when
   // a needed entry could not be made: the zone is full, or document-less
@@ -125,7 +134,12 @@ class Zone {
   // dropping tokens.
   void* alloc_locked(size_t size, bool zeroed);
   ngx_slab_pool_t* slab() const;
+  std::string revocation_json();  // the "revocation" member of status_json
+  // Allocates the revocation table in a zone that has none.
+  static ngx_int_t add_revocations(ngx_shm_zone_t* shm_zone, size_t capacity);
   ngx_shm_zone_t* shm_zone_;
+  size_t revocation_capacity_ = 0;
+  std::unique_ptr<RevocationTable> revocations_;
 };
 
 }  // namespace realm_auth

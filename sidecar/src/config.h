@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "keycloak/realm_spec.h"
 #include "redis_client.h"
 
 namespace realm_sidecar {
@@ -81,6 +82,17 @@ struct Config {
   // an nginx without Redis, than a token's life + leeway and
   // auth_realm_jwks_ttl + auth_realm_jwks_stale.
   long slug_quarantine_s = 15;
+
+  // Revocation (issue 9). Where Keycloak POSTs back-channel logout tokens,
+  // through nginx: tenant <slug> gets <base>/<slug> on its admin-console
+  // (empty = no back-channel logout; the start log says so).
+  std::string backchannel_logout_base;
+  // The longest access-token lifetime of tenant realms, for how long a
+  // revocation record is kept; at least the realm spec's
+  // (kAccessTokenLifespanS), raised when an operator lengthened it by hand.
+  long revocation_token_lifetime_s = kAccessTokenLifespanS;
+  // How old (iat) a logout token may be: Keycloak sends it at once.
+  long logout_token_max_age_s = 120;
 };
 
 // Parses KEY=VALUE lines (blank lines and '#' comments skipped, optional

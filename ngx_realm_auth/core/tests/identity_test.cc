@@ -51,6 +51,7 @@ void keycloak_access_token(void**) {
   assert_string_equal(id.department_id.c_str(), "dept-7");
   assert_int_equal(id.exp, 1700000300);
   assert_int_equal(id.iat, 1700000000);  // binds the token to its tenant's incarnation
+  assert_string_equal(id.session_id.c_str(), "b1e2");  // session revocation records name it
 }
 
 void client_roles_when_configured(void**) {
@@ -70,6 +71,7 @@ void optional_claims_absent(void**) {
   assert_string_equal(id.username.c_str(), "");
   assert_string_equal(id.email.c_str(), "");
   assert_string_equal(id.department_id.c_str(), "");
+  assert_string_equal(id.session_id.c_str(), "");  // service accounts: revoked by sub only
   assert_int_equal(id.exp, 1500000000);
   assert_status(extract(R"({"sub":"u","exp":1,"realm_access":{}})"), Status::kOk);
 }
@@ -80,6 +82,8 @@ void wrong_types_refused(void**) {
       R"({"sub":"u","exp":1,"email":["a@b"]})",
       R"({"sub":"u","exp":1,"department_id":12})",
       R"({"sub":"u","exp":1,"department_id":null})",
+      R"({"sub":"u","exp":1,"sid":7})",
+      R"({"sub":"u","exp":1,"sid":["s"]})",
       R"({"sub":"u","exp":1,"realm_access":[]})",
       R"({"sub":"u","exp":1,"realm_access":{"roles":"admin"}})",
       R"({"sub":"u","exp":1,"realm_access":{"roles":["a",1]}})",

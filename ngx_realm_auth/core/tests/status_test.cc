@@ -16,6 +16,7 @@ void names_are_snake_case_and_unique(void**) {
   assert_string_equal(status_name(Status::kExpired), "expired");
   assert_string_equal(status_name(Status::kTokenIsJwe), "token_is_jwe");
   assert_string_equal(status_name(Status::kPurposeMissing), "purpose_missing");
+  assert_string_equal(status_name(Status::kTokenRevoked), "token_revoked");
   std::set<std::string> seen;
   for (unsigned i = 0; i < static_cast<unsigned>(Status::kCount); ++i) {
     const char* name = status_name(static_cast<Status>(i));

@@ -13,6 +13,7 @@
 #include "provisioning/outcome.h"
 #include "provisioning/signing_keys.h"
 #include "provisioning/tenant_saga.h"
+#include "revocation/backchannel_logout.h"
 #include "revocation/revocation_publisher.h"
 #include "store/tenant_store.h"
 
@@ -24,8 +25,10 @@ struct App {
   TenantSaga& saga;
   AdminClient& keycloak;
   PgPool& pg;
-  const ActorRateLimiter* limiter = nullptr;  // for GET /status
   RevocationPublisher& revocations;
+  const ActorRateLimiter* limiter = nullptr;  // for GET /status
+  // POST /backchannel-logout/{tenant_id}; null: the route answers 404.
+  BackchannelLogout* backchannel = nullptr;
   SigningKeys* keys = nullptr;  // /tenants/{id}/keys (set by serve)
 };
 

@@ -109,6 +109,18 @@ std::vector<Route> api_routes(App& app) {
       {"POST", "/tenants/{tenant_id}/keys:rotate", bind_id(app, rotate_key)},
       {"POST", "/tenants/{tenant_id}/keys/{kid}:retire", bind_key(app, retire_key)},
       {"GET", "/audit", bind(app, read_audit)},
+      // OpenID Connect back-channel logout from tenant realms, through
+      // nginx without a bearer token: the signed logout token is the
+      // credential (revocation/backchannel_logout.h).
+      {"POST", "/backchannel-logout/{tenant_id}",
+       [&app](const HttpRequest& req, const PathParams& params) {
+         const std::string& id = params.at("tenant_id");
+         if (app.backchannel == nullptr || !realm_auth::is_valid_slug(id)) {
+           return problem(404, "no back-channel logout endpoint for '" + id.substr(0, 64) + "'", "",
+                          req.request_id);
+         }
+         return app.backchannel->handle(req, id);
+       }},
       // Counters for operators (loopback port only; nginx does not route
       // it): what the per-actor rate limit refused. No identities.
       {"GET", "/status",

@@ -81,6 +81,15 @@ class RequestAuthenticator {
   // `authorization` is the raw Authorization header value.
   AuthOutcome authenticate(const std::string& authorization);
 
+  // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
+  // `incarnation` keys the entry with the issuer: a new incarnation of a
+  // slug starts from an empty entry, and the entries of the issuer's other
+  // incarnations are dropped when it is filled. Public for the other
+  // tokens the sidecar verifies with the same keys (back-channel logout).
+  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
+                                                   const std::string& incarnation, bool force,
+                                                   realm_auth::Status& why);
+
  private:
   struct Entry {
     std::shared_ptr<const realm_auth::Jwks> keys;
@@ -89,13 +98,6 @@ class RequestAuthenticator {
     // right after a regular fetch must not wait refetch_interval).
     std::chrono::steady_clock::time_point refetched;
   };
-  // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
-  // `incarnation` keys the entry with the issuer: a new incarnation of a
-  // slug starts from an empty entry, and the entries of the issuer's other
-  // incarnations are dropped when it is filled.
-  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
-                                                   const std::string& incarnation, bool force,
-                                                   realm_auth::Status& why);
 
   AuthConfig config_;
   Fetch fetch_;

@@ -78,7 +78,15 @@ JsonPtr console_client(const RealmSpecInput& in) {
   // the client that asked for it.
   json_set(attrs.get(), "pkce.code.challenge.method", "S256");
   json_set(attrs.get(), "post.logout.redirect.uris", "+");
+  if (!in.backchannel_logout_url.empty()) {
+    for (const auto& kv : console_logout_attributes(in.backchannel_logout_url)) {
+      json_set(attrs.get(), kv.first.c_str(), kv.second);
+    }
+  }
   json_set(c.get(), "attributes", std::move(attrs));
+  // Logouts reach the sidecar over the back channel only: the browser
+  // (front channel) is not a path a revocation can depend on.
+  json_set(c.get(), "frontchannelLogout", false);
   json_set(c.get(), "protocolMappers", mappers(true));
   return c;
 }
@@ -211,6 +219,17 @@ JsonPtr realm_security_settings() {
 
 std::string realm_name_for(const std::string& slug) { return "tenant-" + slug; }
 
+std::string backchannel_logout_url(const std::string& base, const std::string& slug) {
+  return base + "/" + slug;
+}
+
+std::vector<std::pair<std::string, std::string>> console_logout_attributes(const std::string& url) {
+  return {{"backchannel.logout.url", url},
+          // sid in every logout token: one session ends, not the user's all.
+          {"backchannel.logout.session.required", "true"},
+          {"backchannel.logout.revoke.offline.tokens", "false"}};
+}
+
 std::string issuer_for(const std::string& keycloak_url, const std::string& slug) {
   return keycloak_url + "/realms/" + realm_name_for(slug);
 }
@@ -270,7 +289,7 @@ JsonPtr realm_representation(const RealmSpecInput& in) {
   json_set(r.get(), "loginWithEmailAllowed", true);
   json_set(r.get(), "duplicateEmailsAllowed", false);
   json_set(r.get(), "defaultSignatureAlgorithm", "RS256");
-  json_set(r.get(), "accessTokenLifespan", 300LL);
+  json_set(r.get(), "accessTokenLifespan", static_cast<long long>(kAccessTokenLifespanS));
   json_object_update(r.get(), realm_security_settings().get());
   json_set(r.get(), "roles", roles());
   if (!in.departments.empty()) json_set(r.get(), "groups", groups(in.departments));

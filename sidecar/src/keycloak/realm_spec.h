@@ -21,7 +21,25 @@ struct RealmSpecInput {
   std::vector<std::string> departments;            // → groups /departments/<dept>
   std::vector<std::string> console_redirect_uris;  // admin-console redirect URIs
   bool console_password_grant = false;             // direct access grants (local/tests)
+  // Where Keycloak POSTs OpenID Connect back-channel logout tokens for this
+  // tenant (backchannel_logout_url()); empty = admin-console gets none.
+  std::string backchannel_logout_url;
 };
+
+// The access-token lifetime of tenant realms (accessTokenLifespan), and so
+// the longest any of their access tokens lives: no client overrides it and
+// the implicit flow (its own, longer lifespan) is off on every client.
+// Revocation records are kept this long (+ skew) after the revocation.
+constexpr long kAccessTokenLifespanS = 300;
+
+// "<base>/<slug>": the sidecar's back-channel logout endpoint for a tenant,
+// reached through nginx (BACKCHANNEL_LOGOUT_BASE_URL).
+std::string backchannel_logout_url(const std::string& base, const std::string& slug);
+
+// The admin-console client attributes that make Keycloak send a logout
+// token with the session id to `url` whenever a session ends: what the
+// realm spec sets and what reconcile brings existing clients up to.
+std::vector<std::pair<std::string, std::string>> console_logout_attributes(const std::string& url);
 
 // Client ids inside every tenant realm.
 constexpr const char* kConsoleClientId = "admin-console";

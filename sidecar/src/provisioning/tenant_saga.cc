@@ -131,8 +131,12 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
 
   // Step 1: the realm, complete, in one request.
-  RealmSpecInput spec{slug, display_name, departments, config_.console_redirect_uris,
-                      config_.console_password_grant};
+  RealmSpecInput spec{slug,
+                      display_name,
+                      departments,
+                      config_.console_redirect_uris,
+                      config_.console_password_grant,
+                      logout_url(slug)};
   JsonPtr rep = realm_representation(spec);
   KcResponse r = kc_.create_realm(rep.get());
   if (!r.ok()) {
@@ -284,12 +288,56 @@ Outcome TenantSaga::upgrade_realm(const TenantRow& row, bool& changed) {
   JsonPtr list = json_parse(r.body);
   size_t i;
   json_t* m;
+  bool has_audience = false;
   json_array_foreach(list.get(), i, m) {
-    if (json_member_string(m, "name") == kSidecarAudienceMapperName) return Outcome{};
+    if (json_member_string(m, "name") == kSidecarAudienceMapperName) has_audience = true;
   }
-  JsonPtr mapper = sidecar_audience_mapper();
-  r = kc_.call(nullptr, "POST", path, mapper.get());
-  if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+  if (!has_audience) {
+    JsonPtr mapper = sidecar_audience_mapper();
+    r = kc_.call(nullptr, "POST", path, mapper.get());
+    if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+    changed = true;
+  }
+  bool logout_changed = false;
+  Outcome o = upgrade_console_logout(row, uuid, logout_changed);
+  changed = changed || logout_changed;
+  return o;
+}
+
+std::string TenantSaga::logout_url(const std::string& slug) const {
+  return config_.backchannel_logout_base.empty()
+             ? std::string()
+             : backchannel_logout_url(config_.backchannel_logout_base, slug);
+}
+
+Outcome TenantSaga::upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
+                                           bool& changed) {
+  changed = false;
+  const std::string url = logout_url(row.tenant_id);
+  if (url.empty()) return Outcome{};
+  const std::string path =
+      AdminClient::segment(row.realm_name) + "/clients" + AdminClient::segment(console_uuid);
+  KcResponse r = kc_.call(nullptr, "GET", path);
+  if (!r.ok()) return from_kc(r, "reading admin-console of " + row.realm_name);
+  JsonPtr client = json_parse(r.body);
+  if (!json_is_object(client.get())) {
+    return fail(502, "Keycloak answered admin-console of " + row.realm_name + " with no object");
+  }
+  json_t* attrs = json_object_get(client.get(), "attributes");
+  if (!json_is_object(attrs)) {
+    json_object_set_new(client.get(), "attributes", json_object());
+    attrs = json_object_get(client.get(), "attributes");
+  }
+  bool differs = !json_is_false(json_object_get(client.get(), "frontchannelLogout"));
+  for (const auto& kv : console_logout_attributes(url)) {
+    differs = differs || json_member_string(attrs, kv.first.c_str()) != kv.second;
+    json_set(attrs, kv.first.c_str(), kv.second);
+  }
+  if (!differs) return Outcome{};
+  json_set(client.get(), "frontchannelLogout", false);
+  // The whole representation back, changed only in these members.
+  r = kc_.call(nullptr, "PUT", path, client.get());
+  if (!r.ok()) return from_kc(r, "setting back-channel logout on " + row.realm_name);
   changed = true;
   return Outcome{};
 }

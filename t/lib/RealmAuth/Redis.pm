@@ -48,11 +48,14 @@ sub start {
     my ($class, %o) = @_;
     my $bin = $ENV{REDIS_SERVER} || 'redis-server';
     my $dir = tempdir('realm-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
-        or croak "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    my $hmac = _random_text(43);
+    my $port = $o{port};
+    if (!$port) {
+        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
+            or croak "no free port: $!";
+        $port = $s->sockport;
+        close $s;
+    }
+    my $hmac = $o{hmac} // _random_text(43);
     _write("$dir/hmac.key", "$hmac\n");
     my (%pw, @acl);
     if ($o{acl}) {
@@ -195,6 +198,18 @@ sub _read {
         return [ map { _read($sock) } 1 .. $rest ];
     }
     die "unexpected redis reply: $line\n";
+}
+
+# Kills the server and starts an empty one on the same port with the same
+# fleet key: Redis lost its data (a restart without persistence).
+sub restart {
+    my ($self) = @_;
+    $self->stop;
+    my $fresh = ref($self)->start(port => $self->{port}, hmac => $self->{hmac});
+    %$self = %$fresh;
+    $fresh->{pid} = undef;    # $self owns the process now
+    $LIVE{ $self->{pid} } = $self;
+    return $self;
 }
 
 sub stop {
