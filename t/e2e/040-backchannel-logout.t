@@ -10,7 +10,7 @@
 # session's and other users' tokens pass. A logout token captured off the
 # wire is accepted once, then refused as a replay; forged ones are 400;
 # reconcile puts a changed logout URL back.
-#   prove -It/e2e/lib t/e2e/037-backchannel-logout.t   (make up, make build first)
+#   prove -It/e2e/lib t/e2e/040-backchannel-logout.t   (make up, make build first)
 use strict;
 use warnings;
 use FindBin;
