@@ -4,9 +4,11 @@
 # sidecar's API behind nginx as the platform operator, so every step is
 # authorized by policy and written to the audit ledger.
 #
-# Idempotent: an existing tenant or user (409) is left as it is and the
-# script still exits 0. One-time passwords are printed only for users
-# created by this run; they are never written anywhere.
+# Idempotent: it reads first (GET the tenant, GET its users by username) and
+# creates only what is missing, so a rerun changes nothing and writes no
+# failure row to the ledger; it still exits 0. One-time passwords are
+# printed only for users created by this run; they are never written
+# anywhere.
 set -euo pipefail
 COMPONENT=seed-demo
 . "$(dirname "$0")/stack/common.sh"
@@ -40,28 +42,41 @@ detail() { http_body | json_get 'd.get("detail", d)' 2>/dev/null || http_body | 
 TOKEN=$(TOKEN_USER=$PLATFORM_OPERATOR_USER TOKEN_PASSWORD=$(read_secret operator.password) \
   kc_token "$PLATFORM_REALM" "$PLATFORM_CLI_CLIENT_ID") || die "cannot log in as the platform operator"
 
-code=$(call POST /tenants "{\"slug\":\"$slug\",\"display_name\":\"Demo tenant\",\"departments\":[\"operations\",\"finance\"]}")
+# Ask before creating: a rerun reads what exists (a read leaves no failure
+# row in the ledger) and creates only what is missing.
+code=$(call GET "/tenants/$slug")
 case $code in
-  201) log "tenant $slug created (realm $realm)" ;;
-  409)
-    code=$(call GET "/tenants/$slug")
-    [[ $code == 200 ]] || die "tenant $slug exists but cannot be read: HTTP $code $(detail)"
+  200)
     status=$(http_body | json_get 'd["status"]')
     [[ $status == active ]] || die "tenant $slug exists with status '$status' (try: scripts/stack/sidecar.sh run reconcile)"
     log "tenant $slug already exists (realm $realm), unchanged"
     ;;
-  *) die "creating tenant $slug failed: HTTP $code $(detail)" ;;
+  404)
+    code=$(call POST /tenants "{\"slug\":\"$slug\",\"display_name\":\"Demo tenant\",\"departments\":[\"operations\",\"finance\"]}")
+    case $code in
+      201) log "tenant $slug created (realm $realm)" ;;
+      409) log "tenant $slug was created meanwhile, unchanged" ;;
+      *) die "creating tenant $slug failed: HTTP $code $(detail)" ;;
+    esac
+    ;;
+  *) die "reading tenant $slug failed: HTTP $code $(detail)" ;;
 esac
 
 declare -A created=()
 for role in "${roles[@]}"; do
+  code=$(call GET "/tenants/$slug/users?username=$role")
+  [[ $code == 200 ]] || die "looking up user $role failed: HTTP $code $(detail)"
+  if [[ $(http_body | json_get 'len(d["users"])') != 0 ]]; then
+    log "user $role already exists, unchanged"
+    continue
+  fi
   dept=""
   [[ $role == officer || $role == supervisor ]] && dept=',"department_id":"operations"'
   code=$(call POST "/tenants/$slug/users" \
     "{\"username\":\"$role\",\"email\":\"$role@$slug.localhost\",\"first_name\":\"Demo\",\"last_name\":\"${role^}\",\"roles\":[\"$role\"]$dept}")
   case $code in
     201) created[$role]=$(http_body | json_get 'd["temporary_password"]') ;;
-    409) log "user $role already exists, unchanged" ;;
+    409) log "user $role was created meanwhile, unchanged" ;;
     *) die "creating user $role failed: HTTP $code $(detail)" ;;
   esac
 done

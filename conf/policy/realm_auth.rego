@@ -29,7 +29,15 @@ actions := {
 	"secret.rotate": {"type": "secret", "one_tenant": true, "tenant_roles": []},
 	"user.create": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
 	"user.read": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin", "auditor"]},
+	"user.update": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
+	"user.delete": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
+	"user.password.reset": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
+	"user.sessions.revoke": {"type": "user", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
+	"tenant.sessions.revoke": {"type": "tenant", "one_tenant": true, "tenant_roles": ["tenant_admin"]},
 	"audit.read": {"type": "audit", "one_tenant": false, "tenant_roles": ["auditor"], "tenant_roles_need_tenant_id": true},
+	"key.read": {"type": "key", "one_tenant": true, "tenant_roles": ["tenant_admin", "auditor"]},
+	"key.rotate": {"type": "key", "one_tenant": true, "tenant_roles": []},
+	"key.retire": {"type": "key", "one_tenant": true, "tenant_roles": []},
 }
 
 actor := object.get(input, "actor", {})

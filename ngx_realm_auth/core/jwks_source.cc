@@ -62,9 +62,20 @@ class RedisTier {
       rejection_ = "\"" + config_.redis.prefix + doc_key_ + "\": " + why;
     }
     found = r == RedisRead::kFound;
-    if (found) body = std::move(v.payload);
+    if (found) {
+      // A copy at the end of its life (written by an instance with a longer
+      // TTL than ours) is a miss: taking it would have us refresh again at
+      // once, and keep a removed key alive past our TTL.
+      age_ms_ = std::max(0L, static_cast<long>(unix_ms() - v.issued_ms));
+      if (age_ms_ >= config_.ttl_ms) {
+        found = false;
+        return true;
+      }
+      body = std::move(v.payload);
+    }
     return true;
   }
+  long age_ms() const { return age_ms_; }
 
   // Without randomness there is no safe lock token: report failure so the
   // caller skips the lock dance and fetches directly.
@@ -108,6 +119,7 @@ class RedisTier {
   const JwksSourceConfig& config_;
   std::string token_;
   bool rejected_ = false;
+  long age_ms_ = 0;  // of the last document read
   std::string rejection_;
 };
 
@@ -134,6 +146,7 @@ JwksFetchOutcome from_redis(std::string body, const RedisTier& redis) {
   redis.report(out);
   out.status = Status::kOk;
   out.origin = JwksOrigin::kRedis;
+  out.age_ms = redis.age_ms();
   out.body = std::move(body);
   return out;
 }

@@ -43,6 +43,10 @@ struct JwksFetchOutcome {
   bool redis_rejected = false;  // Redis held a forged, expired or oversized document
   std::string rejection;        // why, for a rate-limited log line (no value quoted)
   long http_status = 0;         // status of the HTTP fetch, 0 when none arrived
+  // How old the document already was when it arrived: for a Redis copy, the
+  // time since another instance fetched it (the seal's issue time), so the
+  // key set expires at the issuer's pace, not TTL after every reader's read.
+  long age_ms = 0;
 };
 
 // `force_http` skips the Redis read (unknown-kid refetch: Redis holds the

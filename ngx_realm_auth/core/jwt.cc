@@ -16,7 +16,13 @@ bool iequals(std::string_view a, const char* b) {
 
 // RFC 7519 §5.1 / RFC 9068: access tokens say "JWT" or "at+jwt"; Keycloak
 // puts "JWT" in the header. Compared case-insensitively as media types are.
-bool header_typ_allowed(std::string_view typ) {
+// Logout tokens must say what they are (Back-Channel Logout 1.0 §2.4):
+// "logout+jwt", or its full media type (RFC 7515 §4.1.9 lets the
+// "application/" prefix be omitted).
+bool header_typ_allowed(std::string_view typ, JwtUse use) {
+  if (use == JwtUse::kLogout) {
+    return iequals(typ, "logout+jwt") || iequals(typ, "application/logout+jwt");
+  }
   return iequals(typ, "JWT") || iequals(typ, "at+jwt") || iequals(typ, "Bearer");
 }
 
@@ -32,7 +38,7 @@ bool kid_well_formed(std::string_view kid) {
   return true;
 }
 
-Status check_header(FlatJson::Value header, AlgSet allowed, Jwt& out) {
+Status check_header(FlatJson::Value header, AlgSet allowed, JwtUse use, Jwt& out) {
   FlatJson::Value alg = header.get("alg");
   if (!alg.is_string() || !alg_from_name(alg.string(), out.alg) ||
       (allowed & alg_bit(out.alg)) == 0) {
@@ -43,7 +49,10 @@ Status check_header(FlatJson::Value header, AlgSet allowed, Jwt& out) {
   if (header.get("crit").present()) return Status::kCritUnsupported;
 
   FlatJson::Value typ = header.get("typ");
-  if (typ.present() && !(typ.is_string() && header_typ_allowed(typ.string()))) {
+  // Optional for access tokens, required for logout tokens: an access or
+  // ID token (typ JWT) signed by the same realm is never a logout token.
+  if ((typ.present() || use == JwtUse::kLogout) &&
+      !(typ.is_string() && header_typ_allowed(typ.string(), use))) {
     return Status::kTypNotAllowed;
   }
 
@@ -54,18 +63,21 @@ Status check_header(FlatJson::Value header, AlgSet allowed, Jwt& out) {
 }
 
 // Keycloak marks its tokens with a "typ" claim: "Bearer" for access tokens,
-// "ID" for ID tokens, "Refresh" for refresh tokens. Only access tokens may
-// authorize requests.
-Status check_payload_typ(FlatJson::Value payload) {
+// "ID" for ID tokens, "Refresh" for refresh tokens, "Logout" for logout
+// tokens. Only access tokens may authorize requests, only logout tokens
+// may end sessions.
+Status check_payload_typ(FlatJson::Value payload, JwtUse use) {
   FlatJson::Value typ = payload.get("typ");
   if (!typ.present()) return Status::kOk;
-  if (!typ.is_string() || !iequals(typ.string(), "Bearer")) return Status::kTypNotAllowed;
+  const char* want = use == JwtUse::kLogout ? "Logout" : "Bearer";
+  if (!typ.is_string() || !iequals(typ.string(), want)) return Status::kTypNotAllowed;
   return Status::kOk;
 }
 
 }  // namespace
 
-Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out) {
+Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out,
+                 JwtUse use) {
   if (token.size() > limits.max_token_size) return Status::kTokenTooLarge;
 
   size_t dot1 = token.find('.');
@@ -97,9 +109,9 @@ Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allow
   s = out.payload.parse(payload_json, limits.max_depth, Status::kPayloadNotJson);
   if (s != Status::kOk) return s;
 
-  s = check_header(out.header.root(), allowed, out);
+  s = check_header(out.header.root(), allowed, use, out);
   if (s != Status::kOk) return s;
-  s = check_payload_typ(out.payload.root());
+  s = check_payload_typ(out.payload.root(), use);
   if (s != Status::kOk) return s;
 
   out.signing_input = token.substr(0, dot2);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,12 +27,25 @@ struct Jwt {
   std::string kid;
 };
 
+// What a token is for: the typ rules differ, and a token of one kind must
+// never pass as the other (RFC 8725 §3.11 explicit typing).
+enum class JwtUse : uint8_t {
+  // Access tokens: header typ absent or JWT / at+jwt / Bearer; payload typ
+  // claim, when present, "Bearer" (Keycloak marks ID and refresh tokens).
+  kAccess,
+  // OpenID Connect Back-Channel Logout 1.0 logout tokens: header typ
+  // required, logout+jwt (or application/logout+jwt); payload typ claim,
+  // when present, "Logout" (Keycloak's mark).
+  kLogout,
+};
+
 // Parses `token` (which must outlive `out`, see signing_input) and applies
 // the header rules, in this order: size, segment count (5 → kTokenIsJwe),
 // base64url, header JSON, payload JSON, alg in `allowed`, no crit, typ,
 // kid present and well-formed ([A-Za-z0-9._=+-]{1,128}, no ".."), and the
-// payload's typ claim when present (must be "Bearer"). jku, jwk, x5u and
-// x5c headers are ignored: keys only ever come from the issuer's JWKS.
-Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out);
+// payload's typ claim (see JwtUse). jku, jwk, x5u and x5c headers are
+// ignored: keys only ever come from the issuer's JWKS.
+Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out,
+                 JwtUse use = JwtUse::kAccess);
 
 }  // namespace realm_auth

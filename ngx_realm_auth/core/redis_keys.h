@@ -10,6 +10,9 @@
 //                   registry of auth_realm_tenant_registry)
 //   revocations     stream of sealed revocation records     sidecar appends,
 //                   (revocation_feed.h), trimmed by age     module reads
+//   revocations:epoch  sealed feed epoch (a UUID kept in      sidecar only
+//                   PostgreSQL): gone or different = Redis lost the stream,
+//                   which the sidecar then rebuilds from its rows
 #pragma once
 
 #include <string>
@@ -20,5 +23,6 @@ inline std::string jwks_key(const std::string& issuer) { return "jwks:" + issuer
 inline std::string lock_key(const std::string& issuer) { return "lock:" + issuer; }
 inline std::string tenant_key(const std::string& slug) { return "tenant:" + slug; }
 inline std::string revocations_key() { return "revocations"; }
+inline std::string revocation_epoch_key() { return "revocations:epoch"; }
 
 }  // namespace realm_auth

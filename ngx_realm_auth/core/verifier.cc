@@ -63,22 +63,27 @@ int64_t claimed_iat(const InspectedToken& t) {
   return v > 0 && v < 1e12 ? static_cast<int64_t>(v) : 0;
 }
 
-Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,
-                    int64_t now, Identity& out) {
-  // Cheap guard against a token inspected under a wider algorithm list.
-  if ((config.algorithms & alg_bit(t.jwt.alg)) == 0) return Status::kAlgNotAllowed;
+Status verify_jws(const Jwt& jwt, const Jwks& keys, AlgSet algorithms) {
+  // Cheap guard against a token parsed under a wider algorithm list.
+  if ((algorithms & alg_bit(jwt.alg)) == 0) return Status::kAlgNotAllowed;
 
   Status s;
-  const Jwk* key = keys.select(t.jwt.kid, t.jwt.alg, s);
+  const Jwk* key = keys.select(jwt.kid, jwt.alg, s);
   if (key == nullptr) return s;
   // The prepared verifier (made at Jwks::parse) skips OpenSSL's per-call
   // algorithm lookup; it gives the same answers, and EdDSA keys or keys whose
   // preparation failed have none and take the one-shot path.
-  const PreparedVerifier* prepared = key->verifier(t.jwt.alg);
-  const bool valid = prepared != nullptr ? prepared->verify(t.jwt.signing_input, t.jwt.signature)
-                                         : verify_signature(t.jwt.alg, key->key.get(),
-                                                            t.jwt.signing_input, t.jwt.signature);
-  if (!valid) return Status::kSignatureInvalid;
+  const PreparedVerifier* prepared = key->verifier(jwt.alg);
+  const bool valid = prepared != nullptr ? prepared->verify(jwt.signing_input, jwt.signature)
+                                         : verify_signature(jwt.alg, key->key.get(),
+                                                            jwt.signing_input, jwt.signature);
+  return valid ? Status::kOk : Status::kSignatureInvalid;
+}
+
+Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierConfig& config,
+                    int64_t now, Identity& out) {
+  Status s = verify_jws(t.jwt, keys, config.algorithms);
+  if (s != Status::kOk) return s;
   s = check_claims(t.jwt.payload.root(), config.claims, now);
   if (s != Status::kOk) return s;
   // Any string of the token may end up in a header or an nginx variable

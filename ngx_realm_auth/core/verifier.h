@@ -48,7 +48,13 @@ Status inspect_token(std::string_view token, const VerifierConfig& config, Inspe
 // Unverified when read before verify_token: only for choosing a reason.
 int64_t claimed_iat(const InspectedToken& t);
 
-// Selects the key, checks the signature, then the claims, refuses a token
+// Selects the key for the token's kid and alg (kKeyNotFound, kKeyMismatch)
+// and checks the signature (kSignatureInvalid); `algorithms` is the
+// allowlist the token was parsed under. The one signature rule of every
+// token kind (access tokens here, logout tokens in logout_token.h).
+Status verify_jws(const Jwt& jwt, const Jwks& keys, AlgSet algorithms);
+
+// Selects the key, checks the signature (verify_jws), then the claims, refuses a token
 // with a control byte in any of its strings (kClaimInvalid: every value the
 // module hands nginx comes from them), then builds the identity. `t` must come from inspect_token
 // with the same config.

@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <memory>
 #include <new>
 
@@ -302,11 +303,15 @@ void KeyStore::finish_fetch(FetchJob& job) {
 
   if (out.status == Status::kOk) {
     zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);
-    uint64_t generation = zone_->store_document(job.issuer, out.body);
+    // A Redis copy counts from when it was fetched (jwks_source keeps its
+    // age below the TTL), never from before this clock's origin.
+    const ngx_msec_t now = ngx_current_msec;
+    const ngx_msec_t age = std::min(static_cast<ngx_msec_t>(out.age_ms), now);
+    uint64_t generation = zone_->store_document(job.issuer, out.body, age);
     Issuer& w = issuer_entry(job.issuer);
     w.keys = job.parsed;
     w.generation = generation;
-    w.fetched_at = ngx_current_msec;
+    w.fetched_at = now - age;
     w.epoch = zone_->jwks_epoch();
   } else {
     zone_->count(Counter::kFetchFailures);

@@ -431,7 +431,8 @@ bool Zone::look_up_issuer(const std::string& issuer, uint64_t have, const ClaimP
   return true;
 }
 
-uint64_t Zone::store_document(const std::string& issuer, const std::string& document) {
+uint64_t Zone::store_document(const std::string& issuer, const std::string& document,
+                              ngx_msec_t age_ms) {
   Shared* sh = shared();
   ngx_slab_pool_t* pool = slab();
   uint64_t generation = 0;
@@ -451,7 +452,7 @@ uint64_t Zone::store_document(const std::string& issuer, const std::string& docu
     }
     e->document = copy;
     e->document_len = document.size();
-    e->fetched_at = ngx_current_msec;
+    e->fetched_at = ngx_current_msec - age_ms;
     e->failed_at = 0;
     // Generations are unique in the zone, not per node: a node made again
     // after forget_issuer never repeats one a worker still holds.

@@ -89,9 +89,10 @@ class Zone {
   // at most.
   bool look_up_issuer(const std::string& issuer, uint64_t have, const ClaimPolicy& policy,
                       IssuerSnapshot& out);
-  // Stores a fetched document and releases the claim. Returns the new
-  // generation (0 when the zone is full).
-  uint64_t store_document(const std::string& issuer, const std::string& document);
+  // Stores a fetched document, `age_ms` old already (a Redis copy), and
+  // releases the claim. Returns the new generation (0 when the zone is full).
+  uint64_t store_document(const std::string& issuer, const std::string& document,
+                          ngx_msec_t age_ms);
   // Releases the claim after a failed fetch and starts the back-off;
   // requests for the issuer are refused (jwks_unavailable) until it ends.
   void fetch_failed(const std::string& issuer);

@@ -6,7 +6,7 @@
 # stacks run the same users. The default user is off; the key names are
 # those of ngx_realm_auth/core/redis_keys.h:
 #   nginx    jwks:* lock:* read-write, tenant:* revocations read-only
-#   sidecar  jwks:* lock:* tenant:* revocations read-write
+#   sidecar  jwks:* lock:* tenant:* revocations revocations:epoch read-write
 #   admin    everything (health checks, scripts, e2e tests)
 # Both clients get only the commands core's RedisClient sends.
 set -euo pipefail
@@ -22,4 +22,4 @@ cmds="-@all +getrange +get +set +del +eval +ping +xrange +xrevrange"
 echo "user default off"
 echo "user admin on >$(pw admin) ~* &* +@all"
 echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* %R~${prefix}revocations $cmds"
-echo "user sidecar on >$(pw sidecar) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* ~${prefix}revocations $cmds +xadd +xtrim"
+echo "user sidecar on >$(pw sidecar) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* ~${prefix}revocations ~${prefix}revocations:epoch $cmds +xadd +xtrim"

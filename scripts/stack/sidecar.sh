@@ -32,6 +32,8 @@ sidecar_env() {
   # through admin-console (like the platform realm's platform-cli).
   export TENANT_CONSOLE_PASSWORD_GRANT=${TENANT_CONSOLE_PASSWORD_GRANT:-true}
   export POLICY_URL=${POLICY_URL:-}
+  # Keycloak reaches the sidecar's back-channel logout through nginx.
+  export BACKCHANNEL_LOGOUT_BASE_URL=${BACKCHANNEL_LOGOUT_BASE_URL:-http://127.0.0.1:$NGINX_PORT/backchannel-logout}
 }
 
 healthy() {

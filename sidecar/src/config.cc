@@ -254,11 +254,36 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                                                86400, c.reconcile_interval_s, error)) {
     return false;
   }
+  if (has("KEY_REMOVAL_INTERVAL") &&
+      !parse_long("KEY_REMOVAL_INTERVAL", get("KEY_REMOVAL_INTERVAL"), 1, 3600,
+                  c.key_removal_interval_s, error)) {
+    return false;
+  }
   // At least 2 s: the incarnation start is in whole seconds, so a slug
   // created again within the second of its deletion could share it.
   if (has("TENANT_SLUG_QUARANTINE") &&
       !parse_long("TENANT_SLUG_QUARANTINE", get("TENANT_SLUG_QUARANTINE"), 2, 86400 * 30,
                   c.slug_quarantine_s, error)) {
+    return false;
+  }
+  c.backchannel_logout_base = get("BACKCHANNEL_LOGOUT_BASE_URL");
+  while (!c.backchannel_logout_base.empty() && c.backchannel_logout_base.back() == '/')
+    c.backchannel_logout_base.pop_back();
+  if (!c.backchannel_logout_base.empty() && c.backchannel_logout_base.rfind("http://", 0) != 0 &&
+      c.backchannel_logout_base.rfind("https://", 0) != 0) {
+    error = "BACKCHANNEL_LOGOUT_BASE_URL must be an http(s) URL";
+    return false;
+  }
+  // Never below the realm spec's lifespan: a shorter record would let a
+  // revoked token pass again before it expires.
+  if (has("REVOCATION_TOKEN_LIFETIME") &&
+      !parse_long("REVOCATION_TOKEN_LIFETIME", get("REVOCATION_TOKEN_LIFETIME"),
+                  kAccessTokenLifespanS, 86400 * 30, c.revocation_token_lifetime_s, error)) {
+    return false;
+  }
+  if (has("LOGOUT_TOKEN_MAX_AGE") &&
+      !parse_long("LOGOUT_TOKEN_MAX_AGE", get("LOGOUT_TOKEN_MAX_AGE"), 10, 3600,
+                  c.logout_token_max_age_s, error)) {
     return false;
   }
   return true;
@@ -332,6 +357,9 @@ std::string describe(const Config& c) {
   o << " trusted_proxies=";
   for (size_t i = 0; i < c.trusted_proxies.size(); i++) o << (i ? "," : "") << c.trusted_proxies[i];
   o << " rate=" << c.rate_burst << "+" << c.rate_per_minute << "/min";
+  o << " backchannel_logout="
+    << (c.backchannel_logout_base.empty() ? "off" : c.backchannel_logout_base + "/<slug>")
+    << " revocation_lifetime=" << c.revocation_token_lifetime_s << "s";
   return o.str();
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "keycloak/realm_spec.h"
 #include "redis_client.h"
 
 namespace realm_sidecar {
@@ -72,11 +73,26 @@ struct Config {
   long rate_actors_max = 10000;
 
   long reconcile_interval_s = 60;  // background reconcile in `serve`; 0 = off
+  // How often `serve` removes the signing keys whose retirement grace
+  // period ended (KEY_REMOVAL_INTERVAL, 1-3600 s): a key leaves the JWKS at
+  // most this long after its removal time.
+  long key_removal_interval_s = 5;
   // A deleted slug cannot be created again for this long: longer than
   // every nginx's auth_realm_tenant_state_interval + Redis timeout, or, for
   // an nginx without Redis, than a token's life + leeway and
   // auth_realm_jwks_ttl + auth_realm_jwks_stale.
   long slug_quarantine_s = 15;
+
+  // Revocation (issue 9). Where Keycloak POSTs back-channel logout tokens,
+  // through nginx: tenant <slug> gets <base>/<slug> on its admin-console
+  // (empty = no back-channel logout; the start log says so).
+  std::string backchannel_logout_base;
+  // The longest access-token lifetime of tenant realms, for how long a
+  // revocation record is kept; at least the realm spec's
+  // (kAccessTokenLifespanS), raised when an operator lengthened it by hand.
+  long revocation_token_lifetime_s = kAccessTokenLifespanS;
+  // How old (iat) a logout token may be: Keycloak sends it at once.
+  long logout_token_max_age_s = 120;
 };
 
 // Parses KEY=VALUE lines (blank lines and '#' comments skipped, optional

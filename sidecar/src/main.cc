@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,8 @@
 #include "governance/pg_audit_ledger.h"
 #include "http/server.h"
 #include "http_fetch.h"
+#include "revocation/backchannel_logout.h"
+#include "revocation/pg_revocation_publisher.h"
 #include "store/migrate.h"
 #include "util/guard.h"
 #include "util/json_helpers.h"
@@ -55,8 +58,12 @@ const char kUsage[] =
     "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
     "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
+    "  KEY_REMOVAL_INTERVAL (5 s: removal of retired signing keys past their grace)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
-    "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n";
+    "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n"
+    "  BACKCHANNEL_LOGOUT_BASE_URL (empty = off; <base>/<slug> on each admin-console)\n"
+    "  REVOCATION_TOKEN_LIFETIME (300 s, never below the realm spec's)  LOGOUT_TOKEN_MAX_AGE (120 "
+    "s)\n";
 
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
@@ -64,6 +71,12 @@ void log_reconcile(const ReconcileReport& r) {
                "published=%d upgraded=%d\n",
                r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
+}
+
+void log_key_removal(const RemovalReport& r) {
+  if (r.removed > 0) std::fprintf(stderr, "realm-sidecar: key removal: removed=%d\n", r.removed);
+  for (const auto& e : r.errors)
+    std::fprintf(stderr, "realm-sidecar: key removal: %s\n", e.c_str());
 }
 
 // Everything `serve` and `reconcile` share, built from the config.
@@ -76,9 +89,10 @@ struct Runtime {
 
   bool init(const Config& c, std::string& error) {
     // A request holds at most one connection at a time (saga, ledger and
-    // reads borrow and return in turn); one more for the reconciler keeps
-    // a full thread pool from ever waiting on it.
-    int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 1);
+    // reads borrow and return in turn); one more each for the reconciler
+    // and the revocation pass, and two for the key remover (its claim plus
+    // its ledger append) keep a full thread pool from ever waiting on them.
+    int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 4);
     pg = std::make_unique<PgPool>(c.database_url, pool_size);
     if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
@@ -86,9 +100,10 @@ struct Runtime {
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) return false;
     state = std::make_unique<TenantStatePublisher>(std::move(redis), !c.redis_host.empty());
-    saga = std::make_unique<TenantSaga>(SagaConfig{c.keycloak_url, c.console_redirect_uris,
-                                                   c.console_password_grant, c.slug_quarantine_s},
-                                        *pg, *keycloak, *box, *state);
+    saga = std::make_unique<TenantSaga>(
+        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
+                   c.slug_quarantine_s, c.backchannel_logout_base},
+        *pg, *keycloak, *box, *state);
     return true;
   }
 };
@@ -116,11 +131,12 @@ int cmd_serve(const Config& c) {
   // incarnation) in PostgreSQL, the source of truth: one indexed read per
   // tenant request (governed calls write the ledger anyway).
   PgPool& pg = *rt.pg;
-  RequestAuthenticator auth(
-      ac, nullptr, [&pg](const std::string& slug, realm_auth::TenantRecordValue& out) {
-        PgSession s = pg.acquire();
-        return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
-      });
+  RequestAuthenticator::TenantLookup tenant_lookup = [&pg](const std::string& slug,
+                                                           realm_auth::TenantRecordValue& out) {
+    PgSession s = pg.acquire();
+    return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
+  };
+  RequestAuthenticator auth(ac, nullptr, tenant_lookup);
   PgAuditLedger ledger(*rt.pg);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
@@ -128,7 +144,38 @@ int cmd_serve(const Config& c) {
   ActorRateLimiter limiter(RateLimitConfig{
       static_cast<double>(c.rate_burst), static_cast<double>(c.rate_per_minute) / 60.0,
       static_cast<size_t>(c.rate_actors_max), std::chrono::seconds(60)});
-  App app{auth, Governance{ledger, *pdp, &limiter}, *rt.saga, *rt.keycloak, *rt.pg, &limiter};
+  // Revocation records: PostgreSQL rows, broadcast through Redis by the
+  // publisher's background pass (revocation/pg_revocation_publisher.h).
+  RevocationPublisherConfig rc;
+  rc.use_redis = !c.redis_host.empty();
+  rc.token_lifetime_s = c.revocation_token_lifetime_s;
+  realm_auth::LogoutTokenRules logout_rules;
+  if (!load_redis_endpoint(c, rc.redis, error) ||
+      !parse_issuer_patterns(c.allowed_issuers, logout_rules.issuers, error)) {
+    std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+    return 1;
+  }
+  PgRevocationPublisher revocations(*rt.pg, rc);
+  PgJtiCache jtis(*rt.pg);
+  // Logout tokens name the client the session was at: admin-console, the
+  // only tenant client with user sessions (realm_spec.h).
+  logout_rules.audiences = {kConsoleClientId};
+  logout_rules.max_age_s = c.logout_token_max_age_s;
+  logout_rules.leeway_s = c.leeway_s;
+  BackchannelLogout backchannel(
+      logout_rules, BackchannelDeps{auth, tenant_lookup, jtis, revocations, ledger, nullptr});
+  if (c.backchannel_logout_base.empty()) {
+    std::fprintf(stderr,
+                 "realm-sidecar: BACKCHANNEL_LOGOUT_BASE_URL is empty: tenant realms are not "
+                 "told where to send logouts, so a session ended in Keycloak keeps its access "
+                 "tokens until they expire\n");
+  }
+  App app{auth,     Governance{ledger, *pdp, &limiter},
+          *rt.saga, *rt.keycloak,
+          *rt.pg,   revocations,
+          &limiter, &backchannel};
+  SigningKeys signing_keys(*rt.pg, *rt.keycloak, rt.state.get());
+  app.keys = &signing_keys;
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the
@@ -148,6 +195,7 @@ int cmd_serve(const Config& c) {
     return 1;
   }
   std::fprintf(stderr, "realm-sidecar: serving: %s\n", describe(c).c_str());
+  revocations.start();
 
   // Settles what a crash left behind, at start and then periodically.
   std::mutex mu;
@@ -166,16 +214,32 @@ int cmd_serve(const Config& c) {
     }
   });
 
+  // Removes retired signing keys whose grace period ended. The schedule is
+  // in PostgreSQL: any sidecar's pass takes any due row, one sidecar per
+  // row, so a restart or a second sidecar loses or repeats nothing.
+  std::thread key_remover([&]() {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stopping) {
+      lock.unlock();
+      guarded(StderrReport{"key removal"},
+              [&] { log_key_removal(signing_keys.remove_due(ledger)); });
+      lock.lock();
+      cv.wait_for(lock, std::chrono::seconds(c.key_removal_interval_s), [&] { return stopping; });
+    }
+  });
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "realm-sidecar: %s received, stopping\n", strsignal(sig));
   server.stop();  // finishes in-flight requests
+  revocations.stop();
   {
     std::lock_guard<std::mutex> g(mu);
     stopping = true;
   }
   cv.notify_all();
   reconciler.join();
+  key_remover.join();
   return 0;
 }
 

@@ -1,6 +1,8 @@
 // config: env-style files and variables → Config.
 #include "config.h"
 
+#include <cstring>
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -106,6 +108,31 @@ void redis_trust_settings(void**) {
   assert_true(describe(c).find("user=sidecar") != std::string::npos);
 }
 
+// Issue 9: the back-channel logout base URL and the revocation lifetime.
+void revocation_settings(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({{"REDIS_HOST", ""}}, "", c, error));
+  assert_string_equal(c.backchannel_logout_base.c_str(), "");  // off unless configured
+  assert_int_equal(c.revocation_token_lifetime_s, kAccessTokenLifespanS);
+  assert_int_equal(c.logout_token_max_age_s, 120);
+  assert_true(config_from_vars({{"REDIS_HOST", ""},
+                                {"BACKCHANNEL_LOGOUT_BASE_URL", "http://127.0.0.1:8000/bcl//"},
+                                {"REVOCATION_TOKEN_LIFETIME", "3600"},
+                                {"LOGOUT_TOKEN_MAX_AGE", "60"}},
+                               "", c, error));
+  assert_string_equal(c.backchannel_logout_base.c_str(), "http://127.0.0.1:8000/bcl");
+  assert_int_equal(c.revocation_token_lifetime_s, 3600);
+  assert_int_equal(c.logout_token_max_age_s, 60);
+  assert_false(config_from_vars({{"REDIS_HOST", ""}, {"BACKCHANNEL_LOGOUT_BASE_URL", "ftp://x"}},
+                                "", c, error));
+  assert_non_null(strstr(error.c_str(), "BACKCHANNEL_LOGOUT_BASE_URL"));
+  // Shorter than the realm's token lifespan would let revoked tokens pass again.
+  assert_false(
+      config_from_vars({{"REDIS_HOST", ""}, {"REVOCATION_TOKEN_LIFETIME", "299"}}, "", c, error));
+  assert_non_null(strstr(error.c_str(), "REVOCATION_TOKEN_LIFETIME"));
+}
+
 }  // namespace
 
 int main() {
@@ -116,6 +143,7 @@ int main() {
       cmocka_unit_test(bad_values_name_the_variable),
       cmocka_unit_test(describe_has_no_secrets),
       cmocka_unit_test(redis_trust_settings),
+      cmocka_unit_test(revocation_settings),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

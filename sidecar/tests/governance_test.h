@@ -85,7 +85,15 @@ inline std::vector<std::string> matrix_actions() {
           "secret.rotate",
           "user.create",
           "user.read",
+          "user.update",
+          "user.delete",
+          "user.password.reset",
+          "user.sessions.revoke",
+          "tenant.sessions.revoke",
           "audit.read",
+          "key.read",
+          "key.rotate",
+          "key.retire",
           "tenant.destroy",
           ""};
 }
@@ -99,7 +107,7 @@ inline std::vector<MatrixCase> decision_matrix() {
   std::vector<MatrixCase> out;
   for (const auto& a : matrix_actors()) {
     for (const auto& action : matrix_actions()) {
-      for (const char* type : {"tenant", "user", "secret", "audit", ""}) {
+      for (const char* type : {"tenant", "user", "secret", "audit", "key", ""}) {
         for (const char* tenant : {"", "demo", "other"}) {
           for (const char* purpose : {"provisioning", "", " \t"}) {
             AuthorizeRequest r = request(a.actor, action, type, tenant, purpose);

@@ -79,7 +79,7 @@ void test_matrix_parity(void**) {
                                                                   start)
                 .count();
   print_message(
-      "matrix: %d requests (%zu actors x %zu actions x 5 types x 3 tenants x 3 purposes), "
+      "matrix: %d requests (%zu actors x %zu actions x 6 types x 3 tenants x 3 purposes), "
       "%d allowed, %d denied; allow mismatches %d, reason mismatches %d; %lld ms "
       "(%.2f ms per OPA decision)\n",
       total, test::matrix_actors().size(), test::matrix_actions().size(), allowed, total - allowed,

@@ -20,13 +20,30 @@ struct Row {
   const char* label;
   Actor who;
   // Expected allow for: tenant.create tenant.read tenant.list tenant.update
-  // tenant.delete secret.rotate user.create user.read audit.read
+  // tenant.delete secret.rotate user.create user.read user.update user.delete
+  // user.password.reset user.sessions.revoke tenant.sessions.revoke audit.read key.read
+  // key.rotate key.retire
   const char* expect;
 };
 
-const char* const kActions[] = {"tenant.create", "tenant.read",   "tenant.list",
-                                "tenant.update", "tenant.delete", "secret.rotate",
-                                "user.create",   "user.read",     "audit.read"};
+const char* const kActions[] = {"tenant.create",
+                                "tenant.read",
+                                "tenant.list",
+                                "tenant.update",
+                                "tenant.delete",
+                                "secret.rotate",
+                                "user.create",
+                                "user.read",
+                                "user.update",
+                                "user.delete",
+                                "user.password.reset",
+                                "user.sessions.revoke",
+                                "tenant.sessions.revoke",
+                                "audit.read",
+                                "key.read",
+                                "key.rotate",
+                                "key.retire"};
+constexpr int kActionCount = sizeof kActions / sizeof kActions[0];
 
 // The resource each action is asked about: tenant "demo", a new slug for
 // tenant.create, nothing for tenant.list (audit.read of the whole ledger is
@@ -39,22 +56,25 @@ AuthorizeRequest ask(const Actor& who, const std::string& action) {
 
 void test_role_matrix(void**) {
   const Row rows[] = {
-      {"platform_admin of realm platform", actor("platform", {"platform_admin"}), "111111111"},
+      {"platform_admin of realm platform", actor("platform", {"platform_admin"}),
+       "11111111111111111"},
       {"platform_admin role in a tenant realm", actor("tenant-demo", {"platform_admin"}),
-       "000000000"},
-      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}), "011000110"},
+       "00000000000000000"},
+      {"tenant_admin of the same tenant", actor("tenant-demo", {"tenant_admin"}),
+       "01100011111110100"},
       // tenant.list is allowed, scoped to the actor's own tenant (other).
-      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}), "001000000"},
-      {"officer", actor("tenant-demo", {"officer"}), "000000000"},
-      {"supervisor", actor("tenant-demo", {"supervisor"}), "000000000"},
-      {"auditor", actor("tenant-demo", {"auditor"}), "011000011"},
-      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "001000000"},
-      {"no roles", actor("tenant-demo", {}), "000000000"},
-      {"no roles, platform realm", actor("platform", {}), "000000000"},
+      {"tenant_admin of another tenant", actor("tenant-other", {"tenant_admin"}),
+       "00100000000000000"},
+      {"officer", actor("tenant-demo", {"officer"}), "00000000000000000"},
+      {"supervisor", actor("tenant-demo", {"supervisor"}), "00000000000000000"},
+      {"auditor", actor("tenant-demo", {"auditor"}), "01100001000001100"},
+      {"auditor of another tenant", actor("tenant-other", {"auditor"}), "00100000000000000"},
+      {"no roles", actor("tenant-demo", {}), "00000000000000000"},
+      {"no roles, platform realm", actor("platform", {}), "00000000000000000"},
   };
   int checked = 0;
   for (const Row& row : rows) {
-    for (int i = 0; i < 9; ++i) {
+    for (int i = 0; i < kActionCount; ++i) {
       Decision d = builtin_decide(ask(row.who, kActions[i]));
       bool want = row.expect[i] == '1';
       if (d.allow != want) {
@@ -65,7 +85,7 @@ void test_role_matrix(void**) {
       ++checked;
     }
   }
-  assert_int_equal(checked, 90);
+  assert_int_equal(checked, 10 * kActionCount);
 }
 
 void expect(const AuthorizeRequest& r, bool allow, const char* reason) {
@@ -95,6 +115,19 @@ void test_reasons(void**) {
       "user.create requires platform_admin of realm platform or tenant_admin of the same tenant");
   expect(request(ta, "tenant.delete", "tenant", "demo"), false,
          "tenant.delete requires platform_admin of realm platform");
+  // The user's life: its own tenant's admin, never an auditor (reads only)
+  // nor another tenant's admin.
+  expect(request(ta, "user.delete", "user", "demo"), true, "tenant_admin of tenant demo");
+  expect(request(ta, "tenant.sessions.revoke", "tenant", "demo"), true,
+         "tenant_admin of tenant demo");
+  expect(request(au, "user.sessions.revoke", "user", "demo"), false,
+         "user.sessions.revoke requires platform_admin of realm platform or tenant_admin of the "
+         "same tenant");
+  expect(request(ta, "user.password.reset", "user", "other"), false,
+         "actor of tenant demo may not act on tenant other");
+  expect(request(ta, "user.update", "user", ""), false, "user.update needs resource.tenant_id");
+  expect(request(pa, "tenant.sessions.revoke", "user", "demo"), false,
+         "resource type 'user' does not fit action tenant.sessions.revoke (expected 'tenant')");
   expect(request(actor("tenant-demo", {"platform_admin"}), "tenant.create", "tenant", "x"), false,
          "tenant.create requires platform_admin of realm platform; platform_admin counts only in "
          "realm platform");
@@ -130,6 +163,32 @@ void test_audit_read(void**) {
          "resource type 'tenant' does not fit action audit.read (expected 'audit')");
   expect(request(au, "audit.read", "audit", "demo", ""), false,
          "missing purpose (X-Purpose is required)");
+}
+
+// Signing keys: reading is tenant_admin's and auditor's of the same tenant;
+// rotating and retiring only platform_admin's (a tenant_admin retiring with
+// no grace period would log the whole tenant out, and the keys are the
+// realm's trust anchor for every nginx).
+void test_key_actions(void**) {
+  Actor pa = actor("platform", {"platform_admin"});
+  Actor ta = actor("tenant-demo", {"tenant_admin"});
+  Actor au = actor("tenant-demo", {"auditor"});
+  expect(request(pa, "key.rotate", "key", "demo"), true, "platform_admin of realm platform");
+  expect(request(pa, "key.retire", "key", "demo"), true, "platform_admin of realm platform");
+  expect(request(ta, "key.read", "key", "demo"), true, "tenant_admin of tenant demo");
+  expect(request(au, "key.read", "key", "demo"), true, "auditor of tenant demo");
+  expect(request(ta, "key.read", "key", "other"), false,
+         "actor of tenant demo may not act on tenant other");
+  expect(request(ta, "key.rotate", "key", "demo"), false,
+         "key.rotate requires platform_admin of realm platform");
+  expect(request(ta, "key.retire", "key", "demo"), false,
+         "key.retire requires platform_admin of realm platform");
+  expect(request(actor("tenant-demo", {"officer"}), "key.read", "key", "demo"), false,
+         "key.read requires platform_admin of realm platform or tenant_admin/auditor of the same "
+         "tenant");
+  expect(request(pa, "key.retire", "key", ""), false, "key.retire needs resource.tenant_id");
+  expect(request(pa, "key.rotate", "secret", "demo"), false,
+         "resource type 'secret' does not fit action key.rotate (expected 'key')");
 }
 
 void test_early_denials(void**) {
@@ -169,7 +228,8 @@ void test_pdp_interface(void**) {
   Decision d = pdp->authorize(
       request(actor("platform", {"platform_admin"}), "secret.rotate", "secret", "demo"));
   assert_true(d.allow);
-  assert_int_equal(known_actions().size(), 9);
+  assert_int_equal(known_actions().size(), 17);
+  assert_string_equal(resource_type_for("key.retire").c_str(), "key");
   assert_string_equal(resource_type_for("audit.read").c_str(), "audit");
   assert_string_equal(resource_type_for("secret.rotate").c_str(), "secret");
   assert_string_equal(resource_type_for("nope").c_str(), "");
@@ -232,7 +292,7 @@ int main() {
       cmocka_unit_test(test_early_denials), cmocka_unit_test(test_realm_must_match_tenant),
       cmocka_unit_test(test_pdp_interface), cmocka_unit_test(test_generated_matrix_total),
       cmocka_unit_test(test_request_json),  cmocka_unit_test(test_sanitize_utf8),
-      cmocka_unit_test(test_audit_read),
+      cmocka_unit_test(test_audit_read),    cmocka_unit_test(test_key_actions),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -9,7 +9,8 @@ using namespace realm_sidecar;
 namespace {
 
 JsonPtr spec() {
-  RealmSpecInput in{"demo", "Demo agency", {"finance", "ops"}, {"http://localhost:8000/*"}, false};
+  RealmSpecInput in{"demo", "Demo agency", {"finance", "ops"}, {"http://localhost:8000/*"}, false,
+                    ""};
   return realm_representation(in);
 }
 
@@ -55,7 +56,7 @@ void console_is_public_with_pkce(void**) {
 }
 
 void password_grant_is_opt_in(void**) {
-  RealmSpecInput in{"demo", "Demo", {}, {}, true};
+  RealmSpecInput in{"demo", "Demo", {}, {}, true, ""};
   JsonPtr r = realm_representation(in);
   const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
   assert_true(json_is_true(json_object_get(c, "directAccessGrantsEnabled")));
@@ -125,7 +126,7 @@ void department_groups(void**) {
   assert_int_equal(json_array_size(subs), 2);
   assert_non_null(find_by(subs, "name", "finance"));
   // No departments, no groups member at all.
-  JsonPtr bare = realm_representation(RealmSpecInput{"x", "X", {}, {}, false});
+  JsonPtr bare = realm_representation(RealmSpecInput{"x", "X", {}, {}, false, ""});
   assert_null(json_object_get(bare.get(), "groups"));
 }
 
@@ -155,7 +156,7 @@ void pure_and_deterministic(void**) {
 }
 
 void display_name_is_data_not_json(void**) {
-  RealmSpecInput in{"q", "Quote \" and \\ and </script>", {}, {}, false};
+  RealmSpecInput in{"q", "Quote \" and \\ and </script>", {}, {}, false, ""};
   JsonPtr r = realm_representation(in);
   JsonPtr again = must_parse(json_text(r.get()));
   assert_string_equal(get_str(again.get(), {"displayName"}).c_str(), in.display_name.c_str());
@@ -186,10 +187,46 @@ void user_representation_shape(void**) {
   assert_non_null(json_object_get(rep.get(), "attributes"));
 }
 
+// Back-channel logout (issue 9): admin-console names the sidecar's
+// endpoint for this tenant, with the session id required; no front channel.
+void console_has_backchannel_logout(void**) {
+  RealmSpecInput in{
+      "demo", "Demo", {},
+      {},     false,  backchannel_logout_url("http://127.0.0.1:8000/backchannel-logout", "demo")};
+  JsonPtr r = realm_representation(in);
+  const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
+  assert_non_null(c);
+  assert_string_equal(get_str(c, {"attributes", "backchannel.logout.url"}).c_str(),
+                      "http://127.0.0.1:8000/backchannel-logout/demo");
+  assert_string_equal(get_str(c, {"attributes", "backchannel.logout.session.required"}).c_str(),
+                      "true");
+  assert_true(json_is_false(json_object_get(c, "frontchannelLogout")));
+  // The service account has no sessions to end.
+  const json_t* svc = find_by(json_object_get(r.get(), "clients"), "clientId", "tenant-services");
+  assert_string_equal(get_str(svc, {"attributes", "backchannel.logout.url"}).c_str(), "<absent>");
+}
+
+// Revocation records live as long as the longest access token: the realm's
+// lifespan, with no client override and no implicit flow (its own lifespan).
+void token_lifetime_is_the_realm_lifespan(void**) {
+  JsonPtr r = spec();
+  assert_int_equal(json_integer_value(json_object_get(r.get(), "accessTokenLifespan")),
+                   kAccessTokenLifespanS);
+  assert_null(json_object_get(r.get(), "accessTokenLifespanForImplicitFlow"));
+  size_t i;
+  json_t* c;
+  json_array_foreach(json_object_get(r.get(), "clients"), i, c) {
+    assert_true(json_is_false(json_object_get(c, "implicitFlowEnabled")));
+    assert_string_equal(get_str(c, {"attributes", "access.token.lifespan"}).c_str(), "<absent>");
+  }
+}
+
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(console_has_backchannel_logout),
+      cmocka_unit_test(token_lifetime_is_the_realm_lifespan),
       cmocka_unit_test(realm_basics),
       cmocka_unit_test(four_realm_roles),
       cmocka_unit_test(console_is_public_with_pkce),

@@ -136,6 +136,51 @@ void tenant_state_honoured(void**) {
   assert_int_equal(lookups, before + 1);
 }
 
+// Signing-key rotation: a token signed with a key the realm published after
+// our last fetch passes at once (one forced refetch), however recently the
+// keys were fetched; made-up kids still cost at most one refetch per
+// refetch_interval.
+void rotated_key_accepted_at_once(void**) {
+  realm_auth::EvpPkeyPtr k2 = realm_auth::test::generate_key(realm_auth::Alg::kRS256);
+  std::string doc = jwks_doc();
+  int fetches = 0;
+  RequestAuthenticator auth(daemon_auth_config(), [&](const std::string&, bool) {
+    fetches++;
+    realm_auth::JwksFetchOutcome o;
+    o.status = Status::kOk;
+    o.body = doc;
+    return o;
+  });
+  assert_true(auth.authenticate("Bearer " + token("tenant-acme", R"(["realm-sidecar"])")).ok);
+  assert_int_equal(fetches, 1);
+  // The realm rotates: k2 is published (and signs) a moment later.
+  doc = "{\"keys\":[" +
+        realm_auth::test::public_jwk(realm_auth::test::shared_rsa_key(), "k1", "RS256") + "," +
+        realm_auth::test::public_jwk(k2.get(), "k2", "RS256") + "]}";
+  const long long now = static_cast<long long>(std::time(nullptr));
+  auto signed_by = [&](EVP_PKEY* key, const std::string& kid) {
+    std::string payload =
+        "{\"iss\":\"" + std::string(kKc) +
+        "/realms/tenant-acme\",\"sub\":\"u-1\",\"exp\":" + std::to_string(now + 300) +
+        ",\"iat\":" + std::to_string(now) + ",\"aud\":\"realm-sidecar\"}";
+    return "Bearer " + realm_auth::test::make_token(
+                           realm_auth::Alg::kRS256, key,
+                           "{\"alg\":\"RS256\",\"kid\":\"" + kid + "\",\"typ\":\"JWT\"}", payload);
+  };
+  AuthOutcome a = auth.authenticate(signed_by(k2.get(), "k2"));
+  if (!a.ok) fail_msg("new key refused: %s", realm_auth::status_name(a.status));
+  assert_int_equal(fetches, 2);
+  assert_true(auth.authenticate(signed_by(k2.get(), "k2")).ok);
+  assert_int_equal(fetches, 2);  // known now: no fetch
+  // Made-up kids: the refetch just happened, so none within the interval.
+  for (int i = 0; i < 5; i++) {
+    a = auth.authenticate(signed_by(k2.get(), "made-up-" + std::to_string(i)));
+    assert_false(a.ok);
+    assert_int_equal(static_cast<int>(a.status), static_cast<int>(Status::kKeyNotFound));
+  }
+  assert_int_equal(fetches, 2);
+}
+
 // The one mapping from a tenants row to the record both nginx (through
 // Redis) and the sidecar's token check apply (store/tenant_store.h).
 void record_of_row_status(void**) {
@@ -198,6 +243,7 @@ int main() {
       cmocka_unit_test(tenant_state_honoured),
       cmocka_unit_test(record_of_row_status),
       cmocka_unit_test(forwarded_headers_only_from_the_proxy),
+      cmocka_unit_test(rotated_key_accepted_at_once),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -21,7 +21,9 @@ Router make() {
                  {"GET", "/tenants", tag("list")},
                  {"GET", "/tenants/{tenant_id}", tag("get")},
                  {"POST", "/tenants/{tenant_id}/users", tag("user")},
-                 {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate", tag("rotate")}});
+                 {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate", tag("rotate")},
+                 {"POST", "/tenants/{tenant_id}/keys:rotate", tag("keys-rotate")},
+                 {"POST", "/tenants/{tenant_id}/keys/{kid}:retire", tag("retire")}});
 }
 
 HttpResponse go(const Router& r, const char* method, const char* path) {
@@ -39,12 +41,21 @@ void matches(void**) {
   assert_string_equal(go(r, "POST", "/tenants/demo/users").body.c_str(), "user tenant_id=demo");
   assert_string_equal(go(r, "POST", "/tenants/a/secrets/tenant-services:rotate").body.c_str(),
                       "rotate tenant_id=a");
+  assert_string_equal(go(r, "POST", "/tenants/a/keys:rotate").body.c_str(),
+                      "keys-rotate tenant_id=a");
+  assert_string_equal(go(r, "POST", "/tenants/a/keys/k1:retire").body.c_str(),
+                      "retire kid=k1 tenant_id=a");
+  // The capture is everything before the last ":retire".
+  assert_string_equal(go(r, "POST", "/tenants/a/keys/x:retire:retire").body.c_str(),
+                      "retire kid=x:retire tenant_id=a");
 }
 
 void not_found(void**) {
   Router r = make();
   for (const char* p : {"/", "/tenant", "/tenants/", "/tenants//users", "/tenants/a/users/x",
-                        "/tenants/a/secrets/other:rotate", "tenants"}) {
+                        "/tenants/a/secrets/other:rotate", "tenants", "/tenants/a/keys/:retire",
+                        "/tenants/a/keys/k1", "/tenants/a/keys/k1:retir", "/tenants/a/keys/retire",
+                        "/tenants/a/keys/k1:retire/x"}) {
     HttpResponse resp = go(r, "GET", p);
     if (resp.status != 404 && resp.status != 405) fail_msg("%s gave %d", p, resp.status);
   }

@@ -126,7 +126,7 @@ subtest 'reads' => sub {
     ($st) = api(GET => '/tenants/Not_A_Slug', token => $op);
     is $st, 404, 'malformed id → 404';
     ($st) = api(POST => '/tenants/' . random_slug('nope') . '/users', token => $op,
-                json => { username => 'someone', email => 'a@b.org', first_name => 'A', last_name => 'B', roles => [] });
+                json => { username => 'someone', email => 'a@b.org', first_name => 'A', last_name => 'B', roles => ['officer'] });
     is $st, 404, 'users of an unknown tenant → 404';
 };
 

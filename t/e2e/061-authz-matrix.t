@@ -7,10 +7,15 @@
 #   - the HTTP status the built-in policy (docs/GOVERNANCE.md §2) implies;
 #   - the ledger rows of that request: REQUEST, AUTHZ_DECISION (allow/deny and
 #     the exact reason), then for an allowed mutation its outcome event
-#     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, TENANT_UPDATED,
-#     TENANT_DELETED) — and nothing else (reads, GET /audit included, have
+#     (TENANT_CREATED, USER_CREATED, SECRET_ROTATED, KEY_ROTATED, KEY_RETIRED,
+#     TENANT_UPDATED, TENANT_DELETED, USER_DISABLED, USER_DELETED, PASSWORD_RESET,
+#     SESSIONS_REVOKED) — and nothing else (reads, GET /audit included, have
 #     no outcome event); for a call without a token: 401 and no row at all
 #     (nginx, or the sidecar's own token check, refuses first).
+# The user's life (user.read, user.update, user.delete, user.password.reset,
+# user.sessions.revoke, tenant.sessions.revoke) acts on a fresh user of
+# tenant A per cell; after an allowed tenant.sessions.revoke (every session
+# and token of tenant A revoked) tenant A's actors log in again.
 # GET /audit also: the rows an auditor of A reads are all tenant A's; an
 # auditor asking for tenant B or the whole ledger is denied; bad tenant_id
 # or limit is a 400 naming the field (before governance, no ledger row).
@@ -20,7 +25,9 @@
 # statuses, decisions and reasons, cell by cell.
 # Mutations do not disturb later cells: tenant.create makes a throwaway
 # tenant that the tenant.delete cell removes; PATCH disable is followed by a
-# re-enable (and a wait until tenant A's tokens are accepted again).
+# re-enable (and a wait until tenant A's tokens are accepted again);
+# key.retire retires the key key.rotate just added (a day's grace), so
+# tenant A keeps its first key active.
 #   prove -It/e2e/lib -It/lib t/e2e/061-authz-matrix.t
 # Needs psql, build/bin/realm-sidecar (or REALM_SIDECAR_BIN) and OPA (OPA or
 # scripts/install-opa.sh).
@@ -127,15 +134,34 @@ my %MATRIX = (
     'tenant.read'   => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('tenant.read', 'tenant_admin/auditor'), '200 allow auditor of tenant {A}',           '401'],
     'user.create'   => ["201 allow $PA", '201 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.create', 'tenant_admin'),        needs('user.create', 'tenant_admin'),         '401'],
     'secret.rotate' => ["200 allow $PA", only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     only_pa('secret.rotate'),                   only_pa('secret.rotate'),                     '401'],
+    'key.read'      => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('key.read', 'tenant_admin/auditor'),  '200 allow auditor of tenant {A}',           '401'],
+    'key.rotate'    => ["200 allow $PA", only_pa('key.rotate'),                      only_pa('key.rotate'),                        only_pa('key.rotate'),                      only_pa('key.rotate'),                        '401'],
+    'key.retire'    => ["200 allow $PA", only_pa('key.retire'),                      only_pa('key.retire'),                        only_pa('key.retire'),                      only_pa('key.retire'),                        '401'],
     'tenant.update' => ["200 allow $PA", only_pa('tenant.update'),                   only_pa('tenant.update'),                     only_pa('tenant.update'),                   only_pa('tenant.update'),                     '401'],
     'tenant.delete' => ["204 allow $PA", only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     only_pa('tenant.delete'),                   only_pa('tenant.delete'),                     '401'],
     'audit.read'    => ["200 allow $PA", needs('audit.read', 'auditor'),             $CROSS,                                       needs('audit.read', 'auditor'),             '200 allow auditor of tenant {A}',           '401'],
+    'user.read'     => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.read', 'tenant_admin/auditor'),  '200 allow auditor of tenant {A}',           '401'],
+    'user.read (one)' => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',   $CROSS,                                       needs('user.read', 'tenant_admin/auditor'),  '200 allow auditor of tenant {A}',           '401'],
+    'user.update'   => ["200 allow $PA", '200 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.update', 'tenant_admin'),        needs('user.update', 'tenant_admin'),         '401'],
+    'user.password.reset' => ["200 allow $PA", '200 allow tenant_admin of tenant {A}', $CROSS,                                     needs('user.password.reset', 'tenant_admin'), needs('user.password.reset', 'tenant_admin'), '401'],
+    'user.sessions.revoke' => ["200 allow $PA", '200 allow tenant_admin of tenant {A}', $CROSS,                                    needs('user.sessions.revoke', 'tenant_admin'), needs('user.sessions.revoke', 'tenant_admin'), '401'],
+    'user.delete'   => ["204 allow $PA", '204 allow tenant_admin of tenant {A}',     $CROSS,                                       needs('user.delete', 'tenant_admin'),        needs('user.delete', 'tenant_admin'),         '401'],
+    'tenant.sessions.revoke' => ["200 allow $PA", '200 allow tenant_admin of tenant {A}', $CROSS,                                  needs('tenant.sessions.revoke', 'tenant_admin'), needs('tenant.sessions.revoke', 'tenant_admin'), '401'],
 );
+
+# A fresh officer of tenant A for one cell of the user's life.
+my $uniq = 0;
+sub victim {
+    my $n = 'mxv' . ++$uniq . lc random_slug('u');
+    my ($st, $b) = E2E::Sidecar::api(POST => "/tenants/$A/users", token => operator_token(), purpose => 'e2e 061 setup',
+        json => { username => $n, email => "$n\@$A.example", first_name => 'Mx', last_name => 'Victim', roles => ['officer'] });
+    die "victim not created: HTTP $st" unless $st == 201;
+    return $b->{user_id};
+}
 
 # The endpoints, in the order they run. path/json get (actor, run state);
 # tenant.create by platform_admin makes a throwaway tenant that
 # tenant.delete by platform_admin removes (denied deletes aim at tenant A).
-my $uniq = 0;
 my @ENDPOINTS = (
     [ 'tenant.create', POST => sub { '/tenants' }, 'TENANT_CREATED',
       sub { my ($actor, $s) = @_; my $slug = random_slug('mxt'); $s->{new} = $slug if $actor eq 'platform_admin';
@@ -146,9 +172,21 @@ my @ENDPOINTS = (
       sub { my $n = 'mx' . ++$uniq . lc random_slug('u');
             { username => $n, email => "$n\@$A.example", first_name => 'Mx', last_name => 'User', roles => ['officer'] } } ],
     [ 'secret.rotate', POST => sub { "/tenants/$A/secrets/tenant-services:rotate" }, 'SECRET_ROTATED', undef ],
+    [ 'key.read',      GET  => sub { "/tenants/$A/keys" }, undef, undef ],
+    [ 'key.rotate',    POST => sub { "/tenants/$A/keys:rotate" }, 'KEY_ROTATED', undef ],
+    [ 'key.retire',    POST => sub { "/tenants/$A/keys/" . ($_[1]{kid} // 'no-such-kid') . ':retire' }, 'KEY_RETIRED',
+      sub { { grace_seconds => 86400 } } ],
     [ 'tenant.update', PATCH => sub { "/tenants/$A" }, 'TENANT_UPDATED', sub { { enabled => JSON::PP::false } } ],
     [ 'tenant.delete', DELETE => sub { $_[0] eq 'platform_admin' ? "/tenants/$_[1]{new}" : "/tenants/$A" }, 'TENANT_DELETED', undef ],
     [ 'audit.read',    GET  => sub { "/audit?tenant_id=$A" }, undef, undef ],
+    [ 'user.read',     GET  => sub { "/tenants/$A/users?max=5" }, undef, undef ],
+    [ 'user.read (one)', GET => sub { "/tenants/$A/users/" . victim() }, undef, undef ],
+    [ 'user.update',   PATCH => sub { "/tenants/$A/users/" . victim() }, 'USER_DISABLED', sub { { enabled => JSON::PP::false } } ],
+    [ 'user.password.reset', POST => sub { "/tenants/$A/users/" . victim() . '/password:reset' }, 'PASSWORD_RESET', undef ],
+    [ 'user.sessions.revoke', POST => sub { "/tenants/$A/users/" . victim() . '/sessions:revoke' }, 'SESSIONS_REVOKED', undef ],
+    [ 'user.delete',   DELETE => sub { "/tenants/$A/users/" . victim() }, 'USER_DELETED', undef ],
+    # Last: an allowed one revokes every token of tenant A.
+    [ 'tenant.sessions.revoke', POST => sub { "/tenants/$A/sessions:revoke" }, 'SESSIONS_REVOKED', undef ],
 );
 
 my @ROW_KEYS = sort qw(seq occurred_at event_type request_id actor_id actor_realm tenant_id action purpose
@@ -237,14 +275,15 @@ sub run_matrix {
     my ($base, $label) = @_;
     my (%got, %state);
     for my $ep (@ENDPOINTS) {
-        my ($action, $method, $path_of, $outcome, $json_of) = @$ep;
+        my ($cell, $method, $path_of, $outcome, $json_of) = @$ep;
+        my $action = $cell =~ s/ \(.*\)\z//r;    # "user.read (one)": action user.read
         # platform_admin's PATCH disables tenant A: run it last in its row.
         my @order = $action eq 'tenant.update' ? (@ACTORS[1 .. $#ACTORS], $ACTORS[0]) : @ACTORS;
         for my $actor (@order) {
             my $i = (grep { $ACTORS[$_] eq $actor } 0 .. $#ACTORS)[0];
-            my $want = $MATRIX{$action}[$i] =~ s/\{A\}/$A/gr =~ s/\{B\}/$B/gr;
+            my $want = $MATRIX{$cell}[$i] =~ s/\{A\}/$A/gr =~ s/\{B\}/$B/gr;
             my ($want_st, $want_dec, $want_reason) = split / /, $want, 3;
-            subtest "$label: $actor × $action → $want_st" . ($want_dec ? " $want_dec" : '') => sub {
+            subtest "$label: $actor × $cell → $want_st" . ($want_dec ? " $want_dec" : '') => sub {
                 my $json    = $json_of ? $json_of->($actor, \%state) : undef;
                 my $path    = $path_of->($actor, \%state);
                 my $purpose = "e2e 061 $label $action $actor " . random_slug('p');
@@ -254,7 +293,7 @@ sub run_matrix {
                 my @rows = ledger_by_purpose($purpose);
                 if ($want_st == 401) {
                     is scalar(@rows), 0, 'no ledger row: refused before governance';
-                    $got{$action}{$actor} = "$st";
+                    $got{$cell}{$actor} = "$st";
                     return;
                 }
                 my $types = 'REQUEST AUTHZ_DECISION' . ($want_dec eq 'allow' && $outcome ? " $outcome" : '');
@@ -271,7 +310,7 @@ sub run_matrix {
                 is $dec->{decision}, $want_dec, "AUTHZ_DECISION $want_dec";
                 is $dec->{reason}, $want_reason, "reason: $want_reason";
                 like $b->{detail} // '', qr/\Q$want_reason\E/, '403 detail carries the reason' if $st == 403;
-                $got{$action}{$actor} = join ' ', $st, $dec->{decision} // '?', $dec->{reason} // '?';
+                $got{$cell}{$actor} = join ' ', $st, $dec->{decision} // '?', $dec->{reason} // '?';
 
                 # What the allowed calls did.
                 if ($action eq 'tenant.list' && $st == 200) {
@@ -300,6 +339,19 @@ sub run_matrix {
                     is $b->{rotated}, JSON::PP::true, 'rotated';
                     is $rows[2]{details}{client_id}, 'tenant-services', 'SECRET_ROTATED: client id, no secret';
                 }
+                if ($action eq 'key.read' && $st == 200) {
+                    ok((grep { $_->{alg} eq 'RS256' && $_->{status} eq 'ACTIVE' } @{ $b->{keys} // [] }),
+                       'an active RS256 key listed');
+                }
+                if ($action eq 'key.rotate' && $st == 200) {
+                    ok $b->{kid}, "new kid $b->{kid}";
+                    is $rows[2]{details}{kid}, $b->{kid}, 'KEY_ROTATED: the new kid';
+                    $state{kid} = $b->{kid};
+                }
+                if ($action eq 'key.retire' && $st == 200) {
+                    is $b->{status}, 'PASSIVE', 'the rotated key is passive';
+                    is $rows[2]{details}{kid}, $state{kid}, 'KEY_RETIRED: its kid';
+                }
                 if ($action eq 'tenant.create' && $st == 201) {
                     is $rows[2]{tenant_id}, $json->{slug}, 'TENANT_CREATED names the new tenant';
                     push @cleanup, $json->{slug};
@@ -317,6 +369,28 @@ sub run_matrix {
                     is $rst, 200, 're-enabled';
                     is $rb->{status}, 'active', 'tenant A active again';
                     ok wait_tenant_usable($base), "tenant A's tokens accepted again";
+                }
+                if ($action =~ /^user\.(?!create)/ && $cell ne 'user.read' && $st < 300) {
+                    my ($uid) = $path =~ m{/users/([^/?]+)};
+                    is $rows[2]{details}{user_id}, $uid, "$action: the event names the user" if $outcome;
+                    is $rows[2]{details}{revocation}{subject}, $uid, "$action: a revocation of that user"
+                        if $action =~ /^user\.(update|delete|sessions\.revoke)$/;
+                    is $b->{user_id}, $uid, 'the user read' if $cell eq 'user.read (one)';
+                    if ($action eq 'user.password.reset') {
+                        my $pw = $b->{temporary_password} // '';
+                        is length $pw, 20, 'a temporary password';
+                        my $ledger = join '', map { JSON::PP->new->canonical->encode($_) } @rows;
+                        ok index($ledger, $pw) < 0, 'not in the ledger';
+                    }
+                }
+                if ($action eq 'user.read' && $cell eq 'user.read' && $st == 200) {
+                    ok ref $b->{users} eq 'ARRAY' && @{ $b->{users} } > 0, 'users listed';
+                }
+                if ($action eq 'tenant.sessions.revoke' && $st == 200) {
+                    is $rows[2]{details}{revocation}{kind}, 'tenant', 'SESSIONS_REVOKED: a tenant revocation';
+                    # Every token of tenant A issued so far is revoked: log in again, a second later.
+                    delete $tok_cache{$_} for grep { /_A\z/ } keys %tok_cache;
+                    select undef, undef, undef, 1.1;
                 }
                 if ($st == 403) {
                     # Denials change nothing: tenant A is still active.
@@ -357,12 +431,12 @@ subtest 'OPA and built-in: identical statuses, decisions and reasons in every ce
     my $cells = 0;
     for my $ep (@ENDPOINTS) {
         for my $actor (@ACTORS) {
-            my $action = $ep->[0];
-            is $viaopa->{$action}{$actor}, $builtin->{$action}{$actor}, "$actor × $action";
+            my $cell = $ep->[0];
+            is $viaopa->{$cell}{$actor}, $builtin->{$cell}{$actor}, "$actor × $cell";
             $cells++;
         }
     }
-    is $cells, 48, '8 endpoints × 6 actors';
+    is $cells, 6 * @ENDPOINTS, scalar(@ENDPOINTS) . ' endpoints × 6 actors';
     for my $k (sort grep { /^audit: / } keys %$builtin) {
         is $viaopa->{$k}, $builtin->{$k}, $k;
     }

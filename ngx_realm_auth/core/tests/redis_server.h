@@ -20,6 +20,9 @@ class RedisServer {
   ~RedisServer();
   bool running() const { return port_ != 0; }
   int port() const { return port_; }
+  // The server process, for tests that freeze it (SIGSTOP: Redis stops
+  // answering, connections time out) and let it go again (SIGCONT).
+  pid_t pid() const { return pid_; }
 
   // An endpoint with `prefix`, logged in as `user` ("admin" when acl and
   // user is empty), sealing with `keys` (default: fleet_keys()).

@@ -11,7 +11,10 @@
 #include "http/router.h"
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
+#include "provisioning/signing_keys.h"
 #include "provisioning/tenant_saga.h"
+#include "revocation/backchannel_logout.h"
+#include "revocation/revocation_publisher.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -22,13 +25,17 @@ struct App {
   TenantSaga& saga;
   AdminClient& keycloak;
   PgPool& pg;
+  RevocationPublisher& revocations;
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
+  // POST /backchannel-logout/{tenant_id}; null: the route answers 404.
+  BackchannelLogout* backchannel = nullptr;
+  SigningKeys* keys = nullptr;  // /tenants/{id}/keys (set by serve)
 };
 
 // The whole API surface, in one table (api/routes.cc).
 std::vector<Route> api_routes(App& app);
 
-// --- handlers (api/tenants.cc, api/users.cc, api/audit.cc) -------------------
+// --- handlers (api/tenants.cc, api/users.cc, api/user_life.cc, api/audit.cc) --
 HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse list_tenants(App& app, const HttpRequest& req, const Actor& actor);
 HttpResponse get_tenant(App& app, const HttpRequest& req, const Actor& actor,
@@ -42,6 +49,31 @@ HttpResponse rotate_tenant_secret(App& app, const HttpRequest& req, const Actor&
 HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
                          const std::string& id);
 HttpResponse read_audit(App& app, const HttpRequest& req, const Actor& actor);
+// api/user_life.cc
+HttpResponse list_users(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id);
+HttpResponse get_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                      const std::string& user_id);
+HttpResponse patch_user(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& user_id);
+HttpResponse delete_user(App& app, const HttpRequest& req, const Actor& actor,
+                         const std::string& id, const std::string& user_id);
+HttpResponse reset_user_password(App& app, const HttpRequest& req, const Actor& actor,
+                                 const std::string& id, const std::string& user_id);
+HttpResponse revoke_user_sessions(App& app, const HttpRequest& req, const Actor& actor,
+                                  const std::string& id, const std::string& user_id);
+HttpResponse revoke_tenant_sessions(App& app, const HttpRequest& req, const Actor& actor,
+                                    const std::string& id);
+
+// --- signing keys (api/keys.cc) ----------------------------------------------
+HttpResponse list_keys(App& app, const HttpRequest& req, const Actor& actor, const std::string& id);
+HttpResponse rotate_key(App& app, const HttpRequest& req, const Actor& actor,
+                        const std::string& id);
+HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor, const std::string& id,
+                        const std::string& kid);
+// A kid the sidecar will look up: 1-128 of [A-Za-z0-9._-] (Keycloak's are
+// base64url thumbprints); anything else names no key (404).
+bool is_valid_kid(const std::string& kid);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
 HttpResponse json_response(int status, const json_t* body);

@@ -54,18 +54,48 @@ bool BodyReader::string_array(const char* key, bool required, std::vector<std::s
   if (v == nullptr || json_is_null(v)) {
     return required ? fail(key, std::string(key) + " is required") : true;
   }
-  if (!json_is_array(v)) return fail(key, std::string(key) + " must be an array of strings");
-  if (json_array_size(v) > 100) return fail(key, std::string(key) + " has more than 100 items");
+  return strings(v, key, out);
+}
+
+bool BodyReader::strings(const json_t* v, const std::string& name, std::vector<std::string>& out) {
+  if (!json_is_array(v)) return fail(name, name + " must be an array of strings");
+  if (json_array_size(v) > 100) return fail(name, name + " has more than 100 items");
   out.clear();
   size_t i;
   json_t* item;
   json_array_foreach(v, i, item) {
     if (!json_is_string(item)) {
-      return fail(key, std::string(key) + "[" + std::to_string(i) + "] must be a string");
+      return fail(name, name + "[" + std::to_string(i) + "] must be a string");
     }
     out.emplace_back(json_string_value(item), json_string_length(item));
   }
   return true;
+}
+
+bool BodyReader::object(const char* key, std::initializer_list<const char*> allowed,
+                        bool& present) {
+  const json_t* v = json_object_get(root_.get(), key);
+  present = v != nullptr && !json_is_null(v);
+  if (!present) return true;
+  if (!json_is_object(v)) return fail(key, std::string(key) + " must be an object");
+  const char* member;
+  json_t* value;
+  json_object_foreach(const_cast<json_t*>(v), member, value) {
+    bool known = false;
+    for (const char* a : allowed) known |= std::string(a) == member;
+    if (!known) {
+      const std::string name = std::string(key) + "." + member;
+      return fail(name, "unknown member '" + name + "'");
+    }
+  }
+  return true;
+}
+
+bool BodyReader::nested_string_array(const char* key, const char* inner,
+                                     std::vector<std::string>& out) {
+  const json_t* v = json_object_get(json_object_get(root_.get(), key), inner);
+  if (v == nullptr || json_is_null(v)) return true;
+  return strings(v, std::string(key) + "." + inner, out);
 }
 
 bool BodyReader::boolean(const char* key, bool required, bool& out, bool& present) {
@@ -74,6 +104,33 @@ bool BodyReader::boolean(const char* key, bool required, bool& out, bool& presen
   if (v == nullptr) return required ? fail(key, std::string(key) + " is required") : true;
   if (!json_is_boolean(v)) return fail(key, std::string(key) + " must be true or false");
   out = json_is_true(v);
+  return true;
+}
+
+bool BodyReader::nullable_string(const char* key, std::string& out, bool& present,
+                                 bool& null_value) {
+  const json_t* v = json_object_get(root_.get(), key);
+  present = v != nullptr;
+  null_value = v != nullptr && json_is_null(v);
+  if (v == nullptr || null_value) return true;
+  if (!json_is_string(v) || json_string_length(v) == 0) {
+    return fail(key, std::string(key) + " must be a non-empty string, or null for none");
+  }
+  out.assign(json_string_value(v), json_string_length(v));
+  return true;
+}
+
+bool BodyReader::integer(const char* key, bool required, long long min, long long max,
+                         long long& out) {
+  const json_t* v = json_object_get(root_.get(), key);
+  if (v == nullptr || json_is_null(v)) {
+    return required ? fail(key, std::string(key) + " is required") : true;
+  }
+  const std::string range = "between " + std::to_string(min) + " and " + std::to_string(max);
+  if (!json_is_integer(v)) return fail(key, std::string(key) + " must be an integer " + range);
+  json_int_t n = json_integer_value(v);
+  if (n < min || n > max) return fail(key, std::string(key) + " must be " + range);
+  out = n;
   return true;
 }
 

@@ -29,14 +29,26 @@ class BodyReader {
   // A string member; absent is an error only when `required`.
   bool string(const char* key, bool required, std::string& out);
   bool string_array(const char* key, bool required, std::vector<std::string>& out);
+  // A member that is an object holding only `allowed` members (an unknown
+  // one is named "key.member"); `present` tells whether it was there.
+  bool object(const char* key, std::initializer_list<const char*> allowed, bool& present);
+  // A string array inside the object member `key` (named "key.inner").
+  bool nested_string_array(const char* key, const char* inner, std::vector<std::string>& out);
   // `present` tells whether the member was there.
   bool boolean(const char* key, bool required, bool& out, bool& present);
+  // A string or JSON null (`present` and `null_value` tell which); an empty
+  // string is refused: null is the one spelling of "none".
+  bool nullable_string(const char* key, std::string& out, bool& present, bool& null_value);
+  // A JSON integer (not a string, not a fraction) within [min, max].
+  bool integer(const char* key, bool required, long long min, long long max, long long& out);
 
   // Records a validation failure of a field (detail from validation.h).
   bool fail(const std::string& field, const std::string& detail);
   HttpResponse error() const;
 
  private:
+  bool strings(const json_t* v, const std::string& name, std::vector<std::string>& out);
+
   const HttpRequest& request_;
   JsonPtr root_;
   int status_ = 400;

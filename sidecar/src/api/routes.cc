@@ -2,6 +2,7 @@
 
 #include "api/app.h"
 #include "http/problem.h"
+#include "provisioning/user_life.h"
 
 namespace realm_sidecar {
 
@@ -9,6 +10,8 @@ namespace {
 
 using ActorHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&);
 using ActorIdHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, const std::string&);
+using ActorUserHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&,
+                                          const std::string&, const std::string&);
 
 // 401 before anything else: no governed work for an unverified caller.
 template <typename F>
@@ -45,6 +48,42 @@ Handler bind_id(App& app, ActorIdHandler h) {
   };
 }
 
+// {tenant_id} and {user_id}: a user id that cannot be a Keycloak id can
+// never name a user, so it is a plain 404 too (and never reaches a path).
+Handler bind_user(App& app, ActorUserHandler h) {
+  return [&app, h](const HttpRequest& req, const PathParams& params) {
+    const std::string& id = params.at("tenant_id");
+    const std::string& user_id = params.at("user_id");
+    if (!realm_auth::is_valid_slug(id)) {
+      return problem(404, "no tenant '" + id.substr(0, 64) + "'", "", req.request_id);
+    }
+    if (!plausible_user_id(user_id)) {
+      return problem(404, "no user '" + user_id.substr(0, 64) + "' in tenant '" + id + "'", "",
+                     req.request_id);
+    }
+    return with_actor(app, req,
+                      [&](const Actor& actor) { return h(app, req, actor, id, user_id); });
+  };
+}
+
+// /tenants/{tenant_id}/keys/{kid}:…: both segments checked for shape first.
+using ActorKeyHandler = HttpResponse (*)(App&, const HttpRequest&, const Actor&, const std::string&,
+                                         const std::string&);
+Handler bind_key(App& app, ActorKeyHandler h) {
+  return [&app, h](const HttpRequest& req, const PathParams& params) {
+    const std::string& id = params.at("tenant_id");
+    const std::string& kid = params.at("kid");
+    if (!realm_auth::is_valid_slug(id)) {
+      return problem(404, "no tenant '" + id.substr(0, 64) + "'", "", req.request_id);
+    }
+    if (!is_valid_kid(kid)) {
+      // Not echoed: it is not a kid (1-128 of A-Za-z0-9._-).
+      return problem(404, "no such key: a kid is 1-128 of A-Za-z0-9._-", "", req.request_id);
+    }
+    return with_actor(app, req, [&](const Actor& actor) { return h(app, req, actor, id, kid); });
+  };
+}
+
 }  // namespace
 
 std::vector<Route> api_routes(App& app) {
@@ -55,9 +94,33 @@ std::vector<Route> api_routes(App& app) {
       {"PATCH", "/tenants/{tenant_id}", bind_id(app, patch_tenant)},
       {"DELETE", "/tenants/{tenant_id}", bind_id(app, delete_tenant)},
       {"POST", "/tenants/{tenant_id}/users", bind_id(app, create_user)},
+      {"GET", "/tenants/{tenant_id}/users", bind_id(app, list_users)},
+      {"GET", "/tenants/{tenant_id}/users/{user_id}", bind_user(app, get_user)},
+      {"PATCH", "/tenants/{tenant_id}/users/{user_id}", bind_user(app, patch_user)},
+      {"DELETE", "/tenants/{tenant_id}/users/{user_id}", bind_user(app, delete_user)},
+      {"POST", "/tenants/{tenant_id}/users/{user_id}/password:reset",
+       bind_user(app, reset_user_password)},
+      {"POST", "/tenants/{tenant_id}/users/{user_id}/sessions:revoke",
+       bind_user(app, revoke_user_sessions)},
+      {"POST", "/tenants/{tenant_id}/sessions:revoke", bind_id(app, revoke_tenant_sessions)},
       {"POST", "/tenants/{tenant_id}/secrets/tenant-services:rotate",
        bind_id(app, rotate_tenant_secret)},
+      {"GET", "/tenants/{tenant_id}/keys", bind_id(app, list_keys)},
+      {"POST", "/tenants/{tenant_id}/keys:rotate", bind_id(app, rotate_key)},
+      {"POST", "/tenants/{tenant_id}/keys/{kid}:retire", bind_key(app, retire_key)},
       {"GET", "/audit", bind(app, read_audit)},
+      // OpenID Connect back-channel logout from tenant realms, through
+      // nginx without a bearer token: the signed logout token is the
+      // credential (revocation/backchannel_logout.h).
+      {"POST", "/backchannel-logout/{tenant_id}",
+       [&app](const HttpRequest& req, const PathParams& params) {
+         const std::string& id = params.at("tenant_id");
+         if (app.backchannel == nullptr || !realm_auth::is_valid_slug(id)) {
+           return problem(404, "no back-channel logout endpoint for '" + id.substr(0, 64) + "'", "",
+                          req.request_id);
+         }
+         return app.backchannel->handle(req, id);
+       }},
       // Counters for operators (loopback port only; nginx does not route
       // it): what the per-actor rate limit refused. No identities.
       {"GET", "/status",

@@ -32,6 +32,13 @@ bool validate(const NewUser& u, std::string& field, std::string& detail) {
       return false;
     }
   }
+  // A user without a role can do nothing, and "roles": [] is more often a
+  // mistake than a wish: refused.
+  if (u.roles.empty()) {
+    field = "roles";
+    detail = "a user needs at least one role: tenant_admin, officer, supervisor or auditor";
+    return false;
+  }
   std::set<std::string> seen;
   for (size_t i = 0; i < u.roles.size(); i++) {
     std::string why = check_role(u.roles[i]);

@@ -40,17 +40,21 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
     const std::string& issuer, const std::string& incarnation, bool force, Status& why) {
   const auto now = std::chrono::steady_clock::now();
   const auto key = std::make_pair(issuer, incarnation);
+  std::chrono::steady_clock::time_point refetched{};  // never
   {
     std::lock_guard<std::mutex> g(mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       bool fresh = now < it->second.expires;
+      refetched = it->second.refetched;
       // Forced refetches (unknown kid) are rate-limited per issuer: a token
       // with a random kid must not turn into a fetch per request.
-      bool may_refetch = now - it->second.fetched >= config_.refetch_interval;
+      bool may_refetch = refetched == std::chrono::steady_clock::time_point{} ||
+                         now - refetched >= config_.refetch_interval;
       if ((fresh && !force) || (force && !may_refetch && fresh)) return it->second.keys;
     }
   }
+  if (force) refetched = now;
   // Fetch outside the lock; two threads may fetch the same issuer at once,
   // which is harmless (obtain_jwks also single-flights through Redis).
   realm_auth::JwksFetchOutcome got = fetch_(issuer, force);
@@ -73,7 +77,7 @@ std::shared_ptr<const realm_auth::Jwks> RequestAuthenticator::keys_for(
        it != cache_.end() && it->first.first == issuer;) {
     it = it->first.second != incarnation ? cache_.erase(it) : std::next(it);
   }
-  cache_[key] = {keys, now + config_.jwks_ttl, now};
+  cache_[key] = {keys, now + config_.jwks_ttl, refetched};
   return keys;
 }
 

@@ -9,8 +9,8 @@
 //
 // JWKS: an in-process cache per issuer and tenant incarnation with a TTL,
 // filled through obtain_jwks (Redis tier shared with nginx, then HTTP). An
-// unknown kid refetches once per entry per `refetch_interval` (key
-// rotation).
+// unknown kid refetches at once, then at most once per entry per
+// `refetch_interval` (key rotation; as nginx does).
 //
 // Tenant tokens (an issuer with a tenant slug) are checked against the
 // tenant's record in PostgreSQL on every request (TenantLookup; one indexed
@@ -81,19 +81,23 @@ class RequestAuthenticator {
   // `authorization` is the raw Authorization header value.
   AuthOutcome authenticate(const std::string& authorization);
 
+  // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
+  // `incarnation` keys the entry with the issuer: a new incarnation of a
+  // slug starts from an empty entry, and the entries of the issuer's other
+  // incarnations are dropped when it is filled. Public for the other
+  // tokens the sidecar verifies with the same keys (back-channel logout).
+  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
+                                                   const std::string& incarnation, bool force,
+                                                   realm_auth::Status& why);
+
  private:
   struct Entry {
     std::shared_ptr<const realm_auth::Jwks> keys;
     std::chrono::steady_clock::time_point expires;
-    std::chrono::steady_clock::time_point fetched;
+    // The last unknown-kid refetch (not the last fetch: a realm that rotates
+    // right after a regular fetch must not wait refetch_interval).
+    std::chrono::steady_clock::time_point refetched;
   };
-  // Cached keys, or fresh ones when absent/expired/forced. Null on failure.
-  // `incarnation` keys the entry with the issuer: a new incarnation of a
-  // slug starts from an empty entry, and the entries of the issuer's other
-  // incarnations are dropped when it is filled.
-  std::shared_ptr<const realm_auth::Jwks> keys_for(const std::string& issuer,
-                                                   const std::string& incarnation, bool force,
-                                                   realm_auth::Status& why);
 
   AuthConfig config_;
   Fetch fetch_;

@@ -14,7 +14,9 @@ namespace realm_sidecar {
 
 struct AuditEvent {
   std::string event_type;  // REQUEST, AUTHZ_DECISION, TENANT_CREATED, USER_CREATED,
-                           // TENANT_UPDATED, TENANT_DELETED, SECRET_ROTATED, PROVISIONING_FAILED
+                           // TENANT_UPDATED, TENANT_DELETED, SECRET_ROTATED, PROVISIONING_FAILED,
+                           // USER_UPDATED, USER_DISABLED, USER_DELETED, PASSWORD_RESET,
+                           // SESSIONS_REVOKED
   std::string request_id;
   std::string actor_id;
   std::string actor_realm;

@@ -24,16 +24,19 @@ struct Actor {
 };
 
 struct Resource {
-  std::string type;       // "tenant", "user", "secret", "audit"
+  std::string type;       // "tenant", "user", "secret", "audit", "key"
   std::string tenant_id;  // the tenant acted on; empty for tenant.list and for
                           // audit.read of the whole ledger
-  std::string id;         // user id, client id …; may be empty
+  std::string id;         // user id, client id, kid …; may be empty
 };
 
 struct AuthorizeRequest {
   Actor actor;
   std::string action;  // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-                       // user.create, user.read, secret.rotate, audit.read
+                       // user.create, user.read, user.update, user.delete,
+                       // user.password.reset, user.sessions.revoke,
+                       // tenant.sessions.revoke, secret.rotate, audit.read,
+                       // key.read, key.rotate, key.retire
   Resource resource;
   std::string purpose;  // X-Purpose
   std::string request_id;

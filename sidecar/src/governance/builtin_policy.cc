@@ -33,7 +33,19 @@ const std::vector<ActionRule>& rules() {
       {"secret.rotate", "secret", true, {}},
       {"user.create", "user", true, {"tenant_admin"}},
       {"user.read", "user", true, {"tenant_admin", "auditor"}},
+      // A user's life after creation: the tenant's own administrator
+      // manages its own realm's users; auditors only read them.
+      {"user.update", "user", true, {"tenant_admin"}},
+      {"user.delete", "user", true, {"tenant_admin"}},
+      {"user.password.reset", "user", true, {"tenant_admin"}},
+      {"user.sessions.revoke", "user", true, {"tenant_admin"}},
+      {"tenant.sessions.revoke", "tenant", true, {"tenant_admin"}},
       {"audit.read", "audit", false, {"auditor"}, true},
+      // Signing keys (docs/GOVERNANCE.md §2): reading them (public in the
+      // JWKS anyway) is the tenant's too; changing them is platform_admin's.
+      {"key.read", "key", true, {"tenant_admin", "auditor"}},
+      {"key.rotate", "key", true, {}},
+      {"key.retire", "key", true, {}},
   };
   return table;
 }

@@ -16,8 +16,11 @@
 //  10. action needs a tenant scope below platform_admin (audit.read) and
 //      resource.tenant_id is empty                 → deny
 //  11. actor holds one of the action's tenant roles → allow, else deny
-// Tenant-level roles: tenant.read, tenant.list, user.read: tenant_admin or
-// auditor; user.create: tenant_admin; audit.read: auditor, for its own
+// Tenant-level roles: tenant.read, tenant.list, user.read, key.read:
+// tenant_admin or auditor; user.create, user.update, user.delete,
+// user.password.reset, user.sessions.revoke, tenant.sessions.revoke:
+// tenant_admin; key.rotate, key.retire: none (platform_admin only);
+// audit.read: auditor, for its own
 // tenant only (the whole ledger, resource.tenant_id empty, is
 // platform_admin's). tenant.list by a tenant actor is
 // allowed with reason "scoped to own tenant <id> (<role>)": the caller must
@@ -32,10 +35,12 @@
 namespace realm_sidecar {
 
 // tenant.create, tenant.read, tenant.list, tenant.update, tenant.delete,
-// secret.rotate, user.create, user.read, audit.read.
+// secret.rotate, user.create, user.read, user.update, user.delete,
+// user.password.reset, user.sessions.revoke, tenant.sessions.revoke, audit.read,
+// key.read, key.rotate, key.retire.
 const std::vector<std::string>& known_actions();
 
-// "tenant", "user", "secret" or "audit"; empty for an unknown action.
+// "tenant", "user", "secret", "audit" or "key"; empty for an unknown action.
 std::string resource_type_for(const std::string& action);
 
 // The decision itself (what make_builtin_policy()->authorize() returns).

@@ -28,9 +28,17 @@ bool Router::match(const std::string& pattern, const std::string& path, PathPara
   PathParams captured;
   for (size_t i = 0; i < want.size(); i++) {
     const std::string& w = want[i];
-    if (w.size() > 2 && w.front() == '{' && w.back() == '}') {
-      if (got[i].empty()) return false;
-      captured[w.substr(1, w.size() - 2)] = got[i];
+    const size_t close = w.find('}');
+    if (w.size() > 2 && w.front() == '{' && close != std::string::npos && close > 1) {
+      // "{name}" or "{name}:action": the capture is what precedes the
+      // literal suffix, and never empty.
+      const std::string suffix = w.substr(close + 1);
+      const std::string& seg = got[i];
+      if (seg.size() <= suffix.size() ||
+          seg.compare(seg.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        return false;
+      }
+      captured[w.substr(1, close - 1)] = seg.substr(0, seg.size() - suffix.size());
     } else if (w != got[i]) {
       return false;
     }

@@ -6,8 +6,9 @@
 //   };
 //
 // A pattern is a '/'-separated path; a segment "{name}" captures one
-// non-empty segment, every other segment is literal (actions such as
-// "tenant-services:rotate" are whole literal segments). No regexes, no
+// non-empty segment, "{name}:action" one that ends in ":action" (the
+// capture is the non-empty part before it), every other segment is literal
+// (actions such as "tenant-services:rotate" are whole literal segments). No regexes, no
 // prefixes: segment counts must be equal, so "/tenants/x/" is 404.
 #pragma once
 

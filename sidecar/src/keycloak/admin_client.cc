@@ -286,3 +286,116 @@ KcResponse AdminClient::regenerate_client_secret(const ClientCredentials* who,
 }
 
 }  // namespace realm_sidecar
+
+// --- signing keys: key provider components (issue 9 item 4) -----------------
+
+namespace realm_sidecar {
+
+namespace {
+
+constexpr const char kKeyProviderType[] = "org.keycloak.keys.KeyProvider";
+
+// Keycloak's component config: every value is an array of strings.
+void set_config(json_t* config, const char* key, const std::string& value) {
+  JsonPtr v(json_array());
+  json_array_append_new(v.get(), json_string(value.c_str()));
+  json_object_set_new(config, key, v.release());
+}
+
+}  // namespace
+
+KcResponse AdminClient::realm_keys(const std::string& realm, std::vector<KcKey>& out) {
+  out.clear();
+  KcResponse r = call(nullptr, "GET", segment(realm) + "/keys");
+  if (!r.ok()) return r;
+  JsonPtr doc = json_parse(r.body);
+  const json_t* keys = json_object_get(doc.get(), "keys");
+  if (!json_is_array(keys)) {
+    r.error = KcError::kBadResponse;
+    r.message = "keys of " + realm + ": no \"keys\" array";
+    return r;
+  }
+  size_t i;
+  const json_t* k;
+  json_array_foreach(keys, i, k) {
+    KcKey key;
+    key.kid = json_member_string(k, "kid");
+    key.algorithm = json_member_string(k, "algorithm");
+    key.use = json_member_string(k, "use");
+    key.status = json_member_string(k, "status");
+    key.provider_id = json_member_string(k, "providerId");
+    key.priority = json_integer_value(json_object_get(k, "providerPriority"));
+    if (!key.kid.empty()) out.push_back(std::move(key));
+  }
+  return r;
+}
+
+KcResponse AdminClient::realm_id(const std::string& realm, std::string& id) {
+  KcResponse r = get_realm(realm);
+  if (!r.ok()) return r;
+  JsonPtr doc = json_parse(r.body);
+  id = json_member_string(doc.get(), "id");
+  if (id.empty()) {
+    r.error = KcError::kBadResponse;
+    r.message = "realm " + realm + " answered without an id";
+  }
+  return r;
+}
+
+KcResponse AdminClient::add_rsa_key_provider(const std::string& realm, const std::string& parent_id,
+                                             const std::string& name, long long priority,
+                                             std::string& component_id) {
+  JsonPtr body(json_object());
+  json_set(body.get(), "name", name);
+  json_set(body.get(), "providerId", "rsa-generated");
+  json_set(body.get(), "providerType", kKeyProviderType);
+  json_set(body.get(), "parentId", parent_id);
+  JsonPtr config(json_object());
+  set_config(config.get(), "priority", std::to_string(priority));
+  set_config(config.get(), "enabled", "true");
+  set_config(config.get(), "active", "true");
+  set_config(config.get(), "algorithm", "RS256");
+  set_config(config.get(), "keySize", "2048");
+  json_set(body.get(), "config", std::move(config));
+  KcResponse r = call(nullptr, "POST", segment(realm) + "/components", body.get());
+  if (!r.ok()) return r;
+  // Location: <base>/admin/realms/<realm>/components/<id>
+  size_t slash = r.location.rfind('/');
+  component_id = slash == std::string::npos ? "" : r.location.substr(slash + 1);
+  if (component_id.empty()) {
+    r.error = KcError::kBadResponse;
+    r.message = "component created in " + realm + " without a Location";
+  }
+  return r;
+}
+
+KcResponse AdminClient::set_key_provider_active(const std::string& realm,
+                                                const std::string& component_id, bool active) {
+  const std::string path = segment(realm) + "/components" + segment(component_id);
+  KcResponse r = call(nullptr, "GET", path);
+  if (!r.ok()) return r;
+  JsonPtr component = json_parse(r.body);
+  std::fill(r.body.begin(), r.body.end(), '\0');
+  if (!json_is_object(component.get()) ||
+      json_member_string(component.get(), "providerType") != kKeyProviderType) {
+    r.error = KcError::kBadResponse;
+    r.message = "component " + component_id + " of " + realm + " is not a key provider";
+    return r;
+  }
+  json_t* config = json_object_get(component.get(), "config");
+  if (!json_is_object(config)) {
+    json_object_set_new(component.get(), "config", json_object());
+    config = json_object_get(component.get(), "config");
+  }
+  set_config(config, "active", active ? "true" : "false");
+  return call(nullptr, "PUT", path, component.get());
+}
+
+KcResponse AdminClient::delete_component(const std::string& realm,
+                                         const std::string& component_id) {
+  return call(nullptr, "DELETE", segment(realm) + "/components" + segment(component_id));
+}
+
+}  // namespace realm_sidecar
+
+// --- end of signing keys -----------------------------------------------------

@@ -78,7 +78,15 @@ JsonPtr console_client(const RealmSpecInput& in) {
   // the client that asked for it.
   json_set(attrs.get(), "pkce.code.challenge.method", "S256");
   json_set(attrs.get(), "post.logout.redirect.uris", "+");
+  if (!in.backchannel_logout_url.empty()) {
+    for (const auto& kv : console_logout_attributes(in.backchannel_logout_url)) {
+      json_set(attrs.get(), kv.first.c_str(), kv.second);
+    }
+  }
   json_set(c.get(), "attributes", std::move(attrs));
+  // Logouts reach the sidecar over the back channel only: the browser
+  // (front channel) is not a path a revocation can depend on.
+  json_set(c.get(), "frontchannelLogout", false);
   json_set(c.get(), "protocolMappers", mappers(true));
   return c;
 }
@@ -185,7 +193,42 @@ JsonPtr sidecar_audience_mapper() {
                  {"introspection.token.claim", "true"}});
 }
 
+JsonPtr realm_security_settings() {
+  JsonPtr s = obj();
+  // At least 12 characters (NIST SP 800-63B: length over composition
+  // rules), at most 128, not the username or email, not one of the last 5.
+  // Written as Keycloak answers it back, so reconcile compares like for like.
+  json_set(s.get(), "passwordPolicy",
+           "length(12) and maxLength(128) and notUsername(undefined) and notEmail(undefined) "
+           "and passwordHistory(5)");
+  // Brute-force detection: after 5 failures a user waits 1 minute, growing
+  // by a minute per further failure up to 15; the count resets after 12 h
+  // without failures. Temporary only: a permanent lockout would let anyone
+  // who knows a username lock its owner out.
+  json_set(s.get(), "bruteForceProtected", true);
+  json_set(s.get(), "permanentLockout", false);
+  json_set(s.get(), "failureFactor", 5LL);
+  json_set(s.get(), "waitIncrementSeconds", 60LL);
+  json_set(s.get(), "maxFailureWaitSeconds", 900LL);
+  json_set(s.get(), "maxDeltaTimeSeconds", 43200LL);
+  // Two failures less than a second apart: wait a minute at once (scripts).
+  json_set(s.get(), "quickLoginCheckMilliSeconds", 1000LL);
+  json_set(s.get(), "minimumQuickLoginWaitSeconds", 60LL);
+  return s;
+}
+
 std::string realm_name_for(const std::string& slug) { return "tenant-" + slug; }
+
+std::string backchannel_logout_url(const std::string& base, const std::string& slug) {
+  return base + "/" + slug;
+}
+
+std::vector<std::pair<std::string, std::string>> console_logout_attributes(const std::string& url) {
+  return {{"backchannel.logout.url", url},
+          // sid in every logout token: one session ends, not the user's all.
+          {"backchannel.logout.session.required", "true"},
+          {"backchannel.logout.revoke.offline.tokens", "false"}};
+}
 
 std::string issuer_for(const std::string& keycloak_url, const std::string& slug) {
   return keycloak_url + "/realms/" + realm_name_for(slug);
@@ -245,9 +288,9 @@ JsonPtr realm_representation(const RealmSpecInput& in) {
   json_set(r.get(), "resetPasswordAllowed", false);
   json_set(r.get(), "loginWithEmailAllowed", true);
   json_set(r.get(), "duplicateEmailsAllowed", false);
-  json_set(r.get(), "bruteForceProtected", true);
   json_set(r.get(), "defaultSignatureAlgorithm", "RS256");
-  json_set(r.get(), "accessTokenLifespan", 300LL);
+  json_set(r.get(), "accessTokenLifespan", static_cast<long long>(kAccessTokenLifespanS));
+  json_object_update(r.get(), realm_security_settings().get());
   json_set(r.get(), "roles", roles());
   if (!in.departments.empty()) json_set(r.get(), "groups", groups(in.departments));
   JsonPtr clients(json_array());

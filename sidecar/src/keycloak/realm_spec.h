@@ -21,7 +21,25 @@ struct RealmSpecInput {
   std::vector<std::string> departments;            // → groups /departments/<dept>
   std::vector<std::string> console_redirect_uris;  // admin-console redirect URIs
   bool console_password_grant = false;             // direct access grants (local/tests)
+  // Where Keycloak POSTs OpenID Connect back-channel logout tokens for this
+  // tenant (backchannel_logout_url()); empty = admin-console gets none.
+  std::string backchannel_logout_url;
 };
+
+// The access-token lifetime of tenant realms (accessTokenLifespan), and so
+// the longest any of their access tokens lives: no client overrides it and
+// the implicit flow (its own, longer lifespan) is off on every client.
+// Revocation records are kept this long (+ skew) after the revocation.
+constexpr long kAccessTokenLifespanS = 300;
+
+// "<base>/<slug>": the sidecar's back-channel logout endpoint for a tenant,
+// reached through nginx (BACKCHANNEL_LOGOUT_BASE_URL).
+std::string backchannel_logout_url(const std::string& base, const std::string& slug);
+
+// The admin-console client attributes that make Keycloak send a logout
+// token with the session id to `url` whenever a session ends: what the
+// realm spec sets and what reconcile brings existing clients up to.
+std::vector<std::pair<std::string, std::string>> console_logout_attributes(const std::string& url);
 
 // Client ids inside every tenant realm.
 constexpr const char* kConsoleClientId = "admin-console";
@@ -40,6 +58,12 @@ std::string realm_name_for(const std::string& slug);
 std::string issuer_for(const std::string& keycloak_url, const std::string& slug);
 
 JsonPtr realm_representation(const RealmSpecInput& in);
+
+// The realm-level security settings every tenant realm has: the password
+// policy and brute-force detection (docs/TENANT_REALM_STRATEGY.md,
+// "Passwords and brute force"). Part of realm_representation(), and what
+// reconcile puts back (a partial PUT of the realm) when a realm differs.
+JsonPtr realm_security_settings();
 
 // The admin-console protocol mapper that puts realm-sidecar into `aud`;
 // also what reconcile adds to realms created before it existed.

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "keycloak/realm_spec.h"
+#include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
 
@@ -130,8 +131,12 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
 
   // Step 1: the realm, complete, in one request.
-  RealmSpecInput spec{slug, display_name, departments, config_.console_redirect_uris,
-                      config_.console_password_grant};
+  RealmSpecInput spec{slug,
+                      display_name,
+                      departments,
+                      config_.console_redirect_uris,
+                      config_.console_password_grant,
+                      logout_url(slug)};
   JsonPtr rep = realm_representation(spec);
   KcResponse r = kc_.create_realm(rep.get());
   if (!r.ok()) {
@@ -258,7 +263,7 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
   if (tenant.status != "active") {
     return fail(409, "tenant '" + tenant_id + "' is " + tenant.status +
-                         "; users can be added to active tenants only");
+                         "; users are managed in active tenants only");
   }
   std::string sealed;
   st = TenantStore::get_secret(s, tenant_id, kServicesClientId, sealed);
@@ -283,12 +288,56 @@ Outcome TenantSaga::upgrade_realm(const TenantRow& row, bool& changed) {
   JsonPtr list = json_parse(r.body);
   size_t i;
   json_t* m;
+  bool has_audience = false;
   json_array_foreach(list.get(), i, m) {
-    if (json_member_string(m, "name") == kSidecarAudienceMapperName) return Outcome{};
+    if (json_member_string(m, "name") == kSidecarAudienceMapperName) has_audience = true;
   }
-  JsonPtr mapper = sidecar_audience_mapper();
-  r = kc_.call(nullptr, "POST", path, mapper.get());
-  if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+  if (!has_audience) {
+    JsonPtr mapper = sidecar_audience_mapper();
+    r = kc_.call(nullptr, "POST", path, mapper.get());
+    if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
+    changed = true;
+  }
+  bool logout_changed = false;
+  Outcome o = upgrade_console_logout(row, uuid, logout_changed);
+  changed = changed || logout_changed;
+  return o;
+}
+
+std::string TenantSaga::logout_url(const std::string& slug) const {
+  return config_.backchannel_logout_base.empty()
+             ? std::string()
+             : backchannel_logout_url(config_.backchannel_logout_base, slug);
+}
+
+Outcome TenantSaga::upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
+                                           bool& changed) {
+  changed = false;
+  const std::string url = logout_url(row.tenant_id);
+  if (url.empty()) return Outcome{};
+  const std::string path =
+      AdminClient::segment(row.realm_name) + "/clients" + AdminClient::segment(console_uuid);
+  KcResponse r = kc_.call(nullptr, "GET", path);
+  if (!r.ok()) return from_kc(r, "reading admin-console of " + row.realm_name);
+  JsonPtr client = json_parse(r.body);
+  if (!json_is_object(client.get())) {
+    return fail(502, "Keycloak answered admin-console of " + row.realm_name + " with no object");
+  }
+  json_t* attrs = json_object_get(client.get(), "attributes");
+  if (!json_is_object(attrs)) {
+    json_object_set_new(client.get(), "attributes", json_object());
+    attrs = json_object_get(client.get(), "attributes");
+  }
+  bool differs = !json_is_false(json_object_get(client.get(), "frontchannelLogout"));
+  for (const auto& kv : console_logout_attributes(url)) {
+    differs = differs || json_member_string(attrs, kv.first.c_str()) != kv.second;
+    json_set(attrs, kv.first.c_str(), kv.second);
+  }
+  if (!differs) return Outcome{};
+  json_set(client.get(), "frontchannelLogout", false);
+  // The whole representation back, changed only in these members.
+  r = kc_.call(nullptr, "PUT", path, client.get());
+  if (!r.ok()) return from_kc(r, "setting back-channel logout on " + row.realm_name);
   changed = true;
   return Outcome{};
 }
@@ -315,6 +364,20 @@ ReconcileReport TenantSaga::reconcile() {
       if (changed) rep.upgraded++;
       if (!up.ok())
         rep.errors.push_back(slug + ": " + up.detail + (up.log.empty() ? "" : " [" + up.log + "]"));
+      // Realm-level settings (password policy, brute force), apart from the
+      // client-level upgrade above.
+      std::vector<std::string> drift;
+      Outcome sec = upgrade_realm_settings(kc_, row.realm_name, changed, drift);
+      if (changed) {
+        rep.upgraded++;
+        std::string keys;
+        for (const auto& k : drift) keys += (keys.empty() ? "" : ",") + k;
+        std::fprintf(stderr, "realm-sidecar: reconcile: %s security settings restored (%s)\n",
+                     row.realm_name.c_str(), keys.c_str());
+      }
+      if (!sec.ok())
+        rep.errors.push_back(slug + ": " + sec.detail +
+                             (sec.log.empty() ? "" : " [" + sec.log + "]"));
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")

@@ -40,6 +40,10 @@ struct SagaConfig {
   // Redis timeout) before the slug can live again. See
   // docs/TENANT_REALM_STRATEGY.md, "Reusing a slug".
   long slug_quarantine_s = 15;
+  // Base URL of the sidecar's back-channel logout endpoint as Keycloak
+  // reaches it, through nginx (BACKCHANNEL_LOGOUT_BASE_URL); each tenant's
+  // admin-console gets <base>/<slug>. Empty: no back-channel logout.
+  std::string backchannel_logout_base;
 };
 
 struct ReconcileReport {
@@ -84,6 +88,11 @@ class TenantSaga {
   // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
   // says whether anything was added.
   Outcome upgrade_realm(const TenantRow& row, bool& changed);
+  // The admin-console's back-channel logout attributes (URL, sid required,
+  // no front channel), set when they differ from the realm spec's.
+  Outcome upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
+                                 bool& changed);
+  std::string logout_url(const std::string& slug) const;
 
   SagaConfig config_;
   PgPool& pg_;

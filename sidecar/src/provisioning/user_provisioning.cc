@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "http_fetch.h"  // realm_auth::url_escape
 #include "util/random.h"
 
 namespace realm_sidecar {
@@ -25,6 +26,15 @@ std::string last_segment(const std::string& location) {
 }
 
 }  // namespace
+
+std::string conflict_field(const std::string& message) {
+  const bool username = message.find("same username") != std::string::npos;
+  const bool email = message.find("same email") != std::string::npos ||
+                     message.find("or email") != std::string::npos;
+  if (username && !email) return "username";
+  if (email && !username) return "email";
+  return "";
+}
 
 JsonPtr user_representation(const NewUser& user, const TenantRow& tenant) {
   JsonPtr u(json_object());
@@ -53,10 +63,22 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
   JsonPtr rep = user_representation(user, tenant);
   KcResponse r = kc.call(&who, "POST", realm + "/users", rep.get());
   if (r.error == KcError::kConflict) {
-    return fail(
-        409,
-        "a user with this username or email already exists in tenant '" + tenant.tenant_id + "'",
-        r.message, "username");
+    // Keycloak names one member even when both are taken (it checks email
+    // first): the username, the user's identity, is named whenever it is
+    // taken; otherwise Keycloak's message decides.
+    std::string field = conflict_field(r.message);
+    if (field != "username") {
+      KcResponse u = kc.call(&who, "GET",
+                             realm + "/users?briefRepresentation=true&exact=true&username=" +
+                                 realm_auth::url_escape(user.username));
+      JsonPtr list = u.ok() ? json_parse(u.body) : nullptr;
+      if (json_array_size(list.get()) > 0) field = "username";
+    }
+    const std::string what = field == "email"      ? "email '" + user.email + "'"
+                             : field == "username" ? "username '" + user.username + "'"
+                                                   : "this username or email";
+    return fail(409, "a user with " + what + " already exists in tenant '" + tenant.tenant_id + "'",
+                r.message, field);
   }
   if (r.error == KcError::kBadRequest) {
     // Keycloak's user-profile validation (e.g. a name it does not accept).

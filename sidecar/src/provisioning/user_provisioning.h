@@ -40,6 +40,13 @@ constexpr size_t kTemporaryPasswordLength = 20;
 // The UserRepresentation for the POST (exposed for tests).
 JsonPtr user_representation(const NewUser& user, const TenantRow& tenant);
 
+// The member a Keycloak 409 on POST users is about, from its errorMessage
+// ("User exists with same username" / "… same email"): "username",
+// "email", or "" when Keycloak does not say which (exposed for tests).
+// create_tenant_user() also asks Keycloak whether the username is taken,
+// since Keycloak names the email when both are.
+std::string conflict_field(const std::string& keycloak_message);
+
 Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const TenantRow& tenant,
                            const NewUser& user, CreatedUser& out);
 

@@ -38,9 +38,17 @@ sub start_fleet {
                  . "password_file=$secrets/redis-nginx.password "
                  . "hmac_key_file=$secrets/redis-hmac.key;\n"
                  . ($o{http} // ''),
+        # `return` would answer in the rewrite phase, before auth_realm's
+        # access phase ever ran: the answer comes from a named location
+        # reached by try_files, which runs after access (as in
+        # conf/nginx/realm-auth.conf.in).
         server  => "location /api/ {\n"
                  . "    auth_realm on;\n"
                  . "    auth_realm_issuer $kc/realms/tenant-*;\n"
+                 . "    add_header X-Auth-Error \$realm_auth_error always;\n"
+                 . "    try_files /.realm-auth-verified \@verified;\n"
+                 . "}\n"
+                 . "location \@verified {\n"
                  . "    add_header X-Auth-Error \$realm_auth_error always;\n"
                  . "    return 200 'ok \$realm_tenant_id\\n';\n"
                  . "}\n"
