@@ -2,23 +2,12 @@
 
 #include <vector>
 
+#include "decimal.h"
 #include "issuer.h"
 
 namespace realm_auth {
 
 namespace {
-
-// Strict decimal seconds: 1 to 12 digits, no sign, no leading zero.
-bool parse_seconds(std::string_view t, int64_t& out) {
-  if (t.empty() || t.size() > 12 || (t.size() > 1 && t[0] == '0')) return false;
-  int64_t v = 0;
-  for (char c : t) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  out = v;
-  return true;
-}
 
 // Printable ASCII without space: what a `sub` or `sid` of Keycloak is made
 // of, and what keeps the text form one line of five fields.
@@ -107,7 +96,8 @@ bool decode_revocation(std::string_view text, RevocationRecord& out) {
   } else {
     r.subject.assign(f[2]);
   }
-  if (!parse_seconds(f[3], r.not_before) || !parse_seconds(f[4], r.expires)) return false;
+  if (!parse_record_seconds(f[3], r.not_before) || !parse_record_seconds(f[4], r.expires))
+    return false;
   std::string why;
   if (!valid_revocation(r, why)) return false;
   out = std::move(r);

@@ -99,6 +99,20 @@ bool digest_verify(const AlgInfo& a, EVP_PKEY* key, std::string_view input, std:
                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1;
 }
 
+// RFC 8017 §8.1.2 and §8.2.2, step 1: an RSA signature is exactly k octets
+// (k = the modulus length). OpenSSL also accepts a shorter one, read as a
+// number with leading zeros: a signature starting with 0x00 (1 in 256)
+// would verify with that octet cut off, a second spelling of one token.
+bool rsa_length_ok(Family family, size_t modulus_len, std::string_view signature) {
+  if (family != Family::kRsaPkcs1 && family != Family::kRsaPss) return true;
+  return signature.size() == modulus_len;
+}
+
+size_t modulus_len(Family family, EVP_PKEY* key) {
+  if (family != Family::kRsaPkcs1 && family != Family::kRsaPss) return 0;
+  return static_cast<size_t>(EVP_PKEY_get_size(key));
+}
+
 }  // namespace
 
 bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
@@ -107,6 +121,7 @@ bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
   const AlgInfo a = info(alg);
   if (a.family != Family::kEdDsa && a.md == nullptr) return false;  // fetch failed
   if (!key_fits(a.family, key, a.ec_coord)) return false;
+  if (!rsa_length_ok(a.family, modulus_len(a.family, key), signature)) return false;
 
   bool ok;
   if (a.family == Family::kEcdsa) {
@@ -140,7 +155,7 @@ std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PK
     return nullptr;
   }
   return std::unique_ptr<const PreparedVerifier>(
-      new PreparedVerifier(alg, a.md, a.ec_coord, ctx.release()));
+      new PreparedVerifier(alg, a.md, a.ec_coord, modulus_len(a.family, key), ctx.release()));
 }
 
 PreparedVerifier::CtxPtr PreparedVerifier::take() const {
@@ -166,6 +181,7 @@ void PreparedVerifier::give_back(CtxPtr ctx) const {
 }
 
 bool PreparedVerifier::verify(std::string_view signing_input, std::string_view signature) const {
+  if (rsa_len_ != 0 && signature.size() != rsa_len_) return false;  // as rsa_length_ok
   std::string der;
   if (ec_coord_ != 0) {
     // Malformed R||S never reaches OpenSSL, as in verify_signature.

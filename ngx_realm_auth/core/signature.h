@@ -52,8 +52,9 @@ class PreparedVerifier {
   };
   using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 
-  PreparedVerifier(Alg alg, const EVP_MD* md, size_t ec_coord, EVP_PKEY_CTX* initialised)
-      : alg_(alg), md_(md), ec_coord_(ec_coord), template_(initialised) {}
+  PreparedVerifier(Alg alg, const EVP_MD* md, size_t ec_coord, size_t rsa_len,
+                   EVP_PKEY_CTX* initialised)
+      : alg_(alg), md_(md), ec_coord_(ec_coord), rsa_len_(rsa_len), template_(initialised) {}
 
   CtxPtr take() const;
   void give_back(CtxPtr ctx) const;
@@ -61,6 +62,7 @@ class PreparedVerifier {
   Alg alg_;
   const EVP_MD* md_;  // the JWS hash (fetched once, process-wide)
   size_t ec_coord_;   // ES*: bytes of R and of S; 0 otherwise
+  size_t rsa_len_;    // RS*/PS*: bytes of a signature (the modulus); 0 otherwise
   CtxPtr template_;   // verify-initialised, hash and padding set
 
   static constexpr size_t kMaxIdle = 4;  // a worker needs one; the sidecar a few

@@ -1,21 +1,10 @@
 #include "tenant_record.h"
 
+#include "decimal.h"
+
 namespace realm_auth {
 
 namespace {
-
-// Strict decimal seconds: 1 to 12 digits, no sign (years beyond 30000 are
-// not a start anyone records).
-bool parse_seconds(std::string_view t, int64_t& out) {
-  if (t.empty() || t.size() > 12) return false;
-  int64_t v = 0;
-  for (char c : t) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  out = v;
-  return true;
-}
 
 // 8-4-4-4-12 lowercase hex, as PostgreSQL prints a uuid.
 bool uuid_text(std::string_view t) {
@@ -76,7 +65,7 @@ bool decode_tenant_record(std::string_view text, TenantRecordValue& out) {
     if (eq == std::string_view::npos || eq == 0) return false;
     std::string_view name = field.substr(0, eq), value = field.substr(eq + 1);
     if (name == "start") {
-      if (have_start || !parse_seconds(value, v.incarnation_start)) return false;
+      if (have_start || !parse_record_seconds(value, v.incarnation_start)) return false;
       have_start = true;
     } else if (name == "incarnation") {
       if (have_id || !uuid_text(value)) return false;

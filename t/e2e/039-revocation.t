@@ -14,7 +14,7 @@ use JSON::PP;
 use Test::More;
 use Time::HiRes qw(time sleep);
 use E2E::Stack qw(token random_slug jwt_payload require_keycloak);
-use E2E::Sidecar qw(api operator_token create_tenant delete_tenant kc_admin activate_user
+use E2E::Sidecar qw(api operator_token create_tenant delete_tenant kc_admin activate_user new_active_user
                     new_password require_sidecar);
 use E2E::Fleet qw(start_fleet watch_refusal call);
 
@@ -32,13 +32,8 @@ for my $s ($t, $other) {
 my %pw;
 sub new_user {
     my ($tenant, $name) = @_;
-    my ($st, $b) = api(POST => "/tenants/$tenant/users", token => $op, json => {
-        username => $name, email => "$name\@$tenant.localhost", first_name => 'E2E',
-        last_name => ucfirst $name, roles => ['officer'] });
-    is $st, 201, "$tenant/$name created" or BAIL_OUT(explain $b);
-    $pw{"$tenant/$name"} = new_password();
-    ok activate_user("tenant-$tenant", $b->{user_id}, $pw{"$tenant/$name"}), "$name activated";
-    return $b->{user_id};
+    (my $id, $pw{"$tenant/$name"}) = new_active_user($op, $tenant, $name);
+    return $id;
 }
 sub login { my ($tenant, $name) = @_; token("tenant-$tenant", 'admin-console', user => $name, password => $pw{"$tenant/$name"}) }
 

@@ -21,7 +21,7 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(time sleep);
 use E2E::Stack qw(env root http_json random_slug jwt_payload require_keycloak);
-use E2E::Sidecar qw(api gateway operator_token create_tenant delete_tenant kc_admin activate_user
+use E2E::Sidecar qw(api gateway operator_token create_tenant delete_tenant kc_admin activate_user new_active_user
                     new_password sidecar_cli require_sidecar);
 use E2E::Util qw(ledger_rows free_port);
 use E2E::Redis qw(stack_redis);
@@ -67,13 +67,8 @@ subtest 'admin-console is provisioned for back-channel logout' => sub {
 my %pw;
 sub new_user {
     my ($tenant, $name) = @_;
-    my ($st, $b) = api(POST => "/tenants/$tenant/users", token => $op, json => {
-        username => $name, email => "$name\@$tenant.localhost", first_name => 'E2E',
-        last_name => ucfirst $name, roles => ['officer'] });
-    is $st, 201, "$tenant/$name created" or BAIL_OUT(explain $b);
-    $pw{"$tenant/$name"} = new_password();
-    ok activate_user("tenant-$tenant", $b->{user_id}, $pw{"$tenant/$name"}), "$name activated";
-    return $b->{user_id};
+    (my $id, $pw{"$tenant/$name"}) = new_active_user($op, $tenant, $name);
+    return $id;
 }
 # A session: access, refresh and ID token, and its sid.
 sub login {

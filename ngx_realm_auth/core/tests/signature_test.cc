@@ -225,6 +225,28 @@ void pss_parameters_are_fixed(void**) {
 // PreparedVerifier against verify_signature for every algorithm: valid,
 // tampered input, tampered signature, wrong key, wrong lengths; one
 // verifier answering all of them in turn.
+// RFC 8017 §8.2.2 / §8.1.2 step 1: an RSA signature is exactly as long as
+// the modulus. OpenSSL also takes one with its leading zero octet left
+// out, so 1 in 256 signatures had a second spelling that verified (and
+// prepared_agrees_with_one_shot failed about once in 40 runs). Search for
+// signatures that start with a zero octet, and refuse them shortened.
+void rsa_signature_is_exactly_modulus_long(void**) {
+  EVP_PKEY* key = shared_rsa_key();
+  for (Alg alg : {Alg::kRS256, Alg::kPS256}) {
+    std::string input, sig;
+    for (int i = 0; i < 20000; ++i) {
+      input = "eyJhbGciOiJ4In0.eyJuIjo" + std::to_string(i) + "In0";
+      sig = sign(alg, key, input);
+      if (sig[0] == '\0') break;
+    }
+    assert_int_equal(sig[0], 0);
+    assert_int_equal(sig.size(), 256);
+    agree(alg, key, input, sig, true);
+    agree(alg, key, input, sig.substr(1), false);
+    agree(alg, key, input, std::string(1, '\0') + sig, false);
+  }
+}
+
 void prepared_agrees_with_one_shot(void**) {
   static EvpPkeyPtr other_rsa = generate_key(Alg::kRS256);
   for (unsigned i = 0; i < static_cast<unsigned>(Alg::kCount); ++i) {
@@ -395,6 +417,7 @@ int main() {
       cmocka_unit_test(ecdsa_form_is_fixed_width_raw),
       cmocka_unit_test(key_and_algorithm_must_agree),
       cmocka_unit_test(pss_parameters_are_fixed),
+      cmocka_unit_test(rsa_signature_is_exactly_modulus_long),
       cmocka_unit_test(prepared_agrees_with_one_shot),
       cmocka_unit_test(prepared_refuses_mismatched_keys),
       cmocka_unit_test(prepared_keeps_form_and_pss_rules),

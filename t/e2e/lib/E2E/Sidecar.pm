@@ -12,7 +12,8 @@ use Test::More;
 use E2E::Stack qw(env secret token http_json random_slug);
 
 our @EXPORT_OK = qw(api gateway operator_token provisioner_token kc_admin activate_user
-                    create_tenant delete_tenant sidecar_cli require_sidecar new_password);
+                    new_active_user create_tenant delete_tenant sidecar_cli require_sidecar
+                    new_password);
 
 sub gateway { 'http://localhost:' . env('NGINX_PORT') }
 
@@ -56,6 +57,20 @@ sub activate_user {
     $user->{requiredActions} = [];
     ($st) = kc_admin(PUT => "/$realm/users/$user_id", json => $user);
     return $st == 204;
+}
+
+# new_active_user(TOKEN, TENANT, NAME, roles => [...]) → (user_id, password):
+# a user created through the sidecar (role officer unless told) and
+# activated, ready for the password grant. Bails out when either fails.
+sub new_active_user {
+    my ($tok, $tenant, $name, %o) = @_;
+    my ($st, $b) = api(POST => "/tenants/$tenant/users", token => $tok, json => {
+        username => $name, email => "$name\@$tenant.localhost", first_name => 'E2E',
+        last_name => ucfirst $name, roles => $o{roles} // ['officer'] });
+    is $st, 201, "$tenant/$name created" or BAIL_OUT(explain $b);
+    my $pw = new_password();
+    ok activate_user("tenant-$tenant", $b->{user_id}, $pw), "$name activated";
+    return ($b->{user_id}, $pw);
 }
 
 # create_tenant(TOKEN, SLUG, %extra) → (status, body)
