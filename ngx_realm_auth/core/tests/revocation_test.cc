@@ -75,7 +75,7 @@ void codec(void**) {
   back = u;
   for (const char* bad :
        {"", "user demo x 1", "user demo x 1 2 3", "user  demo x 1 2", "user demo x 1 2 ",
-        "User demo x 1 2", "group demo x 1 2", "user demo x -1 2", "user demo x 01 2",
+        "User demo x 1 2", "group demo x 1 2", "user demo x -1 2", "user demo x 1234567890123 2",
         "user demo x 1 2x", "tenant demo x 1 2", "user demo - 1 2x", "user demo x 2 1",
         "user demo x\t 1 2", "session demo \x7f 1 2"}) {
     assert_false(decode_revocation(bad, back));
