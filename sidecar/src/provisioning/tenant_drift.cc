@@ -72,6 +72,9 @@ Outcome TenantSaga::orphan_realms(const std::vector<TenantRow>& rows,
                                   std::vector<std::string>& out) {
   out.clear();
   KcResponse r = kc_.call(nullptr, "GET", "?briefRepresentation=true");
+  // The provisioner sees only the realms it administers (those it created);
+  // Keycloak answers 403, not [], when that is none.
+  if (r.error == KcError::kForbidden) return Outcome{};
   if (!r.ok()) return fail(503, "listing realms failed", kc_why(r));
   std::set<std::string> claimed;
   for (const auto& row : rows) claimed.insert(row.realm_name);
