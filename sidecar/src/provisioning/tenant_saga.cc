@@ -38,7 +38,7 @@ void wipe(std::string& s) {
 
 }  // namespace
 
-TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
                        const TenantStatePublisher& state)
     : config_(std::move(config)), pg_(pg), kc_(kc), box_(box), state_(state) {}
 

@@ -62,7 +62,7 @@ struct ReconcileReport {
 
 class TenantSaga {
  public:
-  TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+  TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
              const TenantStatePublisher& state);
 
   Outcome create(const std::string& slug, const std::string& display_name,
@@ -119,7 +119,7 @@ class TenantSaga {
 
   SagaConfig config_;
   PgPool& pg_;
-  AdminClient& kc_;
+  AdminApi& kc_;
   const SecretBox& box_;
   const TenantStatePublisher& state_;
 };
