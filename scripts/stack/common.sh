@@ -111,12 +111,93 @@ stack_secrets_init() {
 
 # --- processes ----------------------------------------------------------------
 
-# pid_alive PIDFILE: true when the file names a running process.
-pid_alive() {
-  local pid
-  [[ -s $1 ]] || return 1
-  pid=$(<"$1")
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+# A component is judged by whether it ANSWERS (each script's ready/ping
+# check), never by `kill -0` on its pid file alone: a SIGKILLed process that
+# its parent has not reaped yet is a zombie that still passes `kill -0` (here
+# PID 1 does not reap promptly), and a pid file may name a pid reused by an
+# unrelated program. The pid file only says which process to stop.
+
+# pid_state PIDFILE [PATTERN]: what the pid on the file's first line is now:
+#   none    no pid file (or no pid in it)
+#   gone    no such process
+#   zombie  exited (killed) but not reaped: it answers nothing
+#   other   alive, but its command line lacks PATTERN (the pid was reused)
+#   ours    alive and its command line contains PATTERN
+pid_state() {
+  local pidfile=$1 pattern=${2:-} pid stat cmd
+  pid=$(pid_of "$pidfile") || { echo none; return; }
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo gone; return; }
+  # The state is the field after the parenthesised command name.
+  stat=${stat##*) }
+  [[ ${stat%% *} == [ZX] ]] && { echo zombie; return; }
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || { echo gone; return; }
+  [[ -z $pattern || $cmd == *"$pattern"* ]] || { echo other; return; }
+  echo ours
+}
+
+# pid_of PIDFILE: the pid on the file's first line.
+pid_of() {
+  local pid=""
+  [[ -s $1 ]] && read -r pid <"$1"
+  [[ $pid =~ ^[0-9]+$ ]] && printf '%s\n' "$pid"
+}
+
+# pid_alive PIDFILE [PATTERN]: the file names a live (not zombie) process
+# whose command line contains PATTERN.
+pid_alive() { [[ $(pid_state "$@") == ours ]]; }
+
+# proc_live PID: the process exists and is not a zombie.
+proc_live() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != [ZX] ]]
+}
+
+# kill_group PID: SIGKILL the process group PID leads (every component is
+# started in its own session), else PID alone; waits until it is gone.
+kill_group() {
+  kill -KILL -- "-$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+  wait_for 10 eval "! proc_live $1" || log "pid $1 survived SIGKILL for 10s"
+}
+
+# settle PIDFILE PATTERN NAME GRACE CHECK...: for a component whose CHECK
+# (its ready/ping probe) fails. A live process of ours younger than GRACE
+# seconds is still starting: CHECK is polled until it is GRACE seconds old.
+# One that does not answer by then is wedged and is killed (with its group).
+# Returns 0 when the component answers; 1 when it must be started, with the
+# pid file removed (it named a dead, zombie or foreign process, or the
+# wedged one just killed).
+settle() {
+  local pidfile=$1 pattern=$2 name=$3 grace=$4 state pid age
+  shift 4
+  state=$(pid_state "$pidfile" "$pattern")
+  if [[ $state == ours ]]; then
+    pid=$(pid_of "$pidfile")
+    age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+    ((${age:-0} < grace)) && wait_for $((grace - ${age:-0})) "$@" && return 0
+    "$@" && return 0
+    log "$name (pid $pid) has run ${age:-?}s without answering; killing it"
+    kill_group "$pid"
+  elif [[ $state != none ]]; then
+    log "$name: pid file names pid $(pid_of "$pidfile") ($state); starting a new one"
+  fi
+  rm -f "$pidfile"
+  return 1
+}
+
+# describe_down PIDFILE PATTERN: why a component that does not answer is
+# down, for status lines.
+describe_down() {
+  local state
+  state=$(pid_state "$1" "$2")
+  case $state in
+    none) printf 'no pid file' ;;
+    ours) printf 'pid %s alive but not answering' "$(pid_of "$1")" ;;
+    zombie) printf 'pid %s killed (zombie, not reaped)' "$(pid_of "$1")" ;;
+    gone) printf 'pid %s gone' "$(pid_of "$1")" ;;
+    other) printf 'pid %s is another program' "$(pid_of "$1")" ;;
+  esac
 }
 
 # port_busy PORT: true when something listens on 127.0.0.1/any:PORT.
@@ -132,20 +213,22 @@ wait_for() {
   done
 }
 
-# stop_pid PIDFILE NAME [TIMEOUT]: TERM the process, KILL its process group if
-# it is still there after TIMEOUT seconds (default 30), remove the pid file.
+# stop_pid PIDFILE NAME [TIMEOUT] [PATTERN]: TERM the process, KILL its
+# process group if it is still there after TIMEOUT seconds (default 30),
+# remove the pid file. A pid file naming a zombie, a gone or a foreign
+# process (PATTERN not in its command line) is only removed.
 stop_pid() {
-  local pidfile=$1 name=$2 timeout=${3:-30} pid
-  if ! pid_alive "$pidfile"; then
+  local pidfile=$1 name=$2 timeout=${3:-30} pattern=${4:-} pid
+  if ! pid_alive "$pidfile" "$pattern"; then
     rm -f "$pidfile"
     log "$name not running"
     return 0
   fi
-  pid=$(<"$pidfile")
+  pid=$(pid_of "$pidfile")
   kill -TERM "$pid" 2>/dev/null || true
-  if ! wait_for "$timeout" eval "! kill -0 $pid 2>/dev/null"; then
+  if ! wait_for "$timeout" eval "! proc_live $pid"; then
     log "$name (pid $pid) ignored TERM for ${timeout}s; killing its process group"
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    kill_group "$pid"
   fi
   rm -f "$pidfile"
   log "$name stopped"

@@ -68,6 +68,8 @@ ensure_home() {
   mv "$home.tmp" "$home"
 }
 
+# kc.sh's and the JVM's command lines both name this checkout's home.
+pattern=$home/
 ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$ready_url" || true) == 200 ]]; }
 
 # Polls readiness; gives up early when the process died.
@@ -75,7 +77,7 @@ wait_ready() {
   local timeout=${KEYCLOAK_START_TIMEOUT:-180} deadline
   deadline=$((SECONDS + timeout))
   until ready; do
-    if ! pid_alive "$pidfile"; then
+    if ! pid_alive "$pidfile" "$pattern"; then
       tail -n 20 "$logfile" >&2 || true
       die "keycloak exited during start; see $logfile"
     fi
@@ -88,11 +90,24 @@ wait_ready() {
 start() {
   local wait=1 java_home t0=$SECONDS
   [[ ${1:-} == --no-wait ]] && wait=0
-  if pid_alive "$pidfile"; then
-    log "already running (pid $(<"$pidfile"))"
-    ((wait)) && wait_ready
+  if ready; then
+    log "already running (pid $(pid_of "$pidfile" || echo '?'))"
     return 0
   fi
+  # Not ready: a Keycloak still booting (younger than KEYCLOAK_START_TIMEOUT)
+  # is waited for (now, or by `keycloak.sh wait` with --no-wait); an older
+  # one that does not answer is killed, a dead one (zombie too) replaced.
+  if pid_alive "$pidfile" "$pattern"; then
+    local pid age
+    pid=$(<"$pidfile")
+    age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+    if ((${age:-0} < ${KEYCLOAK_START_TIMEOUT:-180})); then
+      log "starting (pid $pid, ${age:-?}s old), not ready yet"
+      ((wait)) && wait_ready
+      return 0
+    fi
+  fi
+  settle "$pidfile" "$pattern" keycloak 0 ready && return 0
   local port
   for port in "$KEYCLOAK_PORT" "$KEYCLOAK_MGMT_PORT"; do
     port_busy "$port" && die "port $port is already in use; stop whatever listens there or change it in conf/stack.local.env"
@@ -134,22 +149,22 @@ start() {
 }
 
 status() {
-  if pid_alive "$pidfile"; then
-    if ready; then
-      printf '%-10s running  pid %-7s %s (admin console %s/admin/)\n' keycloak "$(<"$pidfile")" "$KEYCLOAK_URL" "$KEYCLOAK_URL"
-      return 0
-    fi
+  if ready; then
+    printf '%-10s running  pid %-7s %s (admin console %s/admin/)\n' keycloak "$(pid_of "$pidfile" || echo '?')" "$KEYCLOAK_URL" "$KEYCLOAK_URL"
+    return 0
+  fi
+  if pid_alive "$pidfile" "$pattern"; then
     printf '%-10s starting pid %-7s not ready on :%s yet\n' keycloak "$(<"$pidfile")" "$KEYCLOAK_MGMT_PORT"
     return 3
   fi
-  printf '%-10s stopped\n' keycloak
+  printf '%-10s down     %s; %s does not answer\n' keycloak "$(describe_down "$pidfile" "$pattern")" "$ready_url"
   return 3
 }
 
 case ${1:-} in
   start) start "${2:-}" ;;
-  wait) pid_alive "$pidfile" || die "not running"; wait_ready ;;
-  stop) stop_pid "$pidfile" keycloak 60 ;;
+  wait) ready || { pid_alive "$pidfile" "$pattern" || die "not running"; wait_ready; } ;;
+  stop) stop_pid "$pidfile" keycloak 60 "$pattern" ;;
   status) status ;;
   *) die "usage: $0 start [--no-wait]|wait|stop|status" ;;
 esac

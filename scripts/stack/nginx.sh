@@ -43,21 +43,47 @@ PY
   mv "$conf.tmp" "$conf"
 }
 
-running() { pid_alive "$pidfile"; }
+# The master's command line names our config (a reused pid does not).
+pattern="-c $conf"
+running() { pid_alive "$pidfile" "$pattern"; }
 ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$NGINX_PORT/tenants" || true) == 401 ]]; }
+# nginx is up when its master lives (without it nothing reloads, reopens
+# logs or replaces a dying worker) and it answers.
+up() { running && ready; }
+
+# Workers outlive a SIGKILLed master and keep serving: they share its process
+# group (the master is its session leader), so they are found by that group
+# as long as one of them holds the group's id. Only for a master that is
+# gone or a zombie: a pid reused by another program is never signalled.
+kill_orphans() {
+  local pid state
+  state=$(pid_state "$pidfile" "$pattern")
+  [[ $state == gone || $state == zombie ]] || return 0
+  pid=$(pid_of "$pidfile")
+  if kill -0 -- "-$pid" 2>/dev/null; then
+    log "master (pid $pid) is $state; killing the workers it left (process group $pid)"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait_for 10 eval '! port_busy "$NGINX_PORT"' || true
+  fi
+}
 
 start() {
-  if running; then
+  if up; then
     log "already running (pid $(<"$pidfile"))"
     return 0
   fi
+  kill_orphans
+  settle "$pidfile" "$pattern" nginx 10 ready && {
+    log "running (pid $(<"$pidfile"))"
+    return 0
+  }
   port_busy "$NGINX_PORT" && die "port $NGINX_PORT is already in use; change NGINX_PORT in conf/stack.local.env"
   port_busy "$BACKEND_PORT" && die "port $BACKEND_PORT (sample backend) is already in use; set BACKEND_PORT"
   render
   nginx -t -q -p "$dir" -c "$conf" 2>>"$dir/error.log" || die "nginx -t failed for $conf; see $dir/error.log"
   log "starting on 127.0.0.1:$NGINX_PORT (config $conf)"
   nginx -p "$dir" -c "$conf" || die "nginx failed to start; see $dir/error.log"
-  wait_for 10 ready || die "nginx did not answer on :$NGINX_PORT; see $dir/error.log"
+  wait_for 10 up || die "nginx did not answer on :$NGINX_PORT; see $dir/error.log"
   log "ready: http://localhost:$NGINX_PORT/tenants (sidecar), /api/ (sample backend)"
 }
 
@@ -72,17 +98,27 @@ reload() {
 stop() {
   if running; then
     nginx -p "$dir" -c "$conf" -s quit 2>/dev/null || true
-    wait_for 10 eval '! pid_alive "$pidfile"' || true
+    wait_for 10 eval '! running' || true
   fi
-  stop_pid "$pidfile" nginx 10
+  kill_orphans
+  stop_pid "$pidfile" nginx 10 "$pattern"
 }
 
 status() {
-  if running && ready; then
+  if up; then
     printf '%-10s running  pid %-7s http://localhost:%s\n' nginx "$(<"$pidfile")" "$NGINX_PORT"
     return 0
   fi
-  printf '%-10s stopped\n' nginx
+  local why
+  why=$(describe_down "$pidfile" "$pattern")
+  if running; then
+    why="$why on :$NGINX_PORT"
+  elif ready; then
+    why="master: $why; orphaned workers still answer on :$NGINX_PORT"
+  else
+    why="$why; nothing answers on :$NGINX_PORT"
+  fi
+  printf '%-10s down     %s\n' nginx "$why"
   return 3
 }
 

@@ -44,7 +44,11 @@ as_pg() {
   fi
 }
 
-running() { as_pg "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; }
+# The postmaster's own lock file names it; its command line names our data
+# directory. (`pg_ctl status` only does `kill -0`, which a zombie passes.)
+lockfile=$data/postmaster.pid
+pattern="-D $data"
+running() { pid_alive "$lockfile" "$pattern"; }
 accepting() { "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 2; }
 
 init_cluster() {
@@ -90,9 +94,14 @@ ensure_db() {
 
 start() {
   stack_secrets_init
-  if running; then
-    log "already running (pid $(head -n1 "$data/postmaster.pid"))"
+  if accepting; then
+    log "already running (pid $(pid_of "$lockfile"))"
+  elif [[ -e $lockfile ]] && settle "$lockfile" "$pattern" postgres "${POSTGRES_START_TIMEOUT:-30}" accepting; then
+    log "running (pid $(pid_of "$lockfile"))"
   else
+    # settle removed a lock file naming a dead, zombie or foreign process
+    # (the server itself refuses to start while its pid passes kill -0) or
+    # killed a postmaster that did not answer.
     port_busy "$POSTGRES_PORT" && die "port $POSTGRES_PORT is already in use; change POSTGRES_PORT in conf/stack.local.env"
     init_cluster
     mkdir -p "$sock"
@@ -106,7 +115,7 @@ start() {
   fi
   wait_for "${POSTGRES_START_TIMEOUT:-30}" accepting ||
     die "postgres did not accept connections on 127.0.0.1:$POSTGRES_PORT within ${POSTGRES_START_TIMEOUT:-30}s; see $logfile"
-  head -n1 "$data/postmaster.pid" >"$pidfile"
+  pid_of "$lockfile" >"$pidfile"
   ensure_db
   log "ready: postgresql://$POSTGRES_USER@127.0.0.1:$POSTGRES_PORT/$POSTGRES_DB (PGPASSFILE=$SECRETS_DIR/pgpass)"
 }
@@ -122,12 +131,13 @@ stop() {
 }
 
 status() {
-  if running && accepting; then
+  if accepting; then
     printf '%-10s running  pid %-7s postgresql://%s@127.0.0.1:%s/%s\n' postgres \
-      "$(head -n1 "$data/postmaster.pid")" "$POSTGRES_USER" "$POSTGRES_PORT" "$POSTGRES_DB"
+      "$(pid_of "$lockfile")" "$POSTGRES_USER" "$POSTGRES_PORT" "$POSTGRES_DB"
     return 0
   fi
-  printf '%-10s stopped\n' postgres
+  printf '%-10s down     %s; pg_isready fails on 127.0.0.1:%s\n' postgres \
+    "$(describe_down "$lockfile" "$pattern")" "$POSTGRES_PORT"
   return 3
 }
 

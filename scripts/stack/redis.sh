@@ -21,9 +21,11 @@ command -v redis-server >/dev/null || die "redis-server not found (apt-get insta
 prefix=realm_auth:
 aclfile=$dir/users.acl
 
+# PONG within 3 s (a stopped server accepts the connection and never answers).
 ping() {
+  [[ -s $(secret_path redis-admin.password) ]] || return 1
   [[ $(REDISCLI_AUTH=$(read_secret redis-admin.password) \
-    redis-cli --no-auth-warning -h 127.0.0.1 -p "$REDIS_PORT" --user admin ping 2>/dev/null) == PONG ]]
+    timeout 3 redis-cli --no-auth-warning -h 127.0.0.1 -p "$REDIS_PORT" --user admin ping 2>/dev/null) == PONG ]]
 }
 
 write_acl() {
@@ -34,9 +36,14 @@ write_acl() {
   )
 }
 
+# The server's process title (proc-title-template "{title} {listen-addr} ...").
+pattern="127.0.0.1:$REDIS_PORT"
+
 start() {
-  if pid_alive "$pidfile"; then
-    log "already running (pid $(<"$pidfile"))"
+  if ping; then
+    log "already running (pid $(pid_of "$pidfile" || echo '?'))"
+  elif settle "$pidfile" "$pattern" redis "${REDIS_START_TIMEOUT:-10}" ping; then
+    log "running (pid $(<"$pidfile"))"
   else
     port_busy "$REDIS_PORT" && die "port $REDIS_PORT is already in use; change REDIS_PORT in conf/stack.local.env"
     mkdir -p "$dir"
@@ -54,17 +61,17 @@ start() {
 }
 
 status() {
-  if pid_alive "$pidfile" && ping; then
-    printf '%-10s running  pid %-7s redis://127.0.0.1:%s\n' redis "$(<"$pidfile")" "$REDIS_PORT"
+  if ping; then
+    printf '%-10s running  pid %-7s redis://127.0.0.1:%s\n' redis "$(pid_of "$pidfile" || echo '?')" "$REDIS_PORT"
     return 0
   fi
-  printf '%-10s stopped\n' redis
+  printf '%-10s down     %s; PING unanswered on 127.0.0.1:%s\n' redis "$(describe_down "$pidfile" "$pattern")" "$REDIS_PORT"
   return 3
 }
 
 case ${1:-} in
   start) start ;;
-  stop) stop_pid "$pidfile" redis 20 ;;
+  stop) stop_pid "$pidfile" redis 20 "$pattern" ;;
   status) status ;;
   *) die "usage: $0 start|stop|status" ;;
 esac

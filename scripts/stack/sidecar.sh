@@ -40,11 +40,21 @@ healthy() {
   [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$SIDECAR_HOST:$SIDECAR_PORT/healthz" || true) == 200 ]]
 }
 
+# What the command line of our sidecar contains (a reused pid lacks it).
+pattern="$bin serve"
+
 start() {
-  if pid_alive "$pidfile"; then
-    log "already running (pid $(<"$pidfile"))"
+  if healthy; then
+    log "already running (pid $(pid_of "$pidfile" || echo '?'))"
     return 0
   fi
+  # Not answering: a sidecar still starting gets until it is
+  # SIDECAR_START_TIMEOUT seconds old; a wedged one is killed, a dead one
+  # (even an unreaped zombie) is replaced.
+  settle "$pidfile" "$pattern" sidecar "${SIDECAR_START_TIMEOUT:-15}" healthy && {
+    log "running (pid $(<"$pidfile"))"
+    return 0
+  }
   [[ -x $bin ]] || die "$bin not built (run 'make build')"
   port_busy "$SIDECAR_PORT" && die "port $SIDECAR_PORT is already in use; change SIDECAR_PORT in conf/stack.local.env"
   stack_secrets_init
@@ -55,7 +65,7 @@ start() {
   printf '\n==== %s start ====\n' "$(date -Is)" >>"$logfile"
   setsid "$bin" serve >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  if ! wait_for 15 healthy; then
+  if ! wait_for "${SIDECAR_START_TIMEOUT:-15}" healthy; then
     tail -n 20 "$logfile" >&2 || true
     die "sidecar did not answer on $REALM_SIDECAR_LISTEN; see $logfile"
   fi
@@ -63,11 +73,12 @@ start() {
 }
 
 status() {
-  if pid_alive "$pidfile" && healthy; then
-    printf '%-10s running  pid %-7s http://%s:%s\n' sidecar "$(<"$pidfile")" "$SIDECAR_HOST" "$SIDECAR_PORT"
+  if healthy; then
+    printf '%-10s running  pid %-7s http://%s:%s\n' sidecar "$(pid_of "$pidfile" || echo '?')" "$SIDECAR_HOST" "$SIDECAR_PORT"
     return 0
   fi
-  printf '%-10s stopped\n' sidecar
+  printf '%-10s down     %s; /healthz does not answer on %s:%s\n' sidecar \
+    "$(describe_down "$pidfile" "$pattern")" "$SIDECAR_HOST" "$SIDECAR_PORT"
   return 3
 }
 
@@ -80,8 +91,8 @@ run() {
 
 case ${1:-} in
   start) start ;;
-  stop) stop_pid "$pidfile" sidecar 30 ;;
-  restart) stop_pid "$pidfile" sidecar 30; start ;;
+  stop) stop_pid "$pidfile" sidecar 30 "$pattern" ;;
+  restart) stop_pid "$pidfile" sidecar 30 "$pattern"; start ;;
   status) status ;;
   run) shift; run "$@" ;;
   *) die "usage: $0 start|stop|restart|status|run ARGS..." ;;

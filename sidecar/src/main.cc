@@ -38,7 +38,10 @@ const char kUsage[] =
     "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
     "  reconcile                finish or roll back tenants left mid-provisioning,\n"
     "                           bring existing realms up to the current realm spec,\n"
-    "                           republish tenant states to Redis\n"
+    "                           republish tenant states to Redis, repair drift from\n"
+    "                           the realm spec; prints what it cannot repair\n"
+    "  reconcile --check        report drift between PostgreSQL and Keycloak, change\n"
+    "                           nothing; exit 1 when there is drift\n"
     "  audit verify             recompute the audit ledger's hash chain\n"
     "  audit tail [--tenant ID] [--limit N]\n"
     "                           print the newest ledger rows as JSON lines\n"
@@ -70,6 +73,8 @@ void log_reconcile(const ReconcileReport& r) {
                "realm-sidecar: reconcile: finished=%d rolled_back=%d deleted=%d skipped=%d "
                "published=%d upgraded=%d\n",
                r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
+  for (const auto& u : r.unrepaired)
+    std::fprintf(stderr, "realm-sidecar: reconcile: unrepaired: %s\n", u.c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
 }
 
@@ -256,16 +261,30 @@ int cmd_migrate(const Config& c) {
   return 0;
 }
 
-int cmd_reconcile(const Config& c) {
+// reconcile: exit 0 when every step it tried worked (what it cannot repair
+// is printed as "unrepaired:"), 1 otherwise. reconcile --check: changes
+// nothing; exit 0 without drift, 1 with drift, 2 when Keycloak or
+// PostgreSQL could not be read (the check is incomplete).
+int cmd_reconcile(const Config& c, bool check) {
   Runtime rt;
   std::string error;
   if (!rt.init(c, error)) {
     std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
-    return 1;
+    return check ? 2 : 1;
+  }
+  if (check) {
+    std::vector<std::string> errors;
+    std::vector<std::string> drift = rt.saga->check_drift(errors);
+    for (const auto& d : drift) std::printf("drift: %s\n", d.c_str());
+    for (const auto& e : errors) std::printf("error: %s\n", e.c_str());
+    std::printf("%zu drift%s\n", drift.size(), errors.empty() ? "" : " (incomplete: see errors)");
+    if (!errors.empty()) return 2;
+    return drift.empty() ? 0 : 1;
   }
   ReconcileReport r = rt.saga->reconcile();
   std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d\n",
               r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
+  for (const auto& u : r.unrepaired) std::printf("unrepaired: %s\n", u.c_str());
   for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   return r.errors.empty() ? 0 : 1;
 }
@@ -354,7 +373,8 @@ int run(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (cmd == "serve" && rest.empty()) return cmd_serve(c);
   if (cmd == "migrate" && rest.empty()) return cmd_migrate(c);
-  if (cmd == "reconcile" && rest.empty()) return cmd_reconcile(c);
+  if (cmd == "reconcile" && rest.empty()) return cmd_reconcile(c, false);
+  if (cmd == "reconcile" && rest.size() == 1 && rest[0] == "--check") return cmd_reconcile(c, true);
   if (cmd == "audit") return cmd_audit(c, rest);
   if (cmd == "config" && rest.empty()) {
     std::printf("%s\n", describe(c).c_str());

@@ -70,7 +70,34 @@ struct KcKey {
   long long priority = 0;   // the provider's; the highest ACTIVE key of an algorithm signs
 };
 
-class AdminClient {
+// The Admin API calls of the tenant saga (tenant_saga.h), behind an
+// interface so that its order of calls and every rollback decision are
+// unit-tested with a fake that fails or dies at each call
+// (sidecar/tests/tenant_saga_test.cc). AdminClient is the real one.
+class AdminApi {
+ public:
+  virtual ~AdminApi() = default;
+  // One Admin API call as `who` (the provisioner when who == nullptr).
+  // `path` is relative to <base>/admin/realms, e.g. "/tenant-demo/users".
+  virtual KcResponse call(const ClientCredentials* who, const std::string& method,
+                          const std::string& path, const json_t* body = nullptr) = 0;
+  virtual KcResponse create_realm(const json_t* representation) = 0;
+  virtual KcResponse get_realm(const std::string& realm) = 0;  // kNotFound when absent
+  virtual KcResponse set_realm_enabled(const std::string& realm, bool enabled) = 0;
+  virtual KcResponse delete_realm(const std::string& realm) = 0;
+  // Internal id of clientId in realm (kNotFound when absent).
+  virtual KcResponse client_uuid(const ClientCredentials* who, const std::string& realm,
+                                 const std::string& client_id, std::string& uuid) = 0;
+  virtual KcResponse client_secret(const ClientCredentials* who, const std::string& realm,
+                                   const std::string& uuid, std::string& secret) = 0;
+  virtual KcResponse regenerate_client_secret(const ClientCredentials* who,
+                                              const std::string& realm, const std::string& uuid,
+                                              std::string& secret) = 0;
+  // Forgets the cached token of (realm, client_id), e.g. after a rotation.
+  virtual void forget_token(const std::string& realm, const std::string& client_id) = 0;
+};
+
+class AdminClient : public AdminApi {
  public:
   // `provisioner_secret_file` is read at each token request, so a rotated
   // secret needs no restart and a missing file is a 503, not a crash.
@@ -80,22 +107,22 @@ class AdminClient {
   // One Admin API call as `who` (the provisioner when who == nullptr).
   // `path` is relative to <base>/admin/realms, e.g. "/tenant-demo/users".
   KcResponse call(const ClientCredentials* who, const std::string& method, const std::string& path,
-                  const json_t* body = nullptr);
+                  const json_t* body = nullptr) override;
 
   // --- realm lifecycle (provisioner) ---
-  KcResponse create_realm(const json_t* representation);
-  KcResponse get_realm(const std::string& realm);  // kNotFound when absent
-  KcResponse set_realm_enabled(const std::string& realm, bool enabled);
-  KcResponse delete_realm(const std::string& realm);
+  KcResponse create_realm(const json_t* representation) override;
+  KcResponse get_realm(const std::string& realm) override;  // kNotFound when absent
+  KcResponse set_realm_enabled(const std::string& realm, bool enabled) override;
+  KcResponse delete_realm(const std::string& realm) override;
 
   // --- clients ---
   // Internal id of clientId in realm (kNotFound when absent).
   KcResponse client_uuid(const ClientCredentials* who, const std::string& realm,
-                         const std::string& client_id, std::string& uuid);
+                         const std::string& client_id, std::string& uuid) override;
   KcResponse client_secret(const ClientCredentials* who, const std::string& realm,
-                           const std::string& uuid, std::string& secret);
+                           const std::string& uuid, std::string& secret) override;
   KcResponse regenerate_client_secret(const ClientCredentials* who, const std::string& realm,
-                                      const std::string& uuid, std::string& secret);
+                                      const std::string& uuid, std::string& secret) override;
 
   // --- signing keys: key provider components (provisioner) ---
   // Kept in a block of their own (issue 9 item 4) to ease merging.
@@ -120,7 +147,7 @@ class AdminClient {
   // --- end of signing keys ---
 
   // Forgets the cached token of (realm, client_id), e.g. after a rotation.
-  void forget_token(const std::string& realm, const std::string& client_id);
+  void forget_token(const std::string& realm, const std::string& client_id) override;
 
   const std::string& base_url() const { return base_url_; }
 

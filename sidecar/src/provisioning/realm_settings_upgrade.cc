@@ -16,7 +16,7 @@ std::vector<std::string> realm_settings_drift(const json_t* realm, const json_t*
   return drift;
 }
 
-Outcome upgrade_realm_settings(AdminClient& kc, const std::string& realm, bool& changed,
+Outcome upgrade_realm_settings(AdminApi& kc, const std::string& realm, bool& changed,
                                std::vector<std::string>& drift) {
   changed = false;
   KcResponse r = kc.get_realm(realm);

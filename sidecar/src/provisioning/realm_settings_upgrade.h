@@ -18,7 +18,7 @@ namespace realm_sidecar {
 std::vector<std::string> realm_settings_drift(const json_t* realm, const json_t* want);
 
 // As the provisioner. `changed`: the PUT was made; `drift` names what differed.
-Outcome upgrade_realm_settings(AdminClient& kc, const std::string& realm, bool& changed,
+Outcome upgrade_realm_settings(AdminApi& kc, const std::string& realm, bool& changed,
                                std::vector<std::string>& drift);
 
 }  // namespace realm_sidecar

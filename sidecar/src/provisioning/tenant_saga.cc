@@ -38,7 +38,7 @@ void wipe(std::string& s) {
 
 }  // namespace
 
-TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+TenantSaga::TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
                        const TenantStatePublisher& state)
     : config_(std::move(config)), pg_(pg), kc_(kc), box_(box), state_(state) {}
 
@@ -359,6 +359,14 @@ ReconcileReport TenantSaga::reconcile() {
     if (row.status == "active" || row.status == "disabled") {
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
+      KcResponse g = kc_.get_realm(row.realm_name);
+      if (g.error == KcError::kNotFound) {
+        // Not recreated: a new realm would have none of its users or keys.
+        rep.unrepaired.push_back(slug + ": row " + row.status + " without realm " + row.realm_name +
+                                 ": not recreated (its users and keys are lost); delete the "
+                                 "tenant or restore the realm");
+        continue;
+      }
       bool changed = false;
       Outcome up = upgrade_realm(row, changed);
       if (changed) rep.upgraded++;
@@ -378,6 +386,8 @@ ReconcileReport TenantSaga::reconcile() {
       if (!sec.ok())
         rep.errors.push_back(slug + ": " + sec.detail +
                              (sec.log.empty() ? "" : " [" + sec.log + "]"));
+      // Everything else the realm spec and the row say (tenant_drift.cc).
+      repair_drift(row, rep);
       continue;
     }
     if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")
@@ -419,6 +429,15 @@ ReconcileReport TenantSaga::reconcile() {
       rep.skipped++;
       rep.errors.push_back(slug + ": " + o.detail + (o.log.empty() ? "" : " [" + o.log + "]"));
     }
+  }
+  // A realm no row claims may not be ours to delete: reported, left alone.
+  std::vector<std::string> orphans;
+  Outcome o = orphan_realms(rows, orphans);
+  if (!o.ok()) rep.errors.push_back(o.detail + " [" + o.log + "]");
+  for (const auto& realm : orphans) {
+    rep.unrepaired.push_back(realm +
+                             ": realm without a tenant row: left alone (not known to be ours); "
+                             "delete it in Keycloak if it is not wanted");
   }
   return rep;
 }

@@ -24,6 +24,7 @@
 
 #include "crypto/secret_box.h"
 #include "keycloak/admin_client.h"
+#include "keycloak/realm_drift.h"
 #include "provisioning/outcome.h"
 #include "store/pg.h"
 #include "store/tenant_state.h"
@@ -54,11 +55,14 @@ struct ReconcileReport {
   int published = 0;    // states written to Redis
   int upgraded = 0;     // existing realms brought up to the current realm spec
   std::vector<std::string> errors;
+  // Drift reconcile does not repair, one line each with the reason
+  // (a realm no row claims, a row whose realm is gone, a missing client).
+  std::vector<std::string> unrepaired;
 };
 
 class TenantSaga {
  public:
-  TenantSaga(SagaConfig config, PgPool& pg, AdminClient& kc, const SecretBox& box,
+  TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
              const TenantStatePublisher& state);
 
   Outcome create(const std::string& slug, const std::string& display_name,
@@ -72,6 +76,13 @@ class TenantSaga {
                                ClientCredentials& out);
 
   ReconcileReport reconcile();
+
+  // `reconcile --check`: every difference between PostgreSQL and Keycloak,
+  // one line each ("<tenant>: <what>"), changing nothing: realms without a
+  // row, rows without a realm, unfinished rows, and for each settled tenant
+  // the realm's drift from the realm spec (realm_drift.h). `errors`: what
+  // could not be read (then the check is incomplete).
+  std::vector<std::string> check_drift(std::vector<std::string>& errors);
 
  private:
   // realm_created → active: reads the tenant-services secret, seals and
@@ -94,9 +105,21 @@ class TenantSaga {
                                  bool& changed);
   std::string logout_url(const std::string& slug) const;
 
+  // (tenant_drift.cc) The realm spec of a row, as it would be created today.
+  JsonPtr spec_for(const TenantRow& row) const;
+  // Drift of a settled tenant's realm; `gone`: the realm does not exist.
+  // `clients` keeps GET /clients for the repairs.
+  Outcome drift_of(const TenantRow& row, std::vector<Drift>& out, bool& gone, JsonPtr& clients);
+  // "tenant-*" realms the provisioner sees that no row claims.
+  Outcome orphan_realms(const std::vector<TenantRow>& rows, std::vector<std::string>& out);
+  // Repairs a settled tenant's repairable drift; the rest goes to
+  // rep.unrepaired.
+  void repair_drift(const TenantRow& row, ReconcileReport& rep);
+  Outcome repair(const TenantRow& row, const json_t* want, const json_t* clients, const Drift& d);
+
   SagaConfig config_;
   PgPool& pg_;
-  AdminClient& kc_;
+  AdminApi& kc_;
   const SecretBox& box_;
   const TenantStatePublisher& state_;
 };

@@ -1,0 +1,404 @@
+// TenantSaga against a fake Keycloak (AdminApi) and a real PostgreSQL (a
+// throwaway cluster made by with_pg_cluster.sh; migrations as an owner, the
+// saga as the app role). The fake records every call and fails, or dies
+// (throws, as a SIGKILL would end the saga: nothing after that call runs), at
+// the Nth one. What must hold:
+//   - create: the calls come in order create_realm → client_uuid →
+//     client_secret, and nothing else;
+//   - a failure at each call: a realm is deleted exactly when it was (or may
+//     have been) created — not after a refused connection nor a 409 (a realm
+//     that is not ours) — and the row goes; when that delete fails too the
+//     row is left 'failed'/'rollback_pending' and reconcile finishes it;
+//   - a death at each call: reconcile with a healthy Keycloak then leaves
+//     the tenant complete (active with its secret) or without a trace.
+#include "provisioning/tenant_saga.h"
+
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "keycloak/realm_spec.h"
+#include "sidecar_test.h"
+#include "store/migrate.h"
+#include "store/pg.h"
+
+using namespace realm_sidecar;
+
+namespace {
+
+std::string g_base;
+
+std::string conninfo(const std::string& user, const std::string& db,
+                     const std::string& extra = "") {
+  return g_base + " user=" + user + " dbname=" + db + (extra.empty() ? "" : " " + extra);
+}
+
+void must(PgSession& s, const std::string& sql) {
+  PgResult r = s.exec(sql);
+  if (!r.ok) fail_msg("%s: %s %s", sql.c_str(), r.sqlstate.c_str(), r.error.c_str());
+}
+
+struct Died : std::runtime_error {
+  Died() : std::runtime_error("fake Keycloak: the sidecar died here") {}
+};
+
+enum class Fault {
+  kNone,
+  kRefused,  // connection refused: provably not sent
+  kTimeout,  // sent, no answer: may have happened
+  kConflict,
+  kDie,       // the process ends before this call reaches Keycloak
+  kDieAfter,  // the call is done in Keycloak, then the process ends
+};
+
+// Keycloak as the saga sees it: one realm set, and a fault at call N.
+class FakeKeycloak : public AdminApi {
+ public:
+  std::vector<std::string> calls;
+  std::vector<std::string> realms;  // existing realms
+  int fail_at = 0;                  // 1-based; 0 = never
+  Fault fault = Fault::kNone;
+  // Faults on kinds of call ("delete_realm"), whatever their index.
+  std::set<std::string> fail_kinds;
+
+  KcResponse call(const ClientCredentials*, const std::string& method, const std::string& path,
+                  const json_t*) override {
+    KcResponse r;
+    if (!next(method + " " + path, r)) return r;
+    r.body = "[]";
+    return r;
+  }
+  KcResponse create_realm(const json_t* rep) override {
+    const std::string name = json_member_string(rep, "realm");
+    KcResponse r;
+    const bool existed = has(name);
+    bool ok;
+    try {
+      ok = next("create_realm " + name, r);
+    } catch (const Died&) {
+      if (fault == Fault::kDieAfter && !existed) add(name);
+      throw;
+    }
+    if (existed && ok) {
+      r.error = KcError::kConflict;
+      r.status = 409;
+      return r;
+    }
+    // A timeout hides a realm that was created after all.
+    if (!existed && (ok || fault == Fault::kTimeout)) add(name);
+    return r;
+  }
+  KcResponse get_realm(const std::string& realm) override {
+    KcResponse r;
+    if (!next("get_realm " + realm, r)) return r;
+    if (!has(realm)) {
+      r.error = KcError::kNotFound;
+      r.status = 404;
+      return r;
+    }
+    r.body = "{\"enabled\": true}";
+    return r;
+  }
+  KcResponse set_realm_enabled(const std::string& realm, bool) override {
+    KcResponse r;
+    next("set_realm_enabled " + realm, r);
+    return r;
+  }
+  KcResponse delete_realm(const std::string& realm) override {
+    KcResponse r;
+    if (!next("delete_realm " + realm, r)) return r;
+    if (!has(realm)) {
+      r.error = KcError::kNotFound;
+      r.status = 404;
+      return r;
+    }
+    for (auto it = realms.begin(); it != realms.end(); ++it) {
+      if (*it == realm) {
+        realms.erase(it);
+        break;
+      }
+    }
+    return r;
+  }
+  KcResponse client_uuid(const ClientCredentials*, const std::string& realm,
+                         const std::string& client_id, std::string& uuid) override {
+    KcResponse r;
+    if (!next("client_uuid " + realm + " " + client_id, r)) return r;
+    uuid = "uuid-" + client_id;
+    return r;
+  }
+  KcResponse client_secret(const ClientCredentials*, const std::string& realm,
+                           const std::string& uuid, std::string& secret) override {
+    KcResponse r;
+    if (!next("client_secret " + realm + " " + uuid, r)) return r;
+    secret = "the-secret";
+    return r;
+  }
+  KcResponse regenerate_client_secret(const ClientCredentials*, const std::string& realm,
+                                      const std::string& uuid, std::string& secret) override {
+    KcResponse r;
+    if (!next("regenerate_client_secret " + realm + " " + uuid, r)) return r;
+    secret = "a-new-secret";
+    return r;
+  }
+  void forget_token(const std::string&, const std::string&) override {}
+
+  bool has(const std::string& realm) const {
+    for (const auto& r : realms)
+      if (r == realm) return true;
+    return false;
+  }
+
+ private:
+  void add(const std::string& name) { realms.push_back(name); }
+  // Records the call; false (with the fault in r) when this one fails.
+  bool next(const std::string& what, KcResponse& r) {
+    calls.push_back(what);
+    const bool hit = static_cast<int>(calls.size()) == fail_at ||
+                     fail_kinds.count(what.substr(0, what.find(' '))) > 0;
+    r.error = KcError::kOk;
+    r.status = 200;
+    if (!hit || fault == Fault::kNone) return true;
+    switch (fault) {
+      case Fault::kDie:
+      case Fault::kDieAfter:
+        throw Died();
+      case Fault::kRefused:
+        r.error = KcError::kUnreachable;
+        r.status = 0;
+        r.not_sent = true;
+        break;
+      case Fault::kTimeout:
+        r.error = KcError::kUnreachable;
+        r.status = 0;
+        break;
+      case Fault::kConflict:
+        r.error = KcError::kConflict;
+        r.status = 409;
+        break;
+      case Fault::kNone:
+        break;
+    }
+    return false;
+  }
+};
+
+struct World {
+  // As the local stack's sidecar connects: the tables' owner (the app role
+  // may only read tenants).
+  PgPool pool{conninfo("saga_owner", "saga"), 4};
+  SecretBox box{std::string(SecretBox::kKeySize, 'k')};
+  TenantStatePublisher state{realm_auth::RedisEndpoint{}, false};
+  FakeKeycloak kc;
+  TenantSaga saga{SagaConfig{"http://kc.test", {"http://localhost/*"}, false, 0, ""}, pool, kc, box,
+                  state};
+};
+
+// status of the row, "" when there is none.
+std::string row_status(World& w, const std::string& slug, std::string* step = nullptr) {
+  PgSession s = w.pool.acquire();
+  TenantRow row;
+  if (TenantStore::get(s, slug, row) != StoreStatus::kOk) return "";
+  if (step) *step = row.saga_step;
+  return row.status;
+}
+
+bool has_secret(World& w, const std::string& slug) {
+  PgSession s = w.pool.acquire();
+  std::string sealed;
+  return TenantStore::get_secret(s, slug, kServicesClientId, sealed) == StoreStatus::kOk;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : " | ") + x;
+  return out;
+}
+
+void expect_calls(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  if (got != want)
+    fail_msg("calls:\n  got  %s\n  want %s", joined(got).c_str(), joined(want).c_str());
+}
+
+int g_n = 0;
+std::string fresh_slug() { return "saga" + std::to_string(++g_n); }
+
+int setup(void**) {
+  const char* host = getenv("GOV_PG_HOST");
+  const char* port = getenv("GOV_PG_PORT");
+  const char* super = getenv("GOV_PG_SUPERUSER");
+  const char* mig = getenv("GOV_MIGRATIONS_DIR");
+  if (!host || !port || !super || !mig) {
+    print_error("run through with_pg_cluster.sh with GOV_MIGRATIONS_DIR set\n");
+    return -1;
+  }
+  g_base = std::string("host=") + host + " port=" + port + " connect_timeout=10";
+  {
+    PgPool su(conninfo(super, "postgres"), 1);
+    PgSession s = su.acquire();
+    if (!s.healthy()) return -1;
+    must(s, "CREATE ROLE saga_owner LOGIN");
+    must(s, "CREATE ROLE saga_app LOGIN");
+    must(s, "CREATE DATABASE saga OWNER saga_owner");
+  }
+  PgPool owner(conninfo("saga_owner", "saga", "options='-c realm_auth.app_role=saga_app'"), 1);
+  std::vector<std::string> applied;
+  std::string error;
+  if (!apply_migrations(owner, mig, applied, error)) {
+    print_error("migrations: %s\n", error.c_str());
+    return -1;
+  }
+  return 0;
+}
+
+std::vector<std::string> kCreateCalls(const std::string& slug) {
+  return {"create_realm tenant-" + slug, "client_uuid tenant-" + slug + " tenant-services",
+          "client_secret tenant-" + slug + " uuid-tenant-services"};
+}
+
+void create_in_order(void**) {
+  World w;
+  const std::string slug = fresh_slug();
+  TenantRow out;
+  Outcome o = w.saga.create(slug, "Saga", {"ops"}, out);
+  assert_int_equal(o.status, 201);
+  expect_calls(w.kc.calls, kCreateCalls(slug));
+  assert_string_equal(row_status(w, slug).c_str(), "active");
+  assert_true(has_secret(w, slug));
+  assert_true(w.kc.has("tenant-" + slug));
+}
+
+// A failure at each call of the create, each kind of failure.
+void failure_at_each_call(void**) {
+  for (int at = 1; at <= 3; at++) {
+    for (Fault f : {Fault::kRefused, Fault::kTimeout, Fault::kConflict}) {
+      World w;
+      const std::string slug = fresh_slug();
+      w.kc.fail_at = at;
+      w.kc.fault = f;
+      TenantRow out;
+      Outcome o = w.saga.create(slug, "Saga", {}, out);
+      assert_false(o.ok());
+      const std::vector<std::string> all = kCreateCalls(slug);
+      std::vector<std::string> want(all.begin(), all.begin() + at);
+      // The realm exists (or may) unless the create itself was refused
+      // unsent or answered 409 (someone else's realm): then it is left alone.
+      const bool realm_may_exist = at > 1 || f == Fault::kTimeout;
+      if (realm_may_exist) want.push_back("delete_realm tenant-" + slug);
+      expect_calls(w.kc.calls, want);
+      assert_string_equal(row_status(w, slug).c_str(), "");
+      assert_false(w.kc.has("tenant-" + slug));
+      if (at == 1 && f == Fault::kConflict) assert_int_equal(o.status, 409);
+      if (f != Fault::kConflict) assert_int_equal(o.status, 503);
+    }
+  }
+}
+
+// The rollback's own delete fails too: the row says so ('failed',
+// 'rollback_pending', the realm still there), and reconcile with Keycloak
+// back deletes the realm, then the row.
+void rollback_failure_left_to_reconcile(void**) {
+  World w;
+  const std::string slug = fresh_slug();
+  w.kc.fail_kinds = {"client_secret", "delete_realm"};
+  w.kc.fault = Fault::kTimeout;
+  TenantRow out;
+  Outcome o = w.saga.create(slug, "Saga", {}, out);
+  assert_int_equal(o.status, 503);
+  assert_true(o.detail.find("reconcile") != std::string::npos);
+  std::vector<std::string> want = kCreateCalls(slug);
+  want.push_back("delete_realm tenant-" + slug);
+  expect_calls(w.kc.calls, want);
+  std::string step;
+  assert_string_equal(row_status(w, slug, &step).c_str(), "failed");
+  assert_string_equal(step.c_str(), "rollback_pending");
+  assert_true(w.kc.has("tenant-" + slug));
+  w.kc.fail_kinds.clear();
+  w.kc.fault = Fault::kNone;
+  w.kc.calls.clear();
+  ReconcileReport rep = w.saga.reconcile();
+  assert_int_equal(rep.rolled_back, 1);
+  bool deleted = false;
+  for (const auto& c : w.kc.calls) deleted = deleted || c == "delete_realm tenant-" + slug;
+  assert_true(deleted);
+  assert_false(w.kc.has("tenant-" + slug));
+  assert_string_equal(row_status(w, slug).c_str(), "");
+}
+
+// The sidecar dies at each call of the create (before the call reaches
+// Keycloak, and right after it did): the row is left 'provisioning', and
+// reconcile with Keycloak healthy leaves the tenant complete (active, its
+// secret stored, the realm there) or without a trace (no row, no realm).
+void death_at_each_call_then_reconcile(void**) {
+  for (int at = 1; at <= 3; at++) {
+    for (Fault f : {Fault::kDie, Fault::kDieAfter}) {
+      World w;
+      const std::string slug = fresh_slug();
+      w.kc.fail_at = at;
+      w.kc.fault = f;
+      TenantRow out;
+      bool died = false;
+      try {
+        w.saga.create(slug, "Saga", {}, out);
+      } catch (const Died&) {
+        died = true;
+      }
+      assert_true(died);
+      assert_string_equal(row_status(w, slug).c_str(), "provisioning");
+      const bool realm = w.kc.has("tenant-" + slug);
+      assert_true(realm == (at > 1 || f == Fault::kDieAfter));
+      w.kc.fail_at = 0;
+      w.kc.fault = Fault::kNone;
+      w.kc.calls.clear();
+      w.saga.reconcile();
+      for (const auto& c : w.kc.calls) {
+        // Reconcile finishes a realm that exists; it never deletes it.
+        if (c == "delete_realm tenant-" + slug) fail_msg("at %d: reconcile deleted the realm", at);
+      }
+      if (realm) {
+        assert_string_equal(row_status(w, slug).c_str(), "active");
+        assert_true(has_secret(w, slug));
+        assert_true(w.kc.has("tenant-" + slug));
+      } else {
+        assert_string_equal(row_status(w, slug).c_str(), "");
+        assert_false(w.kc.has("tenant-" + slug));
+      }
+    }
+  }
+}
+
+// Deletion whose realm delete fails: the row stays 'deleting' (tokens
+// already refused), and reconcile finishes it.
+void delete_failure_left_to_reconcile(void**) {
+  World w;
+  const std::string slug = fresh_slug();
+  TenantRow out;
+  assert_int_equal(w.saga.create(slug, "Saga", {}, out).status, 201);
+  w.kc.calls.clear();
+  w.kc.fail_kinds = {"delete_realm"};
+  w.kc.fault = Fault::kTimeout;
+  Outcome o = w.saga.remove(slug);
+  assert_int_equal(o.status, 503);
+  expect_calls(w.kc.calls, {"delete_realm tenant-" + slug});
+  assert_string_equal(row_status(w, slug).c_str(), "deleting");
+  w.kc.fail_kinds.clear();
+  w.kc.fault = Fault::kNone;
+  ReconcileReport rep = w.saga.reconcile();
+  assert_int_equal(rep.deleted, 1);
+  assert_string_equal(row_status(w, slug).c_str(), "");
+  assert_false(w.kc.has("tenant-" + slug));
+}
+
+}  // namespace
+
+int main() {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(create_in_order),
+      cmocka_unit_test(failure_at_each_call),
+      cmocka_unit_test(rollback_failure_left_to_reconcile),
+      cmocka_unit_test(death_at_each_call_then_reconcile),
+      cmocka_unit_test(delete_failure_left_to_reconcile),
+  };
+  return cmocka_run_group_tests(tests, setup, nullptr);
+}
