@@ -1,6 +1,7 @@
 // Readiness (GET /readyz): every dependency named with its state, 200 only
 // when all are up, the report cached for its ttl, at most one round of
-// probes at a time however many callers (no pile-up), probes run side by
+// probes at a time however many callers (no pile-up), a round that hangs
+// past the bound makes the old report "not ready", probes run side by
 // side (a round lasts as long as the slowest), a throwing probe is "down".
 #include "health/readiness.h"
 
@@ -57,8 +58,8 @@ void all_up_is_200_and_names_each(void**) {
 }
 
 void one_down_is_503_with_its_reason(void**) {
-  Readiness r({fixed("postgresql", false, nullptr, "cannot connect: refused"),
-               fixed("keycloak", true)});
+  Readiness r(
+      {fixed("postgresql", false, nullptr, "cannot connect: refused"), fixed("keycloak", true)});
   ReadinessReport rep = r.check();
   assert_false(rep.ready);
   HttpResponse resp = readiness_response(rep, rep.checked_at);
@@ -136,6 +137,16 @@ void no_pile_up_while_a_round_runs(void**) {
   assert_int_equal(served_stale.load(), 50);
   assert_int_equal(calls.load(), 2);  // round 1 and the hung round 2, nothing more
   assert_true(waited < milliseconds(500));
+  // The hung round outlives the bound (5 s): the old "ready" is not served
+  // as ready any more.
+  clock.advance(6000);
+  ReadinessReport old = r.check();
+  assert_true(old.stale);
+  assert_int_equal(old.round, 1);
+  assert_int_equal(readiness_response(old, old.checked_at).status, 503);
+  JsonPtr j = must_parse(readiness_response(old, old.checked_at).body);
+  assert_true(json_is_true(json_object_get(j.get(), "stale")));
+  assert_int_equal(calls.load(), 2);
   gate.release();
   slow.join();
   assert_int_equal(r.check().round, 2);

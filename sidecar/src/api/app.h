@@ -30,7 +30,7 @@ struct App {
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
   // POST /backchannel-logout/{tenant_id}; null: the route answers 404.
   BackchannelLogout* backchannel = nullptr;
-  SigningKeys* keys = nullptr;  // /tenants/{id}/keys (set by serve)
+  SigningKeys* keys = nullptr;     // /tenants/{id}/keys (set by serve)
   Readiness* readiness = nullptr;  // GET /readyz; null: 503 "no probes configured"
 };
 

@@ -13,7 +13,7 @@
 
 namespace realm_sidecar {
 
-// SELECT 1 on a dedicated connection, reopened (connect_timeout 2 s) after
+// SELECT 1 (answered within 2 s) on a dedicated connection, reopened (connect_timeout 2 s) after
 // any failure.
 Dependency postgres_dependency(std::string conninfo);
 // GET <keycloak>/realms/master: 200 within `timeout_ms` (a hung Keycloak is

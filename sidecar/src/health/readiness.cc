@@ -7,8 +7,9 @@
 
 namespace realm_sidecar {
 
-Readiness::Readiness(std::vector<Dependency> deps, std::chrono::milliseconds ttl, Clock clock)
-    : deps_(std::move(deps)), ttl_(ttl), clock_(std::move(clock)) {}
+Readiness::Readiness(std::vector<Dependency> deps, std::chrono::milliseconds ttl, Clock clock,
+                     std::chrono::milliseconds max_age)
+    : deps_(std::move(deps)), ttl_(ttl), max_age_(max_age), clock_(std::move(clock)) {}
 
 long long Readiness::rounds() const {
   std::lock_guard<std::mutex> g(mu_);
@@ -19,7 +20,11 @@ ReadinessReport Readiness::check() {
   std::unique_lock<std::mutex> lock(mu_);
   if (have_ && clock_() - last_.checked_at < ttl_) return last_;
   if (in_flight_) {
-    if (have_) return last_;  // stale by at most one round; no second round
+    if (have_) {  // no second round: the previous report, unless too old
+      ReadinessReport r = last_;
+      if (clock_() - r.checked_at > max_age_) r.stale = true;
+      return r;
+    }
     done_.wait(lock, [&] { return !in_flight_; });
     return last_;
   }
@@ -77,12 +82,14 @@ HttpResponse readiness_response(const ReadinessReport& r,
     json_set(deps.get(), name.c_str(), std::move(d));
   }
   JsonPtr j(json_object());
-  json_set(j.get(), "status", r.ready ? "ready" : "not ready");
+  const bool ready = r.ready && !r.stale;
+  json_set(j.get(), "status", ready ? "ready" : "not ready");
+  if (r.stale) json_set(j.get(), "stale", true);
   json_set(j.get(), "dependencies", std::move(deps));
   auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - r.checked_at).count();
   json_set(j.get(), "checked_ms_ago", static_cast<long long>(age < 0 ? 0 : age));
   HttpResponse resp;
-  resp.status = r.ready ? 200 : 503;
+  resp.status = ready ? 200 : 503;
   resp.body = json_text(j.get());
   resp.headers.emplace_back("Cache-Control", "no-store");
   return resp;

@@ -36,15 +36,21 @@ struct ReadinessReport {
   std::vector<std::pair<std::string, ProbeResult>> dependencies;
   std::chrono::steady_clock::time_point checked_at;
   long long round = 0;  // which round of probes produced it (1, 2, …)
+  // The last finished round is older than the bound while a round is
+  // still running (a probe that outlives its timeout): not ready, whatever
+  // that old round said.
+  bool stale = false;
 };
 
 class Readiness {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
 
-  explicit Readiness(std::vector<Dependency> deps,
-                     std::chrono::milliseconds ttl = std::chrono::milliseconds(1000),
-                     Clock clock = [] { return std::chrono::steady_clock::now(); });
+  // `max_age`: how old a report may be served while the next round runs.
+  explicit Readiness(
+      std::vector<Dependency> deps, std::chrono::milliseconds ttl = std::chrono::milliseconds(1000),
+      Clock clock = [] { return std::chrono::steady_clock::now(); },
+      std::chrono::milliseconds max_age = std::chrono::milliseconds(5000));
 
   // The cached report while it is fresh, else a new round (see above).
   ReadinessReport check();
@@ -55,6 +61,7 @@ class Readiness {
 
   const std::vector<Dependency> deps_;
   const std::chrono::milliseconds ttl_;
+  const std::chrono::milliseconds max_age_;
   const Clock clock_;
   mutable std::mutex mu_;
   std::condition_variable done_;
@@ -63,8 +70,9 @@ class Readiness {
   ReadinessReport last_;
 };
 
-// 200 {"status":"ready", "dependencies":{name:{"state":"up"},…}} or 503
-// {"status":"not ready", … {"state":"down","detail":"…"}}; never cached by
+// 200 {"status":"ready", "dependencies":{name:{"state":"up"},…},
+// "checked_ms_ago":N} or 503 {"status":"not ready", … {"state":"down",
+// "detail":"…"}} (plus "stale":true for a stale report); never cached by
 // clients (Cache-Control: no-store).
 HttpResponse readiness_response(const ReadinessReport& r,
                                 std::chrono::steady_clock::time_point now);

@@ -19,7 +19,7 @@ use E2E::Stack qw(env root);
 use E2E::Util qw(free_port spawn stop wait_http);
 
 our @EXPORT_OK = qw(holdings pid_of children poll_until hung_listener status_stub private_sidecar
-                    readyz alive wait_gone);
+                    readyz alive wait_gone forget_if_zombie);
 
 # The pid in one of the stack's pid files (.state/<name>), or undef.
 sub pid_of {
@@ -47,6 +47,20 @@ sub wait_gone {
     my $end = time + $secs;
     while (time < $end) { return 1 unless grep { alive($_) } @pids; sleep 0.05 }
     return 0;
+}
+
+# A killed process whose parent is gone waits for PID 1 to reap it; until
+# then kill -0 still succeeds and the stack's scripts (and PostgreSQL's own
+# lock file check) take it for running (issue 10 item 1). Waits up to `secs`
+# for it to vanish; if it is still a zombie then, removes the pid file that
+# names it so the server can be started again. True if removed.
+sub forget_if_zombie {
+    my ($secs, $pid, @files) = @_;
+    my $end = time + $secs;
+    while (time < $end) { return 0 unless kill 0, $pid; sleep 0.1 }
+    return 0 unless zombie($pid);
+    unlink @files;
+    return 1;
 }
 
 # Open file descriptors, threads and established TCP connections of a process.
