@@ -19,7 +19,7 @@ use E2E::Stack qw(env root);
 use E2E::Util qw(free_port spawn stop wait_http);
 
 our @EXPORT_OK = qw(holdings pid_of children poll_until hung_listener status_stub private_sidecar
-                    readyz alive wait_gone forget_if_zombie);
+                    readyz alive wait_gone forget_if_zombie group_members);
 
 # The pid in one of the stack's pid files (.state/<name>), or undef.
 sub pid_of {
@@ -28,6 +28,12 @@ sub pid_of {
     my $pid = <$fh> // '';
     $pid =~ s/\s+//g;
     return $pid =~ /^\d+$/ ? $pid : undef;
+}
+
+# Every process of a process group (Keycloak's kc.sh and its java).
+sub group_members {
+    my ($pgid) = @_;
+    return grep { /^\d+$/ } split /\s+/, `pgrep -g $pgid` // '';
 }
 
 sub children {
@@ -63,7 +69,8 @@ sub forget_if_zombie {
     return 1;
 }
 
-# Open file descriptors, threads and established TCP connections of a process.
+# Open file descriptors, threads, established TCP connections and sockets
+# left in CLOSE_WAIT of a process.
 sub holdings {
     my ($pid) = @_;
     opendir my $fd, "/proc/$pid/fd" or return undef;
@@ -71,7 +78,10 @@ sub holdings {
     opendir my $t, "/proc/$pid/task" or return undef;
     my $tasks = grep { !/^\./ } readdir $t;
     my $conns = grep { /pid=$pid,/ } `ss -Htnp state established 2>/dev/null`;
-    return { fd => $fds, tasks => $tasks, conns => $conns };
+    # A socket whose peer has closed and this process has not: the shape of
+    # a leaked connection.
+    my $close_wait = grep { /pid=$pid,/ } `ss -Htnp state close-wait 2>/dev/null`;
+    return { fd => $fds, tasks => $tasks, conns => $conns, close_wait => $close_wait };
 }
 
 # Calls `cond` every 50 ms until it is true or `secs` pass: (ok, seconds).
