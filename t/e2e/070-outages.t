@@ -82,11 +82,16 @@ sub readyz_becomes {
     poll_until(3, sub { @r = readyz($url); $r[0] == $want });
     return @r;
 }
-sub counts { my %c = map { $_ => holdings($_) } @_; \%c }
-# Pools that fill lazily may hold one connection more after than before
-# without leaking (nginx's upstream keepalive, one Redis connection per
-# thread-pool thread, the sidecar's PostgreSQL pool): up to $POOL_SLACK more
-# open files and connections are allowed; threads may not grow at all, and
+# nginx's keepalive pools to the sidecar and the sample backend (keepalive 8
+# each) are counted apart and checked against that bound.
+my @POOLS = (env('SIDECAR_PORT'), env('BACKEND_PORT'));
+my $KEEPALIVE = 8;
+sub counts { my %c = map { $_ => holdings($_, @POOLS) } @_; \%c }
+# Pools that fill lazily may hold a connection more after than before
+# without leaking (one Redis connection per nginx thread-pool thread, the
+# sidecar's PostgreSQL pool): up to $POOL_SLACK more open files and
+# connections are allowed (nginx's upstream keepalive apart, at most 8 per
+# upstream); threads may not grow at all, and
 # no socket may be left in CLOSE_WAIT (peer gone, never closed here).
 my $POOL_SLACK = 2;
 sub no_leak {
@@ -108,6 +113,7 @@ sub no_leak {
         cmp_ok $y->{conns}, '<=', $x->{conns} + $POOL_SLACK,
             "$what pid $p: TCP connections $x->{conns} → $y->{conns}";
         is $y->{close_wait}, 0, "$what pid $p: no socket left in CLOSE_WAIT";
+        cmp_ok $y->{pooled}, '<=', 2 * $KEEPALIVE, "$what pid $p: upstream keepalive $x->{pooled} → $y->{pooled}";
     }
 }
 

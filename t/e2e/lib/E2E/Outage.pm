@@ -71,17 +71,23 @@ sub forget_if_zombie {
 
 # Open file descriptors, threads, established TCP connections and sockets
 # left in CLOSE_WAIT of a process.
+# `pooled`: connections to the given peer ports (a keepalive pool with its
+# own bound), counted apart from `conns` and `fd`.
 sub holdings {
-    my ($pid) = @_;
+    my ($pid, @pool_ports) = @_;
     opendir my $fd, "/proc/$pid/fd" or return undef;
     my $fds = grep { !/^\./ } readdir $fd;
     opendir my $t, "/proc/$pid/task" or return undef;
     my $tasks = grep { !/^\./ } readdir $t;
-    my $conns = grep { /pid=$pid,/ } `ss -Htnp state established 2>/dev/null`;
+    my @est = grep { /pid=$pid,/ } `ss -Htnp state established 2>/dev/null`;
+    my %pool = map { $_ => 1 } @pool_ports;
+    my $pooled = grep { my @f = split ' '; ($f[3] // '') =~ /:(\d+)$/ && $pool{$1} } @est;
+    my $conns = @est - $pooled;
+    $fds -= $pooled;
     # A socket whose peer has closed and this process has not: the shape of
     # a leaked connection.
     my $close_wait = grep { /pid=$pid,/ } `ss -Htnp state close-wait 2>/dev/null`;
-    return { fd => $fds, tasks => $tasks, conns => $conns, close_wait => $close_wait };
+    return { fd => $fds, tasks => $tasks, conns => $conns, close_wait => $close_wait, pooled => $pooled };
 }
 
 # Calls `cond` every 50 ms until it is true or `secs` pass: (ok, seconds).
