@@ -16,10 +16,15 @@ namespace {
 // libpq's messages end in a newline and may span lines; one line for JSON.
 std::string one_line(std::string s) {
   for (char& ch : s) {
-    if (ch == '\n' || ch == '\r') ch = ' ';
+    if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
   }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
+  // Runs of spaces (libpq indents its continuation lines) become one.
+  std::string out;
+  for (char ch : s) {
+    if (ch != ' ' || (!out.empty() && out.back() != ' ')) out += ch;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
 }
 
 // A frozen server keeps the connection open and never answers: the query
