@@ -152,6 +152,18 @@ bool RedisClient::del(const std::string& key) {
   return reply && reply->type == REDIS_REPLY_INTEGER;
 }
 
+bool RedisClient::ping() {
+  if (!connect()) return false;
+  ReplyPtr reply = command("PING", "PING");
+  if (!reply) return false;
+  if (reply->type != REDIS_REPLY_STATUS || std::string(reply->str, reply->len) != "PONG") {
+    error_ = "PING: unexpected reply";
+    ctx_.reset();
+    return false;
+  }
+  return true;
+}
+
 bool RedisClient::xadd(const std::string& key, const std::string& field, const std::string& value,
                        std::string& id) {
   const std::string k = endpoint_.prefix + key;

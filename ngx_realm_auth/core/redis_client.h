@@ -69,6 +69,9 @@ class RedisClient {
   // Deletes prefix+key only if it still holds `value` (lock release).
   bool del_if_equals(const std::string& key, const std::string& value);
   bool del(const std::string& key);
+  // PING (after connecting and logging in): true when Redis answered PONG.
+  // For readiness probes; `error()` says why not.
+  bool ping();
 
   // Streams (the revocation feed, revocation_feed.h).
   // XADD prefix+key * field value; `id` = the id Redis gave the entry.

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "crypto/secret_box.h"
 #include "governance/pg_audit_ledger.h"
+#include "health/probes.h"
 #include "http/server.h"
 #include "http_fetch.h"
 #include "revocation/backchannel_logout.h"
@@ -113,6 +114,10 @@ struct Runtime {
   }
 };
 
+// A readiness probe waits at most this long for Keycloak (a hung Keycloak
+// is "down" after it, not a hung /readyz).
+constexpr long kReadyProbeTimeoutMs = 1000;
+
 bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
   if (!parse_issuer_patterns(c.allowed_issuers, out.verifier.issuers, error)) return false;
   out.verifier.claims.leeway_s = c.leeway_s;
@@ -181,6 +186,20 @@ int cmd_serve(const Config& c) {
           &limiter, &backchannel};
   SigningKeys signing_keys(*rt.pg, *rt.keycloak, rt.state.get());
   app.keys = &signing_keys;
+  // GET /readyz: what this sidecar needs, by name (health/probes.h).
+  std::vector<Dependency> deps{postgres_dependency(c.database_url),
+                               keycloak_dependency(c.keycloak_url, kReadyProbeTimeoutMs)};
+  if (!c.redis_host.empty()) {
+    realm_auth::RedisEndpoint redis;
+    if (!load_redis_endpoint(c, redis, error)) {
+      std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+      return 1;
+    }
+    deps.push_back(redis_dependency(std::move(redis)));
+  }
+  if (!c.policy_url.empty()) deps.push_back(policy_dependency(*pdp));
+  Readiness readiness(std::move(deps));
+  app.readiness = &readiness;
   Router router(api_routes(app));
 
   // Block the stop signals in every thread (MHD's and ours inherit the

@@ -250,6 +250,36 @@ void test_unreachable_denies(void**) {
   assert_false(pdp->authorize(sample()).allow);
 }
 
+// Readiness (GET /readyz): a well-formed decision, allow or deny, is "the
+// policy service answers"; every fail-closed shape is not, with its reason.
+void test_answers_for_readiness(void**) {
+  FakePolicyServer srv;
+  auto pdp = make_remote_policy(srv.url(), 300);
+  std::string why;
+  srv.respond(200, "{\"result\":{\"allow\":false,\"reason\":\"no rule\"}}");
+  assert_true(pdp->answers(why));
+  assert_true(why.empty());
+  assert_non_null(strstr(srv.last_request().c_str(), "\"action\":\"readiness.probe\""));
+  srv.respond(200, "{\"result\":{\"allow\":true}}");
+  assert_true(pdp->answers(why));
+  srv.respond(200, "garbage");
+  assert_false(pdp->answers(why));
+  assert_non_null(strstr(why.c_str(), "not a JSON object"));
+  srv.respond(200, "{}");
+  assert_false(pdp->answers(why));
+  assert_non_null(strstr(why.c_str(), "no \"result\""));
+  srv.respond(503, "{\"result\":{\"allow\":true}}");
+  assert_false(pdp->answers(why));
+  assert_non_null(strstr(why.c_str(), "HTTP status 503"));
+  srv.respond(200, "{\"result\":{\"allow\":true}}");
+  srv.set_delay_ms(1000);
+  assert_false(pdp->answers(why));
+  assert_non_null(strstr(why.c_str(), "no answer from"));
+  srv.set_delay_ms(0);
+  // The built-in rules always answer.
+  assert_true(make_builtin_policy()->answers(why));
+}
+
 }  // namespace
 
 int main() {
@@ -258,6 +288,7 @@ int main() {
       cmocka_unit_test(test_bad_answers_deny),
       cmocka_unit_test(test_timeout_denies),
       cmocka_unit_test(test_unreachable_denies),
+      cmocka_unit_test(test_answers_for_readiness),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

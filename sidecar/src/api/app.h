@@ -8,6 +8,7 @@
 
 #include "auth/request_identity.h"
 #include "governance/governed_call.h"
+#include "health/readiness.h"
 #include "http/router.h"
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
@@ -29,7 +30,8 @@ struct App {
   const ActorRateLimiter* limiter = nullptr;  // for GET /status
   // POST /backchannel-logout/{tenant_id}; null: the route answers 404.
   BackchannelLogout* backchannel = nullptr;
-  SigningKeys* keys = nullptr;  // /tenants/{id}/keys (set by serve)
+  SigningKeys* keys = nullptr;     // /tenants/{id}/keys (set by serve)
+  Readiness* readiness = nullptr;  // GET /readyz; null: 503 "no probes configured"
 };
 
 // The whole API surface, in one table (api/routes.cc).

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <cstdio>
 
 #include "api/app.h"
@@ -142,7 +143,19 @@ std::vector<Route> api_routes(App& app) {
          json_set(j.get(), "rate_limit", std::move(rl));
          return json_response(200, j.get());
        }},
-      // Liveness for scripts/stack/sidecar.sh; ungoverned, no data.
+      // Readiness for load balancers and orchestrators (loopback port only,
+      // like /status): each dependency by name and its state, 200 when all
+      // are up, else 503; cached and bounded (health/readiness.h).
+      {"GET", "/readyz",
+       [&app](const HttpRequest& req, const PathParams&) {
+         if (app.readiness == nullptr) {
+           return problem(503, "no readiness probes configured", "", req.request_id);
+         }
+         return readiness_response(app.readiness->check(), std::chrono::steady_clock::now());
+       }},
+      // Liveness for scripts/stack/sidecar.sh; ungoverned, no data: it never
+      // looks at a dependency (a dead database must not get the process
+      // restarted).
       {"GET", "/healthz",
        [](const HttpRequest&, const PathParams&) {
          HttpResponse r;

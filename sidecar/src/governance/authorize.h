@@ -53,6 +53,15 @@ class PolicyDecisionPoint {
   virtual ~PolicyDecisionPoint() = default;
   // Never throws; transport or format problems are a deny with a reason.
   virtual Decision authorize(const AuthorizeRequest& request) = 0;
+  // Readiness (GET /readyz): does the decision point answer in its
+  // contract's shape right now? Built-in rules always do; a policy service
+  // is asked a fixed probe question, and any answer that would have been a
+  // fail-closed deny (unreachable, slow, not 200, malformed) is false with
+  // that reason in `why`. The decision itself (allow or deny) does not matter.
+  virtual bool answers(std::string& why) {
+    why.clear();
+    return true;
+  }
 };
 
 // Built-in rules implementing DESIGN.md's table.

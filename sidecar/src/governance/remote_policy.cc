@@ -28,15 +28,37 @@ class RemotePolicy final : public PolicyDecisionPoint {
   RemotePolicy(std::string url, long timeout_ms) : url_(std::move(url)), timeout_ms_(timeout_ms) {}
 
   Decision authorize(const AuthorizeRequest& request) override {
+    bool well_formed = false;
+    return ask(request, well_formed);
+  }
+
+  bool answers(std::string& why) override {
+    AuthorizeRequest probe;
+    probe.action = "readiness.probe";  // no rule allows it; any well-formed answer will do
+    probe.request_id = "readyz";
+    bool well_formed = false;
+    Decision d = ask(probe, well_formed);
+    if (well_formed) {
+      why.clear();
+      return true;
+    }
+    why = d.reason;
+    return false;
+  }
+
+ private:
+  // The decision, and whether it came from a well-formed answer (false:
+  // a fail-closed deny of ours).
+  Decision ask(const AuthorizeRequest& request, bool& well_formed) {
+    well_formed = false;
     std::string body;
     long status = 0;
     std::string error;
     if (!post(request, body, status, error)) return deny(error);
     if (status != 200) return deny("HTTP status " + std::to_string(status) + " from " + url_);
-    return parse(body);
+    return parse(body, well_formed);
   }
 
- private:
   bool post(const AuthorizeRequest& request, std::string& body, long& status, std::string& error) {
     thread_local realm_auth::HttpSession session;
     realm_auth::HttpCall call;
@@ -65,7 +87,7 @@ class RemotePolicy final : public PolicyDecisionPoint {
     }
   }
 
-  static Decision parse(const std::string& text) {
+  static Decision parse(const std::string& text, bool& well_formed) {
     JsonPtr root = json_parse(text);
     if (!root || !json_is_object(root.get())) return deny("answer is not a JSON object");
     json_t* result = json_object_get(root.get(), "result");
@@ -73,6 +95,7 @@ class RemotePolicy final : public PolicyDecisionPoint {
     if (!json_is_object(result)) return deny("\"result\" is not an object");
     json_t* allow = json_object_get(result, "allow");
     if (!json_is_boolean(allow)) return deny("\"result.allow\" is missing or not a boolean");
+    well_formed = true;
     json_t* reason = json_object_get(result, "reason");
     Decision d;
     d.allow = json_is_true(allow);
