@@ -90,9 +90,14 @@ stack_secrets_init() {
   # traversable: PostgreSQL runs as another user when started by root.
   mkdir -p "$STATE_DIR"
   ensure_secret postgres.password gen_password
+  # The sidecar's own PostgreSQL login (POSTGRES_APP_USER): it may append
+  # to and read the ledger, never change it; migrations run as POSTGRES_USER.
+  ensure_secret postgres-app.password gen_password
   ensure_secret platform-services.secret gen_password
   ensure_secret provisioner.secret gen_password
   ensure_secret sidecar-aes.key gen_aes_key
+  # The audit ledger's HMAC key (AUDIT_HMAC_KEY_FILE): never in PostgreSQL.
+  ensure_secret ledger-hmac.key gen_password
   # Redis (scripts/stack/redis.sh): one ACL user per client, and the fleet
   # key that seals every value the module and the sidecar trust from Redis.
   ensure_secret redis-admin.password gen_password

@@ -70,8 +70,9 @@ sql_quote() { local s=${1//\'/\'\'}; printf "'%s'" "$s"; }
 
 # Role, password and database; safe to rerun.
 ensure_db() {
-  local pw
+  local pw app_pw
   pw=$(read_secret postgres.password)
+  app_pw=$(read_secret postgres-app.password)
   # Piped through stdin: the password never reaches a command line.
   {
     printf 'SET client_min_messages = warning;\n'
@@ -79,6 +80,11 @@ ensure_db() {
       "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$POSTGRES_USER")"
     printf "SELECT format('ALTER ROLE %%I LOGIN PASSWORD %%L', %s, %s)\\\\gexec\n" \
       "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$pw")"
+    # The application role: a plain login, never an owner or superuser.
+    printf "SELECT format('CREATE ROLE %%I LOGIN', %s) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)\\\\gexec\n" \
+      "$(sql_quote "$POSTGRES_APP_USER")" "$(sql_quote "$POSTGRES_APP_USER")"
+    printf "SELECT format('ALTER ROLE %%I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %%L', %s, %s)\\\\gexec\n" \
+      "$(sql_quote "$POSTGRES_APP_USER")" "$(sql_quote "$app_pw")"
     printf "SELECT format('CREATE DATABASE %%I OWNER %%I', %s, %s) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = %s)\\\\gexec\n" \
       "$(sql_quote "$POSTGRES_DB")" "$(sql_quote "$POSTGRES_USER")" "$(sql_quote "$POSTGRES_DB")"
   } | as_pg "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$POSTGRES_PORT" -U "$pg_super" -d postgres >/dev/null ||
@@ -86,9 +92,12 @@ ensure_db() {
   (
     umask 077
     # host:port:database:username:password (':' and '\' escaped)
-    local esc=${pw//\\/\\\\}
-    esc=${esc//:/\\:}
-    printf '127.0.0.1:%s:%s:%s:%s\n' "$POSTGRES_PORT" "$POSTGRES_DB" "$POSTGRES_USER" "$esc" >"$SECRETS_DIR/pgpass"
+    pgpass_line() {
+      local esc=${2//\\/\\\\}
+      esc=${esc//:/\\:}
+      printf '127.0.0.1:%s:%s:%s:%s\n' "$POSTGRES_PORT" "$POSTGRES_DB" "$1" "$esc"
+    }
+    { pgpass_line "$POSTGRES_USER" "$pw" && pgpass_line "$POSTGRES_APP_USER" "$app_pw"; } >"$SECRETS_DIR/pgpass"
   )
 }
 

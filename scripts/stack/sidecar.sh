@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # realm-sidecar for the local stack: start|stop|status|restart.
 #
-# Applies the migrations, then runs `realm-sidecar serve` on
-# SIDECAR_HOST:SIDECAR_PORT (loopback) in its own session, with the stack's
-# PostgreSQL (password through PGPASSFILE), Redis, Keycloak and the secrets
-# generated in .state/secrets. Logs to .state/sidecar/sidecar.log.
+# Applies the migrations as the database's owner (POSTGRES_USER, naming
+# POSTGRES_APP_USER as realm_auth.app_role so they grant it its rights),
+# then runs `realm-sidecar serve` on SIDECAR_HOST:SIDECAR_PORT (loopback) in
+# its own session as POSTGRES_APP_USER, with the stack's PostgreSQL
+# (passwords through PGPASSFILE), Redis, Keycloak and the secrets generated
+# in .state/secrets. Logs to .state/sidecar/sidecar.log; publishes the
+# ledger's head to .state/sidecar/ledger-head.
 set -euo pipefail
 COMPONENT=sidecar
 . "$(dirname "$0")/common.sh"
@@ -20,9 +23,11 @@ sidecar_env() {
   export REALM_SIDECAR_LISTEN=$SIDECAR_HOST:$SIDECAR_PORT
   export KEYCLOAK_URL PROVISIONER_CLIENT_ID
   export PROVISIONER_SECRET_FILE=$SECRETS_DIR/provisioner.secret
-  export DATABASE_URL="host=127.0.0.1 port=$POSTGRES_PORT dbname=$POSTGRES_DB user=$POSTGRES_USER"
+  export DATABASE_URL="host=127.0.0.1 port=$POSTGRES_PORT dbname=$POSTGRES_DB user=$POSTGRES_APP_USER"
   export PGPASSFILE=$SECRETS_DIR/pgpass
   export SECRET_KEY_FILE=$SECRETS_DIR/sidecar-aes.key
+  export AUDIT_HMAC_KEY_FILE=$SECRETS_DIR/ledger-hmac.key
+  export AUDIT_HEAD_FILE=$STATE_DIR/sidecar/ledger-head
   export REDIS_HOST=127.0.0.1 REDIS_PORT REDIS_PREFIX=realm_auth:
   export REDIS_USER=sidecar REDIS_PASSWORD_FILE=$SECRETS_DIR/redis-sidecar.password
   export REDIS_HMAC_KEY_FILE=$SECRETS_DIR/redis-hmac.key
@@ -34,6 +39,13 @@ sidecar_env() {
   export POLICY_URL=${POLICY_URL:-}
   # Keycloak reaches the sidecar's back-channel logout through nginx.
   export BACKCHANNEL_LOGOUT_BASE_URL=${BACKCHANNEL_LOGOUT_BASE_URL:-http://127.0.0.1:$NGINX_PORT/backchannel-logout}
+}
+
+# The migrations run as the owner; realm_auth.app_role names the role they
+# grant the sidecar's rights to.
+migrate() {
+  DATABASE_URL="host=127.0.0.1 port=$POSTGRES_PORT dbname=$POSTGRES_DB user=$POSTGRES_USER" \
+    PGOPTIONS="-c realm_auth.app_role=$POSTGRES_APP_USER" "$bin" migrate
 }
 
 healthy() {
@@ -60,7 +72,7 @@ start() {
   stack_secrets_init
   mkdir -p "$dir"
   sidecar_env
-  "$bin" migrate >>"$logfile" 2>&1 || { tail -n 5 "$logfile" >&2; die "migrations failed; see $logfile"; }
+  migrate >>"$logfile" 2>&1 || { tail -n 5 "$logfile" >&2; die "migrations failed; see $logfile"; }
   log "starting on $REALM_SIDECAR_LISTEN"
   printf '\n==== %s start ====\n' "$(date -Is)" >>"$logfile"
   setsid "$bin" serve >>"$logfile" 2>&1 </dev/null &
@@ -94,6 +106,7 @@ case ${1:-} in
   stop) stop_pid "$pidfile" sidecar 30 "$pattern" ;;
   restart) stop_pid "$pidfile" sidecar 30 "$pattern"; start ;;
   status) status ;;
+  migrate) stack_secrets_init; sidecar_env; migrate ;;
   run) shift; run "$@" ;;
-  *) die "usage: $0 start|stop|restart|status|run ARGS..." ;;
+  *) die "usage: $0 start|stop|restart|status|migrate|run ARGS..." ;;
 esac

@@ -180,6 +180,19 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
   c.secret_key_file = has("SECRET_KEY_FILE") ? get("SECRET_KEY_FILE")
                       : repo_root.empty()    ? ""
                                              : repo_root + "/.state/secrets/sidecar-aes.key";
+  c.audit_hmac_key_file = has("AUDIT_HMAC_KEY_FILE") ? get("AUDIT_HMAC_KEY_FILE")
+                          : repo_root.empty()        ? ""
+                                              : repo_root + "/.state/secrets/ledger-hmac.key";
+  c.audit_hmac_previous_key_files = split_list(get("AUDIT_HMAC_PREVIOUS_KEY_FILES"));
+  // "" (set explicitly) = no published head: verify then cannot see a
+  // cut-off tail, and says so.
+  c.audit_head_file = vars.count("AUDIT_HEAD_FILE") != 0 ? vars.at("AUDIT_HEAD_FILE")
+                      : repo_root.empty()                ? ""
+                                          : repo_root + "/.state/sidecar/ledger-head";
+  if (has("AUDIT_HEAD_INTERVAL") && !parse_long("AUDIT_HEAD_INTERVAL", get("AUDIT_HEAD_INTERVAL"),
+                                                1, 3600, c.audit_head_interval_s, error)) {
+    return false;
+  }
 
   c.allowed_issuers = has("ALLOWED_ISSUERS")
                           ? split_list(get("ALLOWED_ISSUERS"))
@@ -342,6 +355,23 @@ bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::s
   return true;
 }
 
+bool load_ledger_keys(const Config& c, realm_auth::SealKeys& out, std::string& error) {
+  realm_auth::SealKeys keys;
+  std::vector<std::string> paths;
+  if (!c.audit_hmac_key_file.empty()) paths.push_back(c.audit_hmac_key_file);
+  for (const auto& p : c.audit_hmac_previous_key_files) paths.push_back(p);
+  for (const auto& path : paths) {
+    realm_auth::SealKey key;
+    if (!realm_auth::load_seal_key(path, key, error)) {
+      error = "AUDIT_HMAC_KEY_FILE: " + error;
+      return false;
+    }
+    keys.push_back(std::move(key));
+  }
+  out = std::move(keys);
+  return true;
+}
+
 std::string describe(const Config& c) {
   std::ostringstream o;
   o << "listen=" << c.listen_host << ":" << c.listen_port << " threads=" << c.threads
@@ -350,7 +380,9 @@ std::string describe(const Config& c) {
     << (c.redis_host.empty() ? "off"
                              : c.redis_host + ":" + std::to_string(c.redis_port) +
                                    (c.redis_user.empty() ? "" : " user=" + c.redis_user))
-    << " migrations=" << c.migrations_dir << " issuers=";
+    << " migrations=" << c.migrations_dir
+    << " audit_head=" << (c.audit_head_file.empty() ? "off" : c.audit_head_file) << " every "
+    << c.audit_head_interval_s << "s issuers=";
   for (size_t i = 0; i < c.allowed_issuers.size(); i++) o << (i ? "," : "") << c.allowed_issuers[i];
   o << " audiences=";
   for (size_t i = 0; i < c.audiences.size(); i++) o << (i ? "," : "") << c.audiences[i];

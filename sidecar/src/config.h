@@ -34,6 +34,16 @@ struct Config {
 
   std::string secret_key_file;  // 32-byte AES-256-GCM key (raw or base64)
 
+  // The audit ledger's HMAC key (AUDIT_HMAC_KEY_FILE, at least 32 bytes,
+  // never in the database; required by serve) and keys of earlier rows
+  // still accepted by verify (AUDIT_HMAC_PREVIOUS_KEY_FILES, space or comma
+  // separated). AUDIT_HEAD_FILE: where the chain head is published, every
+  // AUDIT_HEAD_INTERVAL seconds (docs/GOVERNANCE.md §4).
+  std::string audit_hmac_key_file;
+  std::vector<std::string> audit_hmac_previous_key_files;
+  std::string audit_head_file;
+  long audit_head_interval_s = 5;
+
   // Token re-verification.
   std::vector<std::string> allowed_issuers;  // default: platform + tenant-*
   // At least one must be in `aud`; cannot be switched off (an empty
@@ -114,6 +124,10 @@ bool load_config(const std::string& config_file, Config& out, std::string& error
 // The Redis endpoint of `c` with its password and HMAC keys read from their
 // files. False with `error` (naming the file, never its content).
 bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error);
+
+// The ledger keys of `c` (current first) read from their files. False with
+// `error` naming the file, never its content.
+bool load_ledger_keys(const Config& c, realm_auth::SealKeys& out, std::string& error);
 
 // Human-readable dump for `realm-sidecar config` and the start log: paths
 // and URLs only, never secrets (there are none in Config).

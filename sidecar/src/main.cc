@@ -43,7 +43,10 @@ const char kUsage[] =
     "                           the realm spec; prints what it cannot repair\n"
     "  reconcile --check        report drift between PostgreSQL and Keycloak, change\n"
     "                           nothing; exit 1 when there is drift\n"
-    "  audit verify             recompute the audit ledger's hash chain\n"
+    "  audit verify             recompute the audit ledger's keyed chain and check it\n"
+    "                           reaches the head last published (AUDIT_HEAD_FILE)\n"
+    "  audit publish            publish the ledger's current head once (serve does it\n"
+    "                           every AUDIT_HEAD_INTERVAL seconds)\n"
     "  audit tail [--tenant ID] [--limit N]\n"
     "                           print the newest ledger rows as JSON lines\n"
     "  config                   print the effective configuration (no secrets)\n"
@@ -53,6 +56,9 @@ const char kUsage[] =
     "  KEYCLOAK_URL (http://localhost:8080)   PROVISIONER_CLIENT_ID, PROVISIONER_SECRET_FILE\n"
     "  DATABASE_URL (libpq conninfo; password via PGPASSFILE)  PG_POOL_SIZE\n"
     "  SECRET_KEY_FILE (32-byte AES key)      ALLOWED_ISSUERS (platform + tenant-*)\n"
+    "  AUDIT_HMAC_KEY_FILE (ledger key, >= 32 bytes)  AUDIT_HMAC_PREVIOUS_KEY_FILES\n"
+    "  AUDIT_HEAD_FILE (<repo>/.state/sidecar/ledger-head; empty = off)  AUDIT_HEAD_INTERVAL (5 "
+    "s)\n"
     "  REALM_SIDECAR_AUDIENCES (realm-sidecar; always checked)  REALM_SIDECAR_TRUSTED_PROXY\n"
     "  (127.0.0.1: peers whose X-Real-IP/X-Request-Id are believed)\n"
     "  REALM_SIDECAR_RATE_BURST (60) REALM_SIDECAR_RATE_PER_MINUTE (300) "
@@ -79,6 +85,22 @@ void log_reconcile(const ReconcileReport& r) {
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
 }
 
+// Logs a publication pass: tampering every time it is seen (an operator
+// must not miss it), errors once until they change.
+void log_head_publication(const HeadPublication& p, std::string& last_error) {
+  if (p.status == HeadPublication::kTampered) {
+    std::fprintf(stderr, "realm-sidecar: audit head: TAMPERING: %s (head left as published)\n",
+                 p.message.c_str());
+  } else if (p.status == HeadPublication::kError) {
+    if (p.message != last_error) {
+      std::fprintf(stderr, "realm-sidecar: audit head: not published: %s\n", p.message.c_str());
+    }
+    last_error = p.message;
+    return;
+  }
+  last_error.clear();
+}
+
 void log_key_removal(const RemovalReport& r) {
   if (r.removed > 0) std::fprintf(stderr, "realm-sidecar: key removal: removed=%d\n", r.removed);
   for (const auto& e : r.errors)
@@ -92,6 +114,7 @@ struct Runtime {
   std::unique_ptr<AdminClient> keycloak;
   std::unique_ptr<TenantStatePublisher> state;
   std::unique_ptr<TenantSaga> saga;
+  LedgerKeys ledger_keys;
 
   bool init(const Config& c, std::string& error) {
     // A request holds at most one connection at a time (saga, ledger and
@@ -101,6 +124,13 @@ struct Runtime {
     int pool_size = std::max(c.pg_pool_size, static_cast<int>(c.threads) + 4);
     pg = std::make_unique<PgPool>(c.database_url, pool_size);
     if (!SecretBox::load_key_file(c.secret_key_file, box, error)) return false;
+    // No key, no ledger rows: an unkeyed row would be one the database's
+    // owner can forge.
+    if (c.audit_hmac_key_file.empty()) {
+      error = "AUDIT_HMAC_KEY_FILE is required (the audit ledger's HMAC key)";
+      return false;
+    }
+    if (!load_ledger_keys(c, ledger_keys, error)) return false;
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
                                              c.provisioner_client_id, c.provisioner_secret_file);
     realm_auth::RedisEndpoint redis;
@@ -147,7 +177,7 @@ int cmd_serve(const Config& c) {
     return s.healthy() && TenantStore::record(s, slug, out) == StoreStatus::kOk;
   };
   RequestAuthenticator auth(ac, nullptr, tenant_lookup);
-  PgAuditLedger ledger(*rt.pg);
+  PgAuditLedger ledger(*rt.pg, rt.ledger_keys, c.audit_head_file);
   std::unique_ptr<PolicyDecisionPoint> pdp =
       c.policy_url.empty() ? make_builtin_policy()
                            : make_remote_policy(c.policy_url, c.policy_timeout_ms);
@@ -252,6 +282,29 @@ int cmd_serve(const Config& c) {
     }
   });
 
+  // Publishes the ledger's head outside PostgreSQL (ledger_head.h), at
+  // start, at the interval and once more when stopping.
+  std::thread head_publisher;
+  if (!c.audit_head_file.empty()) {
+    head_publisher = std::thread([&]() {
+      std::string last_error;
+      std::unique_lock<std::mutex> lock(mu);
+      for (;;) {
+        const bool last = stopping;
+        lock.unlock();
+        guarded(StderrReport{"audit head"},
+                [&] { log_head_publication(ledger.publish_head(), last_error); });
+        lock.lock();
+        if (last) break;
+        cv.wait_for(lock, std::chrono::seconds(c.audit_head_interval_s), [&] { return stopping; });
+      }
+    });
+  } else {
+    std::fprintf(stderr,
+                 "realm-sidecar: AUDIT_HEAD_FILE is empty: the ledger's head is not published, "
+                 "so rows cut off its tail cannot be detected\n");
+  }
+
   int sig = 0;
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "realm-sidecar: %s received, stopping\n", strsignal(sig));
@@ -264,6 +317,7 @@ int cmd_serve(const Config& c) {
   cv.notify_all();
   reconciler.join();
   key_remover.join();
+  if (head_publisher.joinable()) head_publisher.join();
   return 0;
 }
 
@@ -309,24 +363,58 @@ int cmd_reconcile(const Config& c, bool check) {
 }
 
 int cmd_audit(const Config& c, const std::vector<std::string>& args) {
+  LedgerKeys keys;
+  std::string error;
+  if (!load_ledger_keys(c, keys, error)) {
+    std::fprintf(stderr, "realm-sidecar: audit: %s\n", error.c_str());
+    return 2;
+  }
   PgPool pool(c.database_url, 1);
-  PgAuditLedger ledger(pool);
-  AuditLedger& l = ledger;  // the interface is the contract
+  PgAuditLedger ledger(pool, keys, c.audit_head_file);
   if (args.size() == 1 && args[0] == "verify") {
-    int64_t rows = 0, broken = 0;
-    std::string why;
-    if (l.verify(rows, broken, why)) {
-      std::printf("ok: %lld rows, chain intact\n", static_cast<long long>(rows));
-      return 0;
-    }
-    if (broken == 0) {
-      std::fprintf(stderr, "realm-sidecar: audit verify: %s\n", why.c_str());
+    ChainCheck check;
+    LedgerHead head;
+    std::string db_error;
+    if (!ledger.verify_chain(check, db_error, &head)) {
+      std::fprintf(stderr, "realm-sidecar: audit verify: %s\n", db_error.c_str());
       return 2;
     }
-    std::printf("BROKEN at seq %lld (%lld rows checked): %s\n", static_cast<long long>(broken),
-                static_cast<long long>(rows), why.c_str());
+    if (check.ok) {
+      std::printf("ok: %lld rows, chain intact (%lld keyed); head seq %lld %s\n",
+                  static_cast<long long>(check.rows_checked),
+                  static_cast<long long>(check.keyed_rows), static_cast<long long>(check.head_seq),
+                  head.seq > 0
+                      ? ("reaches the published head seq " + std::to_string(head.seq)).c_str()
+                      : "(no published head checked: AUDIT_HEAD_FILE is empty)");
+      return 0;
+    }
+    std::printf("BROKEN at seq %lld (%lld rows checked): %s\n",
+                static_cast<long long>(check.first_broken_seq),
+                static_cast<long long>(check.rows_checked), check.why.c_str());
     return 1;
   }
+  if (args.size() == 1 && args[0] == "publish") {
+    HeadPublication p = ledger.publish_head();
+    switch (p.status) {
+      case HeadPublication::kPublished:
+      case HeadPublication::kUnchanged:
+        std::printf("%s: seq %lld row_hash %s\n",
+                    p.status == HeadPublication::kPublished ? "published" : "unchanged",
+                    static_cast<long long>(p.head.seq), p.head.row_hash.c_str());
+        return 0;
+      case HeadPublication::kEmpty:
+        std::printf("empty ledger: nothing to publish\n");
+        return 0;
+      case HeadPublication::kTampered:
+        std::printf("TAMPERING: %s (head left as published)\n", p.message.c_str());
+        return 1;
+      case HeadPublication::kError:
+        break;
+    }
+    std::fprintf(stderr, "realm-sidecar: audit publish: %s\n", p.message.c_str());
+    return 2;
+  }
+  AuditLedger& l = ledger;  // the interface is the contract
   if (!args.empty() && args[0] == "tail") {
     std::string tenant;
     long limit = 20;

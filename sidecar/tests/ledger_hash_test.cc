@@ -4,6 +4,7 @@
 // applies before hashing (sanitized text, redacted details).
 #include "ledger_hash.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,86 @@ void test_canonical_v2_incarnation(void**) {
   other.event.tenant_incarnation = "9e8d7c6b-5a49-4837-a625-14f3e2d1c0b9";
   assert_string_not_equal(ledger_row_hash(r).c_str(), ledger_row_hash(other).c_str());
   assert_string_not_equal(ledger_row_hash(r).c_str(), ledger_row_hash(first_row()).c_str());
+}
+
+// Form v3 (migration 0006): keyed. Vector computed independently with
+// Python's hmac/hashlib; the key id is 8 hex digits of SHA-256(key).
+void test_canonical_v3_keyed(void**) {
+  const LedgerKeys keys{realm_auth::make_seal_key("ledger-test-key-0123456789abcdefghij")};
+  assert_string_equal(keys[0].id.c_str(), "d6219814");
+  AuditRow r = first_row();
+  r.key_id = keys[0].id;
+  assert_string_equal(
+      ledger_canonical(r).c_str(),
+      "20:realm-auth-ledger/v3,8:d6219814,1:1,27:2025-01-02T03:04:05.123456Z,14:TENANT_CREATED,"
+      "5:req-1,6:user-1,8:platform,4:demo,0:,13:tenant.create,10:onboarding,0:,14:tenant "
+      "created,23:{\"realm\":\"tenant-demo\"},64:"
+      "0000000000000000000000000000000000000000000000000000000000000000,");
+  assert_string_equal(ledger_row_hash(r, keys).c_str(),
+                      "d1d003d82fd750af3d45b96097c937ca88c1c188c135df7baff15149c4b6dc37");
+  // Without its key a keyed row has no hash; another key gives another one.
+  assert_string_equal(ledger_row_hash(r).c_str(), "");
+  AuditRow other = r;
+  const LedgerKeys k2{realm_auth::make_seal_key(std::string(40, 'k'))};
+  other.key_id = k2[0].id;
+  assert_string_not_equal(ledger_row_hash(other, k2).c_str(), ledger_row_hash(r, keys).c_str());
+}
+
+// A keyed chain: valid with its keys (a rotation: old and new key), broken
+// without them, by an unkeyed row after a keyed one (a suffix re-hashed by
+// someone without the key), and short of an expected (published) head.
+void test_keyed_chain(void**) {
+  const LedgerKeys old_key{realm_auth::make_seal_key(std::string(32, 'a'))};
+  const LedgerKeys new_key{realm_auth::make_seal_key(std::string(32, 'b'))};
+  const LedgerKeys both{new_key[0], old_key[0]};
+  std::vector<AuditRow> rows = chain(2);  // unkeyed, as before migration 0006
+  for (int i = 3; i <= 8; ++i) {
+    AuditRow r = first_row();
+    r.seq = i;
+    r.key_id = (i <= 5 ? old_key : new_key)[0].id;
+    r.prev_hash = rows.back().row_hash;
+    r.row_hash = ledger_row_hash(r, both);
+    rows.push_back(r);
+  }
+  ChainCheck c = verify_chain(rows, both);
+  assert_true(c.ok);
+  assert_int_equal(c.rows_checked, 8);
+  assert_int_equal(c.keyed_rows, 6);
+  c = verify_chain(rows, new_key);  // the old key dropped too early
+  assert_false(c.ok);
+  assert_int_equal(c.first_broken_seq, 3);
+
+  // Rows 6..8 re-hashed as unkeyed (all the database could compute).
+  std::vector<AuditRow> forged = rows;
+  for (size_t i = 5; i < forged.size(); ++i) {
+    forged[i].key_id.clear();
+    forged[i].event.reason = i == 5 ? "nothing happened" : forged[i].event.reason;
+    forged[i].prev_hash = forged[i - 1].row_hash;
+    forged[i].row_hash = ledger_row_hash(forged[i]);
+  }
+  c = verify_chain(forged, both);
+  assert_false(c.ok);
+  assert_int_equal(c.first_broken_seq, 6);
+  assert_non_null(strstr(c.why.c_str(), "unkeyed row after keyed rows"));
+
+  // Expected head: the chain must reach seq 8 with its hash.
+  ChainVerifier v(both);
+  v.expect_head(8, rows.back().row_hash);
+  for (size_t i = 0; i < 6; ++i) assert_true(v.feed(rows[i]));
+  c = v.finish();
+  assert_false(c.ok);
+  assert_int_equal(c.first_broken_seq, 7);
+  assert_non_null(strstr(c.why.c_str(), "published as its head"));
+  ChainVerifier w(both);
+  w.expect_head(8, std::string(64, 'f'));
+  for (const auto& r : rows) w.feed(r);
+  c = w.finish();
+  assert_false(c.ok);
+  assert_int_equal(c.first_broken_seq, 8);
+  ChainVerifier full(both);
+  full.expect_head(8, rows.back().row_hash);
+  for (const auto& r : rows) assert_true(full.feed(r));
+  assert_true(full.finish().ok);
 }
 
 void test_canonical_injective(void**) {
@@ -232,6 +313,8 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_canonical_vector),
       cmocka_unit_test(test_canonical_v2_incarnation),
+      cmocka_unit_test(test_canonical_v3_keyed),
+      cmocka_unit_test(test_keyed_chain),
       cmocka_unit_test(test_canonical_injective),
       cmocka_unit_test(test_good_chain),
       cmocka_unit_test(test_breaks),

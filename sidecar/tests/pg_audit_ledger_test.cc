@@ -6,11 +6,18 @@
 //   appends + tail + verify; the SQL re-implementation of the row hash;
 //   50 threads × 4 appends, each thread its own connection → one chain
 //   1..N without gaps; UPDATE/DELETE/TRUNCATE refused for the app role (grants)
-//   and for the owner (grants, then the trigger); a superuser tampering with
-//   the trigger disabled → verify names the row; PostgreSQL unreachable.
+//   and for the owner (grants, then the trigger); the app role cannot disable
+//   the triggers; rows of before migration 0006 (plain SHA-256) verify as
+//   the older form under keyed rows, which seal them; the owner, trigger
+//   disabled, cutting off the tail or re-hashing a suffix with the database's
+//   own function → verify names it (keyed chain + published head); a
+//   superuser tampering with the trigger disabled → verify names the row;
+//   PostgreSQL unreachable.
 #include "pg_audit_ledger.h"
 
 #include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -33,6 +40,14 @@ namespace {
 std::string g_base;        // host=… port=…
 std::string g_super;       // superuser name
 std::string g_migrations;  // migrations dir
+std::string g_tmp;         // private temp dir (head file, legacy migrations)
+
+// The ledger key the sidecar would read from AUDIT_HMAC_KEY_FILE.
+const LedgerKeys& keys() {
+  static const LedgerKeys k{realm_auth::make_seal_key("test-ledger-key-0123456789abcdef-32b")};
+  return k;
+}
+std::string head_file() { return g_tmp + "/ledger-head"; }
 
 std::string conninfo(const std::string& user, const std::string& db = "ledger",
                      const std::string& extra = "") {
@@ -101,6 +116,9 @@ int setup(void**) {
   g_base = std::string("host=") + host + " port=" + port + " connect_timeout=10";
   g_super = super;
   g_migrations = mig;
+  char tmpl[] = "/tmp/realm-ledger-test.XXXXXX";
+  if (!mkdtemp(tmpl)) return -1;
+  g_tmp = tmpl;
   Conn su(conninfo(g_super, "postgres"));
   su.must("CREATE ROLE ledger_owner LOGIN");
   su.must("CREATE ROLE ledger_app LOGIN");
@@ -123,9 +141,17 @@ int setup(void**) {
   return 0;
 }
 
+int teardown(void**) {
+  if (!g_tmp.empty()) {
+    for (const char* f : {"/ledger-head", "/ledger-head.lock"}) unlink((g_tmp + f).c_str());
+    rmdir(g_tmp.c_str());
+  }
+  return 0;
+}
+
 void test_append_tail_verify(void**) {
   PgPool pool(conninfo("ledger_app"), 2);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   assert_true(ledger.append(event("REQUEST", "demo", "r1")));
   assert_true(ledger.append(event("AUTHZ_DECISION", "demo", "r1")));
   assert_true(ledger.append(event("TENANT_CREATED", "demo", "r1")));
@@ -181,7 +207,7 @@ void test_incarnation_rows(void**) {
       " 'Twice', 'active', '" +
       inc1 + "', floor(extract(epoch FROM now()))::bigint - 100)");
   PgPool pool(conninfo("ledger_app"), 1);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   assert_true(ledger.append(event("USER_CREATED", "twice", "first-life")));
   // DELETE /tenants/twice: the saga tombstones the row, then the outcome.
   owner.must(
@@ -204,8 +230,10 @@ void test_incarnation_rows(void**) {
   assert_string_equal(rows[1].event.tenant_incarnation.c_str(), inc1.c_str());  // TENANT_DELETED
   assert_string_equal(rows[2].event.tenant_incarnation.c_str(), "");            // no tenant then
   assert_string_equal(rows[3].event.tenant_incarnation.c_str(), inc2.c_str());
-  assert_true(ledger_canonical(rows[3]).rfind("20:realm-auth-ledger/v2,", 0) == 0);
-  assert_true(ledger_canonical(rows[2]).rfind("20:realm-auth-ledger/v1,", 0) == 0);
+  // Keyed (v3) whether or not the row has an incarnation.
+  assert_true(ledger_canonical(rows[3]).rfind("20:realm-auth-ledger/v3,8:" + keys()[0].id, 0) == 0);
+  assert_true(ledger_canonical(rows[2]).rfind("20:realm-auth-ledger/v3,", 0) == 0);
+  assert_string_equal(rows[3].key_id.c_str(), keys()[0].id.c_str());
 
   assert_true(ledger.tail("twice", inc2, 10, rows));
   assert_int_equal(rows.size(), 1);
@@ -229,14 +257,15 @@ void test_incarnation_rows(void**) {
   assert_true(ledger.verify(checked, broken, why));
 }
 
-// The SQL function from the migration computes the same hashes: the chain
-// can be checked inside the database without the sidecar's code.
+// The SQL function cannot compute a keyed row (the database has no key):
+// NULL for every row here; the links still check in SQL. (Unkeyed rows:
+// test_legacy_rows_under_keyed.)
 void test_sql_hash_matches(void**) {
   Conn app(conninfo("ledger_app"));
-  assert_string_equal(
-      app.value("SELECT count(*) FROM audit_ledger a WHERE a.row_hash <> audit_ledger_row_hash(a)")
-          .c_str(),
-      "0");
+  assert_string_equal(app.value("SELECT count(*) FROM audit_ledger a WHERE key_id = '' OR"
+                                " audit_ledger_row_hash(a) IS NOT NULL")
+                          .c_str(),
+                      "0");
   assert_string_equal(
       app.value("SELECT count(*) FROM (SELECT seq, prev_hash, lag(row_hash, 1, repeat('0', 64)) "
                 "OVER (ORDER BY seq) AS expected FROM audit_ledger) c WHERE prev_hash <> expected")
@@ -246,7 +275,7 @@ void test_sql_hash_matches(void**) {
 
 void test_sequential_append_latency(void**) {
   PgPool pool(conninfo("ledger_app"), 1);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   assert_true(ledger.append(event("REQUEST", "seq", "warm")));
   const int kAppends = 100;
   auto start = std::chrono::steady_clock::now();
@@ -269,7 +298,7 @@ void test_concurrent_appends(void**) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       PgPool pool(conninfo("ledger_app"), 1);  // this thread's own connection
-      PgAuditLedger ledger(pool);
+      PgAuditLedger ledger(pool, keys());
       { PgSession warm = pool.acquire(); }  // connect before the race starts
       ++ready;
       while (!go) std::this_thread::yield();
@@ -298,7 +327,7 @@ void test_concurrent_appends(void**) {
   assert_string_equal(stats.c_str(), want.c_str());
 
   PgPool pool(conninfo("ledger_app"), 1);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   int64_t checked = 0, broken = 0;
   std::string why;
   auto vstart = std::chrono::steady_clock::now();
@@ -321,6 +350,18 @@ void test_app_role_cannot_change_rows(void**) {
   assert_string_equal(app.exec("DELETE FROM audit_ledger WHERE seq = 1").c_str(), "42501");
   assert_string_equal(app.exec("TRUNCATE audit_ledger").c_str(), "42501");
   assert_string_equal(app.exec("ALTER TABLE audit_ledger DISABLE TRIGGER USER").c_str(), "42501");
+  assert_string_equal(
+      app.exec("ALTER TABLE audit_ledger DISABLE TRIGGER audit_ledger_no_update_delete").c_str(),
+      "42501");
+  assert_string_equal(app.exec("ALTER TABLE audit_ledger DISABLE TRIGGER ALL").c_str(), "42501");
+  assert_string_equal(app.exec("DROP TRIGGER audit_ledger_no_truncate ON audit_ledger").c_str(),
+                      "42501");
+  assert_string_equal(
+      app.exec("CREATE OR REPLACE FUNCTION audit_ledger_refuse_change() RETURNS trigger"
+               " LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$")
+          .c_str(),
+      "42501");
+  assert_string_equal(app.exec("SET session_replication_role = replica").c_str(), "42501");
   // Granting itself the privilege is a no-op (PostgreSQL only warns).
   app.exec("SET client_min_messages = error");
   assert_string_equal(app.exec("GRANT UPDATE ON audit_ledger TO ledger_app").c_str(), "");
@@ -353,10 +394,312 @@ void test_owner_cannot_change_rows(void**) {
       "23505");  // prev_hash is UNIQUE: no fork
 }
 
+// Owner-side helpers for the tampering cases: what whoever owns the table
+// can do without the sidecar's key. The owner re-grants itself the
+// privileges the migration revoked and disables the triggers (it owns the
+// table), then changes rows; `undo` puts everything back.
+void owner_unlocks(Conn& owner) {
+  owner.must("GRANT UPDATE, DELETE ON audit_ledger TO ledger_owner");
+  owner.must("ALTER TABLE audit_ledger DISABLE TRIGGER audit_ledger_no_update_delete");
+}
+void owner_relocks(Conn& owner) {
+  owner.must("ALTER TABLE audit_ledger ENABLE TRIGGER audit_ledger_no_update_delete");
+  owner.must("REVOKE UPDATE, DELETE ON audit_ledger FROM ledger_owner");
+}
+
+// Re-hashes rows seq >= from with the database's own function, as the
+// owner would to hide a change: each row gets key_id '' (the only form the
+// database can compute), the previous row's new hash and its own new hash.
+const char kRehashSuffix[] = R"sql(
+DO $$
+DECLARE
+  r audit_ledger;
+  prev text;
+BEGIN
+  SELECT coalesce((SELECT row_hash FROM audit_ledger WHERE seq = %FROM% - 1), repeat('0', 64))
+    INTO prev;
+  FOR r IN SELECT * FROM audit_ledger WHERE seq >= %FROM% ORDER BY seq LOOP
+    r.key_id := '';
+    r.prev_hash := prev;
+    IF r.seq = %FROM% THEN r.reason := 'nothing happened'; END IF;
+    r.row_hash := audit_ledger_row_hash(r);
+    UPDATE audit_ledger SET key_id = r.key_id, prev_hash = r.prev_hash, reason = r.reason,
+                            row_hash = r.row_hash WHERE seq = r.seq;
+    prev := r.row_hash;
+  END LOOP;
+END
+$$)sql";
+
+std::string rehash_from(int64_t from) {
+  std::string sql = kRehashSuffix;
+  const std::string tag = "%FROM%", v = std::to_string(from);
+  for (size_t at; (at = sql.find(tag)) != std::string::npos;) sql.replace(at, tag.size(), v);
+  return sql;
+}
+
+// A database migrated to 0005 with rows written by the sidecar of then
+// (plain SHA-256, forms v1 and v2), then migrated to 0006: the old rows
+// verify as the older form, new appends are keyed and continue the chain,
+// the SQL function still checks the old rows, and re-hashing an old row
+// with it is caught at the first keyed row, whose HMAC covers its prev_hash.
+void test_legacy_rows_under_keyed(void**) {
+  Conn su(conninfo(g_super, "postgres"));
+  su.must("CREATE DATABASE ledger_legacy OWNER ledger_owner");
+  const std::string old_dir = g_tmp + "/migrations-0005";
+  assert_int_equal(mkdir(old_dir.c_str(), 0700), 0);
+  std::vector<MigrationFile> files;
+  std::string error;
+  assert_true(list_migrations(g_migrations, files, error));
+  for (const auto& f : files) {
+    if (f.version > "0005") continue;
+    assert_int_equal(symlink(f.path.c_str(), (old_dir + "/" + f.name).c_str()), 0);
+  }
+  const std::string owner_info =
+      conninfo("ledger_owner", "ledger_legacy", "options='-c realm_auth.app_role=ledger_app'");
+  {
+    PgPool owner(owner_info, 1);
+    std::vector<std::string> applied;
+    assert_true(apply_migrations(owner, old_dir, applied, error));
+    assert_int_equal(applied.size(), 5);
+  }
+  // Three rows as the sidecar of 0005 wrote them (v1, v2, v1).
+  Conn owner(owner_info);
+  std::string prev = kGenesisHash;
+  for (int seq = 1; seq <= 3; ++seq) {
+    AuditRow r;
+    r.seq = seq;
+    r.occurred_at = "2025-01-02T03:04:0" + std::to_string(seq) + ".123456Z";
+    r.event = event("REQUEST", "legacy", "old-" + std::to_string(seq));
+    r.event.details_json = "{}";
+    if (seq == 2) r.event.tenant_incarnation = "aaaaaaaa-0000-4000-8000-000000000009";
+    r.prev_hash = prev;
+    r.row_hash = ledger_row_hash(r);
+    owner.must(
+        "INSERT INTO audit_ledger (seq, occurred_at, event_type, request_id, actor_id,"
+        " actor_realm, tenant_id, action, purpose, decision, reason, details, prev_hash,"
+        " row_hash, tenant_incarnation) VALUES (" +
+        std::to_string(seq) + ", '" + r.occurred_at + "', 'REQUEST', '" + r.event.request_id +
+        "', 'user-1', 'platform', 'legacy', 'tenant.create',"
+        " 'onboarding', '', '', '{}', '" +
+        r.prev_hash + "', '" + r.row_hash + "', '" + r.event.tenant_incarnation + "')");
+    prev = r.row_hash;
+  }
+  for (int i = 0; i < 5; ++i) unlink((old_dir + "/" + files[i].name).c_str());
+  rmdir(old_dir.c_str());
+  {
+    PgPool owner_pool(owner_info, 1);
+    std::vector<std::string> applied;
+    assert_true(apply_migrations(owner_pool, g_migrations, applied, error));
+    assert_true(!applied.empty() && applied.front().rfind("0006", 0) == 0);
+  }
+  PgPool pool(conninfo("ledger_app", "ledger_legacy"), 1);
+  PgAuditLedger ledger(pool, keys());
+  assert_true(ledger.append(event("REQUEST", "legacy", "new-1")));
+  assert_true(ledger.append(event("AUTHZ_DECISION", "legacy", "new-1")));
+  ChainCheck check;
+  assert_true(ledger.verify_chain(check, error));
+  assert_true(check.ok);
+  assert_int_equal(check.rows_checked, 5);
+  assert_int_equal(check.keyed_rows, 2);
+  assert_string_equal(
+      owner.value("SELECT string_agg(key_id, ',' ORDER BY seq) FROM audit_ledger").c_str(),
+      (",,," + keys()[0].id + "," + keys()[0].id).c_str());
+  // The database's own check still covers the old rows, and only them.
+  assert_string_equal(owner
+                          .value("SELECT count(*) FROM audit_ledger a WHERE key_id = '' AND"
+                                 " a.row_hash = audit_ledger_row_hash(a)")
+                          .c_str(),
+                      "3");
+  // Without the key the keyed rows do not verify at all.
+  PgAuditLedger keyless(pool, {});
+  assert_true(keyless.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, 4);
+  assert_non_null(strstr(check.why.c_str(), "not among the configured keys"));
+
+  // The owner rewrites old row 2 and re-hashes rows 2..3 in SQL: the first
+  // keyed row still links to the original row 3.
+  owner_unlocks(owner);
+  owner.must(
+      "UPDATE audit_ledger a SET reason = 'nothing happened' WHERE seq = 2;"
+      "UPDATE audit_ledger a SET row_hash = audit_ledger_row_hash(a) WHERE seq = 2;"
+      "UPDATE audit_ledger SET prev_hash = (SELECT row_hash FROM audit_ledger WHERE seq = 2)"
+      " WHERE seq = 3;"
+      "UPDATE audit_ledger a SET row_hash = audit_ledger_row_hash(a) WHERE seq = 3");
+  owner_relocks(owner);
+  assert_true(ledger.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, 4);
+  print_message("legacy rows 2..3 re-hashed in SQL: %s\n", check.why.c_str());
+  assert_non_null(strstr(check.why.c_str(), "row 4: prev_hash mismatch"));
+}
+
+// The owner, trigger disabled, cuts rows off the tail. The keyed chain that
+// is left is valid (as today's plain chain was: that is the hole), but it no
+// longer reaches the head the sidecar published outside the database.
+void test_owner_truncates_tail(void**) {
+  PgPool pool(conninfo("ledger_app"), 1);
+  PgAuditLedger ledger(pool, keys(), head_file());
+  PgAuditLedger unanchored(pool, keys());  // no published head: today's check
+  std::string error;
+  ChainCheck check;
+  // Before anything was published, verify fails closed.
+  assert_false(ledger.verify_chain(check, error));
+  assert_non_null(strstr(error.c_str(), "no published head"));
+
+  assert_true(ledger.append(event("REQUEST", "tail", "t1")));
+  HeadPublication p = ledger.publish_head();
+  assert_int_equal(p.status, HeadPublication::kPublished);
+  assert_true(ledger.append(event("AUTHZ_DECISION", "tail", "t1")));
+  assert_true(ledger.append(event("TENANT_CREATED", "tail", "t1")));
+  p = ledger.publish_head();
+  assert_int_equal(p.status, HeadPublication::kPublished);
+  const int64_t head = p.head.seq;
+  assert_int_equal(ledger.publish_head().status, HeadPublication::kUnchanged);
+  LedgerHead published;
+  assert_true(ledger.verify_chain(check, error, &published));
+  assert_true(check.ok);
+  assert_int_equal(published.seq, head);
+  assert_int_equal(check.head_seq, head);
+
+  Conn owner(conninfo("ledger_owner"));
+  owner_unlocks(owner);
+  owner.must("CREATE TEMP TABLE cut AS SELECT * FROM audit_ledger WHERE seq > " +
+             std::to_string(head - 3));
+  owner.must("DELETE FROM audit_ledger WHERE seq > " + std::to_string(head - 3));
+  owner_relocks(owner);
+
+  assert_true(unanchored.verify_chain(check, error));
+  assert_true(check.ok);  // a shorter chain is still a valid chain
+  assert_true(ledger.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, head - 2);
+  print_message("tail of 3 rows cut: %s\n", check.why.c_str());
+  assert_non_null(strstr(check.why.c_str(), "published as its head"));
+  int64_t rows = 0, broken = 0;
+  std::string why;
+  assert_false(ledger.verify(rows, broken, why));
+  assert_int_equal(broken, head - 2);
+  // The publisher refuses to move the head back, and says why.
+  p = ledger.publish_head();
+  assert_int_equal(p.status, HeadPublication::kTampered);
+  assert_true(ledger.verify_chain(check, error, &published));
+  assert_int_equal(published.seq, head);
+
+  // Appending on top of the cut does not hide it: seq `head` exists
+  // again, with another hash.
+  for (int i = 0; i < 3; ++i) assert_true(ledger.append(event("REQUEST", "tail", "after-cut")));
+  assert_true(ledger.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, head);
+  assert_non_null(strstr(check.why.c_str(), "differs from the published head"));
+  assert_int_equal(ledger.publish_head().status, HeadPublication::kTampered);
+
+  // Putting the exact rows back restores the chain.
+  owner_unlocks(owner);
+  owner.must("DELETE FROM audit_ledger WHERE seq > " + std::to_string(head - 3));
+  owner.must("INSERT INTO audit_ledger SELECT * FROM cut");
+  owner_relocks(owner);
+  assert_true(ledger.verify_chain(check, error));
+  assert_true(check.ok);
+}
+
+// The owner, trigger disabled, changes a row and re-hashes it and every
+// later row with the database's own function (today's complete forgery).
+void test_owner_rehashes_suffix(void**) {
+  PgPool pool(conninfo("ledger_app"), 1);
+  PgAuditLedger ledger(pool, keys(), head_file());
+  PgAuditLedger unanchored(pool, keys());
+  std::string error;
+  ChainCheck check;
+  assert_true(ledger.append(event("REQUEST", "suffix", "s1")));
+  assert_true(ledger.append(event("AUTHZ_DECISION", "suffix", "s1")));
+  assert_int_equal(ledger.publish_head().status, HeadPublication::kPublished);
+  assert_true(ledger.verify_chain(check, error));
+  assert_true(check.ok);
+  const int64_t head = check.head_seq;
+
+  Conn owner(conninfo("ledger_owner"));
+  owner_unlocks(owner);
+  owner.must("CREATE TEMP TABLE saved AS SELECT * FROM audit_ledger");
+  // A suffix after keyed rows: the re-hashed rows cannot be keyed.
+  owner.must(rehash_from(head - 5));
+  owner_relocks(owner);
+  assert_true(unanchored.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, head - 5);
+  print_message("suffix from %lld re-hashed in SQL: %s\n", static_cast<long long>(head - 5),
+                check.why.c_str());
+  assert_non_null(strstr(check.why.c_str(), "unkeyed row after keyed rows"));
+
+  // The whole chain re-hashed from row 1: no keyed row is left to betray
+  // it, but the published head is not in it.
+  owner_unlocks(owner);
+  owner.must(rehash_from(1));
+  owner_relocks(owner);
+  assert_true(unanchored.verify_chain(check, error));
+  assert_true(check.ok);  // what the database alone can still tell: nothing
+  assert_true(ledger.verify_chain(check, error));
+  assert_false(check.ok);
+  assert_int_equal(check.first_broken_seq, head);
+  print_message("whole chain re-hashed in SQL: %s\n", check.why.c_str());
+  assert_non_null(strstr(check.why.c_str(), "differs from the published head"));
+  assert_int_equal(ledger.publish_head().status, HeadPublication::kTampered);
+
+  owner_unlocks(owner);
+  owner.must(
+      "UPDATE audit_ledger a SET key_id = s.key_id, prev_hash = s.prev_hash, reason = s.reason,"
+      " row_hash = s.row_hash FROM saved s WHERE a.seq = s.seq");
+  owner_relocks(owner);
+  assert_true(ledger.verify_chain(check, error));
+  assert_true(check.ok);
+}
+
+// The head file is the sidecar host's, sealed with the ledger key: a file
+// written without the key, or a head of another ledger, is refused.
+void test_head_file_forged(void**) {
+  PgPool pool(conninfo("ledger_app"), 1);
+  PgAuditLedger ledger(pool, keys(), head_file());
+  ChainCheck check;
+  std::string error;
+  LedgerHead good;
+  assert_true(ledger.verify_chain(check, error, &good));
+  assert_true(check.ok);
+  // Sealed with another key: does not open.
+  LedgerHead low = good;
+  low.seq = 1;
+  assert_true(write_ledger_head(head_file(), {realm_auth::make_seal_key(std::string(40, 'x'))}, low,
+                                error));
+  assert_false(ledger.verify_chain(check, error));
+  assert_non_null(strstr(error.c_str(), "published head"));
+  assert_int_equal(ledger.publish_head().status, HeadPublication::kTampered);
+  // Not sealed at all.
+  {
+    FILE* f = fopen(head_file().c_str(), "w");
+    assert_non_null(f);
+    fprintf(f, "1 %s\n", kGenesisHash);
+    fclose(f);
+  }
+  assert_false(ledger.verify_chain(check, error));
+  // The real head back.
+  assert_true(write_ledger_head(head_file(), keys(), good, error));
+  assert_true(ledger.verify_chain(check, error));
+  assert_true(check.ok);
+}
+
+// Without a key the ledger writes nothing (an unkeyed row is one the
+// database's owner could forge).
+void test_unkeyed_append_refused(void**) {
+  PgPool pool(conninfo("ledger_app"), 1);
+  PgAuditLedger ledger(pool, {});
+  assert_false(ledger.append(event("REQUEST", "demo", "nokey")));
+  assert_non_null(strstr(ledger.last_error().c_str(), "no ledger key"));
+}
+
 void test_tamper_named_by_verify(void**) {
   Conn su(conninfo(g_super));
   PgPool pool(conninfo("ledger_app"), 1);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   int64_t checked = 0, broken = 0;
   std::string why;
   assert_true(ledger.verify(checked, broken, why));
@@ -375,11 +718,6 @@ void test_tamper_named_by_verify(void**) {
   std::string db_error;
   assert_true(ledger.verify_chain(check, db_error));
   assert_int_equal(check.head_seq, 36);
-  // The SQL check names the same row.
-  assert_string_equal(su.value("SELECT string_agg(seq::text, ',') FROM audit_ledger a "
-                               "WHERE a.row_hash <> audit_ledger_row_hash(a)")
-                          .c_str(),
-                      "37");
 
   // Putting the exact bytes back restores the chain: the hash covers content.
   su.must("ALTER TABLE audit_ledger DISABLE TRIGGER audit_ledger_no_update_delete");
@@ -416,7 +754,7 @@ void test_tamper_named_by_verify(void**) {
 
 void test_unreachable(void**) {
   PgPool pool("host=/nonexistent-dir port=1 user=x dbname=x connect_timeout=2", 1);
-  PgAuditLedger ledger(pool);
+  PgAuditLedger ledger(pool, keys());
   assert_false(ledger.append(event("REQUEST", "demo", "r1")));
   assert_non_null(strstr(ledger.last_error().c_str(), "unreachable"));
   std::vector<AuditRow> rows;
@@ -439,8 +777,13 @@ int main() {
       cmocka_unit_test(test_concurrent_appends),
       cmocka_unit_test(test_app_role_cannot_change_rows),
       cmocka_unit_test(test_owner_cannot_change_rows),
+      cmocka_unit_test(test_legacy_rows_under_keyed),
+      cmocka_unit_test(test_owner_truncates_tail),
+      cmocka_unit_test(test_owner_rehashes_suffix),
+      cmocka_unit_test(test_head_file_forged),
+      cmocka_unit_test(test_unkeyed_append_refused),
       cmocka_unit_test(test_tamper_named_by_verify),
       cmocka_unit_test(test_unreachable),
   };
-  return cmocka_run_group_tests(tests, setup, nullptr);
+  return cmocka_run_group_tests(tests, setup, teardown);
 }

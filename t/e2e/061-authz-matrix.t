@@ -190,7 +190,7 @@ my @ENDPOINTS = (
 );
 
 my @ROW_KEYS = sort qw(seq occurred_at event_type request_id actor_id actor_realm tenant_id action purpose
-                      decision reason details prev_hash row_hash tenant_incarnation);
+                      decision reason details prev_hash row_hash tenant_incarnation key_id);
 
 # GET /audit beyond the matrix cell: other tenants, the whole ledger, bad
 # parameters. Each case: [label, actor, query, status, decision, reason|field].

@@ -50,6 +50,7 @@ JsonPtr audit_row_json(const AuditRow& r) {
   json_set(j.get(), "details", details ? std::move(details) : JsonPtr(json_object()));
   json_set(j.get(), "prev_hash", r.prev_hash);
   json_set(j.get(), "row_hash", r.row_hash);
+  json_set(j.get(), "key_id", r.key_id);
   return j;
 }
 

@@ -1,7 +1,9 @@
 // The audit ledger: an append-only, hash-chained table in PostgreSQL.
-// Each row stores SHA-256(canonical content) and SHA-256 of the previous
-// row, so any change behind the sidecar's back breaks the chain, which
-// `realm-sidecar audit verify` finds. The database refuses UPDATE/DELETE
+// Each row stores HMAC-SHA-256(ledger key, canonical content) and the
+// previous row's hash; the key never reaches the database, so whoever owns
+// the table cannot rewrite rows and recompute the chain, and a chain head
+// published outside PostgreSQL (ledger_head.h) reveals a cut-off tail.
+// `realm-sidecar audit verify` checks both. The database refuses UPDATE/DELETE
 // (trigger + grants); appends are serialized so concurrent requests keep one
 // chain (no forks, no gaps).
 #pragma once
@@ -38,6 +40,10 @@ struct AuditRow {
   AuditEvent event;
   std::string prev_hash;  // hex
   std::string row_hash;   // hex
+  // The ledger key that authenticates row_hash (8 hex digits, form v3:
+  // HMAC-SHA-256); empty for rows of the unkeyed forms v1/v2 (SHA-256),
+  // written before migration 0006.
+  std::string key_id;
 };
 
 class AuditLedger {

@@ -18,14 +18,14 @@ add_library(realm_sidecar_governance STATIC
   ${REALM_GOV_DIR}/authorize_json.cc
   ${REALM_GOV_DIR}/builtin_policy.cc
   ${REALM_GOV_DIR}/ledger_hash.cc
+  ${REALM_GOV_DIR}/ledger_head.cc
   ${REALM_GOV_DIR}/pg_audit_ledger.cc
   ${REALM_GOV_DIR}/remote_policy.cc
 )
 target_include_directories(realm_sidecar_governance PUBLIC
   ${REALM_GOV_DIR}            # "authorize.h", "audit_ledger.h", …
   ${REALM_GOV_DIR}/..)        # "store/pg.h", "governance/…"
-# core's guarded.h (header only), for util/guard.h's guarded curl callbacks.
-target_include_directories(realm_sidecar_governance PRIVATE
-  $<TARGET_PROPERTY:realm_auth_core,INTERFACE_INCLUDE_DIRECTORIES>)
+# core: guarded.h for util/guard.h's guarded curl callbacks, and the key
+# files and seal format (redis_seal.h) the ledger's keys and published head use.
 target_link_libraries(realm_sidecar_governance PUBLIC
-  realm_sidecar_util OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)
+  realm_auth_core realm_sidecar_util OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)

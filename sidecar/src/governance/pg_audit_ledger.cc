@@ -18,7 +18,7 @@ namespace {
 constexpr const char kColumns[] =
     "seq, " LEDGER_TS("occurred_at") ", event_type, request_id, actor_id, actor_realm, "
     "tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash, "
-    "tenant_incarnation";
+    "tenant_incarnation, key_id";
 
 constexpr int kAppendAttempts = 3;
 constexpr int kMaxTail = 10000;
@@ -72,6 +72,7 @@ AuditRow row_from(const PgResult& r, int i) {
   row.prev_hash = r.get(i, 12);
   row.row_hash = r.get(i, 13);
   e.tenant_incarnation = r.get(i, 14);
+  row.key_id = r.get(i, 15);
   return row;
 }
 
@@ -118,6 +119,10 @@ std::string PgAuditLedger::last_error() const {
 }
 
 bool PgAuditLedger::append(const AuditEvent& event) {
+  if (keys_.empty()) {
+    set_error("audit ledger: no ledger key (AUDIT_HMAC_KEY_FILE): refusing unkeyed rows");
+    return false;
+  }
   AuditEvent clean;
   std::string error;
   if (!normalize_audit_event(event, clean, error)) {
@@ -175,20 +180,22 @@ bool PgAuditLedger::append_once(PgSession& s, const AuditEvent& e, std::string& 
   row.prev_hash = r.is_null(0, 2) ? kGenesisHash : r.get(0, 2);
   row.event = e;
   row.event.tenant_incarnation = e.tenant_id.empty() ? "" : inc.get(0, 0);
-  row.row_hash = ledger_row_hash(row);
+  row.key_id = keys_.front().id;
+  row.row_hash = ledger_row_hash(row, keys_);
   if (row.row_hash.empty()) {
-    set_error("audit ledger: SHA-256 failed");
+    set_error("audit ledger: HMAC-SHA-256 failed");
     s.exec("ROLLBACK");
     return false;
   }
   r = s.exec(
       "INSERT INTO audit_ledger (seq, occurred_at, event_type, request_id, actor_id, "
       "actor_realm, tenant_id, action, purpose, decision, reason, details, prev_hash, row_hash, "
-      "tenant_incarnation) VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, "
-      "$11, $12, $13, $14, $15)",
+      "tenant_incarnation, key_id) VALUES ($1::bigint, $2::timestamptz, $3, $4, $5, $6, $7, $8, "
+      "$9, "
+      "$10, $11, $12, $13, $14, $15, $16)",
       {std::to_string(row.seq), row.occurred_at, e.event_type, e.request_id, e.actor_id,
        e.actor_realm, e.tenant_id, e.action, e.purpose, e.decision, e.reason, e.details_json,
-       row.prev_hash, row.row_hash, row.event.tenant_incarnation});
+       row.prev_hash, row.row_hash, row.event.tenant_incarnation, row.key_id});
   if (!r.ok) return fail("INSERT", r);
   r = s.exec("COMMIT");
   if (!r.ok) return fail("COMMIT", r);
@@ -233,14 +240,34 @@ bool PgAuditLedger::tail(const std::string& tenant_id, const std::string& incarn
   return true;
 }
 
-bool PgAuditLedger::verify_chain(ChainCheck& out, std::string& db_error) {
+bool PgAuditLedger::verify_chain(ChainCheck& out, std::string& db_error, LedgerHead* published) {
+  ChainVerifier verifier(keys_);
+  LedgerHead head;
+  if (!head_file_.empty()) {
+    std::string why;
+    switch (read_ledger_head(head_file_, keys_, head, why)) {
+      case HeadRead::kOk:
+        verifier.expect_head(head.seq, head.row_hash);
+        break;
+      case HeadRead::kMissing:
+        // Fail closed: without it a cut-off tail cannot be told apart.
+        db_error = "no published head at " + head_file_ +
+                   " (`realm-sidecar serve` writes it; `audit publish` does once)";
+        set_error("audit ledger: " + db_error);
+        return false;
+      case HeadRead::kInvalid:
+        db_error = why;
+        set_error("audit ledger: " + db_error);
+        return false;
+    }
+  }
+  if (published) *published = head;
   PgSession s = pool_.acquire();
   if (!s.raw()) {
     db_error = "PostgreSQL unreachable";
     set_error("audit ledger: " + db_error);
     return false;
   }
-  ChainVerifier verifier;
   int64_t after = 0;
   for (;;) {
     PgResult r = s.exec(std::string("SELECT ") + kColumns +
@@ -259,8 +286,93 @@ bool PgAuditLedger::verify_chain(ChainCheck& out, std::string& db_error) {
     }
     if (broken || r.rows() < kVerifyPage) break;
   }
-  out = verifier.result();
+  out = verifier.finish();
   return true;
+}
+
+HeadPublication PgAuditLedger::publish_head() {
+  HeadPublication p;
+  if (head_file_.empty() || keys_.empty()) {
+    p.message = "no head file or no ledger key configured";
+    return p;
+  }
+  LedgerHeadLock lock(head_file_);
+  if (!lock.ok()) {
+    p.message = "cannot lock " + head_file_ + ".lock";
+    return p;
+  }
+  LedgerHead published;
+  std::string why;
+  const HeadRead got = read_ledger_head(head_file_, keys_, published, why);
+  if (got == HeadRead::kInvalid) {
+    p.status = HeadPublication::kTampered;
+    p.message = why;
+    return p;
+  }
+  PgSession s = pool_.acquire();
+  if (!s.raw()) {
+    p.message = "PostgreSQL unreachable";
+    return p;
+  }
+  PgResult r =
+      s.exec(std::string("SELECT ") + kColumns + " FROM audit_ledger ORDER BY seq DESC LIMIT 1");
+  if (!r.ok) {
+    p.message = "reading the ledger head failed: " + r.error;
+    return p;
+  }
+  if (r.rows() == 0) {
+    if (got == HeadRead::kOk) {
+      p.status = HeadPublication::kTampered;
+      p.message = "the ledger is empty, but seq " + std::to_string(published.seq) +
+                  " was published as its head";
+    } else {
+      p.status = HeadPublication::kEmpty;
+    }
+    return p;
+  }
+  AuditRow row = row_from(r, 0);
+  // Only a head that verifies is published: a row planted with a made-up
+  // hash must not become the anchor.
+  if (ledger_row_hash(row, keys_) != row.row_hash) {
+    p.status = HeadPublication::kTampered;
+    p.message = "the ledger's newest row (seq " + std::to_string(row.seq) +
+                ") does not verify with the ledger keys";
+    return p;
+  }
+  if (got == HeadRead::kOk) {
+    if (row.seq < published.seq) {
+      p.status = HeadPublication::kTampered;
+      p.message = "the ledger ends at seq " + std::to_string(row.seq) + ", but seq " +
+                  std::to_string(published.seq) + " was published as its head";
+      return p;
+    }
+    PgResult at = s.exec("SELECT row_hash FROM audit_ledger WHERE seq = $1::bigint",
+                         {std::to_string(published.seq)});
+    if (!at.ok) {
+      p.message = "reading the ledger failed: " + at.error;
+      return p;
+    }
+    if (at.rows() != 1 || at.get(0, 0) != published.row_hash) {
+      p.status = HeadPublication::kTampered;
+      p.message = "row " + std::to_string(published.seq) +
+                  " differs from the published head: the ledger was cut and written again";
+      return p;
+    }
+    if (row.seq == published.seq) {
+      p.status = HeadPublication::kUnchanged;
+      p.head = published;
+      return p;
+    }
+  }
+  p.head.seq = row.seq;
+  p.head.row_hash = row.row_hash;
+  p.head.published_ms = realm_auth::unix_ms();
+  if (!write_ledger_head(head_file_, keys_, p.head, p.message)) {
+    p.status = HeadPublication::kError;
+    return p;
+  }
+  p.status = HeadPublication::kPublished;
+  return p;
 }
 
 bool PgAuditLedger::verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) {

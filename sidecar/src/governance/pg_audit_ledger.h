@@ -8,7 +8,10 @@
 // and commits, which releases the lock. seq is assigned here, not by a
 // sequence, so a rolled-back append leaves no gap. The table's primary key
 // on seq and UNIQUE prev_hash refuse a fork even from a writer that skips
-// the lock.
+// the lock. Rows are keyed (form v3, HMAC-SHA-256 with keys.front()); the
+// key stays in this process. publish_head() writes the chain head to a file
+// outside the database (ledger_head.h) and verify() checks the chain
+// against the last one published, which reveals a cut-off tail.
 //
 // Thread-safe: each call borrows its own connection from the pool.
 #pragma once
@@ -20,6 +23,7 @@
 
 #include "audit_ledger.h"
 #include "ledger_hash.h"
+#include "ledger_head.h"
 #include "store/pg.h"
 
 namespace realm_sidecar {
@@ -27,9 +31,26 @@ namespace realm_sidecar {
 // pg_advisory_xact_lock key of the ledger ("realmLdg" as a big-endian int64).
 constexpr int64_t kLedgerLockKey = 0x7265616c6d4c6467;
 
+// What one publish_head() pass did.
+struct HeadPublication {
+  enum Status {
+    kPublished,  // the file now names `head`
+    kUnchanged,  // the ledger's head is the one already published
+    kEmpty,      // no rows and nothing published: nothing to do
+    kTampered,   // the ledger contradicts the published head: left as it was
+    kError,      // database or file unavailable (message says which)
+  } status = kError;
+  LedgerHead head;
+  std::string message;
+};
+
 class PgAuditLedger final : public AuditLedger {
  public:
-  explicit PgAuditLedger(PgPool& pool) : pool_(pool) {}
+  // `keys`: the ledger keys (the first authenticates appends; without one
+  // append() refuses). `head_file`: where publish_head() writes and
+  // verify() reads the published head; empty = no head (verify says so).
+  PgAuditLedger(PgPool& pool, LedgerKeys keys, std::string head_file = "")
+      : pool_(pool), keys_(std::move(keys)), head_file_(std::move(head_file)) {}
 
   // Sanitizes the text fields (text.h), stores an empty details_json as "{}"
   // and replaces the value of any details member whose name contains
@@ -42,10 +63,18 @@ class PgAuditLedger final : public AuditLedger {
   // (why says so).
   bool verify(int64_t& rows_checked, int64_t& first_broken_seq, std::string& why) override;
 
-  // verify() with the chain head (for `audit verify` to print: an operator
-  // who records it can later tell a truncated tail from a good one). False
-  // with db_error set when the table could not be read.
-  bool verify_chain(ChainCheck& out, std::string& db_error);
+  // verify() with the chain head. With a head file, the chain must reach
+  // the published head (`published` gets it; seq 0 when there is no head
+  // file). False with db_error set when the table could not be read, or the
+  // head file is missing or does not open with the keys.
+  bool verify_chain(ChainCheck& out, std::string& db_error, LedgerHead* published = nullptr);
+
+  // One publication pass (the sidecar runs it at an interval, `audit
+  // publish` once): under the head file's lock, reads the published head
+  // and the ledger's newest row; publishes that row when its hash verifies
+  // and the ledger still holds the published head at its seq, else reports
+  // kTampered and leaves the file as evidence.
+  HeadPublication publish_head();
 
   // Why the last failed call failed (no secrets: libpq messages carry no
   // parameter values), for the caller's error log.
@@ -59,6 +88,8 @@ class PgAuditLedger final : public AuditLedger {
   void set_error(std::string e);
 
   PgPool& pool_;
+  const LedgerKeys keys_;
+  const std::string head_file_;
   mutable std::mutex mu_;  // guards last_error_
   std::string last_error_;
 };
