@@ -149,6 +149,7 @@ void redis_sentinel_settings(void**) {
   for (const Bad& b : bad) {
     std::map<std::string, std::string> vars = b.vars;
     vars["REDIS_HMAC_KEY_FILE"] = "/k1";
+    c = Config{};
     assert_false(config_from_vars(vars, "", c, error));
     assert_non_null(strstr(error.c_str(), b.names));
   }
