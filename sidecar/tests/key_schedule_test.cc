@@ -20,25 +20,16 @@
 #include <thread>
 #include <vector>
 
+#include "pg_test_db.h"
 #include "sidecar_test.h"
-#include "store/migrate.h"
 #include "store/pg.h"
 
 using namespace realm_sidecar;
 
 namespace {
 
-std::string g_base;
-
-std::string conninfo(const std::string& user, const std::string& db,
-                     const std::string& extra = "") {
-  return g_base + " user=" + user + " dbname=" + db + (extra.empty() ? "" : " " + extra);
-}
-
-void must(PgSession& s, const std::string& sql) {
-  PgResult r = s.exec(sql);
-  if (!r.ok) fail_msg("%s: %s %s", sql.c_str(), r.sqlstate.c_str(), r.error.c_str());
-}
+using pg_test::conninfo;
+using pg_test::must;
 
 KeyRetirement retirement(const std::string& tenant, const std::string& kid, int64_t grace) {
   KeyRetirement k;
@@ -55,33 +46,7 @@ KeyRetirement retirement(const std::string& tenant, const std::string& kid, int6
   return k;
 }
 
-int setup(void**) {
-  const char* host = getenv("GOV_PG_HOST");
-  const char* port = getenv("GOV_PG_PORT");
-  const char* super = getenv("GOV_PG_SUPERUSER");
-  const char* mig = getenv("GOV_MIGRATIONS_DIR");
-  if (!host || !port || !super || !mig) {
-    print_error("run through with_pg_cluster.sh with GOV_MIGRATIONS_DIR set\n");
-    return -1;
-  }
-  g_base = std::string("host=") + host + " port=" + port + " connect_timeout=10";
-  {
-    PgPool su(conninfo(super, "postgres"), 1);
-    PgSession s = su.acquire();
-    if (!s.healthy()) return -1;
-    must(s, "CREATE ROLE keys_owner LOGIN");
-    must(s, "CREATE ROLE keys_app LOGIN");
-    must(s, "CREATE DATABASE keys OWNER keys_owner");
-  }
-  PgPool owner(conninfo("keys_owner", "keys", "options='-c realm_auth.app_role=keys_app'"), 1);
-  std::vector<std::string> applied;
-  std::string error;
-  if (!apply_migrations(owner, mig, applied, error)) {
-    print_error("migrations: %s\n", error.c_str());
-    return -1;
-  }
-  return 0;
-}
+int setup(void**) { return pg_test::create_migrated_db("keys") ? 0 : -1; }
 
 void test_due_and_conflict(void**) {
   PgPool pool(conninfo("keys_app", "keys"), 2);
