@@ -50,18 +50,25 @@ Outcome load_tenant(PgSession& s, const std::string& tenant_id, TenantRow& row) 
 
 }  // namespace
 
+Outcome SigningKeys::tenant_and_keys(PgSession& s, const std::string& tenant_id, TenantRow& tenant,
+                                     std::vector<KcKey>& keys) {
+  Outcome o = load_tenant(s, tenant_id, tenant);
+  if (!o.ok()) return o;
+  KcResponse r = kc_.realm_keys(tenant.realm_name, keys);
+  if (!r.ok()) return kc_failure(r, "listing the keys of " + tenant.realm_name);
+  return Outcome{};
+}
+
 Outcome SigningKeys::list(const std::string& tenant_id, std::vector<KcKey>& keys,
                           std::vector<KeyRetirement>& pending) {
   PgSession s = pg_.acquire();
   if (!s.healthy()) return fail(503, kPgDown);
   TenantRow tenant;
-  Outcome o = load_tenant(s, tenant_id, tenant);
+  std::vector<KcKey> all;
+  Outcome o = tenant_and_keys(s, tenant_id, tenant, all);
   if (!o.ok()) return o;
   StoreStatus st = KeySchedule::pending(s, tenant_id, tenant.incarnation_id, pending);
   if (st != StoreStatus::kOk) return store_failure(st, "reading the key retirements");
-  std::vector<KcKey> all;
-  KcResponse r = kc_.realm_keys(tenant.realm_name, all);
-  if (!r.ok()) return kc_failure(r, "listing the keys of " + tenant.realm_name);
   keys.clear();
   for (KcKey& k : all) {
     if (k.use == "SIG") keys.push_back(std::move(k));
@@ -78,12 +85,10 @@ Outcome SigningKeys::rotate(const std::string& tenant_id, RotatedKey& out) {
   TenantLock lock(s, tenant_id);
   if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
   TenantRow tenant;
-  Outcome o = load_tenant(s, tenant_id, tenant);
+  std::vector<KcKey> keys;
+  Outcome o = tenant_and_keys(s, tenant_id, tenant, keys);
   if (!o.ok()) return o;
   const std::string& realm = tenant.realm_name;
-  std::vector<KcKey> keys;
-  KcResponse r = kc_.realm_keys(realm, keys);
-  if (!r.ok()) return kc_failure(r, "listing the keys of " + realm);
   // Above every active key (whatever its algorithm), so the new key is the
   // one Keycloak picks for RS256 whatever priorities earlier keys had.
   long long top = 0;
@@ -95,7 +100,7 @@ Outcome SigningKeys::rotate(const std::string& tenant_id, RotatedKey& out) {
   }
   out.priority = top + 1;
   std::string parent;
-  r = kc_.realm_id(realm, parent);
+  KcResponse r = kc_.realm_id(realm, parent);
   if (!r.ok()) return kc_failure(r, "reading the id of " + realm);
   const std::string name =
       "rsa-rotated-" + std::to_string(static_cast<long long>(std::time(nullptr)));
@@ -123,12 +128,10 @@ Outcome SigningKeys::retire(const std::string& tenant_id, const std::string& kid
   TenantLock lock(s, tenant_id);
   if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
   TenantRow tenant;
-  Outcome o = load_tenant(s, tenant_id, tenant);
+  std::vector<KcKey> keys;
+  Outcome o = tenant_and_keys(s, tenant_id, tenant, keys);
   if (!o.ok()) return o;
   const std::string& realm = tenant.realm_name;
-  std::vector<KcKey> keys;
-  KcResponse r = kc_.realm_keys(realm, keys);
-  if (!r.ok()) return kc_failure(r, "listing the keys of " + realm);
   const KcKey* key = nullptr;
   for (const KcKey& k : keys) {
     if (k.kid == kid && is_rs256_signing(k)) key = &k;
@@ -173,7 +176,7 @@ Outcome SigningKeys::retire(const std::string& tenant_id, const std::string& kid
     return store_failure(st, "scheduling the key's removal");
   }
   if (key->status == "ACTIVE") {
-    r = kc_.set_key_provider_active(realm, key->provider_id, false);
+    KcResponse r = kc_.set_key_provider_active(realm, key->provider_id, false);
     if (!r.ok()) {
       s.exec("ROLLBACK");
       return kc_failure(r, "making key " + kid + " of " + realm + " passive");

@@ -82,6 +82,10 @@ class SigningKeys {
   RemovalReport remove_due(AuditLedger& ledger, int max_rows = 100);
 
  private:
+  // The tenant's row (active or disabled) and its realm's keys: where
+  // list, rotate and retire all start.
+  Outcome tenant_and_keys(PgSession& s, const std::string& tenant_id, TenantRow& tenant,
+                          std::vector<KcKey>& keys);
   // Settles one claimed row inside the pass's transaction; false with
   // `error` when it must be retried later.
   // `issuer` is set when a key left a live realm's JWKS.
