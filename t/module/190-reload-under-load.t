@@ -22,6 +22,7 @@
 use strict;
 use warnings;
 use Test::More;
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
 use RealmAuth::Issuer qw(:all);
@@ -223,14 +224,51 @@ diag(sprintf('reloads: %d requests in %.1f s (%d valid, %d invalid), %d keep-ali
              $tally->{sent}, $elapsed, RealmAuth::Load::count($tally, 'valid'), $invalid_sent,
              $tally->{errors}{keepalive_race}, $tally->{idle_closed}, scalar @seen_workers));
 
-# ---------------------------------------------------------- binary upgrade
-
 sub wait_until {
     my ($secs, $cond) = @_;
     my $deadline = time + $secs;
     while (time < $deadline) { return 1 if $cond->(); sleep 0.02 }
     return $cond->();
 }
+
+# ------------------------------------ a fetch in flight when its worker exits
+
+# A worker that shuts down lets its thread pool finish the tasks queued
+# (nginx waits for them) but never runs their completions. A first fetch
+# whose requests went away leaves nothing to keep the worker up: it exits
+# mid-fetch. The fetched keys must still reach the zone, and the zone's
+# claim must not make the next worker wait for it to be abandoned
+# (fetch timeout + 1 s), nor fetch again.
+ensure_realm('tenant-slow', algs => ['RS256']);
+set_delay('tenant-slow', 1.5);
+my $slow = token(realm => 'tenant-slow', exp_in => 900);
+my $shutdowns = sub { scalar(() = $ngx->error_log =~ /gracefully shutting down/g) };
+{
+    my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ngx->port) or die "$!";
+    print $c "GET /api/ok.txt HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer $slow\r\n\r\n";
+    ok(wait_until(5, sub { fetch_count('tenant-slow') == 1 }), 'slow realm: its fetch started');
+    close $c;    # the client gives up: nothing waits for the fetch in that worker
+    sleep 0.1;
+}
+my $s_slow = $ngx->status;
+my $before = $shutdowns->();
+my ($reloaded) = $ngx->cli('-s', 'reload');
+ok($reloaded && wait_until(5, sub { $shutdowns->() >= $before + 2 }),
+   'reload while the fetch is in flight: the old workers are shutting down');
+my $late = $ngx->get('/api/ok.txt', Authorization => "Bearer $slow");
+is($late->{status}, 200, 'the next request for the realm is accepted by a new worker')
+    or diag("$late->{status} after $late->{elapsed} s: " . ($late->{headers}{'www-authenticate'} // ''));
+cmp_ok($late->{elapsed}, '<', 2.5, '... as soon as the exiting worker\'s fetch landed, not after '
+       . 'the claim was abandoned') or diag("took $late->{elapsed} s");
+is(fetch_count('tenant-slow'), 1, '... and the issuer was asked once');
+my $s_late = $ngx->status;
+is($s_late->{jwks}{http_fetches} - $s_slow->{jwks}{http_fetches}, 1,
+   '... the exiting worker\'s fetch filled the zone (counted)');
+is($s_late->{jwks}{redis_hits} - $s_slow->{jwks}{redis_hits}, 0,
+   '... no second fetch (from Redis) after an abandoned claim');
+set_delay('tenant-slow', 0);
+
+# ---------------------------------------------------------- binary upgrade
 
 # USR2: the old master execs the binary again (new master, new workers,
 # both generations accept); WINCH: the old workers finish and exit; QUIT:
