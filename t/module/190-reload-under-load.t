@@ -43,9 +43,11 @@ start_issuer();
 my @realms = qw(tenant-r1 tenant-r2 tenant-r3);
 ensure_realm($_, algs => ['RS256', 'ES256']) for @realms;
 
-# Under the sanitizers the runtimes must reach the new binary of an
-# upgrade too: nginx gives it only the variables `env` names.
-my $main = join '', map { "env $_;\n" } grep { $ENV{$_} } qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS);
+# Under the sanitizers (scripts/test-module-asan.sh) the runtimes must
+# reach the new binary of an upgrade too: nginx gives it only the
+# variables `env` names.
+my $main = join '', map { "env $_;\n" } grep { $ENV{$_} } qw(ASAN_OPTIONS UBSAN_OPTIONS);
+$main .= qq{env "LD_PRELOAD=$ENV{REALM_AUTH_SANITIZER_PRELOAD}";\n} if $ENV{REALM_AUTH_SANITIZER_PRELOAD};
 
 sub conf {
     my (%o) = @_;
@@ -347,6 +349,35 @@ diag(sprintf('upgrade: %d requests (%d by the old workers, %d by the new), %d ke
              . '%d idle connections closed', $up->{sent},
              (map { my $g = $_; my $n = 0; $n += $_ for values %{ $by_gen{$g} // {} }; $n } qw(old new)),
              $up->{errors}{keepalive_race}, $up->{idle_closed}));
+
+# --------------------------------------------- a reload that resizes the zone
+
+# nginx reuses a zone only at the same name and size: a resize is a new
+# zone, filled as after an upgrade (keys from Redis, counters from zero).
+{
+    my $conf = $ngx->prefix . '/conf/nginx.conf';
+    open my $in, '<', $conf or die;
+    my $text = do { local $/; <$in> };
+    close $in;
+    $text =~ s/auth_realm_zone realm_auth:10m;/auth_realm_zone realm_auth:12m;/ or die;
+    open my $out, '>', $conf or die;
+    print $out $text;
+    close $out;
+    my $before = $shutdowns->();
+    my ($ok, $out_text) = $ngx->cli('-s', 'reload');
+    ok($ok && wait_until(5, sub { $shutdowns->() >= $before + 2 }), 'reload with a larger zone')
+        or diag($out_text);
+    wait_until(5, sub { RealmAuth::Nginx::children($ngx->master_pid) == 2 });
+    sleep 0.3;
+    is($ngx->get('/api/ok.txt', Authorization => "Bearer $valid[0]")->{status}, 200,
+       'resized zone: a valid token accepted');
+    my $s = $ngx->status;
+    is($s->{zone}{size}, 12 * 1024 * 1024, 'resized zone: the new size');
+    is($s->{verified}, 1, 'resized zone: counters restarted');
+    is($s->{jwks}{http_fetches} . '/' . $s->{jwks}{redis_hits}, '0/1',
+       'resized zone: keys from Redis, no JWKS fetch');
+    is(fetch_count('tenant-r1'), 1, 'resized zone: still one fetch at the issuer');
+}
 
 # ------------------------------------------------- upgrade without Redis
 
