@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <new>
 
@@ -21,12 +22,37 @@ struct KeyStore::FetchJob {
   JwksSourceConfig config;
   JwksFetchOutcome outcome;            // written by the thread
   std::shared_ptr<const Jwks> parsed;  // written by the thread
+  std::atomic<bool> finished{false};   // set by the thread last: outcome and parsed are final
 };
 
 KeyStore::KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
                    bool tenant_registry, RedisRejections* rejections, ngx_log_t* log)
     : zone_(zone), pool_(pool), source_(source), rejections_(rejections), log_(log) {
   if (tenant_registry) gate_ = std::make_unique<TenantGate>(source.redis, pool, rejections, log);
+}
+
+// A worker that exits (a reload, an upgrade, a shutdown) first lets its
+// thread pool run every queued task to its end (nginx's pool exit, before
+// this module's exit_process), but never runs their completions. A fetch
+// still in flight then is one whose requests went away, or a refresh that
+// served stale keys meanwhile: without this, its keys were lost and its
+// claim in the zone made every other worker (the new generation) wait for
+// it to be abandoned, fetch timeout + 1 s, then fetch again. A fetch that
+// landed is stored as its completion would have; one whose thread is
+// still running (nginx's order changed) gives its claim back and leaves
+// the job to that thread.
+void KeyStore::settle_at_exit() {
+  for (auto it = in_flight_.begin(); it != in_flight_.end(); it = in_flight_.erase(it)) {
+    FetchJob* job = *it;
+    if (!job->finished.load(std::memory_order_acquire)) {
+      zone_->abandon_fetch(job->issuer);
+      continue;
+    }
+    std::unique_ptr<FetchJob> owned(job);
+    uint64_t generation;
+    ngx_msec_t age;
+    record_outcome(*owned, generation, age);
+  }
 }
 
 KeyStore::Issuer* KeyStore::find_entry(const std::string& issuer) {
@@ -257,17 +283,26 @@ bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const Loc
   // the fetch (its waiters get jwks_unavailable); one in the completion
   // still frees the job (fetch_done owns it).
   job->task.handler = [](void* data, ngx_log_t* log) noexcept {
-    if (guarded(guard::LogReport{log, "JWKS fetch task"}, [&] { run_fetch(data, log); })) return;
-    auto* failed = static_cast<FetchJob*>(data);
-    failed->parsed.reset();
-    failed->outcome.status = Status::kJwksUnavailable;
-    failed->outcome.error = "internal error";  // fits std::string's own buffer: no allocation
-    OPENSSL_thread_stop();                     // as run_fetch does on return
+    auto* self = static_cast<FetchJob*>(data);
+    if (!guarded(guard::LogReport{log, "JWKS fetch task"}, [&] { run_fetch(data, log); })) {
+      self->parsed.reset();
+      self->outcome.status = Status::kJwksUnavailable;
+      self->outcome.error = "internal error";  // fits std::string's own buffer: no allocation
+      OPENSSL_thread_stop();                   // as run_fetch does on return
+    }
+    self->finished.store(true, std::memory_order_release);
   };
   job->task.event.handler = guard::event<fetch_done>;
   job->task.event.data = job;
   job->task.event.log = log_;
+  try {
+    in_flight_.insert(job);
+  } catch (...) {
+    delete job;
+    throw;
+  }
   if (ngx_thread_task_post(pool_, &job->task) != NGX_OK) {
+    in_flight_.erase(job);
     delete job;
     return false;
   }
@@ -293,11 +328,14 @@ void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
 
 void KeyStore::fetch_done(ngx_event_t* ev) {
   std::unique_ptr<FetchJob> job(static_cast<FetchJob*>(ev->data));
+  job->store->in_flight_.erase(job.get());
   job->store->finish_fetch(*job);
 }
 
-void KeyStore::finish_fetch(FetchJob& job) {
+void KeyStore::record_outcome(const FetchJob& job, uint64_t& generation, ngx_msec_t& age) {
   const JwksFetchOutcome& out = job.outcome;
+  generation = 0;
+  age = 0;
   if (out.redis_error) zone_->count(Counter::kRedisErrors);
   if (out.redis_rejected) rejections_->note(out.rejection);
 
@@ -306,23 +344,31 @@ void KeyStore::finish_fetch(FetchJob& job) {
     // A Redis copy counts from when it was fetched (jwks_source keeps its
     // age below the TTL), never from before this clock's origin.
     const ngx_msec_t now = ngx_current_msec;
-    const ngx_msec_t age = std::min(static_cast<ngx_msec_t>(out.age_ms), now);
-    uint64_t generation = zone_->store_document(job.issuer, out.body, age);
+    age = std::min(static_cast<ngx_msec_t>(out.age_ms), now);
+    generation = zone_->store_document(job.issuer, out.body, age);
+    return;
+  }
+  zone_->count(Counter::kFetchFailures);
+  zone_->fetch_failed(job.issuer);
+  // Connection-level failures concern the operator, but a client can
+  // cause one per made-up realm while the identity provider is down: warn
+  // once a second at most. An HTTP error usually means a client named a
+  // realm that does not exist, so keep it quiet.
+  ngx_uint_t level = out.http_status == 0 ? warn_level() : NGX_LOG_INFO;
+  ngx_log_error(level, log_, 0, "realm_auth: JWKS fetch for \"%*s\" failed: %s", job.issuer.size(),
+                job.issuer.data(), out.error.c_str());
+}
+
+void KeyStore::finish_fetch(FetchJob& job) {
+  uint64_t generation;
+  ngx_msec_t age;
+  record_outcome(job, generation, age);
+  if (job.outcome.status == Status::kOk) {
     Issuer& w = issuer_entry(job.issuer);
     w.keys = job.parsed;
     w.generation = generation;
-    w.fetched_at = now - age;
+    w.fetched_at = ngx_current_msec - age;
     w.epoch = zone_->jwks_epoch();
-  } else {
-    zone_->count(Counter::kFetchFailures);
-    zone_->fetch_failed(job.issuer);
-    // Connection-level failures concern the operator, but a client can
-    // cause one per made-up realm while the identity provider is down: warn
-    // once a second at most. An HTTP error usually means a client named a
-    // realm that does not exist, so keep it quiet.
-    ngx_uint_t level = out.http_status == 0 ? warn_level() : NGX_LOG_INFO;
-    ngx_log_error(level, log_, 0, "realm_auth: JWKS fetch for \"%*s\" failed: %s",
-                  job.issuer.size(), job.issuer.data(), out.error.c_str());
   }
 
   // Wake this worker's waiters; they re-run the access phase and find the

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "jwks.h"
 #include "jwks_source.h"
@@ -43,6 +44,13 @@ class KeyStore {
   // `rejections` hears of every Redis value that failed its check.
   KeyStore(Zone* zone, ngx_thread_pool_t* pool, const JwksSourceConfig& source,
            bool tenant_registry, RedisRejections* rejections, ngx_log_t* log);
+  KeyStore(const KeyStore&) = delete;
+  KeyStore& operator=(const KeyStore&) = delete;
+
+  // At worker exit (exit_process), after nginx's thread pool has run its
+  // queued tasks: settles the fetches whose completion nginx will never
+  // run (see key_store.cc).
+  void settle_at_exit();
 
   // Keys of `issuer`, fresh per the location's TTL, or stale within
   // auth_realm_jwks_stale while a refresh runs. Starts a fetch when this
@@ -103,6 +111,9 @@ class KeyStore {
   static void run_fetch(void* data, ngx_log_t* log);  // thread pool
   static void fetch_done(ngx_event_t* ev);            // event loop
   void finish_fetch(FetchJob& job);
+  // The zone's part of a fetch's outcome: counters, the document or the
+  // failure's back-off. Needs no event loop (also used at worker exit).
+  void record_outcome(const FetchJob& job, uint64_t& generation, ngx_msec_t& age);
 
   Zone* zone_;
   ngx_thread_pool_t* pool_;
@@ -111,6 +122,7 @@ class KeyStore {
   std::unique_ptr<TenantGate> gate_;  // auth_realm_tenant_registry
   ngx_log_t* log_;
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them
+  std::unordered_set<FetchJob*> in_flight_;          // posted, completion not run yet
   size_t sweep_at_ = kFirstSweep;                    // sweep idle entries past this size
   ngx_msec_t last_warn_ = 0;
   static constexpr size_t kFirstSweep = 1024;

@@ -369,6 +369,9 @@ ngx_int_t init_process(ngx_cycle_t* cycle) {
 }
 
 void exit_process(ngx_cycle_t*) {
+  // nginx's thread pool module exits before this one (static modules come
+  // first): its tasks have run, their completions never will.
+  if (worker_keys != nullptr) worker_keys->settle_at_exit();
   delete worker_keys;
   worker_keys = nullptr;
   delete worker_tokens;

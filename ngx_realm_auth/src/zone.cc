@@ -478,6 +478,14 @@ void Zone::fetch_failed(const std::string& issuer) {
   ngx_shmtx_unlock(&pool->mutex);
 }
 
+void Zone::abandon_fetch(const std::string& issuer) {
+  ngx_slab_pool_t* pool = slab();
+  ngx_shmtx_lock(&pool->mutex);
+  IssuerNode* e = find_issuer(&shared()->issuers, issuer, issuer_hash(issuer));
+  if (e != nullptr) release_claim_locked(e);
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
 void Zone::forget_issuer(const std::string& issuer) {
   Shared* sh = shared();
   ngx_slab_pool_t* pool = slab();

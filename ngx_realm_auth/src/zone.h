@@ -96,6 +96,9 @@ class Zone {
   // Releases the claim after a failed fetch and starts the back-off;
   // requests for the issuer are refused (jwks_unavailable) until it ends.
   void fetch_failed(const std::string& issuer);
+  // Releases the claim with no back-off: its fetch will never land (the
+  // worker holding it exits with the fetch's thread still running).
+  void abandon_fetch(const std::string& issuer);
 
   // Removes the issuer (its document, or its keyless slot) and every
   // verified token of the issuer: its tenant's incarnation ended. Bumps the

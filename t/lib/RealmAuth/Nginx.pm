@@ -32,9 +32,20 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-my $NGINX = $ENV{TEST_NGINX_BINARY} || 'nginx';
+# An absolute path: a binary upgrade (USR2) makes the master exec its own
+# argv[0], and execve() does not search PATH.
+my $NGINX = _absolute($ENV{TEST_NGINX_BINARY} || 'nginx');
 my $T_DIR = abs_path(dirname(__FILE__) . '/../..');    # t/
 my %LIVE;    # port => instance, stopped at exit
+
+sub _absolute {
+    my ($bin) = @_;
+    return abs_path($bin) if $bin =~ m{/};
+    for my $dir (split(/:/, $ENV{PATH} // ''), '/usr/sbin') {
+        return "$dir/$bin" if $dir =~ m{^/} && -x "$dir/$bin";
+    }
+    return $bin;
+}
 
 sub free_port {
     my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
@@ -155,6 +166,41 @@ sub start {
     }
     croak "nginx did not answer on port $self->{port}:\n" . $self->error_log;
 }
+
+# Runs the nginx binary on this instance's prefix and configuration with
+# more arguments (`$ngx->cli('-s', 'reload')`). Returns (exit ok?, output).
+sub cli {
+    my ($self, @args) = @_;
+    my $out = `@{[ $self->_cmd ]} @args 2>&1`;
+    return ($? == 0, $out);
+}
+
+# The master's pid as its pid file says now (a binary upgrade changes it).
+sub pid_file_pid {
+    my ($self, $suffix) = @_;
+    open my $fh, '<', "$self->{prefix}/logs/nginx.pid" . ($suffix // '') or return undef;
+    my ($pid) = (<$fh> // '') =~ /(\d+)/;
+    return $pid;
+}
+
+# The pid stop() signals: after a binary upgrade, the new master's.
+sub master_pid { $_[0]{pid} }
+sub adopt_master { $_[0]{pid} = $_[1] }
+
+# Live child processes of `pid` (a master's workers), from /proc.
+sub children {
+    my ($pid) = @_;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my ($kid, $state, $ppid) = (<$fh> // '') =~ /^(\d+) \(.*\) (\S) (\d+) /s or next;
+        push @kids, $kid if $ppid == $pid && $state ne 'Z';
+    }
+    @kids = sort { $a <=> $b } @kids;
+    return @kids;    # a count in scalar context
+}
+
+sub alive { !_gone($_[0]) }
 
 sub port   { $_[0]{port} }
 sub prefix { $_[0]{prefix} }
