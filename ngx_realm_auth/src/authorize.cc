@@ -57,6 +57,19 @@ FlatJson::Value verified_claims(const LocConf& lcf, RequestCtx& ctx) {
   return payload.root();
 }
 
+// nginx evaluates a complex value again only for its non-cacheable
+// variables ($jwt_claim_*, $realm_*); a map is cacheable, and one that
+// `set` or `if` read in the rewrite phase, before the token was verified,
+// would answer with that early value (a "default 1" would pass everyone).
+// The variables the value names are evaluated afresh.
+void forget_early_values(ngx_http_request_t* r, const ngx_http_complex_value_t* cv) {
+  if (cv->flushes == nullptr) return;
+  for (const ngx_uint_t* index = cv->flushes; *index != static_cast<ngx_uint_t>(-1); ++index) {
+    r->variables[*index].valid = 0;
+    r->variables[*index].not_found = 0;
+  }
+}
+
 Status deny(ngx_http_request_t* r, RequestCtx& ctx, Status s, const std::string& rule,
             ngx_uint_t code) {
   ctx.denial_code = code;
@@ -171,6 +184,7 @@ Status authorize(ngx_http_request_t* r, const LocConf& lcf, RequestCtx& ctx) {
     for (const VariableRule& rule : *lcf.require_values) {
       for (ngx_http_complex_value_t* cv : rule.values) {
         ngx_str_t v;
+        forget_early_values(r, cv);
         if (ngx_http_complex_value(r, cv, &v) != NGX_OK) return Status::kInternalError;
         if (!require_value_passes(to_view(v))) {
           return deny(r, ctx, Status::kRequire, rule.label, rule.code);

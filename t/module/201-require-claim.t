@@ -45,6 +45,10 @@ block_defaults(
         gold     1;
         default  0;
     }
+    map $jwt_claim_tier $not_bronze {
+        bronze   0;
+        default  1;
+    }
     map $jwt_claim_department $in_finance {
         finance  yes;
         default  "";
@@ -100,6 +104,12 @@ block_defaults(
         }
         location /vars/ {
             auth_realm_require $is_gold $in_finance;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+        location /not-bronze/ {
+            # evaluated (and cached by nginx) before the token is verified
+            set $early $not_bronze;
+            auth_realm_require $not_bronze;
             proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
         }
         location /realm-var/ {
@@ -317,3 +327,13 @@ refused.require 1
 [$::GOLD, $::SILVER, $::GOLD, $::SILVER]
 --- error_code eval
 [200, 403, 403, 200]
+
+
+
+=== TEST 16: a map nginx evaluated before verification is evaluated again for the check
+--- request eval
+["GET /not-bronze/1", "GET /not-bronze/2"]
+--- more_headers eval
+[::with(tier => 'bronze'), $::GOLD]
+--- error_code eval
+[403, 200]
