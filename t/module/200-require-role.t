@@ -68,6 +68,11 @@ block_defaults(
             auth_realm_require_role case-read;
             proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
         }
+        location /other-clients/ {
+            auth_realm_client_roles other-client;
+            auth_realm_require_role case-read;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
         location /account/ {
             auth_realm_require_role manage-account;
             proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
@@ -285,3 +290,18 @@ refused.require_role 0
 [401, 401]
 --- response_headers eval
 ["WWW-Authenticate: Bearer", 'X-Auth-Error: bad_base64']
+
+
+
+=== TEST 15: a cached identity never brings one location's client roles into another's
+--- request eval
+["GET /client/1", "GET /client/2", "GET /other-clients/3", "GET /realm-auth/status"]
+--- more_headers eval
+my $t = auth(token(claims => { resource_access => { 'tenant-services' => { roles => ['case-read'] } } }));
+[$t, $t, $t, ""]
+--- error_code eval
+[200, 200, 403, 200]
+--- status_json
+token_cache.hits 1
+token_cache.misses 2
+refused.require_role 1
