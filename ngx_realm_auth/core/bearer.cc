@@ -64,4 +64,9 @@ std::string bearer_challenge(Status s) {
          status_description(s) + "\"";
 }
 
+std::string bearer_insufficient_scope(Status s) {
+  return std::string("Bearer error=\"insufficient_scope\", error_description=\"") +
+         status_description(s) + "\"";
+}
+
 }  // namespace realm_auth

@@ -41,4 +41,10 @@ bool is_b64token(std::string_view s);
 // Bearer error="invalid_token", error_description="<status_description(s)>".
 std::string bearer_challenge(Status s);
 
+// The WWW-Authenticate value answering an authorization refusal with 403
+// (RFC 6750 §3.1): Bearer error="insufficient_scope",
+// error_description="<status_description(s)>". The description names the
+// kind of rule, never the roles or values it wants.
+std::string bearer_insufficient_scope(Status s);
+
 }  // namespace realm_auth

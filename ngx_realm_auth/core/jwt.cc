@@ -118,4 +118,15 @@ Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allow
   return Status::kOk;
 }
 
+Status parse_jwt_payload(std::string_view token, size_t max_depth, FlatJson& out) {
+  size_t dot1 = token.find('.');
+  size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || dot2 == dot1 + 1) return Status::kTokenMalformed;
+  std::string payload_json;
+  if (!base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json)) {
+    return Status::kBadBase64;
+  }
+  return out.parse(payload_json, max_depth, Status::kPayloadNotJson);
+}
+
 }  // namespace realm_auth

@@ -48,4 +48,10 @@ enum class JwtUse : uint8_t {
 Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allowed, Jwt& out,
                  JwtUse use = JwtUse::kAccess);
 
+// The claims set of a token that passed parse_jwt before (the module's
+// verified-token cache holds the token, not its claims): the payload
+// segment decoded and parsed under the same JSON rules. kPayloadNotJson,
+// kBadBase64, kTokenMalformed, kDuplicateKey or kJsonTooDeep otherwise.
+Status parse_jwt_payload(std::string_view token, size_t max_depth, FlatJson& out);
+
 }  // namespace realm_auth

@@ -47,6 +47,9 @@ constexpr StatusText kTexts[] = {
     {"token_revoked", "token revoked"},
     {"purpose_missing", "purpose missing"},
     {"purpose_invalid", "purpose invalid"},
+    {"require_role", "role required"},
+    {"require_claim", "claim requirement not met"},
+    {"require", "request not permitted"},
     {"internal_error", "internal error"},
 };
 static_assert(sizeof(kTexts) / sizeof(kTexts[0]) == static_cast<size_t>(Status::kCount),
@@ -62,5 +65,9 @@ const StatusText& text(Status s) {
 const char* status_name(Status s) { return text(s).name; }
 
 const char* status_description(Status s) { return text(s).description; }
+
+bool is_authorization_refusal(Status s) {
+  return s == Status::kRequireRole || s == Status::kRequireClaim || s == Status::kRequire;
+}
 
 }  // namespace realm_auth

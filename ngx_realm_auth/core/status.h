@@ -1,6 +1,6 @@
 // Verification outcome codes shared by the core library, the nginx module and
 // the sidecar. One enum, one mapping to text: the module turns a Status into
-// 401/400 + WWW-Authenticate and a log line, the sidecar into problem+json.
+// 401/400/403 + WWW-Authenticate and a log line, the sidecar into problem+json.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +46,11 @@ enum class Status : uint8_t {
   // Request rules (module only; the sidecar answers them with problem+json).
   kPurposeMissing,  // X-Purpose required and absent or blank
   kPurposeInvalid,  // X-Purpose required and several lines, too long or control bytes
+  // Authorization rules of the location, after authentication (module only,
+  // core authorization.h): 403 insufficient_scope. Named after the directive.
+  kRequireRole,   // auth_realm_require_role: none of the listed roles
+  kRequireClaim,  // auth_realm_require_claim: the claim is absent or does not match
+  kRequire,       // auth_realm_require: a value is empty or "0"
   // The gateway itself (module only).
   kInternalError,  // an entry point caught an exception (out of memory): 500
   kCount
@@ -58,5 +63,9 @@ const char* status_name(Status s);
 // Short human text for RFC 6750 error_description. Never mentions keys,
 // URLs or internals: it is sent to the client.
 const char* status_description(Status s);
+
+// The statuses of authorization rules (kRequireRole, kRequireClaim,
+// kRequire): the token is good, the request is not allowed with it.
+bool is_authorization_refusal(Status s);
 
 }  // namespace realm_auth

@@ -1,11 +1,23 @@
 // The access-phase handler. Like auth_request it is re-entrant: it may
 // return NGX_AGAIN while the issuer's keys are fetched, and runs again when
 // woken (fetch landed in this worker) or when its poll timer fires (fetch
-// running in another worker). The outcome is decided in one place, finish().
+// running in another worker). The flow, in two steps:
+//
+//   authenticate  begin()    the credential (Authorization or auth_realm_token)
+//                 recall()   | the verified-token cache, or
+//                 resolve()  | keys → signature → claims → identity
+//                 finish()   the tenant's record, revocations (cache hits too)
+//   authorize     decide()   request rules (X-Purpose), then the location's
+//                            rules (authorize.h), then respond(): the single
+//                            Status → response mapping
+//
+// A check of the credential itself (a sender constraint, say) belongs at
+// the end of finish(), where fresh verifications and cache hits meet.
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "authorize.h"
 #include "bearer.h"
 #include "key_store.h"
 #include "module.h"
@@ -41,8 +53,7 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
 }
 
 // What follows "Bearer" 1*SP in the Authorization header (core bearer.h:
-// the sidecar's rule too); begin() checks it is one b64token unless the
-// verified-token cache already knows it. Points into the header.
+// the sidecar's rule too). Points into the header.
 Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
   if (h == nullptr) return Status::kTokenMissing;
@@ -51,6 +62,18 @@ Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
   token.data = reinterpret_cast<u_char*>(const_cast<char*>(found.data()));
   token.len = found.size();
   return s;
+}
+
+// The credential: auth_realm_token's value (the bare token, used as is:
+// no scheme, no URL decoding) or the Authorization header's bearer token.
+// Where auth_realm_token is set, Authorization is not read at all (NGINX
+// Plus's rule): one source per location, so two tokens can never both
+// claim a request. begin() checks it is one b64token unless the
+// verified-token cache already knows it.
+Status credential(ngx_http_request_t* r, const LocConf& lcf, ngx_str_t& token) {
+  if (lcf.token_source == nullptr) return bearer_token(r, token);
+  if (ngx_http_complex_value(r, lcf.token_source, &token) != NGX_OK) return Status::kInternalError;
+  return token.len == 0 ? Status::kTokenMissing : Status::kOk;
 }
 
 // auth_realm_require_purpose: the selection made before any phase ran
@@ -65,18 +88,18 @@ bool is_request_rule(Status s) {
   return s == Status::kPurposeMissing || s == Status::kPurposeInvalid;
 }
 
-ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
+// 401 or 403 with its WWW-Authenticate challenge.
+ngx_int_t challenge(ngx_http_request_t* r, const std::string& value, ngx_int_t code) {
   ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
   if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  std::string challenge = bearer_challenge(s);
-  h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, challenge.size()));
+  h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, value.size()));
   if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  h->value.len = challenge.size();
-  std::memcpy(h->value.data, challenge.data(), challenge.size());
+  h->value.len = value.size();
+  std::memcpy(h->value.data, value.data(), value.size());
   h->hash = 1;
   ngx_str_set(&h->key, "WWW-Authenticate");
   r->headers_out.www_authenticate = h;
-  return NGX_HTTP_UNAUTHORIZED;
+  return code;
 }
 
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
@@ -118,11 +141,13 @@ Status revocation_check(RequestCtx* ctx, bool& wait) {
 // zone's flag; other workers cannot wake this one): re-checked every 20 ms.
 ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx* ctx);
 
-// The single Status → response mapping. A verified tenant token first
-// passes its tenant's record (state and incarnation, tenant_state.h); the
-// first token of a tenant this worker has not read yet waits for the read.
+ngx_int_t decide(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s);
+
+// The end of authentication, for fresh verifications and cache hits alike.
+// A verified tenant token passes its tenant's record (state and
+// incarnation, tenant_state.h); the first token of a tenant this worker
+// has not read yet waits for the read. Then the revocation records.
 ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
-  Zone* zone = main_conf(r)->zone;
   TenantStates* tenants = worker_tenant_states();
   if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty()) {
     bool wait = false;
@@ -166,10 +191,13 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
       s = unverified_refusal(s, *info, claimed_iat(ctx->inspected));
     }
   }
-  ctx->phase = RequestCtx::Phase::kDone;
-  if (s == Status::kOk && lcf.require_purpose) s = purpose_status(r);
-  ctx->status = s;
+  return decide(r, lcf, ctx, s);
+}
 
+// The single Status → response mapping. Authorization refusals were
+// logged by authorize() with the rule's name.
+ngx_int_t respond(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
+  Zone* zone = main_conf(r)->zone;
   if (s == Status::kOk) {
     zone->count(Counter::kVerified);
     ctx->rc = !lcf.identity_headers || set_identity_headers(r, *ctx) == NGX_OK
@@ -179,13 +207,37 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
   }
 
   zone->count_refused(s);
+  if (is_authorization_refusal(s)) {
+    ctx->rc = ctx->denial_code == NGX_HTTP_UNAUTHORIZED
+                  ? challenge(r, bearer_challenge(s), NGX_HTTP_UNAUTHORIZED)
+                  : challenge(r, bearer_insufficient_scope(s), NGX_HTTP_FORBIDDEN);
+    return ctx->rc;
+  }
   // info, not error: every refusal is caused by a client, who must not be
-  // able to flood the log at the levels operators alert on.
-  ngx_uint_t level = s == Status::kTokenMissing ? NGX_LOG_DEBUG : NGX_LOG_INFO;
-  ngx_log_error(level, r->connection->log, 0, "realm_auth: %s refused: %s",
+  // able to flood the log at the levels operators alert on. An internal
+  // error (out of memory) is the operator's.
+  ngx_uint_t level = s == Status::kTokenMissing    ? NGX_LOG_DEBUG
+                     : s == Status::kInternalError ? NGX_LOG_ALERT
+                                                   : NGX_LOG_INFO;
+  ngx_log_t scratch;
+  ngx_log_error(level, request_log(r, scratch), 0, "realm_auth: %s refused: %s",
                 is_request_rule(s) ? "request" : "token", status_name(s));
-  ctx->rc = is_request_rule(s) ? NGX_HTTP_BAD_REQUEST : unauthorized(r, s);
+  ctx->rc = s == Status::kInternalError ? NGX_HTTP_INTERNAL_SERVER_ERROR
+            : is_request_rule(s)        ? NGX_HTTP_BAD_REQUEST
+                                        : challenge(r, bearer_challenge(s), NGX_HTTP_UNAUTHORIZED);
   return ctx->rc;
+}
+
+// Authentication is settled (s): the request rules, then the location's
+// authorization rules, which may read the verified identity through
+// variables, so the context says kDone and kOk while they run.
+ngx_int_t decide(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
+  ctx->phase = RequestCtx::Phase::kDone;
+  ctx->status = s;
+  if (s == Status::kOk && lcf.require_purpose) s = purpose_status(r);
+  if (s == Status::kOk) s = authorize(r, lcf, *ctx);
+  ctx->status = s;
+  return respond(r, lcf, ctx, s);
 }
 
 void wake(ngx_http_request_t* r) {
@@ -299,8 +351,8 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 }
 
 ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
-  Status credential = bearer_token(r, ctx->token);
-  if (credential != Status::kOk) return finish(r, lcf, ctx, credential);
+  Status found = credential(r, lcf, ctx->token);
+  if (found != Status::kOk) return decide(r, lcf, ctx, found);
 
   // A cached token was verified, so it is a b64token: hits skip the scan.
   if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {

@@ -10,7 +10,9 @@ namespace realm_auth::guard {
 
 ngx_int_t access_phase(ngx_http_request_t* r) noexcept {
   ngx_int_t rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-  if (guarded(LogReport{r->connection->log, "access handler"}, [&] { rc = access_handler(r); })) {
+  ngx_log_t scratch;  // without the request line where the token may be in it
+  if (guarded(LogReport{request_log(r, scratch), "access handler"},
+              [&] { rc = access_handler(r); })) {
     return rc;
   }
   // Whatever the handler had got to is void: the request is neither

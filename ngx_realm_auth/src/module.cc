@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 
+#include "authorize.h"
 #include "guard.h"
 #include "http_fetch.h"
 #include "key_store.h"
@@ -25,6 +26,7 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* add_issuer(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_token_source(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_revocation_records(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 ngx_int_t preconfiguration(ngx_conf_t* cf);
@@ -94,6 +96,17 @@ ngx_command_t commands[] = {
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_purpose), nullptr},
     {ngx_string("auth_realm_identity_headers"), LOC_ANY | NGX_CONF_FLAG, ngx_conf_set_flag_slot,
      NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(identity_headers), nullptr},
+    {ngx_string("auth_realm_token"), LOC_ANY | NGX_CONF_TAKE1, guard::directive<set_token_source>,
+     NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(token_source), nullptr},
+    {ngx_string("auth_realm_require_role"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<add_require_role>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_roles),
+     nullptr},
+    {ngx_string("auth_realm_require_claim"), LOC_ANY | NGX_CONF_2MORE,
+     guard::directive<add_require_claim>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_claims),
+     nullptr},
+    {ngx_string("auth_realm_require"), LOC_ANY | NGX_CONF_1MORE,
+     guard::directive<add_require_value>, NGX_HTTP_LOC_CONF_OFFSET, LOC_OFFSET(require_values),
+     nullptr},
     {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
      guard::directive<set_status>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command};
@@ -117,22 +130,6 @@ RevocationPoller* worker_revocation_poller = nullptr;
 constexpr size_t kWorkerTokenSlots = 4096;
 
 // --- configuration objects ---------------------------------------------------
-
-template <typename T>
-void destroy(void* p) {
-  delete static_cast<T*>(p);
-}
-
-// Allocates a C++ object owned by the configuration pool.
-template <typename T, typename... Args>
-T* make_owned(ngx_conf_t* cf, Args&&... args) {
-  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(cf->pool, 0);
-  if (cln == nullptr) return nullptr;
-  T* obj = new (std::nothrow) T(std::forward<Args>(args)...);
-  cln->handler = destroy<T>;
-  cln->data = obj;
-  return obj;
-}
 
 void* create_main_conf(ngx_conf_t* cf) {
   auto* mcf = static_cast<MainConf*>(ngx_pcalloc(cf->pool, sizeof(MainConf)));
@@ -235,6 +232,10 @@ void* create_loc_conf(ngx_conf_t* cf) {
   lcf->token_cache = NGX_CONF_UNSET;
   lcf->require_purpose = NGX_CONF_UNSET;
   lcf->identity_headers = NGX_CONF_UNSET;
+  lcf->token_source = static_cast<ngx_http_complex_value_t*>(NGX_CONF_UNSET_PTR);
+  lcf->require_roles = static_cast<std::vector<RoleRule>*>(NGX_CONF_UNSET_PTR);
+  lcf->require_claims = static_cast<std::vector<ClaimRule>*>(NGX_CONF_UNSET_PTR);
+  lcf->require_values = static_cast<std::vector<VariableRule>*>(NGX_CONF_UNSET_PTR);
   return lcf;
 }
 
@@ -278,6 +279,15 @@ char* build_verifier(ngx_conf_t* cf, LocConf* conf) {
   return conf->fingerprint == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
 }
 
+// The location{} (or an if/limit_except in one) nginx is merging, null for
+// a server{}: during the merge cf->ctx holds the merged level's
+// configurations, and only locations have a name.
+const ngx_http_core_loc_conf_t* merged_location(ngx_conf_t* cf) {
+  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
+      ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+  return clcf != nullptr && clcf->name.len > 0 ? clcf : nullptr;
+}
+
 char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   auto* prev = static_cast<LocConf*>(parent);
   auto* conf = static_cast<LocConf*>(child);
@@ -295,6 +305,31 @@ char* merge_loc_conf(ngx_conf_t* cf, void* parent, void* child) {
   ngx_conf_merge_value(conf->token_cache, prev->token_cache, 1);
   ngx_conf_merge_value(conf->require_purpose, prev->require_purpose, 0);
   ngx_conf_merge_value(conf->identity_headers, prev->identity_headers, 0);
+  // Written in this very location (not inherited) where no token is
+  // verified: the rule would never be checked, so the location would be
+  // open to anyone. Rules written at http or server level may reach
+  // locations without auth_realm; they apply where it is on.
+  const ngx_http_core_loc_conf_t* location = merged_location(cf);
+  if (!conf->enable && location != nullptr) {
+    const char* unchecked =
+        conf->require_roles != NGX_CONF_UNSET_PTR    ? "auth_realm_require_role"
+        : conf->require_claims != NGX_CONF_UNSET_PTR ? "auth_realm_require_claim"
+        : conf->require_values != NGX_CONF_UNSET_PTR ? "auth_realm_require"
+        : conf->token_source != NGX_CONF_UNSET_PTR && conf->token_source != nullptr
+            ? "auth_realm_token"
+            : nullptr;
+    if (unchecked != nullptr) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"%s\" in location \"%V\" without \"auth_realm on\" (it would never "
+                         "be checked)",
+                         unchecked, &location->name);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+  }
+  ngx_conf_merge_ptr_value(conf->token_source, prev->token_source, nullptr);
+  ngx_conf_merge_ptr_value(conf->require_roles, prev->require_roles, nullptr);
+  ngx_conf_merge_ptr_value(conf->require_claims, prev->require_claims, nullptr);
+  ngx_conf_merge_ptr_value(conf->require_values, prev->require_values, nullptr);
   if (!conf->enable) return NGX_CONF_OK;
 
   auto* mcf =
@@ -567,6 +602,36 @@ char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
 
 char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   return set_list(cf, cmd, conf);
+}
+
+// auth_realm_token $variable | off: the bare token from a variable (a
+// cookie, a query argument, another header) instead of Authorization.
+char* set_token_source(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
+  auto* lcf = static_cast<LocConf*>(conf);
+  if (lcf->token_source != NGX_CONF_UNSET_PTR) return const_cast<char*>("is duplicate");
+  ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
+  if (to_view(value[1]) == "off") {
+    lcf->token_source = nullptr;
+    return NGX_CONF_OK;
+  }
+  if (ngx_http_script_variables_count(&value[1]) == 0) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" takes a variable ($cookie_<name>, $arg_<name>, $http_<name>) or "
+                       "off, not \"%V\"",
+                       &cmd->name, &value[1]);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  auto* cv = static_cast<ngx_http_complex_value_t*>(
+      ngx_pcalloc(cf->pool, sizeof(ngx_http_complex_value_t)));
+  if (cv == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  ngx_http_compile_complex_value_t ccv;
+  ngx_memzero(&ccv, sizeof(ccv));
+  ccv.cf = cf;
+  ccv.value = &value[1];
+  ccv.complex_value = cv;
+  if (ngx_http_compile_complex_value(&ccv) != NGX_OK) return static_cast<char*>(NGX_CONF_ERROR);
+  lcf->token_source = cv;
+  return NGX_CONF_OK;
 }
 
 // auth_realm_revocation_records <records> | off

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <memory>
+#include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "identity.h"
 #include "jwks_source.h"
@@ -23,6 +26,9 @@ class Zone;
 class KeyStore;
 class WorkerTokenCache;
 class TenantStates;
+struct RoleRule;
+struct ClaimRule;
+struct VariableRule;
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
@@ -63,15 +69,22 @@ struct LocConf {
   ngx_flag_t identity_headers;  // auth_realm_identity_headers
   VerifierConfig* verifier;     // built from the above when enable is on
   std::string* fingerprint;     // verifier->fingerprint(), computed once
+  // auth_realm_token: where the token is read (null: Authorization: Bearer).
+  ngx_http_complex_value_t* token_source;
+  // Authorization rules (authorize.h); each list replaces the inherited one.
+  std::vector<RoleRule>* require_roles;       // auth_realm_require_role
+  std::vector<ClaimRule>* require_claims;     // auth_realm_require_claim
+  std::vector<VariableRule>* require_values;  // auth_realm_require
 };
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
   enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kWaitingForRevocations, kDone };
   Phase phase = Phase::kStart;
-  ngx_str_t token{};                         // the bearer credential (points into the header)
+  ngx_str_t token{};                         // the credential (into the header or the variable)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
-  InspectedToken inspected;                  // parsed token awaiting keys
+  InspectedToken inspected;                  // parsed token awaiting keys; on a cache hit
+                                             // authorize() may parse the claims into it
   std::shared_ptr<const Identity> identity;  // set when verified
   RevocationKeys revocation_keys;            // of identity, once have_revocation_keys
   bool have_revocation_keys = false;
@@ -85,7 +98,25 @@ struct RequestCtx {
   JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable
   ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer, or TenantStates' of a tenant
   bool queued = false;
+  // The answer to an authorization refusal: 403, or 401 (auth_realm_require error=401).
+  ngx_uint_t denial_code = NGX_HTTP_FORBIDDEN;
 };
+
+// Allocates a C++ object owned by the configuration pool (freed by a pool
+// cleanup); null when out of memory.
+template <typename T>
+void destroy_owned(void* p) {
+  delete static_cast<T*>(p);
+}
+template <typename T, typename... Args>
+T* make_owned(ngx_conf_t* cf, Args&&... args) {
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(cf->pool, 0);
+  if (cln == nullptr) return nullptr;
+  T* obj = new (std::nothrow) T(std::forward<Args>(args)...);
+  cln->handler = destroy_owned<T>;
+  cln->data = obj;
+  return obj;
+}
 
 inline MainConf* main_conf(ngx_http_request_t* r) {
   return static_cast<MainConf*>(ngx_http_get_module_main_conf(r, ngx_http_realm_auth_module));
@@ -99,6 +130,10 @@ inline RequestCtx* request_ctx(ngx_http_request_t* r) {
 
 // Entry points shared between the translation units.
 ngx_int_t access_handler(ngx_http_request_t* r);
+// The log for the module's lines about `r`: the connection's, or with
+// auth_realm_token a copy in `scratch` whose context leaves out the request
+// line, query and referrer (the token may be in the URL) (request_log.cc).
+ngx_log_t* request_log(ngx_http_request_t* r, ngx_log_t& scratch);
 ngx_int_t status_handler(ngx_http_request_t* r);
 ngx_int_t add_variables(ngx_conf_t* cf);
 // Post-read phase: removes the client's identity headers and selects the

@@ -118,6 +118,22 @@ void challenge(void**) {
     assert_true(desc.find('"') == std::string::npos && desc.find('\\') == std::string::npos);
     assert_true(c.rfind("Bearer", 0) == 0);
   }
+  // Authorization refusals (RFC 6750 §3.1): the kind of rule, never its roles or values.
+  assert_string_equal(bearer_insufficient_scope(Status::kRequireRole).c_str(),
+                      "Bearer error=\"insufficient_scope\", error_description=\"role required\"");
+  assert_string_equal(
+      bearer_insufficient_scope(Status::kRequireClaim).c_str(),
+      "Bearer error=\"insufficient_scope\", error_description=\"claim requirement not met\"");
+  assert_string_equal(
+      bearer_insufficient_scope(Status::kRequire).c_str(),
+      "Bearer error=\"insufficient_scope\", error_description=\"request not permitted\"");
+  unsigned authz = 0;
+  for (unsigned i = 0; i < static_cast<unsigned>(Status::kCount); ++i) {
+    authz += is_authorization_refusal(static_cast<Status>(i));
+  }
+  assert_int_equal(authz, 3);
+  assert_false(is_authorization_refusal(Status::kOk));
+  assert_false(is_authorization_refusal(Status::kExpired));
 }
 
 }  // namespace
