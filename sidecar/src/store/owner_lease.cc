@@ -30,6 +30,7 @@ OwnerLease::OwnerLease(std::string conninfo)
     : conninfo_(std::move(conninfo)), id_(random_owner_id()) {}
 
 bool OwnerLease::hold(std::string& error) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) {
     // Still ours? (A server restart behind an unnoticed reconnect would
     // have dropped it.) pg_locks is per database, cheap.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "store/pg.h"
@@ -19,7 +20,8 @@ class OwnerLease {
  public:
   explicit OwnerLease(std::string conninfo);
   // Connects and takes the lock (again after a lost connection: same id);
-  // true when held. Called at start and by each recovery pass.
+  // true when held. Called at start, by each create and by each recovery
+  // pass, from any thread (one connection: serialized).
   bool hold(std::string& error);
   int32_t id() const { return id_; }
 
@@ -30,6 +32,7 @@ class OwnerLease {
  private:
   std::string conninfo_;
   int32_t id_;
+  std::mutex mu_;  // guards conn_ (a PGconn is not shared between threads)
   PgConnPtr conn_;
 };
 
