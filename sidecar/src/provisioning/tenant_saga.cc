@@ -454,6 +454,10 @@ ReconcileReport TenantSaga::reconcile() {
       repair_drift(row, rep);
       continue;
     }
+    if (!row.status_known) {
+      rep.unrepaired.push_back(slug + ": status unknown to this build: left alone");
+      continue;
+    }
     TenantLock lock(s, slug);
     if (!lock.held()) {
       rep.skipped++;  // a live saga owns it

@@ -26,9 +26,10 @@ TenantRow row_at(const PgResult& r, int i) {
   json_array_foreach(deps.get(), k, v) {
     if (json_is_string(v)) t.departments.emplace_back(json_string_value(v));
   }
-  // An unknown status (a schema newer than this build) reads as failed:
-  // nothing treats it as usable.
-  if (!parse_tenant_status(r.get(i, 5), t.status)) t.status = TenantStatus::kFailed;
+  if (!parse_tenant_status(r.get(i, 5), t.status)) {
+    t.status = TenantStatus::kFailed;  // nothing treats it as usable
+    t.status_known = false;
+  }
   t.created_at = r.get(i, 6);
   t.updated_at = r.get(i, 7);
   t.incarnation_id = r.get(i, 8);

@@ -25,6 +25,10 @@ struct TenantRow {
   std::string display_name;
   std::vector<std::string> departments;
   TenantStatus status = TenantStatus::kProvisioning;
+  // False when the column held a status this build does not know (a newer
+  // schema): `status` then reads kFailed, so its tokens are refused, and
+  // reconcile leaves the row alone instead of rolling it back.
+  bool status_known = true;
   std::string created_at;  // RFC 3339 UTC
   std::string updated_at;
   std::string incarnation_id;          // UUID of this life of the slug (migration 0003)
