@@ -25,7 +25,8 @@ nginx-src: deps
 
 ## build: the module, the core library and realm-sidecar
 build: nginx-src
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNGX_SRC_DIR=$(abspath $(NGX_SRC)) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNGX_SRC_DIR=$(abspath $(NGX_SRC)) \
+	  -DREALM_SIDECAR_FAULT_INJECTION=ON >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 include mk/stack.mk

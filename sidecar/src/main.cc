@@ -21,6 +21,7 @@
 #include "health/probes.h"
 #include "http/server.h"
 #include "http_fetch.h"
+#include "provisioning/crash_recovery.h"
 #include "revocation/backchannel_logout.h"
 #include "revocation/pg_revocation_publisher.h"
 #include "store/migrate.h"
@@ -38,6 +39,8 @@ const char kUsage[] =
     "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
     "  migrate                  apply migrations/NNNN_*.sql not applied yet (idempotent)\n"
     "  reconcile                finish or roll back tenants left mid-provisioning,\n"
+    "                           settle creates a crashed sidecar left (outcome to\n"
+    "                           the ledger),\n"
     "                           bring existing realms up to the current realm spec,\n"
     "                           republish tenant states to Redis, repair drift from\n"
     "                           the realm spec; prints what it cannot repair\n"
@@ -78,8 +81,9 @@ const char kUsage[] =
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
                "realm-sidecar: reconcile: finished=%d rolled_back=%d deleted=%d skipped=%d "
-               "published=%d upgraded=%d\n",
-               r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
+               "published=%d upgraded=%d recovered=%d\n",
+               r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded,
+               r.recovered);
   for (const auto& u : r.unrepaired)
     std::fprintf(stderr, "realm-sidecar: reconcile: unrepaired: %s\n", u.c_str());
   for (const auto& e : r.errors) std::fprintf(stderr, "realm-sidecar: reconcile: %s\n", e.c_str());
@@ -114,6 +118,7 @@ struct Runtime {
   std::unique_ptr<AdminClient> keycloak;
   std::unique_ptr<TenantStatePublisher> state;
   std::unique_ptr<TenantSaga> saga;
+  std::unique_ptr<OwnerLease> lease;  // held by `serve` only
   LedgerKeys ledger_keys;
 
   bool init(const Config& c, std::string& error) {
@@ -131,6 +136,7 @@ struct Runtime {
       return false;
     }
     if (!load_ledger_keys(c, ledger_keys, error)) return false;
+    lease = std::make_unique<OwnerLease>(c.database_url);
     keycloak = std::make_unique<AdminClient>(c.keycloak_url, c.keycloak_timeout_ms,
                                              c.provisioner_client_id, c.provisioner_secret_file);
     realm_auth::RedisEndpoint redis;
@@ -216,6 +222,12 @@ int cmd_serve(const Config& c) {
           &limiter, &backchannel};
   SigningKeys signing_keys(*rt.pg, *rt.keycloak, rt.state.get());
   app.keys = &signing_keys;
+  // Provisioning attempts are recorded under this process's lease; a
+  // lease not held now (PostgreSQL down) is taken again by the reconciler
+  // pass or the next create.
+  if (!rt.lease->hold(error)) std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+  app.lease = rt.lease.get();
+  CrashRecovery recovery(*rt.pg, *rt.keycloak, ledger);
   // GET /readyz: what this sidecar needs, by name (health/probes.h).
   std::vector<Dependency> deps{postgres_dependency(c.database_url),
                                keycloak_dependency(c.keycloak_url, kReadyProbeTimeoutMs)};
@@ -261,7 +273,13 @@ int cmd_serve(const Config& c) {
       lock.unlock();
       // A pass that throws is logged and retried at the next interval; an
       // exception leaving a std::thread would abort the daemon.
-      guarded(StderrReport{"reconcile"}, [&] { log_reconcile(rt.saga->reconcile()); });
+      guarded(StderrReport{"reconcile"}, [&] {
+        ReconcileReport r = rt.saga->reconcile();
+        std::string lease_error;
+        if (!rt.lease->hold(lease_error)) r.errors.push_back(lease_error);
+        recovery.run(r);  // after the saga's own: attempts see settled tenants
+        log_reconcile(r);
+      });
       lock.lock();
       if (c.reconcile_interval_s == 0) break;
       cv.wait_for(lock, std::chrono::seconds(c.reconcile_interval_s), [&] { return stopping; });
@@ -348,6 +366,9 @@ int cmd_reconcile(const Config& c, bool check) {
   if (check) {
     std::vector<std::string> errors;
     std::vector<std::string> drift = rt.saga->check_drift(errors);
+    PgAuditLedger ledger(*rt.pg, rt.ledger_keys, c.audit_head_file);
+    for (auto& d : CrashRecovery(*rt.pg, *rt.keycloak, ledger).unsettled(errors))
+      drift.push_back(std::move(d));
     for (const auto& d : drift) std::printf("drift: %s\n", d.c_str());
     for (const auto& e : errors) std::printf("error: %s\n", e.c_str());
     std::printf("%zu drift%s\n", drift.size(), errors.empty() ? "" : " (incomplete: see errors)");
@@ -355,8 +376,12 @@ int cmd_reconcile(const Config& c, bool check) {
     return drift.empty() ? 0 : 1;
   }
   ReconcileReport r = rt.saga->reconcile();
-  std::printf("finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d\n",
-              r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded);
+  // Attempts of sidecars that are gone get their outcome in the ledger.
+  PgAuditLedger ledger(*rt.pg, rt.ledger_keys, c.audit_head_file);
+  CrashRecovery(*rt.pg, *rt.keycloak, ledger).run(r);
+  std::printf(
+      "finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d recovered=%d\n",
+      r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded, r.recovered);
   for (const auto& u : r.unrepaired) std::printf("unrepaired: %s\n", u.c_str());
   for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   return r.errors.empty() ? 0 : 1;

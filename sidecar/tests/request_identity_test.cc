@@ -187,13 +187,13 @@ void record_of_row_status(void**) {
   TenantRow row;
   row.incarnation_id = "2f1c0d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f";
   row.incarnation_started_at = 1764579600;
-  for (const char* s : {"active", "provisioning"}) {
+  for (TenantStatus s : {TenantStatus::kActive, TenantStatus::kProvisioning}) {
     row.status = s;
     assert_true(tenant_info(row).state == realm_auth::TenantRecord::kActive);
   }
-  row.status = "disabled";
+  row.status = TenantStatus::kDisabled;
   assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDisabled);
-  for (const char* s : {"deleting", "failed"}) {
+  for (TenantStatus s : {TenantStatus::kDeleting, TenantStatus::kFailed}) {
     row.status = s;
     assert_true(tenant_info(row).state == realm_auth::TenantRecord::kDeleted);
   }

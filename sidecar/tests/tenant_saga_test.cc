@@ -10,7 +10,11 @@
 //     that is not ours) — and the row goes; when that delete fails too the
 //     row is left 'failed'/'rollback_pending' and reconcile finishes it;
 //   - a death at each call: reconcile with a healthy Keycloak then leaves
-//     the tenant complete (active with its secret) or without a trace.
+//     the tenant complete (active with its secret) or without a trace;
+//   - with the attempt recorded (provisioning_attempts), crash recovery then
+//     writes exactly one outcome for it (TENANT_CREATED when complete,
+//     PROVISIONING_FAILED when no trace) and drops the attempt, but leaves
+//     an attempt whose owner still holds its lease alone.
 #include "provisioning/tenant_saga.h"
 
 #include <set>
@@ -20,6 +24,7 @@
 
 #include "keycloak/realm_spec.h"
 #include "pg_test_db.h"
+#include "provisioning/crash_recovery.h"
 #include "sidecar_test.h"
 #include "store/pg.h"
 
@@ -187,12 +192,11 @@ struct World {
 };
 
 // status of the row, "" when there is none.
-std::string row_status(World& w, const std::string& slug, std::string* step = nullptr) {
+std::string row_status(World& w, const std::string& slug) {
   PgSession s = w.pool.acquire();
   TenantRow row;
   if (TenantStore::get(s, slug, row) != StoreStatus::kOk) return "";
-  if (step) *step = row.saga_step;
-  return row.status;
+  return to_string(row.status);
 }
 
 bool has_secret(World& w, const std::string& slug) {
@@ -260,8 +264,8 @@ void failure_at_each_call(void**) {
   }
 }
 
-// The rollback's own delete fails too: the row says so ('failed',
-// 'rollback_pending', the realm still there), and reconcile with Keycloak
+// The rollback's own delete fails too: the row says so ('failed', the
+// realm still there), and reconcile with Keycloak
 // back deletes the realm, then the row.
 void rollback_failure_left_to_reconcile(void**) {
   World w;
@@ -275,9 +279,7 @@ void rollback_failure_left_to_reconcile(void**) {
   std::vector<std::string> want = kCreateCalls(slug);
   want.push_back("delete_realm tenant-" + slug);
   expect_calls(w.kc.calls, want);
-  std::string step;
-  assert_string_equal(row_status(w, slug, &step).c_str(), "failed");
-  assert_string_equal(step.c_str(), "rollback_pending");
+  assert_string_equal(row_status(w, slug).c_str(), "failed");
   assert_true(w.kc.has("tenant-" + slug));
   w.kc.fail_kinds.clear();
   w.kc.fault = Fault::kNone;
@@ -355,6 +357,107 @@ void delete_failure_left_to_reconcile(void**) {
   assert_false(w.kc.has("tenant-" + slug));
 }
 
+// The ledger as crash recovery sees it: appends kept in memory.
+class MemoryLedger : public AuditLedger {
+ public:
+  std::vector<AuditEvent> events;
+  bool append(const AuditEvent& e) override {
+    events.push_back(e);
+    return true;
+  }
+  bool tail(const std::string&, const std::string&, int, std::vector<AuditRow>&) override {
+    return true;
+  }
+  bool verify(int64_t&, int64_t&, std::string&) override { return true; }
+};
+
+int attempts_of(World& w, const std::string& request_id) {
+  PgSession s = w.pool.acquire();
+  std::vector<Attempt> all;
+  assert_true(AttemptStore::list(s, all) == StoreStatus::kOk);
+  int n = 0;
+  for (const auto& a : all) n += a.ref.request_id == request_id;
+  return n;
+}
+
+// No session holds this owner's lease: a process that died.
+constexpr int32_t kDeadOwner = 4242;
+
+void attempt_death_at_each_call_then_recovery(void**) {
+  for (int at = 1; at <= 3; at++) {
+    for (Fault f : {Fault::kDie, Fault::kDieAfter}) {
+      World w;
+      const std::string slug = fresh_slug();
+      const AttemptRef ref{"req-" + slug, "operator-id", "platform", "unit test", kDeadOwner};
+      w.kc.fail_at = at;
+      w.kc.fault = f;
+      TenantRow out;
+      try {
+        w.saga.create(slug, "Saga", {}, out, &ref);
+        fail_msg("at %d: the fake did not die", at);
+      } catch (const Died&) {
+      }
+      assert_int_equal(attempts_of(w, ref.request_id), 1);
+      w.kc.fail_at = 0;
+      w.kc.fault = Fault::kNone;
+      MemoryLedger ledger;
+      ReconcileReport rep = w.saga.reconcile();
+      CrashRecovery(w.pool, w.kc, ledger).run(rep);
+      assert_int_equal(rep.recovered, 1);
+      assert_int_equal(attempts_of(w, ref.request_id), 0);
+      assert_int_equal(ledger.events.size(), 1);
+      const AuditEvent& e = ledger.events[0];
+      assert_string_equal(e.request_id.c_str(), ref.request_id.c_str());
+      assert_string_equal(e.actor_id.c_str(), "operator-id");
+      assert_string_equal(e.purpose.c_str(), "unit test");
+      assert_string_equal(e.tenant_id.c_str(), slug.c_str());
+      const std::string status = row_status(w, slug);
+      if (status == "active") {
+        assert_string_equal(e.event_type.c_str(), "TENANT_CREATED");
+        assert_true(w.kc.has("tenant-" + slug));
+      } else {
+        assert_string_equal(status.c_str(), "");
+        assert_false(w.kc.has("tenant-" + slug));
+        assert_string_equal(e.event_type.c_str(), "PROVISIONING_FAILED");
+        assert_true(e.reason.find("rolled back") != std::string::npos);
+      }
+      // A second pass finds nothing left to say.
+      ReconcileReport again = w.saga.reconcile();
+      CrashRecovery(w.pool, w.kc, ledger).run(again);
+      assert_int_equal(ledger.events.size(), 1);
+    }
+  }
+}
+
+// The saga finished but the process died before the ledger's outcome row:
+// recovery records TENANT_CREATED once; while the owner lives, nothing.
+void finished_but_unrecorded(void**) {
+  World w;
+  OwnerLease alive(conninfo("saga_owner", "saga"));
+  std::string error;
+  assert_true(alive.hold(error));
+  const std::string slug = fresh_slug();
+  AttemptRef ref{"req-" + slug, "operator-id", "platform", "unit test", alive.id()};
+  TenantRow out;
+  assert_int_equal(w.saga.create(slug, "Saga", {}, out, &ref).status, 201);
+  MemoryLedger ledger;
+  ReconcileReport rep = w.saga.reconcile();
+  CrashRecovery(w.pool, w.kc, ledger).run(rep);
+  assert_int_equal(ledger.events.size(), 0);  // its owner may be appending right now
+  assert_int_equal(attempts_of(w, ref.request_id), 1);
+  // The owner dies (its lease is released with its connection).
+  {
+    PgSession s = w.pool.acquire();
+    assert_true(s.exec("UPDATE provisioning_attempts SET owner = $2::int WHERE request_id = $1",
+                       {ref.request_id, std::to_string(kDeadOwner)})
+                    .ok);
+  }
+  CrashRecovery(w.pool, w.kc, ledger).run(rep);
+  assert_int_equal(ledger.events.size(), 1);
+  assert_string_equal(ledger.events[0].event_type.c_str(), "TENANT_CREATED");
+  assert_int_equal(attempts_of(w, ref.request_id), 0);
+}
+
 }  // namespace
 
 int main() {
@@ -364,6 +467,8 @@ int main() {
       cmocka_unit_test(rollback_failure_left_to_reconcile),
       cmocka_unit_test(death_at_each_call_then_reconcile),
       cmocka_unit_test(delete_failure_left_to_reconcile),
+      cmocka_unit_test(attempt_death_at_each_call_then_recovery),
+      cmocka_unit_test(finished_but_unrecorded),
   };
   return cmocka_run_group_tests(tests, setup, nullptr);
 }

@@ -41,12 +41,12 @@ sub psql {
     return @rows;
 }
 
-# A row as the saga writes it, at a given status and step.
+# A row as the saga writes it, at a given status.
 sub insert_row {
-    my ($slug, $status, $step) = @_;
-    psql(q{INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, status, saga_step)
-           VALUES (:'v1', 'tenant-' || :'v1', :'v2', 'crash test', :'v3', :'v4')},
-         $slug, "$kc/realms/tenant-$slug", $status, $step);
+    my ($slug, $status) = @_;
+    psql(q{INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, status)
+           VALUES (:'v1', 'tenant-' || :'v1', :'v2', 'crash test', :'v3')},
+         $slug, "$kc/realms/tenant-$slug", $status);
 }
 
 # The realm part of a tenant, created behind the sidecar's back.
@@ -74,7 +74,7 @@ sub reconcile {
 my ($before, $after, $failed) = map { random_slug("e2er$_") } qw(a b c);
 
 subtest 'crash before the realm was created → row dropped' => sub {
-    insert_row($before, 'provisioning', 'row_inserted');
+    insert_row($before, 'provisioning');
     ok !realm_exists($before), 'no realm';
     reconcile();
     is scalar(psql(q{SELECT 1 FROM tenants WHERE tenant_id = :'v1'}, $before)), 0, 'row gone';
@@ -84,7 +84,7 @@ subtest 'crash before the realm was created → row dropped' => sub {
 
 subtest 'crash after the realm was created → provisioning finished' => sub {
     is create_realm($after), 201, 'realm exists';
-    insert_row($after, 'provisioning', 'realm_created');
+    insert_row($after, 'provisioning');
     reconcile();
     my ($st, $b) = api(GET => "/tenants/$after", token => $op);
     is $st, 200, 'GET → 200';
@@ -96,7 +96,7 @@ subtest 'crash after the realm was created → provisioning finished' => sub {
 
 subtest 'rollback that could not finish (failed) → realm and row deleted' => sub {
     is create_realm($failed), 201, 'realm exists';
-    insert_row($failed, 'failed', 'rollback_pending');
+    insert_row($failed, 'failed');
     reconcile();
     ok !realm_exists($failed), 'realm deleted';
     is scalar(psql(q{SELECT 1 FROM tenants WHERE tenant_id = :'v1'}, $failed)), 0, 'row gone';
@@ -132,7 +132,7 @@ subtest 'reconcile --check reports drift, exits 1, changes nothing' => sub {
     my $realm = "tenant-$drifty";
     # Behind the sidecar's back, in Keycloak and PostgreSQL.
     is create_realm($orphan), 201, 'a tenant-* realm without a row';
-    insert_row($norealm, 'active', 'done');
+    insert_row($norealm, 'active');
     my ($st) = kc_admin(PUT => "/$realm", json => { enabled => JSON::PP::false });
     is $st, 204, 'realm disabled in Keycloak while the row says active';
     ($st) = kc_admin(DELETE => "/$realm/roles/auditor");

@@ -16,6 +16,7 @@
 #include "provisioning/tenant_saga.h"
 #include "revocation/backchannel_logout.h"
 #include "revocation/revocation_publisher.h"
+#include "store/owner_lease.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -32,7 +33,19 @@ struct App {
   BackchannelLogout* backchannel = nullptr;
   SigningKeys* keys = nullptr;     // /tenants/{id}/keys (set by serve)
   Readiness* readiness = nullptr;  // GET /readyz; null: 503 "no probes configured"
+  // This process's owner lease (store/owner_lease.h): POST /tenants and
+  // POST …/users record their attempt under it. Null: no attempt recorded.
+  OwnerLease* lease = nullptr;
 };
+
+// The provisioning attempt of a governed create (store/attempt_store.h):
+// false with a 503 in `refused` when the owner lease cannot be held (then
+// a recovery elsewhere could not tell this attempt is alive).
+bool attempt_for(App& app, const HttpRequest& req, const Actor& actor, AttemptRef& out,
+                 HttpResponse& refused);
+// WorkResult::on_recorded for an attempt: its row goes once the outcome is
+// in the ledger.
+std::function<void()> drop_attempt(App& app, const std::string& request_id);
 
 // The whole API surface, in one table (api/routes.cc).
 std::vector<Route> api_routes(App& app);

@@ -188,7 +188,7 @@ JsonPtr tenant_json(const TenantRow& t) {
   json_set(j.get(), "realm", t.realm_name);
   json_set(j.get(), "issuer", t.issuer_url);
   json_set(j.get(), "display_name", t.display_name);
-  json_set(j.get(), "status", t.status);
+  json_set(j.get(), "status", to_string(t.status));
   json_set(j.get(), "departments", json_string_array(t.departments));
   JsonPtr clients(json_object());
   json_set(clients.get(), "console", "admin-console");

@@ -16,7 +16,7 @@ std::string tenant_details(const TenantRow& t) {
   JsonPtr d(json_object());
   json_set(d.get(), "realm", t.realm_name);
   json_set(d.get(), "issuer", t.issuer_url);
-  json_set(d.get(), "status", t.status);
+  json_set(d.get(), "status", to_string(t.status));
   return json_text(d.get());
 }
 
@@ -51,8 +51,12 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
   GovernedOp op{"tenant.create", tenant_resource(slug), "TENANT_CREATED"};
   return governed_call(app.governance, req, actor, op, [&]() {
     WorkResult w;
+    AttemptRef attempt;
+    if (!attempt_for(app, req, actor, attempt, w.response)) return w;
     TenantRow row;
-    Outcome o = app.saga.create(slug, display_name, departments, row);
+    Outcome o = app.saga.create(slug, display_name, departments, row,
+                                app.lease != nullptr ? &attempt : nullptr);
+    if (app.lease != nullptr) w.on_recorded = drop_attempt(app, attempt.request_id);
     if (!o.ok()) {
       w.response = outcome_problem(req, o);
       w.failure_reason = o.detail;

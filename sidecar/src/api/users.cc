@@ -87,7 +87,16 @@ HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
       }
     }
     CreatedUser created;
-    if (o.ok()) o = create_tenant_user(app.keycloak, who, tenant, u, created);
+    AttemptRef attempt;
+    if (o.ok() && !attempt_for(app, req, actor, attempt, w.response)) {
+      if (!who.secret.empty()) OPENSSL_cleanse(&who.secret[0], who.secret.size());
+      return w;
+    }
+    if (o.ok()) {
+      o = create_tenant_user(app.keycloak, who, tenant, u, created,
+                             app.lease != nullptr ? &app.pg : nullptr, &attempt);
+      if (app.lease != nullptr) w.on_recorded = drop_attempt(app, attempt.request_id);
+    }
     if (!who.secret.empty()) OPENSSL_cleanse(&who.secret[0], who.secret.size());
     if (!o.ok()) {
       w.response = outcome_problem(req, o);

@@ -109,6 +109,8 @@ HttpResponse governed_call(Governance& g, const HttpRequest& request, const Acto
     // the body): answer it, and make the gap loud for operators.
     std::fprintf(stderr, "realm-sidecar: AUDIT GAP: outcome %s of %s not recorded request_id=%s\n",
                  out.event_type.c_str(), op.action.c_str(), request.request_id.c_str());
+  } else if (w.on_recorded) {
+    w.on_recorded();
   }
   return w.response;
 }

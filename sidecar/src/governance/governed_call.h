@@ -9,7 +9,8 @@
 //   5. deny → 403 with the policy's reason
 //   6. work()
 //   7. ledger.append(outcome): op.success_event when work answered < 400,
-//      PROVISIONING_FAILED for a failed mutation, nothing for a failed read.
+//      PROVISIONING_FAILED for a failed mutation, nothing for a failed read;
+//      then work's on_recorded, if the append succeeded.
 //
 // Authentication (401) happens before: the caller passes the verified Actor.
 // The policy and the ledger are interfaces (governance/authorize.h,
@@ -36,6 +37,10 @@ struct WorkResult {
   HttpResponse response;
   std::string details_json = "{}";  // outcome details: ids, roles; never a secret
   std::string failure_reason;       // for PROVISIONING_FAILED; defaults to the status
+  // Runs once the outcome row is in the ledger (not when that append
+  // failed): e.g. drops the provisioning attempt crash recovery would
+  // otherwise settle (provisioning/crash_recovery.h).
+  std::function<void()> on_recorded;
 };
 
 struct Governance {

@@ -41,8 +41,8 @@ Outcome load_tenant(PgSession& s, const std::string& tenant_id, TenantRow& row) 
   StoreStatus st = TenantStore::get(s, tenant_id, row);
   if (st == StoreStatus::kNotFound) return fail(404, "no tenant '" + tenant_id + "'");
   if (st != StoreStatus::kOk) return store_failure(st, "reading the tenant");
-  if (row.status != "active" && row.status != "disabled") {
-    return fail(409, "tenant '" + tenant_id + "' is " + row.status +
+  if (!is_settled(row.status)) {
+    return fail(409, "tenant '" + tenant_id + "' is " + to_string(row.status) +
                          "; its keys can be managed when it is active or disabled");
   }
   return Outcome{};

@@ -12,7 +12,7 @@ namespace realm_sidecar {
 
 namespace {
 
-bool settled(const TenantRow& row) { return row.status == "active" || row.status == "disabled"; }
+bool settled(const TenantRow& row) { return is_settled(row.status); }
 
 std::string kc_why(const KcResponse& r) {
   return std::string(kc_error_name(r.error)) + (r.message.empty() ? "" : ": " + r.message);
@@ -58,8 +58,8 @@ Outcome TenantSaga::drift_of(const TenantRow& row, std::vector<Drift>& out, bool
   JsonPtr role_list = json_parse(roles.body);
   clients = json_parse(cl.body);
   JsonPtr want = spec_for(row);
-  out =
-      realm_drift(want.get(), row.status == "active", realm.get(), role_list.get(), clients.get());
+  out = realm_drift(want.get(), row.status == TenantStatus::kActive, realm.get(), role_list.get(),
+                    clients.get());
   // Password policy and brute-force detection (realm_settings_upgrade.h).
   JsonPtr security = realm_security_settings();
   for (const auto& key : realm_settings_drift(realm.get(), security.get())) {
@@ -106,8 +106,8 @@ std::vector<std::string> TenantSaga::check_drift(std::vector<std::string>& error
   for (const auto& realm : orphans) found.push_back(realm + ": realm without a tenant row");
   for (const TenantRow& row : rows) {
     if (!settled(row)) {
-      found.push_back(row.tenant_id + ": row " + row.status + " (step " + row.saga_step +
-                      "), unfinished: reconcile settles it");
+      found.push_back(row.tenant_id + ": row " + to_string(row.status) +
+                      ", unfinished: reconcile settles it");
       continue;
     }
     std::vector<Drift> drift;
@@ -119,7 +119,8 @@ std::vector<std::string> TenantSaga::check_drift(std::vector<std::string>& error
       continue;
     }
     if (gone)
-      found.push_back(row.tenant_id + ": row " + row.status + " without realm " + row.realm_name);
+      found.push_back(row.tenant_id + ": row " + to_string(row.status) + " without realm " +
+                      row.realm_name);
     for (const Drift& d : drift) found.push_back(row.tenant_id + ": " + describe(d));
   }
   return found;
@@ -131,7 +132,7 @@ Outcome TenantSaga::repair(const TenantRow& row, const json_t* want, const json_
   KcResponse r;
   switch (d.kind) {
     case DriftKind::kEnabled:
-      r = kc_.set_realm_enabled(row.realm_name, row.status == "active");
+      r = kc_.set_realm_enabled(row.realm_name, row.status == TenantStatus::kActive);
       break;
     case DriftKind::kRoleMissing: {
       const json_t* role =
@@ -203,7 +204,7 @@ void TenantSaga::repair_drift(const TenantRow& row, ReconcileReport& rep) {
     return;
   }
   if (gone) {
-    rep.unrepaired.push_back(row.tenant_id + ": row " + row.status + " without realm " +
+    rep.unrepaired.push_back(row.tenant_id + ": row " + to_string(row.status) + " without realm " +
                              row.realm_name +
                              ": not recreated (its users and keys are lost); delete the tenant "
                              "or restore the realm");

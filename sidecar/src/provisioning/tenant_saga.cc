@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
 #include "provisioning/realm_settings_upgrade.h"
 
@@ -87,13 +88,73 @@ void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_e
   // Mark the intent: reconcile deletes 'failed' tenants (realm, then row)
   // instead of finishing them. If even this write fails the row stays
   // 'provisioning' and reconcile decides by the realm's existence.
-  TenantStore::set_state(s, slug, "failed", "rollback_pending");
+  TenantStore::set_state(s, slug, TenantStatus::kFailed);
   why.detail += "; cleanup is pending and will be finished by reconcile";
   why.log += " | rollback: " + rb.log;
 }
 
+Outcome TenantSaga::settle(PgSession& s, const TenantRow& row, ReconcileReport& rep) {
+  const std::string& slug = row.tenant_id;
+  KcResponse g;
+  RealmPresence realm = RealmPresence::kUnknown;
+  if (row.status == TenantStatus::kProvisioning) {
+    g = kc_.get_realm(row.realm_name);
+    realm = g.ok()                          ? RealmPresence::kPresent
+            : g.error == KcError::kNotFound ? RealmPresence::kAbsent
+                                            : RealmPresence::kUnknown;
+  }
+  Outcome o;
+  switch (recovery_for(row.status, realm)) {
+    case Recovery::kNone:
+      break;
+    case Recovery::kWait:
+      o = from_kc(g, "looking up realm " + row.realm_name);
+      break;
+    case Recovery::kFinish: {
+      o = finish(s, slug);
+      if (!o.ok()) break;
+      rep.finished++;
+      rep.settled.emplace_back(slug,
+                               "finished: the realm existed; its secret was stored and the "
+                               "tenant activated");
+      TenantRow done;
+      if (TenantStore::get(s, slug, done) == StoreStatus::kOk) {
+        std::string error;
+        if (!state_.forget_jwks(done.issuer_url, error))
+          std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
+        publish(slug, tenant_info(done));
+      }
+      break;
+    }
+    case Recovery::kDropRow:
+      o = roll_back(s, slug, false);
+      if (o.ok()) {
+        rep.rolled_back++;
+        rep.settled.emplace_back(slug,
+                                 "rolled back: no realm had been created; the row was removed");
+      }
+      break;
+    case Recovery::kRollBack:
+      o = roll_back(s, slug, true);
+      if (o.ok()) {
+        rep.rolled_back++;
+        rep.settled.emplace_back(slug, "rolled back: the realm and the row were removed");
+      }
+      break;
+    case Recovery::kDelete:
+      o = roll_back(s, slug, true, true);
+      if (o.ok()) {
+        rep.deleted++;
+        publish(slug, tenant_info(row));
+      }
+      break;
+  }
+  return o;
+}
+
 Outcome TenantSaga::create(const std::string& slug, const std::string& display_name,
-                           const std::vector<std::string>& departments, TenantRow& out) {
+                           const std::vector<std::string>& departments, TenantRow& out,
+                           const AttemptRef* attempt) {
   PgSession s = pg_.acquire();
   if (!s.healthy()) return fail(503, std::string(kPgDown) + "; nothing was created", "acquire");
   TenantLock lock(s, slug);
@@ -123,12 +184,13 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   row.issuer_url = issuer_for(config_.keycloak_url, slug);
   row.display_name = display_name;
   row.departments = departments;
-  StoreStatus st = TenantStore::insert(s, row);
+  StoreStatus st = TenantStore::insert(s, row, attempt);
   if (st == StoreStatus::kConflict) {
     return fail(409, "tenant '" + slug + "' already exists", "", "slug");
   }
   if (st != StoreStatus::kOk)
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+  crash_after("tenant:row_inserted");
 
   // Step 1: the realm, complete, in one request.
   RealmSpecInput spec{slug,
@@ -152,13 +214,14 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, maybe, o);
     return o;
   }
-  st = TenantStore::set_state(s, slug, "provisioning", "realm_created");
+  crash_after("tenant:realm_created");
   // Step 2: its confidential client's secret, sealed, and the row active.
-  Outcome o = st == StoreStatus::kOk ? finish(s, slug) : from_store(st, "recording realm_created");
+  Outcome o = finish(s, slug);
   if (!o.ok()) {
     abandon(s, slug, true, o);
     return o;
   }
+  crash_after("tenant:active");
   st = TenantStore::get(s, slug, out);
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
   // A fetch that raced an earlier deletion may have put that realm's keys
@@ -178,14 +241,14 @@ Outcome TenantSaga::set_enabled(const std::string& tenant_id, bool enabled, Tena
   if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
   StoreStatus st = TenantStore::get(s, tenant_id, out);
   if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
-  if (out.status != "active" && out.status != "disabled") {
-    return fail(409, "tenant '" + tenant_id + "' is " + out.status +
+  if (!is_settled(out.status)) {
+    return fail(409, "tenant '" + tenant_id + "' is " + to_string(out.status) +
                          "; only active or disabled tenants change state");
   }
   KcResponse r = kc_.set_realm_enabled(out.realm_name, enabled);
   if (!r.ok()) return from_kc(r, "updating realm " + out.realm_name);
-  const char* status = enabled ? "active" : "disabled";
-  st = TenantStore::set_state(s, tenant_id, status, "done");
+  st = TenantStore::set_state(s, tenant_id,
+                              enabled ? TenantStatus::kActive : TenantStatus::kDisabled);
   if (st != StoreStatus::kOk) {
     // Put Keycloak back so that the two stores agree.
     kc_.set_realm_enabled(out.realm_name, !enabled);
@@ -205,14 +268,14 @@ Outcome TenantSaga::remove(const std::string& tenant_id) {
   TenantRow row;
   StoreStatus st = TenantStore::get(s, tenant_id, row);
   if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
-  if (row.status == "provisioning") {
+  if (row.status == TenantStatus::kProvisioning) {
     return fail(409, "tenant '" + tenant_id + "' is still being provisioned");
   }
-  st = TenantStore::set_state(s, tenant_id, "deleting", "deleting");
+  st = TenantStore::set_state(s, tenant_id, TenantStatus::kDeleting);
   if (st != StoreStatus::kOk) return from_store(st, "marking the tenant deleting");
   // Refuse its tokens (as deleted) right away; the realm may take a moment
   // to go.
-  row.status = "deleting";
+  row.status = TenantStatus::kDeleting;
   const realm_auth::TenantRecordValue gone = tenant_info(row);
   publish(tenant_id, gone);
   Outcome o = roll_back(s, tenant_id, true, true);
@@ -235,8 +298,8 @@ Outcome TenantSaga::rotate_services_secret(const std::string& tenant_id, TenantR
   if (!lock.held()) return fail(409, "tenant '" + tenant_id + "' is busy; retry");
   StoreStatus st = TenantStore::get(s, tenant_id, out);
   if (st != StoreStatus::kOk) return from_store(st, "tenant '" + tenant_id + "'");
-  if (out.status != "active" && out.status != "disabled") {
-    return fail(409, "tenant '" + tenant_id + "' is " + out.status);
+  if (!is_settled(out.status)) {
+    return fail(409, "tenant '" + tenant_id + "' is " + to_string(out.status));
   }
   std::string uuid, secret, sealed;
   KcResponse r = kc_.client_uuid(nullptr, out.realm_name, kServicesClientId, uuid);
@@ -261,8 +324,8 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   StoreStatus st = TenantStore::get(s, tenant_id, tenant);
   if (st == StoreStatus::kNotFound) return fail(404, "no tenant '" + tenant_id + "'");
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
-  if (tenant.status != "active") {
-    return fail(409, "tenant '" + tenant_id + "' is " + tenant.status +
+  if (tenant.status != TenantStatus::kActive) {
+    return fail(409, "tenant '" + tenant_id + "' is " + to_string(tenant.status) +
                          "; users are managed in active tenants only");
   }
   std::string sealed;
@@ -356,13 +419,14 @@ ReconcileReport TenantSaga::reconcile() {
   }
   for (const TenantRow& row : rows) {
     const std::string& slug = row.tenant_id;
-    if (row.status == "active" || row.status == "disabled") {
+    if (is_settled(row.status)) {
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
       KcResponse g = kc_.get_realm(row.realm_name);
       if (g.error == KcError::kNotFound) {
         // Not recreated: a new realm would have none of its users or keys.
-        rep.unrepaired.push_back(slug + ": row " + row.status + " without realm " + row.realm_name +
+        rep.unrepaired.push_back(slug + ": row " + to_string(row.status) + " without realm " +
+                                 row.realm_name +
                                  ": not recreated (its users and keys are lost); delete the "
                                  "tenant or restore the realm");
         continue;
@@ -390,8 +454,10 @@ ReconcileReport TenantSaga::reconcile() {
       repair_drift(row, rep);
       continue;
     }
-    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")
+    if (!row.status_known) {
+      rep.unrepaired.push_back(slug + ": status unknown to this build: left alone");
       continue;
+    }
     TenantLock lock(s, slug);
     if (!lock.held()) {
       rep.skipped++;  // a live saga owns it
@@ -400,31 +466,7 @@ ReconcileReport TenantSaga::reconcile() {
     TenantRow now;
     // Re-read under the lock: the owner may have just finished.
     if (TenantStore::get(s, slug, now) != StoreStatus::kOk || now.status != row.status) continue;
-    Outcome o;
-    if (row.status == "deleting" || row.status == "failed") {
-      o = roll_back(s, slug, true, row.status == "deleting");
-      if (o.ok() && row.status == "failed") {
-        rep.rolled_back++;
-      } else if (o.ok()) {
-        rep.deleted++;
-        publish(slug, tenant_info(now));
-      }
-    } else {
-      KcResponse r = kc_.get_realm(row.realm_name);
-      if (r.ok()) {
-        o = finish(s, slug);
-        TenantRow done;
-        if (o.ok()) rep.finished++;
-        if (o.ok() && TenantStore::get(s, slug, done) == StoreStatus::kOk) {
-          publish(slug, tenant_info(done));
-        }
-      } else if (r.error == KcError::kNotFound) {
-        o = roll_back(s, slug, false);
-        if (o.ok()) rep.rolled_back++;
-      } else {
-        o = from_kc(r, "looking up realm " + row.realm_name);
-      }
-    }
+    Outcome o = settle(s, now, rep);
     if (!o.ok()) {
       rep.skipped++;
       rep.errors.push_back(slug + ": " + o.detail + (o.log.empty() ? "" : " [" + o.log + "]"));

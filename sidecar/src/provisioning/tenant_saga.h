@@ -1,18 +1,20 @@
 // Tenant (realm) provisioning as a resumable saga. Invariant: never a realm
 // without a row, never a row without a realm, once a saga has settled.
 //
-// create:  lock(slug) → row 'provisioning' → POST /admin/realms (one
-//          RealmRepresentation) → step realm_created → read tenant-services
-//          secret → store it sealed + status 'active' (one transaction)
-//          → Redis tenant:<slug> = active.
+// create:  lock(slug) → row 'provisioning' (with its provisioning attempt,
+//          store/attempt_store.h) → POST /admin/realms (one
+//          RealmRepresentation, applied whole or not at all) → read
+//          tenant-services secret → store it sealed + status 'active' (one
+//          transaction) → Redis tenant:<slug> = active.
 //          Any failure: delete the realm if it was (or may have been)
 //          created, then the row. When Keycloak or PostgreSQL is down the
 //          rollback itself may be impossible: the row stays 'provisioning'
 //          and reconcile settles it.
 //          A rollback that could not finish marks the row 'failed'.
 // reconcile: rows left 'provisioning' by a crash → realm exists ? finish :
-//          drop row; rows 'failed' or 'deleting' → delete realm, drop row;
-//          republish every tenant's state to Redis.
+//          drop row; rows 'failed' or 'deleting' → delete realm, drop row
+//          (recovery_for(), store/tenant_status.h); republish every
+//          tenant's state to Redis.
 //
 // A per-tenant PostgreSQL advisory lock, held on the saga's connection for
 // its whole duration, keeps a reconcile (or a second sidecar) away from a
@@ -54,6 +56,10 @@ struct ReconcileReport {
   int skipped = 0;      // locked by someone else or dependency down
   int published = 0;    // states written to Redis
   int upgraded = 0;     // existing realms brought up to the current realm spec
+  int recovered = 0;    // provisioning attempts settled (provisioning/crash_recovery.h)
+  // Tenants this pass settled from an unfinished state, and how ("finished:
+  // …", "rolled back: …"), for the ledger rows crash recovery writes.
+  std::vector<std::pair<std::string, std::string>> settled;
   std::vector<std::string> errors;
   // Drift reconcile does not repair, one line each with the reason
   // (a realm no row claims, a row whose realm is gone, a missing client).
@@ -65,8 +71,11 @@ class TenantSaga {
   TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
              const TenantStatePublisher& state);
 
+  // `attempt`: who asks, recorded with the row (store/attempt_store.h) so
+  // that crash recovery can write the attempt's outcome to the ledger.
   Outcome create(const std::string& slug, const std::string& display_name,
-                 const std::vector<std::string>& departments, TenantRow& out);
+                 const std::vector<std::string>& departments, TenantRow& out,
+                 const AttemptRef* attempt = nullptr);
   Outcome set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out);
   Outcome remove(const std::string& tenant_id);
   Outcome rotate_services_secret(const std::string& tenant_id, TenantRow& out);
@@ -95,6 +104,8 @@ class TenantSaga {
   // reconcile when the rollback itself failed. Appends to why.detail.
   void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);
   void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
+  // Carries out recovery_for() on an unsettled row (under its lock).
+  Outcome settle(PgSession& s, const TenantRow& row, ReconcileReport& rep);
   // Brings a realm created by an older realm spec up to date (today: the
   // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
   // says whether anything was added.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "fault/crash_point.h"
 #include "http_fetch.h"  // realm_auth::url_escape
 #include "util/random.h"
 
@@ -57,9 +58,19 @@ JsonPtr user_representation(const NewUser& user, const TenantRow& tenant) {
   return u;
 }
 
-Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const TenantRow& tenant,
-                           const NewUser& user, CreatedUser& out) {
+Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const TenantRow& tenant,
+                           const NewUser& user, CreatedUser& out, PgPool* pg,
+                           const AttemptRef* attempt) {
   const std::string realm = AdminClient::segment(tenant.realm_name);
+  // The attempt first: a user Keycloak makes is then always one recovery
+  // can find. One connection for the whole call, as the tenant saga does.
+  const bool recorded = pg != nullptr && attempt != nullptr;
+  PgSession s = recorded ? pg->acquire() : PgSession(nullptr, nullptr);
+  if (recorded) {
+    if (!s.healthy() ||
+        AttemptStore::begin_user(s, *attempt, tenant.tenant_id, user.username) != StoreStatus::kOk)
+      return fail(503, "PostgreSQL is unreachable; no user was created", "begin_user");
+  }
   JsonPtr rep = user_representation(user, tenant);
   KcResponse r = kc.call(&who, "POST", realm + "/users", rep.get());
   if (r.error == KcError::kConflict) {
@@ -98,6 +109,10 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
     out.user_id.clear();
     return o;
   };
+  if (recorded &&
+      AttemptStore::user_created(s, attempt->request_id, out.user_id) != StoreStatus::kOk)
+    return undo(fail(503, "PostgreSQL is unreachable; no user was created", "user_created"));
+  crash_after("user:user_created");
 
   // Role mapping needs each role's id. The realm's role list needs
   // view-realm; the roles *available to this user* need only the user
@@ -124,6 +139,7 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
     r = kc.call(&who, "POST", user_path + "/role-mappings/realm", wanted.get());
     if (!r.ok()) return undo(from_kc(r, "assigning realm roles"));
   }
+  crash_after("user:roles_assigned");
 
   std::string password = random_password(kTemporaryPasswordLength);
   if (password.empty()) return undo(fail(500, "the CSPRNG failed; no user was created"));
@@ -138,6 +154,7 @@ Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const 
     return undo(from_kc(r, "setting the temporary password"));
   }
   out.temporary_password = std::move(password);
+  crash_after("user:password_set");
   return Outcome{201, "", "", ""};
 }
 

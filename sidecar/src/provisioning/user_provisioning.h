@@ -8,7 +8,10 @@
 //   → PUT reset-password {temporary: true} with a fresh CSPRNG password.
 //
 // Any failure after the POST deletes the user again, so a caller never
-// gets a half-made user. The temporary password is returned once in
+// gets a half-made user. With `pg`, the attempt is recorded before the POST
+// and the user's id right after it (store/attempt_store.h), so that after a
+// crash recovery deletes a user the caller never got
+// (provisioning/crash_recovery.h). The temporary password is returned once in
 // CreatedUser and is never logged, stored or audited.
 #pragma once
 
@@ -17,6 +20,7 @@
 
 #include "keycloak/admin_client.h"
 #include "provisioning/outcome.h"
+#include "store/attempt_store.h"
 #include "store/tenant_store.h"
 
 namespace realm_sidecar {
@@ -47,7 +51,8 @@ JsonPtr user_representation(const NewUser& user, const TenantRow& tenant);
 // since Keycloak names the email when both are.
 std::string conflict_field(const std::string& keycloak_message);
 
-Outcome create_tenant_user(AdminClient& kc, const ClientCredentials& who, const TenantRow& tenant,
-                           const NewUser& user, CreatedUser& out);
+Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const TenantRow& tenant,
+                           const NewUser& user, CreatedUser& out, PgPool* pg = nullptr,
+                           const AttemptRef* attempt = nullptr);
 
 }  // namespace realm_sidecar

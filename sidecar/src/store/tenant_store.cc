@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kColumns =
     "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
-    " saga_step, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " incarnation_id::text, incarnation_started_at";
 
@@ -26,12 +26,14 @@ TenantRow row_at(const PgResult& r, int i) {
   json_array_foreach(deps.get(), k, v) {
     if (json_is_string(v)) t.departments.emplace_back(json_string_value(v));
   }
-  t.status = r.get(i, 5);
-  t.saga_step = r.get(i, 6);
-  t.created_at = r.get(i, 7);
-  t.updated_at = r.get(i, 8);
-  t.incarnation_id = r.get(i, 9);
-  t.incarnation_started_at = std::strtoll(r.get(i, 10).c_str(), nullptr, 10);
+  if (!parse_tenant_status(r.get(i, 5), t.status)) {
+    t.status = TenantStatus::kFailed;  // nothing treats it as usable
+    t.status_known = false;
+  }
+  t.created_at = r.get(i, 6);
+  t.updated_at = r.get(i, 7);
+  t.incarnation_id = r.get(i, 8);
+  t.incarnation_started_at = std::strtoll(r.get(i, 9).c_str(), nullptr, 10);
   return t;
 }
 
@@ -67,9 +69,9 @@ bool from_bytea_hex(const std::string& text, std::string& bytes) {
 
 realm_auth::TenantRecordValue tenant_info(const TenantRow& row) {
   realm_auth::TenantRecordValue info;
-  if (row.status == "disabled") {
+  if (row.status == TenantStatus::kDisabled) {
     info.state = realm_auth::TenantRecord::kDisabled;
-  } else if (row.status == "deleting" || row.status == "failed") {
+  } else if (row.status == TenantStatus::kDeleting || row.status == TenantStatus::kFailed) {
     info.state = realm_auth::TenantRecord::kDeleted;
   } else {
     info.state = realm_auth::TenantRecord::kActive;
@@ -85,13 +87,26 @@ StoreStatus store_status(const PgResult& r) {
   return StoreStatus::kUnavailable;
 }
 
-StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row) {
+StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row, const AttemptRef* attempt) {
   JsonPtr deps = json_string_array(row.departments);
-  PgResult r = s.exec(
+  const std::string tenant =
       "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, departments,"
-      " status, saga_step) SELECT $1, $2, $3, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
-      " 'provisioning', 'row_inserted'",
-      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get())});
+      " status) SELECT $1, $2, $3, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
+      " 'provisioning'";
+  if (attempt == nullptr) {
+    return store_status(s.exec(tenant, {row.tenant_id, row.realm_name, row.issuer_url,
+                                        row.display_name, json_text(deps.get())}));
+  }
+  // One statement: a tenant row made by an attempt always has its attempt.
+  PgResult r = s.exec(
+      "WITH t AS (" + tenant +
+          " RETURNING incarnation_id::text AS inc)"
+          " INSERT INTO provisioning_attempts (request_id, kind, tenant_id, incarnation_id, step,"
+          " owner, actor_id, actor_realm, purpose)"
+          " SELECT $6, 'tenant', $1, inc, 'tenant_saga', $7::int, $8, $9, $10 FROM t",
+      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get()),
+       attempt->request_id, std::to_string(attempt->owner), attempt->actor_id, attempt->actor_realm,
+       attempt->purpose});
   return store_status(r);
 }
 
@@ -118,10 +133,9 @@ StoreStatus TenantStore::list(PgSession& s, const std::vector<std::string>& stat
 }
 
 StoreStatus TenantStore::set_state(PgSession& s, const std::string& tenant_id,
-                                   const std::string& status, const std::string& saga_step) {
-  PgResult r = s.exec(
-      "UPDATE tenants SET status = $2, saga_step = $3, updated_at = now() WHERE tenant_id = $1",
-      {tenant_id, status, saga_step});
+                                   TenantStatus status) {
+  PgResult r = s.exec("UPDATE tenants SET status = $2, updated_at = now() WHERE tenant_id = $1",
+                      {tenant_id, to_string(status)});
   if (!r.ok) return store_status(r);
   return std::string(PQcmdTuples(r.res.get())) == "0" ? StoreStatus::kNotFound : StoreStatus::kOk;
 }
@@ -196,7 +210,7 @@ StoreStatus TenantStore::activate_with_secret(PgSession& s, const std::string& t
   PgResult b = s.exec("BEGIN");
   if (!b.ok) return store_status(b);
   StoreStatus st = put_secret(s, tenant_id, client_id, sealed);
-  if (st == StoreStatus::kOk) st = set_state(s, tenant_id, "active", "done");
+  if (st == StoreStatus::kOk) st = set_state(s, tenant_id, TenantStatus::kActive);
   PgResult end = s.exec(st == StoreStatus::kOk ? "COMMIT" : "ROLLBACK");
   if (st == StoreStatus::kOk && !end.ok) return store_status(end);
   return st;

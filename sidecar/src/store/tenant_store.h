@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "store/attempt_ref.h"
 #include "store/pg.h"
+#include "store/tenant_status.h"
 #include "tenant_incarnation.h"
 
 namespace realm_sidecar {
@@ -22,8 +24,11 @@ struct TenantRow {
   std::string issuer_url;
   std::string display_name;
   std::vector<std::string> departments;
-  std::string status;      // provisioning | active | disabled | deleting | failed
-  std::string saga_step;   // row_inserted | realm_created | secret_stored | done
+  TenantStatus status = TenantStatus::kProvisioning;
+  // False when the column held a status this build does not know (a newer
+  // schema): `status` then reads kFailed, so its tokens are refused, and
+  // reconcile leaves the row alone instead of rolling it back.
+  bool status_known = true;
   std::string created_at;  // RFC 3339 UTC
   std::string updated_at;
   std::string incarnation_id;          // UUID of this life of the slug (migration 0003)
@@ -39,13 +44,15 @@ realm_auth::TenantRecordValue tenant_info(const TenantRow& row);
 class TenantStore {
  public:
   // INSERT with status 'provisioning'; kConflict when the slug exists.
-  static StoreStatus insert(PgSession& s, const TenantRow& row);
+  // With `attempt`, its provisioning_attempts row (migrations/0007) is
+  // written in the same statement, naming the incarnation inserted.
+  static StoreStatus insert(PgSession& s, const TenantRow& row,
+                            const AttemptRef* attempt = nullptr);
   static StoreStatus get(PgSession& s, const std::string& tenant_id, TenantRow& out);
   // Ordered by tenant_id; `statuses` filters when non-empty.
   static StoreStatus list(PgSession& s, const std::vector<std::string>& statuses,
                           std::vector<TenantRow>& out);
-  static StoreStatus set_state(PgSession& s, const std::string& tenant_id,
-                               const std::string& status, const std::string& saga_step);
+  static StoreStatus set_state(PgSession& s, const std::string& tenant_id, TenantStatus status);
   static StoreStatus remove(PgSession& s, const std::string& tenant_id);
   // remove() of a tenant that lived (DELETE /tenants, reconcile of
   // 'deleting'): the row goes and its incarnation is tombstoned in the same
