@@ -219,7 +219,7 @@ int cmd_serve(const Config& c) {
   // GET /readyz: what this sidecar needs, by name (health/probes.h).
   std::vector<Dependency> deps{postgres_dependency(c.database_url),
                                keycloak_dependency(c.keycloak_url, kReadyProbeTimeoutMs)};
-  if (!c.redis_host.empty()) {
+  if (c.redis_on()) {
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) {
       std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());
