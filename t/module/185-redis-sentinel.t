@@ -1,0 +1,258 @@
+# Redis Sentinel (issue 10 item 3): `auth_realm_redis sentinel=… master=…`
+# finds the master through the sentinels (core's RedisClient, in the
+# thread pool) and follows a failover. On loopback: a master, a replica and
+# three redis-sentinel processes (the local stack's ACL on both servers),
+# two nginx instances with two workers each.
+#   before     the shared tier works through the sentinels (B reads what A
+#              fetched); a disabled tenant and a revoked user are refused
+#   failover   the master is SIGKILLed while a load generator sends valid,
+#              revoked and disabled-tenant tokens to both instances: every
+#              valid one passes (zone and direct fetch), every other one is
+#              refused, throughout
+#   recovery   the shared tier is used again (A writes a new issuer's keys
+#              to the promoted replica, B serves them from Redis) within
+#              RECOVERY_LIMIT seconds of the kill; the time is printed
+#   after      a tenant disabled and a user revoked on the new master are
+#              refused everywhere; the older ones still are
+#   config     nginx -t names auth_realm_redis for every bad sentinel setting
+use strict;
+use warnings;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use POSIX ();
+
+use RealmAuth::Issuer qw(:all);
+use RealmAuth::Nginx;
+use RealmAuth::Redis;
+
+RealmAuth::Nginx::require_module();
+
+my $name = 'realm-auth';
+my $master = eval { RealmAuth::Redis->start(acl => 1) };
+plan skip_all => "redis-server not available: $@" unless $master;
+my $replica = RealmAuth::Redis->start(replica_of => $master);
+my @sentinels = eval { map { RealmAuth::Redis->start_sentinel(master => $master, name => $name) } 1 .. 3 };
+plan skip_all => "redis-sentinel not available: $@" unless @sentinels == 3;
+
+use constant RECOVERY_LIMIT => 15;    # seconds from the kill; measured: see the diag line
+
+# Before a failover can happen the sentinels must know the replica and
+# each other (they learn through the master's INFO and its hello channel).
+my $deadline = time + 20;
+my $known = 0;
+while (time < $deadline) {
+    $known = grep {
+        my $r = eval { $_->cmd('SENTINEL', 'replicas', $name) } // [];
+        my $s = eval { $_->cmd('SENTINEL', 'sentinels', $name) } // [];
+        @$r == 1 && @$s == 2
+    } @sentinels;
+    last if $known == 3;
+    sleep 0.2;
+}
+is($known, 3, 'every sentinel knows the replica and the two other sentinels');
+
+start_issuer();
+my @warm = map { "tenant-warm$_" } 1 .. 3;
+my @fresh = map { "tenant-fresh$_" } 1 .. 150;
+ensure_realm($_, algs => ['RS256']) for @warm, @fresh, qw(tenant-off tenant-late tenant-shared);
+
+my $prefix = "sn$$:";
+my $stream = "${prefix}revocations";
+my %conf = (
+    workers => 2, master => 1,
+    http => "auth_realm_zone realm_auth:16m;\n"
+          . $master->sentinel_directive(\@sentinels, $name, prefix => $prefix, timeout => '300ms') . "\n"
+          . "auth_realm_tenant_state_interval 1s;",
+    server => q{
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            add_header X-Auth-Error $realm_auth_error always;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+        location = /realm-auth/status { auth_realm_status; }
+    },
+);
+my $na = RealmAuth::Nginx->start(%conf);
+my $nb = RealmAuth::Nginx->start(%conf);
+my @fleet = ([$na, 'A'], [$nb, 'B']);
+
+# The current master (whichever server answers ROLE master).
+my $current = $master;
+sub publish_revocation_for {
+    my ($user, $realm) = @_;
+    my $nbf = int(time) + 1;
+    my $exp = $nbf + 3600;
+    my $text = join ' ', 'user', ($realm // 'tenant-warm1') =~ s/^tenant-//r, user_id($realm // 'tenant-warm1', $user), $nbf, $exp;
+    # revokes the user's tokens issued before nbf: mint them first
+    $current->cmd('XADD', $stream, '*', 'r', $current->seal($stream, $text, expires => $exp * 1000));
+}
+sub status_of {
+    my ($ngx, $tok) = @_;
+    my $r = $ngx->get('/api/x', Authorization => "Bearer $tok");
+    return wantarray ? ($r->{status}, $r->{headers}{'x-auth-error'} // '') : $r->{status};
+}
+# Seconds until every instance answers `want` (several calls each, so both
+# workers are asked); undef after `secs`.
+sub everywhere_within {
+    my ($tok, $want, $secs) = @_;
+    my $t0 = time;
+    while (time - $t0 < $secs) {
+        my $all = 1;
+        for my $n (@fleet) {
+            for (1 .. 4) { $all = 0 if status_of($n->[0], $tok) != $want }
+        }
+        return time - $t0 if $all;
+        sleep 0.1;
+    }
+    return undef;
+}
+
+# --- before the failover ---------------------------------------------------
+my %tok = (
+    valid  => [ map { token(realm => $_, username => 'alice') } @warm ],
+    off    => token(realm => 'tenant-off', username => 'carol'),
+);
+for my $t (@{ $tok{valid} }, $tok{off}) {
+    is(status_of($_->[0], $t), 200, "$_->[1]: accepted before any state") for @fleet;
+}
+$tok{revoked} = token(realm => 'tenant-warm1', username => 'mallory');
+publish_revocation_for('mallory');
+$master->publish_tenant($prefix, 'off', 'disabled');
+ok(defined everywhere_within($tok{off}, 401, 5), 'disabled tenant refused everywhere (through the sentinels)');
+ok(defined everywhere_within($tok{revoked}, 401, 5), 'revoked user refused everywhere');
+is((status_of($na, $tok{revoked}))[1], 'token_revoked', 'refused as token_revoked');
+
+is(status_of($na, token(realm => 'tenant-shared')), 200, 'A fetches tenant-shared');
+is(status_of($nb, token(realm => 'tenant-shared', username => 'bob')), 200, 'B accepts it');
+is(fetch_count('tenant-shared'), 1, 'one HTTP fetch in total: B read the keys from Redis');
+cmp_ok($nb->status->{jwks}{redis_hits} // 0, '>=', 1, 'B status counts a Redis hit');
+ok($master->cmd('EXISTS', "${prefix}jwks:" . realm_iss('tenant-shared')), 'the keys are on the master');
+is($master->cmd('WAIT', 1, 2000), 1, 'the replica has everything written so far');
+
+# --- load during the failover ------------------------------------------------
+# A child sends valid, revoked and disabled-tenant tokens to both instances
+# until told to stop; it reports what it got wrong.
+my $report = "/tmp/realm-sentinel-load-$$";
+my $load = fork // die "fork: $!";
+if ($load == 0) {
+    my %n = (sent => 0, wrong => 0);
+    my @wrong;
+    my $stop = 0;
+    local $SIG{TERM} = sub { $stop = 1 };
+    my $i = 0;
+    until ($stop) {
+        for my $n ($na, $nb) {
+            my @cases = ((map { [$_, 200] } @{ $tok{valid} }), [$tok{revoked}, 401], [$tok{off}, 401]);
+            my $c = $cases[$i++ % @cases];
+            my $got = status_of($n, $c->[0]);
+            $n{sent}++;
+            if ($got != $c->[1]) { $n{wrong}++; push @wrong, "want $c->[1] got $got" if @wrong < 5 }
+        }
+    }
+    open my $fh, '>', $report or POSIX::_exit(1);
+    print $fh "$n{sent} $n{wrong} @wrong\n";
+    close $fh;
+    POSIX::_exit(0);
+}
+sleep 1;    # load is running
+
+my $t_kill = time;
+$master->crash;
+$current = $replica;
+
+# Until the shared tier is back: a new issuer per round; A must accept
+# (direct fetch if Redis is not there), then the keys must be on the new
+# master and B must serve them without a fetch of its own.
+my ($recovered, $rounds) = (undef, 0);
+for my $realm (@fresh) {
+    last if time - $t_kill > RECOVERY_LIMIT + 5;
+    $rounds++;
+    my $t = token(realm => $realm);
+    is(status_of($na, $t), 200, "A accepts $realm during the failover") or last;
+    if (($replica->role // '') eq 'master'
+        && eval { $replica->cmd('EXISTS', "${prefix}jwks:" . realm_iss($realm)) }
+        && status_of($nb, token(realm => $realm, username => 'bob')) == 200
+        && fetch_count($realm) == 1) {
+        $recovered = time - $t_kill;
+        last;
+    }
+    sleep 0.1;
+}
+ok(defined $recovered, "the shared tier is used again after the failover ($rounds rounds)");
+diag(sprintf "failover: shared tier used again %.2f s after SIGKILL of the master", $recovered // -1);
+cmp_ok($recovered // 99, '<', RECOVERY_LIMIT, "within " . RECOVERY_LIMIT . " s");
+# The sentinels learn the new master from each other (hello messages every
+# 2 s): the one the clients asked first may still name the dead master for
+# a while, which is why the client tries the next sentinel.
+for my $s (@sentinels) {
+    my $until = time + 10;
+    sleep 0.1 while ($s->master_of($name) // '') ne '127.0.0.1:' . $replica->port && time < $until;
+    is($s->master_of($name), '127.0.0.1:' . $replica->port, 'sentinel names the promoted replica');
+}
+
+sleep 1;    # a little more load on the new master
+kill 'TERM', $load;
+waitpid $load, 0;
+open my $fh, '<', $report or die "no load report: $!";
+my ($sent, $wrong, @why) = split ' ', scalar(<$fh>), 3;
+close $fh;
+unlink $report;
+cmp_ok($sent, '>', 50, "load generator sent $sent requests across the failover");
+is($wrong, 0, 'every valid token passed and every revoked/disabled one was refused throughout')
+    or diag("@why");
+
+# --- after the failover: news published on the new master ---------------------
+my $late = token(realm => 'tenant-late', username => 'dave');
+is(status_of($_->[0], $late), 200, "$_->[1]: tenant-late accepted") for @fleet;
+$replica->publish_tenant($prefix, 'late', 'disabled');
+my $took = everywhere_within($late, 401, 10);
+ok(defined $took, 'tenant disabled after the failover refused everywhere');
+is((status_of($na, $late))[1], 'tenant_disabled', 'as tenant_disabled');
+diag(sprintf "tenant state after failover applied in %.2f s", $took // -1);
+
+my $eve = token(realm => 'tenant-warm2', username => 'eve');
+is(status_of($nb, $eve), 200, 'eve passes before her revocation');
+publish_revocation_for('eve', 'tenant-warm2');
+$took = everywhere_within($eve, 401, 10);
+ok(defined $took, 'user revoked after the failover refused everywhere');
+diag(sprintf "revocation after failover applied in %.2f s", $took // -1);
+is((status_of($nb, $eve))[1], 'token_revoked', 'as token_revoked');
+is(status_of($na, $tok{revoked}), 401, 'the revocation from before the failover still holds');
+is(status_of($nb, $tok{off}), 401, 'the tenant disabled before the failover is still refused');
+is(status_of($nb, token(realm => 'tenant-warm2', username => 'frank')), 200, 'other users pass');
+
+for my $n (@fleet) {
+    unlike($n->[0]->error_log, qr/\[(alert|crit|emerg)\]/, "no alerts in $n->[1]'s error log");
+}
+$na->stop;
+$nb->stop;
+
+# --- nginx -t names the directive ---------------------------------------------
+my $key = RealmAuth::Redis::scratch_key_file();
+my $api = "location /api/ { auth_realm on; auth_realm_issuer http://127.0.0.1:9/realms/tenant-*; }";
+for my $case (
+    ['sentinel= without master=', "sentinel=127.0.0.1:26379", qr/sentinel= needs master=/],
+    ['master= without sentinel=', "127.0.0.1:6379 master=m", qr/master= needs sentinel=/],
+    ['host:port and sentinel=', "127.0.0.1:6379 sentinel=127.0.0.1:26379 master=m", qr/not both/],
+    ['sentinel without port', "sentinel=127.0.0.1 master=m", qr/invalid sentinel= list/],
+    ['sentinel port 0', "sentinel=127.0.0.1:26379,127.0.0.1:0 master=m", qr/invalid sentinel= list/],
+    ['empty sentinel list', "sentinel= master=m", qr/invalid sentinel= list/],
+    ['bad master name', "sentinel=127.0.0.1:26379 master=a/b", qr/invalid master name/],
+    ['sentinel_user without file', "sentinel=127.0.0.1:26379 master=m sentinel_user=u", qr/sentinel_password_file/],
+    ['sentinel login without sentinels', "127.0.0.1:6379 sentinel_user=u sentinel_password_file=/x", qr/need sentinel=/],
+    ['missing sentinel password file', "sentinel=127.0.0.1:26379 master=m sentinel_password_file=/nonexistent/pw", qr/auth_realm_redis/],
+) {
+    my ($ok, $out) = RealmAuth::Nginx->config_test(
+        http => "auth_realm_zone realm_auth:10m;\nauth_realm_redis $case->[1] hmac_key_file=$key;",
+        server => $api);
+    ok(!$ok && $out =~ /"auth_realm_redis"/ && $out =~ $case->[2], "nginx -t: $case->[0]")
+        or diag($out);
+}
+my ($ok, $out) = RealmAuth::Nginx->config_test(
+    http => "auth_realm_zone realm_auth:10m;\nauth_realm_redis sentinel=127.0.0.1:26379,[::1]:26380 "
+          . "master=realm-auth hmac_key_file=$key;",
+    server => $api);
+ok($ok, 'nginx -t: a good sentinel configuration passes') or diag($out);
+
+done_testing();
