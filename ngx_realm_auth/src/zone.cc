@@ -682,7 +682,12 @@ void Zone::share_tenant_record(const std::string& slug, const TenantRecordValue&
   uint32_t hash = slug_hash(slug);
   ngx_shmtx_lock(&pool->mutex);
   TenantNode* old = find_tenant(&sh->tenants, slug, hash);
-  if (old != nullptr && old->issued_ms > record.issued_ms) {  // ours is older: keep the newer
+  // Older than the stored one: keep the newer. The same record (every
+  // refresh of every worker reads it again): nothing to write.
+  bool same = old != nullptr && old->issued_ms == record.issued_ms &&
+              old->text_len == text.size() &&
+              std::memcmp(old->data + old->slug_len, text.data(), text.size()) == 0;
+  if (same || (old != nullptr && old->issued_ms > record.issued_ms)) {
     ngx_shmtx_unlock(&pool->mutex);
     return;
   }
