@@ -186,7 +186,7 @@ my $report = "/tmp/realm-sentinel-load-$$";
 my $load = fork // die "fork: $!";
 if ($load == 0) {
     my %n = (sent => 0, wrong => 0);
-    my @wrong;
+    my (@wrong, @sent);
     my $stop = 0;
     local $SIG{TERM} = sub { $stop = 1 };
     my $i = 0;
@@ -197,6 +197,7 @@ if ($load == 0) {
             my $c = $cases[$i++ % @cases];
             my ($got, $err, $pid) = status_of($n->[0], $c->[0]);
             $n{sent}++;
+            push @sent, sprintf('%.3f,%d', time, $c->[1]);
             if ($got != $c->[1]) {
                 $n{wrong}++;
                 my $first = $first_seen{ $n->[0]->port }{ $c->[0] }{$pid};
@@ -207,7 +208,7 @@ if ($load == 0) {
         }
     }
     open my $fh, '>', $report or POSIX::_exit(1);
-    print $fh "$n{sent} $n{wrong} @wrong\n";
+    print $fh "$n{sent} $n{wrong} @wrong\n@sent\n";
     close $fh;
     POSIX::_exit(0);
 }
@@ -252,9 +253,20 @@ kill 'TERM', $load;
 waitpid $load, 0;
 open my $fh, '<', $report or die "no load report: $!";
 my ($sent, $wrong, @why) = split ' ', scalar(<$fh>), 3;
+my @times = map { [split /,/] } split ' ', scalar(<$fh>) // '';
 close $fh;
 unlink $report;
-cmp_ok($sent, '>', 50, "load generator sent $sent requests across the failover");
+# How many requests there were matters less than when: during the outage
+# (kill → shared tier back), valid and to-be-refused ones, and after it.
+my $back = $t_kill + ($recovered // 0);
+my %during;
+for my $want (200, 401) {
+    $during{$want} = grep { $_->[0] >= $t_kill && $_->[0] < $back && $_->[1] == $want } @times;
+}
+my $after = grep { $_->[0] >= $back } @times;
+diag("load: $sent requests, during the failover $during{200} valid and $during{401} revoked/disabled, $after after");
+ok($during{200} > 0 && $during{401} > 0 && $after > 0,
+    'the load generator sent valid and revoked/disabled tokens during the failover, and more after it');
 is($wrong, 0, 'every valid token passed and every revoked/disabled one was refused throughout')
     or diag(join "\n", map { s/:(\d+\.\d+):/sprintf(' t%+.2fs ', $1 - $t_kill)/ger } split ' ', $why[0] // '');
 
