@@ -23,6 +23,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packaged services must not keep running on their default ports: the
 # project starts its own instances under .state/.
-for svc in nginx redis-server postgresql; do
+for svc in nginx redis-server redis-sentinel postgresql; do
   "${sudo_cmd[@]}" service "$svc" stop >/dev/null 2>&1 || true
 done

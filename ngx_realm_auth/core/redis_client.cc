@@ -24,16 +24,115 @@ timeval to_timeval(int ms) {
 
 }  // namespace
 
+namespace {
+
+bool parse_port(std::string_view text, int& port) {
+  if (text.empty() || text.size() > 5) return false;
+  int n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > 65535) return false;
+  port = n;
+  return true;
+}
+
+// A host as a sentinel or an operator may name it: an IP literal or a DNS
+// name; nothing that could smuggle a second field or a control byte.
+bool valid_host(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_string(const redisReply* r) {
+  return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
+}
+
+}  // namespace
+
+bool parse_redis_addresses(std::string_view text, std::vector<RedisAddress>& out,
+                           std::string& error) {
+  out.clear();
+  while (true) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    RedisAddress a;
+    size_t colon = item.rfind(':');
+    std::string_view host = colon == std::string_view::npos ? item : item.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);  // [IPv6]:port
+    } else if (host.find(':') != std::string_view::npos) {
+      host = {};  // a bare IPv6 address is ambiguous: it needs brackets
+    }
+    if (colon == std::string_view::npos || !valid_host(host) ||
+        !parse_port(item.substr(colon + 1), a.port)) {
+      error = "\"" + std::string(item) + "\" is not host:port";
+      return false;
+    }
+    a.host.assign(host);
+    out.push_back(std::move(a));
+    if (out.size() > kMaxSentinels) {
+      error = "more than " + std::to_string(kMaxSentinels) + " addresses";
+      return false;
+    }
+    if (comma == std::string_view::npos) return true;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+bool valid_master_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string describe(const RedisEndpoint& e) {
+  if (e.sentinels.empty()) return e.host + ":" + std::to_string(e.port);
+  std::string s = "sentinel=";
+  for (size_t i = 0; i < e.sentinels.size(); i++) {
+    if (i != 0) s += ",";
+    s += e.sentinels[i].host + ":" + std::to_string(e.sentinels[i].port);
+  }
+  return s + " master=" + e.master_name;
+}
+
 RedisClient::RedisClient(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
+
+std::string RedisClient::connected_to() const {
+  return ctx_ ? server_.host + ":" + std::to_string(server_.port) : std::string();
+}
 
 // Runs one command on a connected context. Any failure (I/O, timeout, error
 // reply) drops the connection and returns nullptr; the next call reconnects,
-// so a Redis restart heals by itself and a half-read reply is never reused.
+// so a Redis restart (or, with sentinels, a failover) heals by itself and a
+// half-read reply is never reused. READONLY means the connection outlived a
+// failover (the old master now replicates): with sentinels the command is
+// sent once more to the master they name now, as it was not applied.
 RedisClient::ReplyPtr RedisClient::command(const char* what, const char* format, ...) {
   va_list ap;
+  va_list again;
   va_start(ap, format);
+  va_copy(again, ap);
   ReplyPtr reply(static_cast<redisReply*>(redisvCommand(ctx_.get(), format, ap)));
   va_end(ap);
+  if (reply && reply->type == REDIS_REPLY_ERROR && !endpoint_.sentinels.empty() &&
+      std::string_view(reply->str, reply->len).rfind("READONLY", 0) == 0) {
+    ctx_.reset();
+    reply.reset();
+    if (connect()) reply.reset(static_cast<redisReply*>(redisvCommand(ctx_.get(), format, again)));
+  }
+  va_end(again);
+  if (!ctx_) return nullptr;  // the reconnection failed: error_ says why
   if (!reply || reply->type == REDIS_REPLY_ERROR) {
     // Redis error replies name the problem ("NOPERM ...", "WRONGPASS ..."),
     // never a password or a stored value.
@@ -47,20 +146,121 @@ RedisClient::ReplyPtr RedisClient::command(const char* what, const char* format,
 
 bool RedisClient::connect() {
   if (ctx_) return true;
+  if (endpoint_.sentinels.empty()) return open(RedisAddress{endpoint_.host, endpoint_.port});
+  // Each sentinel in turn, starting with the one that answered last (the
+  // order of Redis's client guidelines), until one names a server that
+  // answers as master: during a failover the sentinels may still disagree.
+  const size_t n = endpoint_.sentinels.size();
+  std::vector<std::string> tried;
+  std::string errors;
+  for (size_t i = 0; i < n; i++) {
+    const size_t k = (first_sentinel_ + i) % n;
+    RedisAddress master;
+    if (ask_sentinel(endpoint_.sentinels[k], master)) {
+      const std::string id = master.host + ":" + std::to_string(master.port);
+      bool seen = false;
+      for (const std::string& t : tried) seen = seen || t == id;
+      if (seen) continue;  // another sentinel named the server that just failed
+      tried.push_back(id);
+      if (open(master) && check_master_role()) {
+        first_sentinel_ = k;
+        return true;
+      }
+    }
+    errors += (errors.empty() ? "" : "; ") + error_;
+  }
+  error_ = "master \"" + endpoint_.master_name + "\": " + errors;
+  return false;
+}
+
+// Connects to `server` and logs in; ctx_ is set only on success.
+bool RedisClient::open(RedisAddress server) {
   timeval tv = to_timeval(endpoint_.timeout_ms);
-  ctx_.reset(redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, tv));
+  ctx_.reset(redisConnectWithTimeout(server.host.c_str(), server.port, tv));
   if (!ctx_ || ctx_->err != 0 || redisSetTimeout(ctx_.get(), tv) != REDIS_OK) {
-    error_ = "connect to " + endpoint_.host + ":" + std::to_string(endpoint_.port) + ": " +
+    error_ = "connect to " + server.host + ":" + std::to_string(server.port) + ": " +
              (ctx_ ? ctx_->errstr : "out of memory");
     ctx_.reset();
     return false;
   }
+  server_ = std::move(server);
   if (endpoint_.password.empty()) return true;
   const std::string& pw = endpoint_.password;
   ReplyPtr reply = endpoint_.user.empty() ? command("AUTH", "AUTH %b", pw.data(), pw.size())
                                           : command("AUTH", "AUTH %b %b", endpoint_.user.data(),
                                                     endpoint_.user.size(), pw.data(), pw.size());
   return reply != nullptr;
+}
+
+// The sentinels may be behind (a failover in progress) or lying: only a
+// server that calls itself master is used, so writes never land on a
+// replica (which would refuse them) and reads never come from a sentinel.
+bool RedisClient::check_master_role() {
+  const std::string where = connected_to();
+  ReplyPtr reply = command("ROLE", "ROLE");
+  if (!reply) return false;
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 || !is_string(reply->element[0])) {
+    error_ = "ROLE: unexpected reply from " + where;
+    ctx_.reset();
+    return false;
+  }
+  std::string_view role(reply->element[0]->str, reply->element[0]->len);
+  if (role != "master") {
+    // Not echoed: the role is the server's text.
+    error_ = "ROLE: " + where + " is " + (role == "slave" ? "a replica" : "not a Redis master");
+    ctx_.reset();
+    return false;
+  }
+  return true;
+}
+
+bool RedisClient::ask_sentinel(const RedisAddress& sentinel, RedisAddress& master) {
+  const std::string where = "sentinel " + sentinel.host + ":" + std::to_string(sentinel.port);
+  timeval tv = to_timeval(endpoint_.timeout_ms);
+  std::unique_ptr<redisContext, RedisContextDeleter> s(
+      redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, tv));
+  if (!s || s->err != 0 || redisSetTimeout(s.get(), tv) != REDIS_OK) {
+    error_ = where + ": " + (s ? s->errstr : "out of memory");
+    return false;
+  }
+  auto run = [&](const char* what, ReplyPtr reply) -> ReplyPtr {
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+      error_ = where + ": " + what + ": " +
+               (reply ? std::string(reply->str, reply->len) : std::string(s->errstr));
+      return nullptr;
+    }
+    return reply;
+  };
+  const std::string& pw = endpoint_.sentinel_password;
+  const std::string& user = endpoint_.sentinel_user;
+  if (!pw.empty()) {
+    void* r = user.empty() ? redisCommand(s.get(), "AUTH %b", pw.data(), pw.size())
+                           : redisCommand(s.get(), "AUTH %b %b", user.data(), user.size(),
+                                          pw.data(), pw.size());
+    if (!run("AUTH", ReplyPtr(static_cast<redisReply*>(r)))) return false;
+  }
+  const std::string& name = endpoint_.master_name;
+  ReplyPtr reply = run(
+      "SENTINEL", ReplyPtr(static_cast<redisReply*>(redisCommand(
+                      s.get(), "SENTINEL get-master-addr-by-name %b", name.data(), name.size()))));
+  if (!reply) return false;
+  if (reply->type == REDIS_REPLY_NIL) {
+    error_ = where + ": does not know master \"" + name + "\"";
+    return false;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 || !is_string(reply->element[0]) ||
+      !is_string(reply->element[1])) {
+    error_ = where + ": unexpected reply";
+    return false;
+  }
+  std::string_view host(reply->element[0]->str, reply->element[0]->len);
+  std::string_view port(reply->element[1]->str, reply->element[1]->len);
+  if (!valid_host(host) || !parse_port(port, master.port)) {
+    error_ = where + ": not an address";  // never echoed: it is the sentinel's text
+    return false;
+  }
+  master.host.assign(host);
+  return true;
 }
 
 RedisRead RedisClient::get(const std::string& key, size_t max_len, std::string& value) {

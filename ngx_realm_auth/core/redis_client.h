@@ -7,6 +7,15 @@
 // its own ACL user (AUTH user password) when a password is configured, reads
 // values through GETRANGE so no reply is larger than the caller's cap, and
 // get_sealed/set_sealed carry the fleet's authenticator (redis_seal.h).
+//
+// High availability (Redis Sentinel): with `sentinels` and `master_name` set,
+// every new connection asks the sentinels, in turn, for the master's address
+// (SENTINEL get-master-addr-by-name), connects there and checks with ROLE
+// that it really is the master. Any error drops the connection, so the next
+// call asks again and follows a failover; a write refused with READONLY (a
+// demoted master still connected) is retried once on the rediscovered
+// master. Sentinels are as untrusted as Redis (docs/REDIS_TRUST.md): what
+// they say only picks the server; values stay sealed.
 #pragma once
 
 #include <hiredis/hiredis.h>
@@ -14,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -21,15 +31,39 @@
 
 namespace realm_auth {
 
+struct RedisAddress {
+  std::string host;
+  int port = 0;
+};
+
 struct RedisEndpoint {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // unused with sentinels
   int port = 6379;
+  // Sentinel mode when not empty: the master named `master_name` is
+  // discovered through these (tried in order, the last that answered first).
+  std::vector<RedisAddress> sentinels;
+  std::string master_name;
+  std::string sentinel_user;           // ACL user on the sentinels; empty = default
+  std::string sentinel_password;       // empty = no AUTH to the sentinels (never logged)
   std::string prefix = "realm_auth:";  // prepended to every key
   int timeout_ms = 200;
   std::string user;      // ACL user; empty = the default user
   std::string password;  // empty = no AUTH (never logged)
   SealKeys seal_keys;    // the fleet's HMAC keys; the first seals
 };
+
+// "host:port,host:port" (at least one; IPv4, IPv6 in brackets or a name;
+// ports 1-65535; at most kMaxSentinels). False with `error` naming the bad
+// element. Used by the module's sentinel= and the sidecar's REDIS_SENTINELS.
+constexpr size_t kMaxSentinels = 16;
+bool parse_redis_addresses(std::string_view text, std::vector<RedisAddress>& out,
+                           std::string& error);
+// A Sentinel master name as Redis accepts it in a config: 1-64 of
+// [A-Za-z0-9._-].
+bool valid_master_name(std::string_view name);
+// "host:port" or "sentinel=h:p,h:p master=<name>", for logs and fingerprints
+// (no password).
+std::string describe(const RedisEndpoint& e);
 
 struct RedisContextDeleter {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -91,9 +125,15 @@ class RedisClient {
   // for logs. Never contains a password or a value.
   const std::string& error() const { return error_; }
   const RedisEndpoint& endpoint() const { return endpoint_; }
+  // The server of the current connection ("" when none), e.g. the master
+  // the sentinels named.
+  std::string connected_to() const;
 
  private:
   bool connect();
+  bool open(RedisAddress server);
+  bool ask_sentinel(const RedisAddress& sentinel, RedisAddress& master);
+  bool check_master_role();
   struct ReplyDeleter {
     void operator()(redisReply* r) const { freeReplyObject(r); }
   };
@@ -102,6 +142,8 @@ class RedisClient {
 
   RedisEndpoint endpoint_;
   std::unique_ptr<redisContext, RedisContextDeleter> ctx_;
+  RedisAddress server_;        // where ctx_ is connected
+  size_t first_sentinel_ = 0;  // the sentinel that answered last
   std::string error_;
 };
 

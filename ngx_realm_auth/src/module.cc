@@ -483,28 +483,37 @@ bool add_seal_key(ngx_conf_t* cf, ngx_command_t* cmd, std::string_view path, Sea
 
 // auth_realm_redis host:port hmac_key_file=<path> [hmac_previous_key_file=<path>]
 //                  [user=<name> password_file=<path>] [prefix=<text>] [timeout=<time>]
+// auth_realm_redis sentinel=<host:port>,... master=<name>
+//                  [sentinel_user=<name> sentinel_password_file=<path>] hmac_key_file=...
 // The HMAC key is required: nothing is believed from Redis without it
-// (docs/REDIS_TRUST.md).
+// (docs/REDIS_TRUST.md). With sentinels the master is discovered by core's
+// RedisClient on every new connection (in the thread pool).
 char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   auto* mcf = static_cast<MainConf*>(conf);
   if (mcf->source->use_redis) return const_cast<char*>("is duplicate");
   ngx_str_t* value = static_cast<ngx_str_t*>(cf->args->elts);
-
-  ngx_url_t u;
-  ngx_memzero(&u, sizeof(u));
-  u.url = value[1];
-  u.no_resolve = 1;
-  if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.no_port || u.host.len == 0 || u.uri.len) {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" needs host:port, not \"%V\"", &cmd->name,
-                       &value[1]);
-    return static_cast<char*>(NGX_CONF_ERROR);
-  }
   RedisEndpoint& ep = mcf->source->redis;
-  ep.host.assign(to_view(u.host));
-  ep.port = u.port;
 
-  std::string_view key_file, previous_key_file, password_file;
-  for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
+  ngx_uint_t first_option = 1;
+  if (to_view(value[1]).rfind("sentinel=", 0) != 0) {
+    ngx_url_t u;
+    ngx_memzero(&u, sizeof(u));
+    u.url = value[1];
+    u.no_resolve = 1;
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.no_port || u.host.len == 0 || u.uri.len) {
+      ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                         "\"%V\" needs host:port or sentinel=<host:port,...>, not \"%V\"",
+                         &cmd->name, &value[1]);
+      return static_cast<char*>(NGX_CONF_ERROR);
+    }
+    ep.host.assign(to_view(u.host));
+    ep.port = u.port;
+    first_option = 2;
+  }
+
+  std::string_view key_file, previous_key_file, password_file, sentinel_password_file;
+  bool has_sentinels = false, has_master = false;
+  for (ngx_uint_t i = first_option; i < cf->args->nelts; i++) {
     std::string_view arg = to_view(value[i]);
     // name=<non-empty value>
     auto option = [&arg](std::string_view name, std::string_view& out) {
@@ -515,6 +524,32 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
     std::string_view v;
     if (arg.rfind("prefix=", 0) == 0) {
       ep.prefix.assign(arg.substr(7));
+    } else if (arg.rfind("sentinel=", 0) == 0) {
+      std::string error;
+      if (has_sentinels || first_option == 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": one sentinel= list instead of host:port, not both", &cmd->name);
+        return static_cast<char*>(NGX_CONF_ERROR);
+      }
+      if (!parse_redis_addresses(arg.substr(9), ep.sentinels, error)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": invalid sentinel= list: %s", &cmd->name,
+                           error.c_str());
+        return static_cast<char*>(NGX_CONF_ERROR);
+      }
+      has_sentinels = true;
+    } else if (arg.rfind("master=", 0) == 0) {
+      if (!valid_master_name(arg.substr(7))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": invalid master name \"%V\" (1-64 of A-Z a-z 0-9 . _ -)",
+                           &cmd->name, &value[i]);
+        return static_cast<char*>(NGX_CONF_ERROR);
+      }
+      ep.master_name.assign(arg.substr(7));
+      has_master = true;
+    } else if (option("sentinel_user=", v)) {
+      ep.sentinel_user.assign(v);
+    } else if (option("sentinel_password_file=", v)) {
+      sentinel_password_file = v;
     } else if (option("user=", v)) {
       ep.user.assign(v);
     } else if (option("password_file=", v)) {
@@ -547,6 +582,27 @@ char* set_redis(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   }
   if (!ep.user.empty() && password_file.empty()) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": user= needs password_file=", &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (has_sentinels != has_master) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       has_sentinels ? "\"%V\": sentinel= needs master=<name>"
+                                     : "\"%V\": master= needs sentinel=<host:port,...>",
+                       &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!has_sentinels && (!ep.sentinel_user.empty() || !sentinel_password_file.empty())) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": sentinel_user=/sentinel_password_file= need sentinel=", &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!ep.sentinel_user.empty() && sentinel_password_file.empty()) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\": sentinel_user= needs sentinel_password_file=", &cmd->name);
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  if (!sentinel_password_file.empty() &&
+      !read_secret_file(cf, cmd, sentinel_password_file, ep.sentinel_password)) {
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   if (!add_seal_key(cf, cmd, key_file, ep.seal_keys) ||

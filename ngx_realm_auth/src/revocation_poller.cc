@@ -28,7 +28,7 @@ struct RevocationPoller::Job {
 namespace {
 
 uint32_t fingerprint(const RedisEndpoint& r) {
-  std::string id = r.host + ":" + std::to_string(r.port) + "/" + r.prefix;
+  std::string id = describe(r) + "/" + r.prefix;
   return ngx_crc32_short(reinterpret_cast<u_char*>(&id[0]), id.size());
 }
 

@@ -65,7 +65,10 @@ Status TenantStates::admit(const Identity& identity, RequestCtx* ctx, bool& wait
       e.reading = post({identity.tenant_id}, false);
       // No task could be posted (out of memory, pool queue full): as if
       // Redis had not answered.
-      if (!e.reading) e.known = true;
+      if (!e.reading) {
+        adopt_shared(identity.tenant_id, e);
+        e.known = true;
+      }
     }
     if (e.reading) {
       if (!ctx->queued) {
@@ -144,6 +147,17 @@ void TenantStates::purge(const std::string& issuer) {
                 issuer.size(), issuer.data());
 }
 
+void TenantStates::apply(Entry& e, const TenantRecordValue& record) {
+  if (record.issued_ms < e.info.issued_ms) return;  // older than what we applied: a replay
+  if (e.known && incarnation_ended(e.info, record)) purge(e.issuer);
+  e.info = record;
+}
+
+void TenantStates::adopt_shared(const std::string& slug, Entry& e) {
+  TenantRecordValue shared;
+  if (zone_->shared_tenant_record(slug, shared)) apply(e, shared);
+}
+
 void TenantStates::refresh_done(ngx_event_t* ev) {
   std::unique_ptr<RefreshJob> job(static_cast<RefreshJob*>(ev->data));
   TenantStates* self = job->owner;
@@ -158,14 +172,20 @@ void TenantStates::refresh_done(ngx_event_t* ev) {
                               "\": " + read->why);
     }
     // Only an authentic record sealed no earlier than the one applied last
-    // changes anything (an older one is a replay). Absent, forged, or Redis
-    // down: the last authentic record stays; a failed first read leaves
-    // "absent" (served) so Redis down does not block requests, and the
-    // periodic refresh tries again.
-    if (read && read->result == RedisRead::kFound && read->record.issued_ms >= e.info.issued_ms) {
-      if (e.known && incarnation_ended(e.info, read->record)) self->purge(e.issuer);
-      e.info = read->record;
+    // changes anything (an older one is a replay). What this worker read is
+    // shared with the others of this nginx (the zone), and what they read
+    // is taken from there: a worker whose read failed (Redis down, a
+    // failover) or that never read this tenant still honours a disable
+    // another worker read. Absent, forged, or Redis down, and nothing in
+    // the zone: the last authentic record stays; a failed first read of a
+    // tenant no worker of this nginx ever read leaves "absent" (served) so
+    // Redis down does not block requests, and the periodic refresh tries
+    // again.
+    if (read && read->result == RedisRead::kFound) {
+      self->zone_->share_tenant_record(job->slugs[i], read->record);
+      self->apply(e, read->record);
     }
+    self->adopt_shared(job->slugs[i], e);
     e.known = true;
     if (!job->periodic) e.reading = false;
     while (!ngx_queue_empty(&e.waiters)) {

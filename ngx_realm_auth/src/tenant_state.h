@@ -13,10 +13,15 @@
 //
 // Only authentic records change what a worker believes, and only forward in
 // time: a record sealed before the one the worker applied last (a replay)
-// is ignored. A forged, oversized or missing record, or Redis being
-// unreachable, changes nothing: the worker keeps its last authentic record
-// (a tenant never read is served: Redis is an optional tier and its outage
-// must not take the gateway down). So whoever writes Redis without the
+// is ignored. Every authentic record a worker reads is also put in the zone
+// (Zone::share_tenant_record) and every read, failed or not, also takes the
+// zone's record when it is newer: what one worker of an nginx read, all its
+// workers honour, also while Redis is unreachable (an outage, a Sentinel
+// failover) and also for a tenant a worker sees for the first time then. A
+// forged, oversized or missing record, or Redis being unreachable, changes
+// nothing else: the worker keeps its last authentic record (a tenant that
+// no worker of this nginx ever read is served: Redis is an optional tier
+// and its outage must not take the gateway down). So whoever writes Redis without the
 // fleet key can neither disable a tenant nor re-enable a disabled one nor
 // end an incarnation; it can only withhold news (docs/REDIS_TRUST.md).
 //
@@ -59,7 +64,7 @@ class TenantStates {
  private:
   struct Entry {
     TenantRecordValue info;  // the last authentic record (issued_ms orders them)
-    bool known = false;      // a read succeeded (or failed: Redis down counts as known-active)
+    bool known = false;      // a read finished (failed: the zone's record, else absent, counts)
     bool reading = false;    // a first read is in flight
     std::string issuer;      // the issuer its tokens carry (one pattern ⇒ one issuer per slug)
     ngx_queue_t waiters;     // RequestCtx::waiting links
@@ -71,6 +76,10 @@ class TenantStates {
   static void refresh_done(ngx_event_t* ev);            // event loop
   // Drops the issuer's keys and verified tokens (worker and zone).
   void purge(const std::string& issuer);
+  // Applies an authentic record unless it is older than the one applied.
+  void apply(Entry& e, const TenantRecordValue& record);
+  // Applies the zone's record of the slug (another worker's read), if newer.
+  void adopt_shared(const std::string& slug, Entry& e);
 
   RedisEndpoint redis_;
   ngx_msec_t interval_;

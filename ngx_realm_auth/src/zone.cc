@@ -59,6 +59,16 @@ struct TokenNode {
   u_char data[1];
 };
 
+// A tenant record as tenant_state.h applies it: the slug, then the
+// record's text form (core tenant_record.h), and the seal's time apart.
+struct TenantNode {
+  ngx_rbtree_node_t node;  // key: crc32 of the slug
+  int64_t issued_ms;
+  size_t slug_len;
+  size_t text_len;
+  u_char data[1];  // slug, then text
+};
+
 IssuerNode* issuer_of(ngx_rbtree_node_t* n) { return reinterpret_cast<IssuerNode*>(n); }
 TokenNode* token_of(ngx_rbtree_node_t* n) { return reinterpret_cast<TokenNode*>(n); }
 
@@ -110,6 +120,34 @@ void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_n
     } else {
       p = std::memcmp(token_of(temp)->hash, token_of(node)->hash, 32) > 0 ? &temp->left
                                                                           : &temp->right;
+    }
+    if (*p == sentinel) {
+      *p = node;
+      break;
+    }
+    temp = *p;
+  }
+  node->parent = temp;
+  node->left = sentinel;
+  node->right = sentinel;
+  ngx_rbt_red(node);
+}
+
+int compare_tenant(const TenantNode* a, const u_char* slug, size_t len) {
+  if (a->slug_len != len) return a->slug_len < len ? -1 : 1;
+  return std::memcmp(a->data, slug, len);
+}
+
+void insert_tenant(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+  for (;;) {
+    ngx_rbtree_node_t** p;
+    if (node->key != temp->key) {
+      p = node->key < temp->key ? &temp->left : &temp->right;
+    } else {
+      auto* n = reinterpret_cast<TenantNode*>(node);
+      p = compare_tenant(reinterpret_cast<TenantNode*>(temp), n->data, n->slug_len) > 0
+              ? &temp->left
+              : &temp->right;
     }
     if (*p == sentinel) {
       *p = node;
@@ -206,7 +244,11 @@ struct Zone::Shared {
   ngx_uint_t keyless_fetching;  // claims of issuers without a document (kMaxKeylessFetches)
   ngx_uint_t keyless_cap;       // at most this many issuers without a document
   ngx_uint_t token_count;       // under the mutex
-  ngx_atomic_t jwks_epoch;      // bumped by store_document and forget_issuer
+  ngx_rbtree_t tenants;         // TenantNode by slug
+  ngx_rbtree_node_t tenants_sentinel;
+  ngx_uint_t tenant_count;  // under the mutex
+  ngx_uint_t tenant_cap;    // an eighth of the zone in 256-byte chunks
+  ngx_atomic_t jwks_epoch;  // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
   void* revocations;  // RevocationTable memory, null without one
@@ -251,12 +293,14 @@ ngx_int_t Zone::init(ngx_shm_zone_t* shm_zone, void* old_data) {
   if (sh == nullptr) return NGX_ERROR;
   ngx_rbtree_init(&sh->issuers, &sh->issuers_sentinel, insert_issuer);
   ngx_rbtree_init(&sh->tokens, &sh->tokens_sentinel, insert_token);
+  ngx_rbtree_init(&sh->tenants, &sh->tenants_sentinel, insert_tenant);
   ngx_queue_init(&sh->token_lru);
   ngx_queue_init(&sh->keyless);
   // Issuers without keys are what a client can invent (any slug under an
   // allowed pattern): they may hold at most an eighth of the zone, counted
   // in 256-byte slab chunks (an issuer node with its URL fits one).
   sh->keyless_cap = ngx_max(shm_zone->shm.size / 8 / 256, 16);
+  sh->tenant_cap = sh->keyless_cap;
   pool->data = sh;
   shm_zone->data = sh;
 
@@ -610,6 +654,90 @@ void Zone::store_token(const TokenHash& key, const Identity& identity, time_t va
     }
   }
   ngx_shmtx_unlock(&pool->mutex);
+}
+
+// --- tenant records ----------------------------------------------------------
+
+namespace {
+
+uint32_t slug_hash(const std::string& slug) {
+  return ngx_crc32_short(reinterpret_cast<u_char*>(const_cast<char*>(slug.data())), slug.size());
+}
+
+TenantNode* find_tenant(ngx_rbtree_t* tree, const std::string& slug, uint32_t hash) {
+  ngx_rbtree_node_t* n = tree->root;
+  ngx_rbtree_node_t* sentinel = tree->sentinel;
+  auto* name = reinterpret_cast<const u_char*>(slug.data());
+  while (n != sentinel) {
+    if (hash != n->key) {
+      n = hash < n->key ? n->left : n->right;
+      continue;
+    }
+    int rc = compare_tenant(reinterpret_cast<TenantNode*>(n), name, slug.size());
+    if (rc == 0) return reinterpret_cast<TenantNode*>(n);
+    n = rc > 0 ? n->left : n->right;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void Zone::share_tenant_record(const std::string& slug, const TenantRecordValue& record) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  if (record.state == TenantRecord::kAbsent) return;
+  std::string text = encode_tenant_record(record);
+  uint32_t hash = slug_hash(slug);
+  ngx_shmtx_lock(&pool->mutex);
+  TenantNode* old = find_tenant(&sh->tenants, slug, hash);
+  // Older than the stored one: keep the newer. The same record (every
+  // refresh of every worker reads it again): nothing to write.
+  bool same = old != nullptr && old->issued_ms == record.issued_ms &&
+              old->text_len == text.size() &&
+              std::memcmp(old->data + old->slug_len, text.data(), text.size()) == 0;
+  if (same || (old != nullptr && old->issued_ms > record.issued_ms)) {
+    ngx_shmtx_unlock(&pool->mutex);
+    return;
+  }
+  if (old == nullptr && sh->tenant_count >= sh->tenant_cap) {
+    ngx_shmtx_unlock(&pool->mutex);
+    return;
+  }
+  auto* t = static_cast<TenantNode*>(
+      alloc_locked(offsetof(TenantNode, data) + slug.size() + text.size(), false));
+  if (t != nullptr) {
+    t->node.key = hash;
+    t->issued_ms = record.issued_ms;
+    t->slug_len = slug.size();
+    t->text_len = text.size();
+    std::memcpy(t->data, slug.data(), slug.size());
+    std::memcpy(t->data + slug.size(), text.data(), text.size());
+    if (old != nullptr) {
+      ngx_rbtree_delete(&sh->tenants, &old->node);
+      ngx_slab_free_locked(pool, old);
+      sh->tenant_count--;
+    }
+    ngx_rbtree_insert(&sh->tenants, &t->node);
+    sh->tenant_count++;
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+}
+
+bool Zone::shared_tenant_record(const std::string& slug, TenantRecordValue& out) {
+  Shared* sh = shared();
+  ngx_slab_pool_t* pool = slab();
+  std::string text;
+  int64_t issued_ms = 0;
+  ngx_shmtx_lock(&pool->mutex);
+  TenantNode* t = find_tenant(&sh->tenants, slug, slug_hash(slug));
+  if (t != nullptr) {
+    issued_ms = t->issued_ms;
+    copy_out_locked(&pool->mutex, text, t->data + t->slug_len, t->text_len);
+  }
+  ngx_shmtx_unlock(&pool->mutex);
+  if (t == nullptr || !decode_tenant_record(text, out)) return false;
+  out.issued_ms = issued_ms;
+  return true;
 }
 
 // --- counters and status ---------------------------------------------------

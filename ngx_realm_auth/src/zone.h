@@ -1,7 +1,8 @@
 // The shared-memory zone (auth_realm_zone): what every worker of one nginx
-// sees. Three things live in its slab pool, under its one mutex:
+// sees. These live in its slab pool, under its one mutex:
 //   - per-issuer JWKS entries (raw document, fetch time, in-flight claim),
 //   - the verified-token cache (SHA-256 key → serialized identity, LRU),
+//   - the newest authentic tenant record any worker read (tenant_state.h),
 //   - counters for auth_realm_status (atomics, no lock).
 // Critical sections only copy bytes; parsing and crypto happen outside.
 #pragma once
@@ -14,6 +15,7 @@
 #include "ngx.h"
 #include "revocation_table.h"
 #include "status.h"
+#include "tenant_record.h"
 #include "token_hash.h"
 
 namespace realm_auth {
@@ -109,6 +111,18 @@ class Zone {
   // Verified-token cache. `now` in seconds since the epoch.
   bool find_token(const TokenHash& key, time_t now, Identity& out);
   void store_token(const TokenHash& key, const Identity& identity, time_t valid_until);
+
+  // Tenant records (tenant_state.h): the newest authentic record a worker
+  // of this nginx read from Redis, per slug, so that every worker honours
+  // it, also one that could not read Redis itself (an outage, a failover)
+  // or never read this tenant before. Only records that passed their seal
+  // check are given here; a record sealed before the stored one is ignored
+  // (forward only, as in each worker). Entries are made only for tenants
+  // whose tokens verified, at most an eighth of the zone; beyond that a
+  // record is not shared (the worker still applies it itself).
+  void share_tenant_record(const std::string& slug, const TenantRecordValue& record);
+  // The stored record of `slug`; false when none.
+  bool shared_tenant_record(const std::string& slug, TenantRecordValue& out);
 
   // Bumps whenever any issuer's document changes; read without the lock so
   // workers notice a rotation on their next request, not at their TTL.

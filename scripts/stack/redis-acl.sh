@@ -8,7 +8,8 @@
 #   nginx    jwks:* lock:* read-write, tenant:* revocations read-only
 #   sidecar  jwks:* lock:* tenant:* revocations revocations:epoch read-write
 #   admin    everything (health checks, scripts, e2e tests)
-# Both clients get only the commands core's RedisClient sends.
+# Both clients get only the commands core's RedisClient sends (ROLE: with
+# Sentinel it checks that the server it was sent to is the master).
 set -euo pipefail
 secrets=${1:?usage: redis-acl.sh SECRETS_DIR [PREFIX]}
 prefix=${2:-realm_auth:}
@@ -18,7 +19,7 @@ pw() {
   [[ -n $v ]] || { echo "redis-acl.sh: $secrets/redis-$1.password is empty" >&2; exit 1; }
   printf '%s' "$v"
 }
-cmds="-@all +getrange +get +set +del +eval +ping +xrange +xrevrange"
+cmds="-@all +getrange +get +set +del +eval +ping +xrange +xrevrange +role"
 echo "user default off"
 echo "user admin on >$(pw admin) ~* &* +@all"
 echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* %R~${prefix}revocations $cmds"

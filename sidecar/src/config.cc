@@ -249,10 +249,31 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                           : repo_root.empty()        ? ""
                                                      : repo_root + "/.state/secrets/redis-hmac.key";
   c.redis_hmac_previous_key_file = get("REDIS_HMAC_PREVIOUS_KEY_FILE");
-  if (!c.redis_host.empty() && c.redis_hmac_key_file.empty()) {
+  if (has("REDIS_SENTINELS") &&
+      !realm_auth::parse_redis_addresses(get("REDIS_SENTINELS"), c.redis_sentinels, error)) {
+    error = "REDIS_SENTINELS: " + error;
+    return false;
+  }
+  c.redis_master = get("REDIS_MASTER");
+  if (c.redis_sentinels.empty() != c.redis_master.empty()) {
+    error = c.redis_master.empty() ? "REDIS_SENTINELS needs REDIS_MASTER (the master's name)"
+                                   : "REDIS_MASTER needs REDIS_SENTINELS (host:port,...)";
+    return false;
+  }
+  if (!c.redis_master.empty() && !realm_auth::valid_master_name(c.redis_master)) {
+    error = "REDIS_MASTER: not a master name (1-64 of A-Z a-z 0-9 . _ -)";
+    return false;
+  }
+  c.redis_sentinel_user = get("REDIS_SENTINEL_USER");
+  c.redis_sentinel_password_file = get("REDIS_SENTINEL_PASSWORD_FILE");
+  if (!c.redis_sentinel_user.empty() && c.redis_sentinel_password_file.empty()) {
+    error = "REDIS_SENTINEL_USER needs REDIS_SENTINEL_PASSWORD_FILE";
+    return false;
+  }
+  if (c.redis_on() && c.redis_hmac_key_file.empty()) {
     error =
-        "REDIS_HMAC_KEY_FILE is required with Redis on (REDIS_HOST): values in Redis are "
-        "believed only with the fleet's key";
+        "REDIS_HMAC_KEY_FILE is required with Redis on (REDIS_HOST or REDIS_SENTINELS): values "
+        "in Redis are believed only with the fleet's key";
     return false;
   }
 
@@ -326,20 +347,38 @@ bool load_config(const std::string& config_file, Config& out, std::string& error
   return config_from_vars(vars, guess_repo_root(), out, error);
 }
 
-bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error) {
+namespace {
+
+// Where Redis is (no secrets yet).
+realm_auth::RedisEndpoint redis_address(const Config& c) {
   realm_auth::RedisEndpoint ep;
   ep.host = c.redis_host;
   ep.port = c.redis_port;
   ep.prefix = c.redis_prefix;
   ep.timeout_ms = c.redis_timeout_ms;
   ep.user = c.redis_user;
-  if (c.redis_host.empty()) {
+  ep.sentinels = c.redis_sentinels;
+  ep.master_name = c.redis_master;
+  ep.sentinel_user = c.redis_sentinel_user;
+  return ep;
+}
+
+}  // namespace
+
+bool load_redis_endpoint(const Config& c, realm_auth::RedisEndpoint& out, std::string& error) {
+  realm_auth::RedisEndpoint ep = redis_address(c);
+  if (!c.redis_on()) {
     out = std::move(ep);
     return true;
   }
   if (!c.redis_password_file.empty() &&
       !realm_auth::read_secret_file(c.redis_password_file, ep.password, error)) {
     error = "REDIS_PASSWORD_FILE: " + error;
+    return false;
+  }
+  if (!c.redis_sentinel_password_file.empty() &&
+      !realm_auth::read_secret_file(c.redis_sentinel_password_file, ep.sentinel_password, error)) {
+    error = "REDIS_SENTINEL_PASSWORD_FILE: " + error;
     return false;
   }
   for (const std::string* path : {&c.redis_hmac_key_file, &c.redis_hmac_previous_key_file}) {
@@ -377,9 +416,9 @@ std::string describe(const Config& c) {
   o << "listen=" << c.listen_host << ":" << c.listen_port << " threads=" << c.threads
     << " keycloak=" << c.keycloak_url << " provisioner=" << c.provisioner_client_id
     << " policy=" << (c.policy_url.empty() ? "built-in" : c.policy_url) << " redis="
-    << (c.redis_host.empty() ? "off"
-                             : c.redis_host + ":" + std::to_string(c.redis_port) +
-                                   (c.redis_user.empty() ? "" : " user=" + c.redis_user))
+    << (!c.redis_on() ? std::string("off")
+                      : realm_auth::describe(redis_address(c)) +
+                            (c.redis_user.empty() ? "" : " user=" + c.redis_user))
     << " migrations=" << c.migrations_dir
     << " audit_head=" << (c.audit_head_file.empty() ? "off" : c.audit_head_file) << " every "
     << c.audit_head_interval_s << "s issuers=";

@@ -66,6 +66,16 @@ struct Config {
   // required with Redis on; the previous key is accepted during a rotation.
   std::string redis_hmac_key_file;
   std::string redis_hmac_previous_key_file;
+  // Redis Sentinel (REDIS_SENTINELS host:port,... + REDIS_MASTER): the
+  // master is discovered through these and followed across a failover
+  // (core's RedisClient); REDIS_HOST/REDIS_PORT are then unused.
+  std::vector<realm_auth::RedisAddress> redis_sentinels;
+  std::string redis_master;
+  std::string redis_sentinel_user;           // REDIS_SENTINEL_USER
+  std::string redis_sentinel_password_file;  // REDIS_SENTINEL_PASSWORD_FILE
+
+  // Whether the sidecar uses Redis at all (a host or sentinels).
+  bool redis_on() const { return !redis_host.empty() || !redis_sentinels.empty(); }
 
   // Realm spec knobs for new tenants.
   std::vector<std::string> console_redirect_uris = {"http://localhost:8000/*",

@@ -70,6 +70,8 @@ const char kUsage[] =
     "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
     "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
     "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
+    "  REDIS_SENTINELS REDIS_MASTER (Sentinel: host:port,... and the master's name)\n"
+    "  REDIS_SENTINEL_USER REDIS_SENTINEL_PASSWORD_FILE (login to the sentinels)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  KEY_REMOVAL_INTERVAL (5 s: removal of retired signing keys past their grace)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
@@ -141,7 +143,7 @@ struct Runtime {
                                              c.provisioner_client_id, c.provisioner_secret_file);
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) return false;
-    state = std::make_unique<TenantStatePublisher>(std::move(redis), !c.redis_host.empty());
+    state = std::make_unique<TenantStatePublisher>(std::move(redis), c.redis_on());
     saga = std::make_unique<TenantSaga>(
         SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
                    c.slug_quarantine_s, c.backchannel_logout_base},
@@ -158,7 +160,7 @@ bool auth_config(const Config& c, AuthConfig& out, std::string& error) {
   if (!parse_issuer_patterns(c.allowed_issuers, out.verifier.issuers, error)) return false;
   out.verifier.claims.leeway_s = c.leeway_s;
   out.verifier.claims.audiences = c.audiences;
-  out.source.use_redis = !c.redis_host.empty();
+  out.source.use_redis = c.redis_on();
   if (!load_redis_endpoint(c, out.source.redis, error)) return false;
   out.source.ttl_ms = c.jwks_ttl_s * 1000;
   out.jwks_ttl = std::chrono::seconds(c.jwks_ttl_s);
@@ -193,7 +195,7 @@ int cmd_serve(const Config& c) {
   // Revocation records: PostgreSQL rows, broadcast through Redis by the
   // publisher's background pass (revocation/pg_revocation_publisher.h).
   RevocationPublisherConfig rc;
-  rc.use_redis = !c.redis_host.empty();
+  rc.use_redis = c.redis_on();
   rc.token_lifetime_s = c.revocation_token_lifetime_s;
   realm_auth::LogoutTokenRules logout_rules;
   if (!load_redis_endpoint(c, rc.redis, error) ||
@@ -231,7 +233,7 @@ int cmd_serve(const Config& c) {
   // GET /readyz: what this sidecar needs, by name (health/probes.h).
   std::vector<Dependency> deps{postgres_dependency(c.database_url),
                                keycloak_dependency(c.keycloak_url, kReadyProbeTimeoutMs)};
-  if (!c.redis_host.empty()) {
+  if (c.redis_on()) {
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) {
       std::fprintf(stderr, "realm-sidecar: %s\n", error.c_str());

@@ -108,6 +108,53 @@ void redis_trust_settings(void**) {
   assert_true(describe(c).find("user=sidecar") != std::string::npos);
 }
 
+// Issue 10: Redis Sentinel. REDIS_SENTINELS and REDIS_MASTER go together,
+// turn Redis on even without REDIS_HOST and reach the endpoint (core's
+// RedisClient discovers the master); the sentinel login names its file.
+void redis_sentinel_settings(void**) {
+  Config c;
+  std::string error;
+  assert_true(config_from_vars({{"REDIS_HOST", ""},
+                                {"REDIS_SENTINELS", "127.0.0.1:26379,127.0.0.1:26380"},
+                                {"REDIS_MASTER", "realm-auth"},
+                                {"REDIS_SENTINEL_USER", "sidecar"},
+                                {"REDIS_SENTINEL_PASSWORD_FILE", "/spw"},
+                                {"REDIS_HMAC_KEY_FILE", "/k1"}},
+                               "", c, error));
+  assert_true(c.redis_on());
+  assert_int_equal(c.redis_sentinels.size(), 2);
+  assert_int_equal(c.redis_sentinels[1].port, 26380);
+  assert_string_equal(c.redis_master.c_str(), "realm-auth");
+  assert_string_equal(c.redis_sentinel_password_file.c_str(), "/spw");
+  assert_non_null(strstr(describe(c).c_str(),
+                         "redis=sentinel=127.0.0.1:26379,127.0.0.1:26380 master=realm-auth"));
+  // Without the key: Redis is on, so the fleet key is required.
+  assert_false(config_from_vars(
+      {{"REDIS_HOST", ""}, {"REDIS_SENTINELS", "127.0.0.1:26379"}, {"REDIS_MASTER", "m"}}, "", c,
+      error));
+  assert_non_null(strstr(error.c_str(), "REDIS_HMAC_KEY_FILE"));
+  struct Bad {
+    std::map<std::string, std::string> vars;
+    const char* names;
+  };
+  const Bad bad[] = {
+      {{{"REDIS_SENTINELS", "127.0.0.1:26379"}}, "REDIS_MASTER"},
+      {{{"REDIS_MASTER", "m"}}, "REDIS_SENTINELS"},
+      {{{"REDIS_SENTINELS", "127.0.0.1"}, {"REDIS_MASTER", "m"}}, "REDIS_SENTINELS"},
+      {{{"REDIS_SENTINELS", "h:1,h:99999"}, {"REDIS_MASTER", "m"}}, "REDIS_SENTINELS"},
+      {{{"REDIS_SENTINELS", "h:1"}, {"REDIS_MASTER", "a b"}}, "REDIS_MASTER"},
+      {{{"REDIS_SENTINELS", "h:1"}, {"REDIS_MASTER", "m"}, {"REDIS_SENTINEL_USER", "u"}},
+       "REDIS_SENTINEL_PASSWORD_FILE"},
+  };
+  for (const Bad& b : bad) {
+    std::map<std::string, std::string> vars = b.vars;
+    vars["REDIS_HMAC_KEY_FILE"] = "/k1";
+    c = Config{};
+    assert_false(config_from_vars(vars, "", c, error));
+    assert_non_null(strstr(error.c_str(), b.names));
+  }
+}
+
 // Issue 9: the back-channel logout base URL and the revocation lifetime.
 void revocation_settings(void**) {
   Config c;
@@ -138,6 +185,7 @@ void revocation_settings(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(env_text),
+      cmocka_unit_test(redis_sentinel_settings),
       cmocka_unit_test(defaults),
       cmocka_unit_test(values),
       cmocka_unit_test(bad_values_name_the_variable),

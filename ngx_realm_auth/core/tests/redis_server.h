@@ -3,11 +3,19 @@
 // persistence, killed with the test. With `acl`, it runs like the local
 // stack (scripts/stack/redis-acl.sh): the default user is off, user "admin" may
 // do anything, "nginx" and "sidecar" only their keys and commands.
+//
+// For Sentinel tests (redis_sentinel_test.cc): start_replica() runs a
+// replica of another server (same ACL), start_sentinel() a redis-sentinel
+// (Debian's redis-sentinel package) monitoring a master with short timeouts,
+// and kill_now() SIGKILLs a server (a crash, not a shutdown).
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "redis_client.h"
 
@@ -17,6 +25,21 @@ class RedisServer {
  public:
   // False when redis-server is not installed or does not come up.
   bool start(bool acl = false);
+  // A replica of `master`, replicating before this returns true.
+  bool start_replica(const RedisServer& master);
+  // A sentinel watching `master` as `name` (quorum 2, down after 1 s,
+  // failover timeout 5 s). With `requirepass`, clients must AUTH to it.
+  bool start_sentinel(const RedisServer& master, const std::string& name,
+                      const std::string& requirepass = "");
+  // SIGKILL and reap: the server is gone at once (port() keeps its value).
+  void kill_now();
+  // One command over a fresh connection, logged in as admin on an ACL
+  // server (or with `password` on a sentinel); nullptr on any failure.
+  struct ReplyDeleter {
+    void operator()(redisReply* r) const { freeReplyObject(r); }
+  };
+  using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+  Reply run(const std::vector<std::string>& args, const std::string& password = "") const;
   ~RedisServer();
   bool running() const { return port_ != 0; }
   int port() const { return port_; }
@@ -34,6 +57,10 @@ class RedisServer {
   std::string write_file(const std::string& name, const std::string& text) const;
 
  private:
+  bool prepare(bool acl);
+  bool spawn(const std::vector<std::string>& args);
+  bool wait_until(const std::function<bool()>& ready);
+
   pid_t pid_ = -1;
   int port_ = 0;
   bool acl_ = false;

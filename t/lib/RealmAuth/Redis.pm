@@ -15,6 +15,12 @@ package RealmAuth::Redis;
 # With acl => 1 the server runs like the local stack: the default user is
 # off, users nginx and sidecar may touch only their keys and commands
 # (password files $redis->password_file('nginx')), cmd() logs in as admin.
+#
+# Sentinel (t/module/185-redis-sentinel.t):
+#   my $replica = RealmAuth::Redis->start(replica_of => $redis);  # same fleet key
+#   my $s = RealmAuth::Redis->start_sentinel(master => $redis, name => 'realm-auth');
+#   $redis->sentinel_directive([$s1, $s2, $s3], 'realm-auth', prefix => 'x:')
+#   $redis->crash;                            # SIGKILL
 
 use strict;
 use warnings;
@@ -55,11 +61,14 @@ sub start {
         $port = $s->sockport;
         close $s;
     }
-    my $hmac = $o{hmac} // _random_text(43);
+    my $hmac = $o{hmac} // ($o{replica_of} ? $o{replica_of}{hmac} : _random_text(43));
     _write("$dir/hmac.key", "$hmac\n");
     my (%pw, @acl);
+    my $from = $o{replica_of};
+    $o{acl} = 1 if $from && %{ $from->{pw} };
     if ($o{acl}) {
-        %pw = map { $_ => _random_text(32) } qw(admin nginx sidecar);
+        # a replica has its master's users (a failover must not change them)
+        %pw = $from ? %{ $from->{pw} } : map { $_ => _random_text(32) } qw(admin nginx sidecar);
         _write("$dir/redis-$_.password", "$pw{$_}\n") for keys %pw;
         my $acl = `bash $ACL_SCRIPT $dir '*'`;
         croak "redis-acl.sh failed" if $? != 0;
@@ -70,8 +79,11 @@ sub start {
     if ($pid == 0) {
         open STDOUT, '>', "$dir/redis.out";
         open STDERR, '>&', \*STDOUT;
+        my @replica = $from ? ('--replicaof', '127.0.0.1', $from->{port},
+                               %pw ? ('--masteruser', 'admin', '--masterauth', $pw{admin}) : ())
+                            : ();
         { exec $bin, '--port', $port, '--bind', '127.0.0.1', '--save', '',
-               '--appendonly', 'no', '--dir', $dir, '--daemonize', 'no', @acl }
+               '--appendonly', 'no', '--dir', $dir, '--daemonize', 'no', @acl, @replica }
         POSIX::_exit(127);    # exec failed
     }
     my $self = bless { pid => $pid, port => $port, dir => $dir, owner => $$, hmac => $hmac,
@@ -91,6 +103,87 @@ sub start {
 }
 
 sub port { $_[0]{port} }
+sub pid  { $_[0]{pid} }
+
+# A redis-sentinel (Debian's redis-sentinel) watching `master` as `name`:
+# quorum 2, down after `down_after` ms (1000), failover timeout 5 s.
+# Its cmd() speaks to the sentinel.
+sub start_sentinel {
+    my ($class, %o) = @_;
+    my $bin = $ENV{REDIS_SENTINEL} || 'redis-sentinel';
+    my $dir = tempdir('realm-sentinel-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1)
+        or croak "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    my ($name, $m) = ($o{name}, $o{master});
+    my $down = $o{down_after} // 1000;
+    _write("$dir/sentinel.conf", join '', map { "$_\n" }
+        "port $port", 'bind 127.0.0.1', 'daemonize no', "dir $dir",
+        "sentinel monitor $name 127.0.0.1 $m->{port} 2",
+        "sentinel down-after-milliseconds $name $down",
+        "sentinel failover-timeout $name 5000",
+        "sentinel parallel-syncs $name 1",
+        ($m->{pw}{admin} ? ("sentinel auth-user $name admin",
+                            "sentinel auth-pass $name $m->{pw}{admin}") : ()));
+    my $pid = fork // croak "fork: $!";
+    if ($pid == 0) {
+        open STDOUT, '>', "$dir/sentinel.out";
+        open STDERR, '>&', \*STDOUT;
+        { exec $bin, "$dir/sentinel.conf" }
+        POSIX::_exit(127);
+    }
+    my $self = bless { pid => $pid, port => $port, dir => $dir, owner => $$, pw => {},
+                       hmac => $m->{hmac} }, $class;
+    my $deadline = time + 10;
+    while (time < $deadline) {
+        my $a = eval { $self->cmd('SENTINEL', 'get-master-addr-by-name', $name) };
+        if (ref $a eq 'ARRAY') {
+            $LIVE{$pid} = $self;
+            return $self;
+        }
+        croak "redis-sentinel exited: " . `cat $dir/sentinel.out` if waitpid($pid, POSIX::WNOHANG()) > 0;
+        sleep 0.05;
+    }
+    kill 'TERM', $pid;
+    croak "redis-sentinel did not answer on port $port";
+}
+
+# The master's "host:port" as this sentinel names it now.
+sub master_of {
+    my ($self, $name) = @_;
+    my $a = eval { $self->cmd('SENTINEL', 'get-master-addr-by-name', $name) };
+    return ref $a eq 'ARRAY' ? "$a->[0]:$a->[1]" : undef;
+}
+
+# ROLE of this server: 'master', 'slave' (undef when it does not answer).
+sub role {
+    my ($self) = @_;
+    my $r = eval { $self->cmd('ROLE') };
+    return ref $r eq 'ARRAY' ? $r->[0] : undef;
+}
+
+# auth_realm_redis through sentinels for the master `name` (this server's
+# fleet key and, with acl, the nginx user).
+sub sentinel_directive {
+    my ($self, $sentinels, $name, %o) = @_;
+    my $list = join ',', map { "127.0.0.1:" . $_->port } @$sentinels;
+    my $d = "auth_realm_redis sentinel=$list master=$name prefix=" . ($o{prefix} // 'realm_auth:')
+          . ' timeout=' . ($o{timeout} // '500ms') . ' hmac_key_file=' . $self->hmac_key_file;
+    $d .= " user=nginx password_file=" . $self->password_file('nginx') if %{ $self->{pw} };
+    $d .= " $o{extra}" if $o{extra};
+    return "$d;";
+}
+
+# SIGKILL: the server dies at once, connections are cut (a crash).
+sub crash {
+    my ($self) = @_;
+    return unless $self->{pid} && $self->{owner} == $$;
+    my $pid = delete $self->{pid};
+    delete $LIVE{$pid};
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
 
 # A client of a server someone else runs (the local stack's, for e2e
 # tests): port, pw => { user => password }, hmac => the fleet key.
