@@ -376,7 +376,8 @@ subtest 'the ledger says what happened' => sub {
         is $n{PROVISIONING_FAILED} // 0, $fails{$s} // 0, "$s: one PROVISIONING_FAILED per 503 answered";
     }
     note "ledger: $_" for sql("SELECT tenant_id || ' ' || action || ': ' || reason FROM audit_ledger"
-                              . " WHERE event_type = 'PROVISIONING_FAILED' ORDER BY seq");
+                              . " WHERE event_type = 'PROVISIONING_FAILED' AND tenant_id IN ("
+                              . join(',', map { "'$_'" } @slugs) . ') ORDER BY seq');
     ok sh(sc_env() . " $root/scripts/stack/sidecar.sh run audit verify"), 'audit verify: chain intact';
 };
 
