@@ -1,21 +1,57 @@
 #!/usr/bin/env bash
-# Keycloak for the local stack: start|stop|status|wait.
+# Keycloak for the local stack: start|stop|status|wait|build.
 #
-# The distribution unpacked in the cache is copied once per checkout to
-# .state/keycloak/keycloak-<version>: Keycloak writes into its own home (the
-# start-dev build in lib/quarkus, the dev-file H2 database in data/h2, data/tmp),
-# so checkouts must not share one. The H2 database survives `make down`;
-# `make clean-state` removes it. The platform realm is imported on start
-# (--import-realm; skipped when the realm already exists).
+# Production mode (KEYCLOAK_MODE=prod, the default): the distribution is
+# built once with `kc.sh build` (build_opts below: PostgreSQL, health and
+# metrics on the management port) into its own directory in the cache,
+#   $REALM_AUTH_CACHE/keycloak/keycloak-<version>-prod-<hash of the build options>/
+# never in the shared unpacked distribution, and rebuilt only when those
+# options change (a new hash, a new directory). Each node then runs
+# `kc.sh start --optimized` from a home in .state/keycloak/ whose bin/ and
+# conf/ are copies and whose lib/, providers/ and themes/ are links to the
+# built directory: Keycloak writes only data/ (tmp files, the realm import)
+# at run time. Its database is KEYCLOAK_DB_NAME in the stack's PostgreSQL,
+# owned by its own role KEYCLOAK_DB_USER (password .state/secrets/
+# keycloak-db.password), created here idempotently; it survives `make down`,
+# `make clean-state` removes it with the PostgreSQL cluster. Clustering is
+# Keycloak's default in production (embedded Infinispan, JGroups discovery
+# through the database: jdbc-ping), bound to KEYCLOAK_BIND on
+# KEYCLOAK_CLUSTER_PORT so that several nodes (and several checkouts) on one
+# host do not clash on JGroups' default 7800.
+#
+# KEYCLOAK_MODE=dev keeps the former development mode (start-dev, H2 file
+# database in the copied home): for comparison only.
+#
+# KEYCLOAK_STATE_DIR (default .state/keycloak) holds the node's home, pid
+# file and log: a second node (t/e2e/074-keycloak-cluster.t) is this script
+# with its own KEYCLOAK_STATE_DIR, ports, KEYCLOAK_URL and KEYCLOAK_DB_NAME.
+# The platform realm is imported on start (--import-realm; skipped when the
+# realm already exists).
 set -euo pipefail
 COMPONENT=keycloak
 . "$(dirname "$0")/common.sh"
 
-dir=$STATE_DIR/keycloak
-home=$dir/keycloak-$KEYCLOAK_VERSION
+mode=${KEYCLOAK_MODE:-prod}
+[[ $mode == prod || $mode == dev ]] || die "KEYCLOAK_MODE must be prod or dev (is '$mode')"
+dir=${KEYCLOAK_STATE_DIR:-$STATE_DIR/keycloak}
 pidfile=$dir/keycloak.pid
 logfile=$dir/keycloak.log
 ready_url=http://127.0.0.1:$KEYCLOAK_MGMT_PORT/health/ready
+: "${KEYCLOAK_DB_NAME:=keycloak}" "${KEYCLOAK_DB_USER:=keycloak}"
+# JGroups' port; its failure detector (FD_SOCK2) listens 50000 above it.
+: "${KEYCLOAK_CLUSTER_PORT:=$((KEYCLOAK_MGMT_PORT + 1))}"
+
+# Build-time options of the production distribution: everything the stack
+# relies on that `start --optimized` cannot change. The hash of this list
+# and the version names the built directory.
+build_opts=(--db=postgres --health-enabled=true --metrics-enabled=true)
+build_hash=$(printf '%s\n' "$KEYCLOAK_VERSION" "${build_opts[@]}" | sha256sum | cut -c1-12)
+built=$CACHE_DIR/keycloak/keycloak-$KEYCLOAK_VERSION-prod-$build_hash
+if [[ $mode == prod ]]; then
+  home=$dir/home-$KEYCLOAK_VERSION-$build_hash
+else
+  home=$dir/keycloak-$KEYCLOAK_VERSION
+fi
 
 # Java major version of a JDK home ("17", "21", "25"); empty when unusable.
 java_major() {
@@ -56,16 +92,70 @@ pick_java() {
   KEYCLOAK_JAVA_HOME at a JDK 21+ (a JDK 17 there is accepted with a warning)."
 }
 
-# Copies the cached distribution into .state once.
+# The production build in the cache, made once per set of build options.
+# Built in a private directory unpacked from the zip (never in the shared
+# unpacked distribution other checkouts run) and renamed into place, under a
+# lock so that two checkouts starting at once build it once.
+ensure_built() {
+  [[ -f $built/.realm-auth-built ]] && return
+  local java_home=$1 dist zip tmp
+  dist=$("$STACK_ROOT/scripts/stack/keycloak-fetch.sh")
+  zip=$CACHE_DIR/keycloak/keycloak-quarkus-dist-$KEYCLOAK_VERSION.zip
+  [[ -s $zip ]] || die "missing $zip (keycloak-fetch.sh printed $dist)"
+  exec 9>"$CACHE_DIR/keycloak/.prod-build.lock"
+  flock 9
+  if [[ ! -f $built/.realm-auth-built ]]; then
+    log "building the production distribution (${build_opts[*]}) into $built"
+    tmp=$(mktemp -d "$CACHE_DIR/keycloak/.build.XXXXXX")
+    unzip -q "$zip" -d "$tmp" || { rm -rf "$tmp"; die "cannot unpack $zip"; }
+    local t0=$SECONDS
+    if ! JAVA_HOME=$java_home "$tmp/keycloak-$KEYCLOAK_VERSION/bin/kc.sh" build "${build_opts[@]}" \
+      >"$tmp/build.log" 2>&1; then
+      tail -n 20 "$tmp/build.log" >&2
+      rm -rf "$tmp"
+      die "kc.sh build failed"
+    fi
+    # build leaves data/tmp behind; every node has its own data/.
+    rm -rf "$tmp/keycloak-$KEYCLOAK_VERSION/data"
+    printf '%s\n' "$KEYCLOAK_VERSION" "${build_opts[@]}" >"$tmp/keycloak-$KEYCLOAK_VERSION/.realm-auth-built"
+    rm -rf "$built"
+    mv "$tmp/keycloak-$KEYCLOAK_VERSION" "$built"
+    rm -rf "$tmp"
+    log "built in $((SECONDS - t0))s"
+  fi
+  exec 9>&-
+}
+
+# This node's home in .state, made once: dev mode copies the whole unpacked
+# distribution (start-dev rebuilds into lib/); prod mode copies bin/ and
+# conf/ and links the built lib/, providers/ and themes/ (read only at run
+# time), so a node's home costs a few kilobytes. Homes of older builds go.
 ensure_home() {
   [[ -x $home/bin/kc.sh ]] && return
-  local dist
-  dist=$("$STACK_ROOT/scripts/stack/keycloak-fetch.sh")
-  log "installing $dist into $home"
+  local dist old
   mkdir -p "$dir"
   rm -rf "$home.tmp"
-  cp -a "$dist" "$home.tmp"
+  if [[ $mode == dev ]]; then
+    dist=$("$STACK_ROOT/scripts/stack/keycloak-fetch.sh")
+    log "installing $dist into $home"
+    cp -a "$dist" "$home.tmp"
+  else
+    ensure_built "$1"
+    mkdir -p "$home.tmp/data"
+    cp -a "$built/bin" "$built/conf" "$home.tmp/"
+    ln -s "$built/lib" "$built/providers" "$built/themes" "$home.tmp/"
+    for old in "$dir"/home-*; do
+      [[ -d $old && $old != "$home" && $old != "$home.tmp" ]] && rm -rf "$old"
+    done
+  fi
   mv "$home.tmp" "$home"
+}
+
+# Keycloak's database and role in the stack's PostgreSQL (idempotent).
+ensure_db() {
+  ensure_secret keycloak-db.password gen_password
+  bash "$STACK_ROOT/scripts/stack/postgres.sh" ensure-db "$KEYCLOAK_DB_NAME" "$KEYCLOAK_DB_USER" keycloak-db.password ||
+    die "cannot create database $KEYCLOAK_DB_NAME (is PostgreSQL up? scripts/stack/postgres.sh start)"
 }
 
 # kc.sh's and the JVM's command lines both name this checkout's home.
@@ -77,7 +167,9 @@ wait_ready() {
   local timeout=${KEYCLOAK_START_TIMEOUT:-180} deadline
   deadline=$((SECONDS + timeout))
   until ready; do
-    if ! pid_alive "$pidfile" "$pattern"; then
+    # The process itself, not its command line: right after the start the
+    # pid is still the subshell that is about to exec kc.sh.
+    if ! proc_live "$(pid_of "$pidfile" || echo 0)"; then
       tail -n 20 "$logfile" >&2 || true
       die "keycloak exited during start; see $logfile"
     fi
@@ -109,18 +201,43 @@ start() {
   fi
   settle "$pidfile" "$pattern" keycloak 0 ready && return 0
   local port
-  for port in "$KEYCLOAK_PORT" "$KEYCLOAK_MGMT_PORT"; do
+  for port in "$KEYCLOAK_PORT" "$KEYCLOAK_MGMT_PORT" $([[ $mode == prod ]] && echo "$KEYCLOAK_CLUSTER_PORT"); do
     port_busy "$port" && die "port $port is already in use; stop whatever listens there or change it in conf/stack.local.env"
   done
   java_home=$(pick_java)
   stack_secrets_init
-  ensure_home
+  ensure_home "$java_home"
+  [[ $mode == prod ]] && ensure_db
   mkdir -p "$home/data/import"
   # Refreshed on every start; Keycloak only imports a realm that does not exist yet.
   cp "$STACK_ROOT/conf/keycloak/platform-realm-import.json" "$home/data/import/platform-realm.json"
 
-  log "starting Keycloak $KEYCLOAK_VERSION ($java_home) on ${KEYCLOAK_URL}, management :$KEYCLOAK_MGMT_PORT"
-  printf '\n==== %s start ====\n' "$(date -Is)" >>"$logfile"
+  local args=(
+    --http-enabled=true
+    --http-host="$KEYCLOAK_BIND"
+    --http-port="$KEYCLOAK_PORT"
+    --http-management-port="$KEYCLOAK_MGMT_PORT"
+    --hostname="$KEYCLOAK_URL"
+    --import-realm
+    --log-console-color=false
+  )
+  if [[ $mode == dev ]]; then
+    args=(start-dev --health-enabled=true "${args[@]}")
+  else
+    # Plain HTTP on loopback; TLS is added in front (docs/OPERATIONS.md).
+    # The database password reaches Keycloak through its environment
+    # (KC_DB_PASSWORD below), never a command line.
+    args=(start --optimized "${args[@]}"
+      --db-url="jdbc:postgresql://127.0.0.1:$POSTGRES_PORT/$KEYCLOAK_DB_NAME"
+      --db-username="$KEYCLOAK_DB_USER"
+      --cache=ispn --cache-stack=jdbc-ping
+      --cache-embedded-network-bind-address="$KEYCLOAK_BIND"
+      --cache-embedded-network-bind-port="$KEYCLOAK_CLUSTER_PORT")
+    [[ -n ${KEYCLOAK_PROXY_HEADERS:-} ]] && args+=(--proxy-headers="$KEYCLOAK_PROXY_HEADERS")
+  fi
+
+  log "starting Keycloak $KEYCLOAK_VERSION ($mode mode, $java_home) on ${KEYCLOAK_URL}, management :$KEYCLOAK_MGMT_PORT"
+  printf '\n==== %s start (%s) ====\n' "$(date -Is)" "$mode" >>"$logfile"
   # The bootstrap admin applies only to an empty database. The two
   # REALM_AUTH_* variables fill the ${...} placeholders of the realm import.
   # setsid: own session and process group, so the server survives the
@@ -129,17 +246,14 @@ start() {
     export JAVA_HOME=$java_home
     export KC_BOOTSTRAP_ADMIN_USERNAME=$KEYCLOAK_ADMIN_USER
     export KC_BOOTSTRAP_ADMIN_PASSWORD=$KEYCLOAK_ADMIN_PASSWORD
+    if [[ $mode == prod ]]; then
+      KC_DB_PASSWORD=$(read_secret keycloak-db.password)
+      export KC_DB_PASSWORD
+    fi
     REALM_AUTH_PLATFORM_SERVICES_SECRET=$(read_secret platform-services.secret)
     REALM_AUTH_OPERATOR_PASSWORD=$(read_secret operator.password)
     export REALM_AUTH_PLATFORM_SERVICES_SECRET REALM_AUTH_OPERATOR_PASSWORD
-    exec setsid "$home/bin/kc.sh" start-dev \
-      --http-host="$KEYCLOAK_BIND" \
-      --http-port="$KEYCLOAK_PORT" \
-      --http-management-port="$KEYCLOAK_MGMT_PORT" \
-      --hostname="$KEYCLOAK_URL" \
-      --health-enabled=true \
-      --import-realm \
-      --log-console-color=false
+    exec setsid "$home/bin/kc.sh" "${args[@]}"
   ) >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   if ((wait)); then
@@ -166,5 +280,7 @@ case ${1:-} in
   wait) ready || { pid_alive "$pidfile" "$pattern" || die "not running"; wait_ready; } ;;
   stop) stop_pid "$pidfile" keycloak 60 "$pattern" ;;
   status) status ;;
-  *) die "usage: $0 start [--no-wait]|wait|stop|status" ;;
+  # build: only the production build in the cache (e.g. ahead of a first `make up`).
+  build) [[ $mode == prod ]] || die "build is for KEYCLOAK_MODE=prod"; ensure_built "$(pick_java)"; printf '%s\n' "$built" ;;
+  *) die "usage: $0 start [--no-wait]|wait|stop|status|build" ;;
 esac

@@ -95,10 +95,38 @@ ensure_db() {
     pgpass_line() {
       local esc=${2//\\/\\\\}
       esc=${esc//:/\\:}
-      printf '127.0.0.1:%s:%s:%s:%s\n' "$POSTGRES_PORT" "$POSTGRES_DB" "$1" "$esc"
+      # Any database of this cluster: tests run private sidecars on their
+      # own databases (t/e2e/074) with the same roles.
+      printf '127.0.0.1:%s:*:%s:%s\n' "$POSTGRES_PORT" "$1" "$esc"
     }
     { pgpass_line "$POSTGRES_USER" "$pw" && pgpass_line "$POSTGRES_APP_USER" "$app_pw"; } >"$SECRETS_DIR/pgpass"
   )
+}
+
+# ensure-db DB ROLE SECRET: a database DB owned by login role ROLE whose
+# password is .state/secrets/SECRET (Keycloak's, scripts/stack/keycloak.sh);
+# safe to rerun. The role may not create roles or databases.
+ensure_other_db() {
+  local db=$1 role=$2 pw
+  accepting || die "not running on 127.0.0.1:$POSTGRES_PORT"
+  pw=$(read_secret "$3")
+  {
+    printf 'SET client_min_messages = warning;\n'
+    printf "SELECT format('CREATE ROLE %%I LOGIN', %s) WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)\\\\gexec\n" \
+      "$(sql_quote "$role")" "$(sql_quote "$role")"
+    printf "SELECT format('ALTER ROLE %%I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %%L', %s, %s)\\\\gexec\n" \
+      "$(sql_quote "$role")" "$(sql_quote "$pw")"
+    printf "SELECT format('CREATE DATABASE %%I OWNER %%I', %s, %s) WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = %s)\\\\gexec\n" \
+      "$(sql_quote "$db")" "$(sql_quote "$role")" "$(sql_quote "$db")"
+  } | as_pg "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$POSTGRES_PORT" -U "$pg_super" -d postgres >/dev/null ||
+    die "creating role/database $role/$db failed"
+}
+
+# drop-db DB: drops a database made by ensure-db (tests' throwaway clusters).
+drop_other_db() {
+  [[ $1 != "$POSTGRES_DB" ]] || die "refusing to drop the stack's database $1"
+  printf 'DROP DATABASE IF EXISTS %s WITH (FORCE);\n' "\"${1//\"/}\"" |
+    as_pg "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$POSTGRES_PORT" -U "$pg_super" -d postgres >/dev/null
 }
 
 start() {
@@ -154,5 +182,7 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) die "usage: $0 start|stop|status" ;;
+  ensure-db) [[ $# -eq 4 ]] || die "usage: $0 ensure-db DB ROLE SECRET"; ensure_other_db "$2" "$3" "$4" ;;
+  drop-db) [[ $# -eq 2 ]] || die "usage: $0 drop-db DB"; drop_other_db "$2" ;;
+  *) die "usage: $0 start|stop|status|ensure-db DB ROLE SECRET|drop-db DB" ;;
 esac

@@ -27,7 +27,9 @@ sidecar_env() {
   export PGPASSFILE=$SECRETS_DIR/pgpass
   export SECRET_KEY_FILE=$SECRETS_DIR/sidecar-aes.key
   export AUDIT_HMAC_KEY_FILE=$SECRETS_DIR/ledger-hmac.key
-  export AUDIT_HEAD_FILE=$STATE_DIR/sidecar/ledger-head
+  # Overridable so that a private sidecar on its own database (t/e2e/074)
+  # does not publish over the stack's head.
+  export AUDIT_HEAD_FILE=${AUDIT_HEAD_FILE:-$STATE_DIR/sidecar/ledger-head}
   export REDIS_HOST=127.0.0.1 REDIS_PORT REDIS_PREFIX=realm_auth:
   export REDIS_USER=sidecar REDIS_PASSWORD_FILE=$SECRETS_DIR/redis-sidecar.password
   export REDIS_HMAC_KEY_FILE=$SECRETS_DIR/redis-hmac.key

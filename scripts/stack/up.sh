@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Starts the local stack: Keycloak (booting in the background while
-# PostgreSQL and Redis start), the Keycloak bootstrap, then the sidecar and
+# Starts the local stack: PostgreSQL (Keycloak's database is there), Keycloak
+# (booting in the background while Redis starts), the Keycloak bootstrap, then the sidecar and
 # nginx when their scripts exist. Every component is idempotent: rerunning
 # `make up` on a running stack only checks it.
 set -euo pipefail
@@ -23,8 +23,8 @@ optional() {
 
 t0=$SECONDS
 stack_secrets_init
-"$here/keycloak.sh" start --no-wait
 "$here/postgres.sh" start
+"$here/keycloak.sh" start --no-wait
 "$here/redis.sh" start
 "$here/keycloak.sh" wait
 "$here/keycloak-bootstrap.sh"
