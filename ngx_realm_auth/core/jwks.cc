@@ -184,6 +184,8 @@ void prepare_verifiers(Jwk& k) {
 
 }  // namespace
 
+bool jwk_usable_for(const Jwk& k, Alg alg) { return usable_for(k, alg); }
+
 // Statuses: kOk; kKeyMismatch for a sound key that is not for signatures
 // (use/key_ops); kJwksMalformed for anything broken, weak or private.
 Status parse_jwk(const json_t* jwk, Jwk& out) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bearer.h"
+#include "dpop.h"
 #include "key_store.h"
 #include "module.h"
 #include "tenant_state.h"
@@ -40,14 +41,18 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
   return ctx;
 }
 
-// What follows "Bearer" 1*SP in the Authorization header (core bearer.h:
+// What follows "Bearer" (or "DPoP") 1*SP in the Authorization header (core bearer.h:
 // the sidecar's rule too); begin() checks it is one b64token unless the
 // verified-token cache already knows it. Points into the header.
-Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
+Status bearer_token(ngx_http_request_t* r, RequestCtx* ctx, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
   if (h == nullptr) return Status::kTokenMissing;
   std::string_view found;
   Status s = bearer_scheme(to_view(h->value), found);
+  // Or "DPoP" 1*SP token where the location takes DPoP (dpop.h).
+  if (s == Status::kTokenMissing && dpop_credential(r, ctx, token) == Status::kOk) {
+    return Status::kOk;
+  }
   token.data = reinterpret_cast<u_char*>(const_cast<char*>(found.data()));
   token.len = found.size();
   return s;
@@ -65,10 +70,10 @@ bool is_request_rule(Status s) {
   return s == Status::kPurposeMissing || s == Status::kPurposeInvalid;
 }
 
-ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
+ngx_int_t unauthorized(ngx_http_request_t* r, const RequestCtx* ctx, Status s) {
   ngx_table_elt_t* h = static_cast<ngx_table_elt_t*>(ngx_list_push(&r->headers_out.headers));
   if (h == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
-  std::string challenge = bearer_challenge(s);
+  std::string challenge = auth_challenge(r, ctx, s);
   h->value.data = static_cast<u_char*>(ngx_pnalloc(r->pool, challenge.size()));
   if (h->value.data == nullptr) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   h->value.len = challenge.size();
@@ -80,6 +85,7 @@ ngx_int_t unauthorized(ngx_http_request_t* r, Status s) {
 }
 
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
+ngx_int_t suspend_for_sender(ngx_http_request_t* r, RequestCtx* ctx);
 
 // The keys of the verified token in the revocation table (none without one).
 const RevocationKeys& revocation_keys(RequestCtx* ctx) {
@@ -123,6 +129,13 @@ ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx* ctx);
 // first token of a tenant this worker has not read yet waits for the read.
 ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
   Zone* zone = main_conf(r)->zone;
+  // The sender binding first, for verified and cached tokens alike: the
+  // DPoP proof is checked on every request (dpop.h).
+  if (s == Status::kOk && !ctx->sender_checked) {
+    bool wait = false;
+    s = check_sender(r, ctx, wait);
+    if (wait) return suspend_for_sender(r, ctx);
+  }
   TenantStates* tenants = worker_tenant_states();
   if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty()) {
     bool wait = false;
@@ -184,7 +197,7 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
   ngx_uint_t level = s == Status::kTokenMissing ? NGX_LOG_DEBUG : NGX_LOG_INFO;
   ngx_log_error(level, r->connection->log, 0, "realm_auth: %s refused: %s",
                 is_request_rule(s) ? "request" : "token", status_name(s));
-  ctx->rc = is_request_rule(s) ? NGX_HTTP_BAD_REQUEST : unauthorized(r, s);
+  ctx->rc = is_request_rule(s) ? NGX_HTTP_BAD_REQUEST : unauthorized(r, ctx, s);
   return ctx->rc;
 }
 
@@ -220,6 +233,16 @@ ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx, ngx_queue_t* queue) {
 // Waits for the tenant record read started by TenantStates::admit, which
 // wakes the request; the timer only bounds the wait.
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, 100);
+  return NGX_AGAIN;
+}
+
+// Waits for the Redis replay check of a DPoP proof, which wakes the
+// request; the timer only bounds the wait (dpop_request.cc gives up after 2 s).
+ngx_int_t suspend_for_sender(ngx_http_request_t* r, RequestCtx* ctx) {
+  ctx->phase = RequestCtx::Phase::kWaitingForSender;
   r->read_event_handler = ngx_http_test_reading;
   r->write_event_handler = wake;
   ngx_add_timer(r->connection->write, 100);
@@ -299,7 +322,7 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 }
 
 ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
-  Status credential = bearer_token(r, ctx->token);
+  Status credential = bearer_token(r, ctx, ctx->token);
   if (credential != Status::kOk) return finish(r, lcf, ctx, credential);
 
   // A cached token was verified, so it is a b64token: hits skip the scan.
@@ -330,6 +353,7 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
       return resolve(r, *lcf, ctx);
     case RequestCtx::Phase::kWaitingForTenant:
     case RequestCtx::Phase::kWaitingForRevocations:
+    case RequestCtx::Phase::kWaitingForSender:
       return finish(r, *lcf, ctx, Status::kOk);
     case RequestCtx::Phase::kDone:
       return ctx->rc;

@@ -9,6 +9,7 @@
 #include "jwks_source.h"
 #include "ngx.h"
 #include "purpose.h"
+#include "sender_binding.h"
 #include "revocation_table.h"
 #include "status.h"
 #include "token_hash.h"
@@ -23,6 +24,7 @@ class Zone;
 class KeyStore;
 class WorkerTokenCache;
 class TenantStates;
+struct SenderWait;  // dpop_request.cc
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
@@ -67,7 +69,14 @@ struct LocConf {
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
-  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kWaitingForRevocations, kDone };
+  enum class Phase {
+    kStart,
+    kWaitingForKeys,
+    kWaitingForTenant,
+    kWaitingForRevocations,
+    kWaitingForSender,
+    kDone
+  };
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the bearer credential (points into the header)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
@@ -85,6 +94,9 @@ struct RequestCtx {
   JsonPtr header_json;  // decoded on first use of a $jwt_header_ variable
   ngx_queue_t waiting;  // link in KeyStore's waiters of this issuer, or TenantStates' of a tenant
   bool queued = false;
+  TokenScheme scheme = TokenScheme::kBearer;  // how the token came (dpop.h)
+  bool sender_checked = false;                // check_sender ran to its end
+  SenderWait* sender_wait = nullptr;          // its Redis replay check in flight
 };
 
 inline MainConf* main_conf(ngx_http_request_t* r) {
