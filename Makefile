@@ -72,8 +72,8 @@ test-e2e: build deps-stack
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)/fuzz -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_FUZZ=ON -DREALM_AUTH_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target fuzz_verify fuzz_jwks fuzz_json
-	@for t in verify jwks json; do \
+	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target fuzz_verify fuzz_jwks fuzz_json fuzz_dpop
+	@for t in verify jwks json dpop; do \
 	  bin=$$(find $(BUILD_DIR)/fuzz -name fuzz_$$t -type f -perm -u+x | head -1); \
 	  work=$(BUILD_DIR)/fuzz/corpus-$$t; mkdir -p $$work; echo "== fuzz_$$t"; \
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \

@@ -13,6 +13,7 @@ use Test::More;
 use Crypt::Mac::HMAC qw(hmac);
 use Crypt::Misc qw(encode_b64u);
 use HTTP::Tiny;
+use IO::Socket::INET;
 use JSON::PP ();
 
 use RealmAuth::Dpop qw(:all);
@@ -30,6 +31,7 @@ my $loc = sub {
             auth_realm on;
             auth_realm_issuer \$TEST_NGINX_ISSUER/realms/tenant-*;
             $extra
+            auth_realm_identity_headers on;
             add_header X-Realm-Error \$realm_auth_error always;
             proxy_set_header X-Saw-Dpop \$http_dpop;
             proxy_pass http://127.0.0.1:\$TEST_NGINX_ISSUER_PORT/echo/;
@@ -39,6 +41,7 @@ my $loc = sub {
 my $ngx = RealmAuth::Nginx->start(
     http => "auth_realm_zone realm_auth:10m;\n    auth_realm_dpop_replay_cache 4096;\n",
     server => join('',
+        "large_client_header_buffers 4 32k;\n",
         $loc->('/api/', 'auth_realm_dpop on; auth_realm_dpop_window 30s;'),
         $loc->('/nocache/', 'auth_realm_dpop on; auth_realm_token_cache off;'),
         $loc->('/req/', 'auth_realm_dpop required;'),
@@ -51,7 +54,8 @@ my $ngx = RealmAuth::Nginx->start(
             auth_realm on;
             auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
             auth_realm_dpop on;
-            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/inner;
+            rewrite ^ /echo/inner break;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT;
         }
         location = /realm-auth/status { auth_realm_status; }
         }),
@@ -63,6 +67,21 @@ sub req {
     my ($method, $path, @headers) = @_;
     my $ua = HTTP::Tiny->new(timeout => 15, keep_alive => 0);
     return $ua->request($method, "$base$path", { headers => { @headers } });
+}
+
+# A request written byte for byte (header spellings HTTP::Tiny would fold).
+sub raw_req {
+    my ($text) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $ngx->port, Timeout => 10)
+        or die "connect: $!";
+    print $s $text;
+    local $/;
+    my $res = <$s> // '';
+    my ($head, $body) = split /\r\n\r\n/, $res, 2;
+    my ($status) = $head =~ m{^HTTP/1\.\d (\d+)};
+    my %h;
+    for (split /\r\n/, $head) { $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/ }
+    return { status => $status, headers => \%h, content => $body };
 }
 
 # DPoP request with `token` and `proof` (undef: no DPoP header).
@@ -231,8 +250,12 @@ hostile(dpop_req('GET', '/api/x', $TA, undef), 'dpop_proof_missing', 'invalid_dp
 hostile(dpop_req('GET', '/api/x', $TA, ''), 'dpop_proof_invalid', 'invalid_dpop_proof', 'empty DPoP header');
 hostile(req('GET', '/api/x', Authorization => "DPoP $TA", DPoP => [ $proof->($A, '/api/x'), $proof->($A, '/api/x') ]),
         'dpop_proof_invalid', 'invalid_dpop_proof', 'two DPoP headers');
-hostile(req('GET', '/api/x', Authorization => "DPoP $TA", DPoP => $proof->($A, '/api/x'), dpop => $proof->($A, '/api/x')),
+hostile(raw_req("GET /api/x HTTP/1.0\r\nHost: 127.0.0.1:@{[ $ngx->port ]}\r\nAuthorization: DPoP $TA\r\n"
+                . 'DPoP: ' . $proof->($A, '/api/x') . "\r\ndpop: " . $proof->($A, '/api/x') . "\r\n\r\n"),
         'dpop_proof_invalid', 'invalid_dpop_proof', 'two DPoP headers in other cases');
+hostile(raw_req("GET /api/x HTTP/1.0\r\nHost: 127.0.0.1:@{[ $ngx->port ]}\r\nAuthorization: DPoP $TA\r\n"
+                . 'DPoP: ' . $proof->($A, '/api/x') . "\r\nDPoP:\r\n\r\n"),
+        'dpop_proof_invalid', 'invalid_dpop_proof', 'a second, empty DPoP header');
 hostile(dpop_req('GET', '/api/x', $TA, $proof->($B, '/api/x')), 'dpop_binding_mismatch', 'invalid_token', 'valid proof by another key');
 hostile(dpop_req('GET', '/api/x', $plain, dpop_proof($A, token => $plain, htm => 'GET', htu => $htu->('/api/x'))),
         'dpop_binding_mismatch', 'invalid_token', 'unbound token with the DPoP scheme');
