@@ -17,6 +17,7 @@
 #include "guard.h"
 #include "module.h"
 #include "redis_client.h"
+#include "redis_keys.h"
 
 namespace realm_auth {
 
@@ -181,11 +182,12 @@ bool post_redis_check(ngx_http_request_t* r, RequestCtx* ctx, const DpopReplayCa
   ngx_memzero(&w->task, sizeof(w->task));
   w->redis = source.redis;
   static const char kHex[] = "0123456789abcdef";
-  w->key = "dpop:";
+  std::string hex;
   for (uint8_t b : key) {
-    w->key += kHex[b >> 4];
-    w->key += kHex[b & 15];
+    hex += kHex[b >> 4];
+    hex += kHex[b & 15];
   }
+  w->key = dpop_jti_key(hex);
   w->ttl_ms = ttl_ms;
   w->request = r;
   w->started = ngx_current_msec;
