@@ -82,14 +82,16 @@ bool normalize_htu(std::string_view uri, std::string& out, size_t max_size) {
   size_t colon = uri.find("://");
   if (colon == std::string_view::npos) return false;
   std::string scheme;
-  for (char c : uri.substr(0, colon)) scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : uri.substr(0, colon))
+    scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme != "http" && scheme != "https") return false;
   std::string_view rest = uri.substr(colon + 3);
   size_t end = rest.find_first_of("?#");
   if (end != std::string_view::npos) rest = rest.substr(0, end);
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+  std::string_view path =
+      slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
   if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
 
   std::string_view host = authority;
@@ -124,8 +126,8 @@ bool normalize_htu(std::string_view uri, std::string& out, size_t max_size) {
     port_value = port_value * 10 + static_cast<uint32_t>(c - '0');
   }
   if (!port.empty() && (port_value == 0 || port_value > 65535)) return false;
-  bool default_port =
-      port.empty() || (scheme == "http" && port_value == 80) || (scheme == "https" && port_value == 443);
+  bool default_port = port.empty() || (scheme == "http" && port_value == 80) ||
+                      (scheme == "https" && port_value == 443);
 
   std::string clean_path;
   if (!normalize_path(path, clean_path)) return false;

@@ -6,10 +6,10 @@
 #include <cstring>
 
 #include "base64url.h"
+#include "dpop_htu.h"
 #include "json.h"
 #include "jwk_thumbprint.h"
 #include "jwks.h"
-#include "dpop_htu.h"
 #include "signature.h"
 
 namespace realm_auth {

@@ -37,8 +37,10 @@ bool jwk_thumbprint(const json_t* jwk, std::string& out) {
   static const char* const kRsa[] = {"e", "kty", "n", nullptr};
   static const char* const kEc[] = {"crv", "kty", "x", "y", nullptr};
   static const char* const kOkp[] = {"crv", "kty", "x", nullptr};
-  const char* const* members = kty == "RSA" ? kRsa : kty == "EC" ? kEc : kty == "OKP" ? kOkp
-                                                                                         : nullptr;
+  const char* const* members = kty == "RSA"   ? kRsa
+                               : kty == "EC"  ? kEc
+                               : kty == "OKP" ? kOkp
+                                              : nullptr;
   if (members == nullptr) return false;
   std::string canonical = "{";
   for (const char* const* m = members; *m != nullptr; ++m) {

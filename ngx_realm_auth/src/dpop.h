@@ -27,16 +27,16 @@ struct RequestCtx;
 enum class DpopMode : ngx_uint_t { kOff = 0, kOn = 1, kRequired = 2 };
 
 struct DpopLocConf {
-  ngx_uint_t mode;       // DpopMode
-  ngx_str_t htu_base;    // normalised scheme://host[:port], empty = from the request
-  time_t window;         // auth_realm_dpop_window
-  ngx_array_t* algs;     // auth_realm_dpop_algorithms (ngx_str_t), null = default
-  AlgSet algorithms;     // built at merge
+  ngx_uint_t mode;     // DpopMode
+  ngx_str_t htu_base;  // normalised scheme://host[:port], empty = from the request
+  time_t window;       // auth_realm_dpop_window
+  ngx_array_t* algs;   // auth_realm_dpop_algorithms (ngx_str_t), null = default
+  AlgSet algorithms;   // built at merge
 };
 
 struct DpopMainConf {
-  ngx_int_t replay_entries;       // auth_realm_dpop_replay_cache
-  ngx_shm_zone_t* replay_zone;    // made when a location turns DPoP on
+  ngx_int_t replay_entries;     // auth_realm_dpop_replay_cache
+  ngx_shm_zone_t* replay_zone;  // made when a location turns DPoP on
 };
 
 // Where the Authorization header carries `DPoP <token>` (and the location

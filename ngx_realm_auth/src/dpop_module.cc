@@ -47,14 +47,8 @@ ngx_command_t commands[] = {
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
-    nullptr,
-    nullptr,
-    guard::conf_create<create_main_conf>,
-    nullptr,
-    nullptr,
-    nullptr,
-    guard::conf_create<create_loc_conf>,
-    guard::conf_merge<merge_loc_conf>,
+    nullptr, nullptr, guard::conf_create<create_main_conf>, nullptr,
+    nullptr, nullptr, guard::conf_create<create_loc_conf>,  guard::conf_merge<merge_loc_conf>,
 };
 
 void* create_main_conf(ngx_conf_t* cf) {
@@ -132,8 +126,8 @@ char* set_htu_base(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
   std::string normalised;
   if (has_path || !normalize_htu(base, normalised)) {
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"%V\" takes http(s)://host[:port] without a path, not \"%V\"",
-                       &cmd->name, &value[1]);
+                       "\"%V\" takes http(s)://host[:port] without a path, not \"%V\"", &cmd->name,
+                       &value[1]);
     return static_cast<char*>(NGX_CONF_ERROR);
   }
   normalised.pop_back();  // the "/" of the empty path: the request's path follows
@@ -187,8 +181,16 @@ char* set_replay_cache(ngx_conf_t* cf, ngx_command_t* cmd, void* conf) {
 }  // namespace realm_auth
 
 extern "C" {
-ngx_module_t ngx_http_realm_auth_dpop_module = {
-    NGX_MODULE_V1,  &realm_auth::module_ctx, realm_auth::commands, NGX_HTTP_MODULE, nullptr,
-    nullptr,        nullptr,                 nullptr,              nullptr,         nullptr,
-    nullptr,        NGX_MODULE_V1_PADDING};
+ngx_module_t ngx_http_realm_auth_dpop_module = {NGX_MODULE_V1,
+                                                &realm_auth::module_ctx,
+                                                realm_auth::commands,
+                                                NGX_HTTP_MODULE,
+                                                nullptr,
+                                                nullptr,
+                                                nullptr,
+                                                nullptr,
+                                                nullptr,
+                                                nullptr,
+                                                nullptr,
+                                                NGX_MODULE_V1_PADDING};
 }

@@ -29,7 +29,8 @@ namespace {
 constexpr ngx_msec_t kRedisWaitMs = 2000;
 
 DpopLocConf* dpop_conf(ngx_http_request_t* r) {
-  return static_cast<DpopLocConf*>(ngx_http_get_module_loc_conf(r, ngx_http_realm_auth_dpop_module));
+  return static_cast<DpopLocConf*>(
+      ngx_http_get_module_loc_conf(r, ngx_http_realm_auth_dpop_module));
 }
 DpopMainConf* dpop_main(ngx_http_request_t* r) {
   return static_cast<DpopMainConf*>(
@@ -342,9 +343,8 @@ std::string auth_challenge(ngx_http_request_t* r, const RequestCtx* ctx, Status 
   const DpopLocConf& dcf = *dpop_conf(r);
   bool dpop = dcf.mode != ngx_uint_t(DpopMode::kOff) &&
               (dcf.mode == ngx_uint_t(DpopMode::kRequired) ||
-               (ctx != nullptr && ctx->scheme == TokenScheme::kDpop) ||
-               is_dpop_proof_status(s) || s == Status::kDpopBoundAsBearer ||
-               s == Status::kDpopBindingMismatch);
+               (ctx != nullptr && ctx->scheme == TokenScheme::kDpop) || is_dpop_proof_status(s) ||
+               s == Status::kDpopBoundAsBearer || s == Status::kDpopBindingMismatch);
   return dpop ? dpop_challenge(s, dcf.algorithms) : bearer_challenge(s);
 }
 

@@ -53,10 +53,11 @@ void rfc7638_example(void**) {
 void thumbprint_kinds(void**) {
   // EC and OKP: computed by hand over the canonical member text.
   std::string ec = "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"AAAA\",\"y\":\"BBBB\"}";
-  assert_string_equal(thumbprint_of("{\"y\":\"BBBB\",\"x\":\"AAAA\",\"kty\":\"EC\",\"crv\":\"P-256\","
-                                    "\"use\":\"sig\"}")
-                          .c_str(),
-                      sha256_base64url(ec).c_str());
+  assert_string_equal(
+      thumbprint_of("{\"y\":\"BBBB\",\"x\":\"AAAA\",\"kty\":\"EC\",\"crv\":\"P-256\","
+                    "\"use\":\"sig\"}")
+          .c_str(),
+      sha256_base64url(ec).c_str());
   std::string okp = "{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"CCCC\"}";
   assert_string_equal(thumbprint_of("{\"x\":\"CCCC\",\"kty\":\"OKP\",\"crv\":\"Ed25519\"}").c_str(),
                       sha256_base64url(okp).c_str());
@@ -187,8 +188,8 @@ void proof_refused(void**) {
   // typ
   assert_status(f.verify(proof_with(Alg::kES256, k, f.header("JWT"), f.payload())),
                 Status::kDpopProofInvalid);
-  assert_status(f.verify(proof_with(Alg::kES256, k,
-                                    "{\"alg\":\"ES256\",\"jwk\":" + f.jwk + "}", f.payload())),
+  assert_status(f.verify(proof_with(Alg::kES256, k, "{\"alg\":\"ES256\",\"jwk\":" + f.jwk + "}",
+                                    f.payload())),
                 Status::kDpopProofInvalid);
   // alg: the header's alg must fit the key; none / HS256 never.
   assert_status(f.verify(proof_with(Alg::kES256, k, f.header("dpop+jwt", "ES384"), f.payload())),
@@ -198,15 +199,15 @@ void proof_refused(void**) {
   assert_status(f.verify(proof_with(Alg::kES256, k, f.header("dpop+jwt", "HS256"), f.payload())),
                 Status::kDpopProofInvalid);
   // crit
-  assert_status(f.verify(proof_with(Alg::kES256, k,
-                                    "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"crit\":[],\"jwk\":" +
-                                        f.jwk + "}",
-                                    f.payload())),
+  assert_status(f.verify(proof_with(
+                    Alg::kES256, k,
+                    "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"crit\":[],\"jwk\":" + f.jwk + "}",
+                    f.payload())),
                 Status::kDpopProofInvalid);
   // jwk: missing, private member, a key of another proof.
-  assert_status(f.verify(proof_with(Alg::kES256, k, "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\"}",
-                                    f.payload())),
-                Status::kDpopProofInvalid);
+  assert_status(
+      f.verify(proof_with(Alg::kES256, k, "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\"}", f.payload())),
+      Status::kDpopProofInvalid);
   std::string priv = f.jwk;
   priv.insert(priv.size() - 1, ",\"d\":\"AAAA\"");
   assert_status(f.verify(proof_with(Alg::kES256, k,
@@ -217,13 +218,14 @@ void proof_refused(void**) {
   assert_status(f.verify(proof_with(Alg::kES256, other.get(), f.header(), f.payload())),
                 Status::kDpopProofInvalid);
   // Duplicate members.
-  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(),
-                                    f.payload(",\"jti\":\"j-2\""))),
+  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(), f.payload(",\"jti\":\"j-2\""))),
                 Status::kDpopProofInvalid);
   // Claims.
-  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(), f.payload("", 0, "https://api.example.com/y"))),
+  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(),
+                                    f.payload("", 0, "https://api.example.com/y"))),
                 Status::kDpopUrlMismatch);
-  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(), f.payload("", 0, "http://api.example.com/x"))),
+  assert_status(f.verify(proof_with(Alg::kES256, k, f.header(),
+                                    f.payload("", 0, "http://api.example.com/x"))),
                 Status::kDpopUrlMismatch);
   assert_status(f.verify(proof_with(Alg::kES256, k, f.header(),
                                     f.payload("", 0, "https://api.example.com/x", "POST"))),
@@ -312,9 +314,9 @@ void challenges(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(rfc7638_example), cmocka_unit_test(thumbprint_kinds),
-      cmocka_unit_test(htu_normalisation), cmocka_unit_test(proof_accepted),
-      cmocka_unit_test(proof_refused),   cmocka_unit_test(binding),
+      cmocka_unit_test(rfc7638_example),    cmocka_unit_test(thumbprint_kinds),
+      cmocka_unit_test(htu_normalisation),  cmocka_unit_test(proof_accepted),
+      cmocka_unit_test(proof_refused),      cmocka_unit_test(binding),
       cmocka_unit_test(confirmation_claim), cmocka_unit_test(challenges),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
