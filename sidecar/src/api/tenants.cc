@@ -26,9 +26,11 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
   BodyReader b(req);
   std::string slug, display_name, why;
   std::vector<std::string> departments;
-  if (!b.parse() || !b.only({"slug", "display_name", "departments"}) ||
+  bool dpop = false, dpop_present = false;
+  if (!b.parse() || !b.only({"slug", "display_name", "departments", "dpop_bound_tokens"}) ||
       !b.string("slug", true, slug) || !b.string("display_name", true, display_name) ||
-      !b.string_array("departments", false, departments)) {
+      !b.string_array("departments", false, departments) ||
+      !b.boolean("dpop_bound_tokens", false, dpop, dpop_present)) {
     return b.error();
   }
   if (!(why = check_slug(slug)).empty()) return problem(400, why, "slug", req.request_id);
@@ -52,7 +54,7 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
   return governed_call(app.governance, req, actor, op, [&]() {
     WorkResult w;
     TenantRow row;
-    Outcome o = app.saga.create(slug, display_name, departments, row);
+    Outcome o = app.saga.create(slug, display_name, departments, row, dpop);
     if (!o.ok()) {
       w.response = outcome_problem(req, o);
       w.failure_reason = o.detail;

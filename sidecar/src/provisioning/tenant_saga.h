@@ -65,8 +65,11 @@ class TenantSaga {
   TenantSaga(SagaConfig config, PgPool& pg, AdminApi& kc, const SecretBox& box,
              const TenantStatePublisher& state);
 
+  // dpop_bound_tokens: the console issues DPoP-bound tokens only (stored in
+  // the row, so reconcile keeps it; realm_spec.h).
   Outcome create(const std::string& slug, const std::string& display_name,
-                 const std::vector<std::string>& departments, TenantRow& out);
+                 const std::vector<std::string>& departments, TenantRow& out,
+                 bool dpop_bound_tokens = false);
   Outcome set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out);
   Outcome remove(const std::string& tenant_id);
   Outcome rotate_services_secret(const std::string& tenant_id, TenantRow& out);

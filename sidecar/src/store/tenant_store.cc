@@ -12,7 +12,7 @@ constexpr const char* kColumns =
     "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
     " saga_step, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " incarnation_id::text, incarnation_started_at";
+    " incarnation_id::text, incarnation_started_at, dpop_bound_tokens";
 
 TenantRow row_at(const PgResult& r, int i) {
   TenantRow t;
@@ -32,6 +32,7 @@ TenantRow row_at(const PgResult& r, int i) {
   t.updated_at = r.get(i, 8);
   t.incarnation_id = r.get(i, 9);
   t.incarnation_started_at = std::strtoll(r.get(i, 10).c_str(), nullptr, 10);
+  t.dpop_bound_tokens = r.get(i, 11) == "t";
   return t;
 }
 
@@ -89,9 +90,11 @@ StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row) {
   JsonPtr deps = json_string_array(row.departments);
   PgResult r = s.exec(
       "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, departments,"
-      " status, saga_step) SELECT $1, $2, $3, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
-      " 'provisioning', 'row_inserted'",
-      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get())});
+      " status, saga_step, dpop_bound_tokens) SELECT $1, $2, $3, $4,"
+      " ARRAY(SELECT json_array_elements_text($5::json)), 'provisioning', 'row_inserted', "
+      "$6::boolean",
+      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get()),
+       row.dpop_bound_tokens ? "true" : "false"});
   return store_status(r);
 }
 
