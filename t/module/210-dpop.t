@@ -295,6 +295,36 @@ $st = $ngx->status;
 cmp_ok($st->{refused}{dpop_replayed} // 0, '>=', 2, 'status counts dpop_replayed') or diag(explain($st->{refused}));
 unlike($ngx->error_log, qr/\[(?:alert|crit|emerg)\]/, 'no alert in the error log');
 
+# The replay cache is a fixed table: 1024 slots take at most 1024 live
+# proofs; beyond that proofs are refused (dpop_replay_full), never
+# accepted unrecorded, and every accepted one is still refused on replay.
+{
+    my $small = RealmAuth::Nginx->start(
+        http => "auth_realm_zone realm_auth:10m;\n    auth_realm_dpop_replay_cache 1024;\n",
+        server => $loc->('/api/', 'auth_realm_dpop on; auth_realm_dpop_window 10m;'));
+    my $u = 'http://127.0.0.1:' . $small->port . '/api/x';
+    my (%seen, @accepted);
+    my $ua = HTTP::Tiny->new(keep_alive => 1);
+    for my $i (1 .. 1300) {
+        my $p = dpop_proof($A, token => $TA, htm => 'GET', htu => $u);
+        my $res = $ua->get($u, { headers => { Authorization => "DPoP $TA", DPoP => $p } });
+        my $why = $res->{status} == 200 ? 'ok' : ($res->{headers}{'x-realm-error'} // $res->{status});
+        $seen{$why}++;
+        push @accepted, $p if $why eq 'ok';
+    }
+    cmp_ok($seen{ok} // 0, '<=', 1024, "at most 1024 proofs accepted into 1024 slots ($seen{ok})");
+    cmp_ok($seen{ok} // 0, '>=', 700, 'most fit');
+    is(($seen{dpop_replay_full} // 0) + ($seen{ok} // 0), 1300, 'the rest refused as dpop_replay_full')
+        or diag(explain(\%seen));
+    my $replays_refused = grep {
+        my $res = HTTP::Tiny->new->get($u, { headers => { Authorization => "DPoP $TA", DPoP => $_ } });
+        ($res->{headers}{'x-realm-error'} // '') eq 'dpop_replayed'
+    } @accepted[0 .. 49];
+    is($replays_refused, 50, 'accepted proofs stay recorded: 50 replays refused');
+    like($small->error_log, qr/DPoP replay cache full/, 'a full cache is logged');
+    $small->stop;
+}
+
 # Replay cache bound: nginx -t names the directive.
 my ($ok, $out) = RealmAuth::Nginx->config_test(
     http => "auth_realm_zone z:1m;\n auth_realm_dpop_replay_cache 10;\n", server => '');
