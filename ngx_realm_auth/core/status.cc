@@ -53,7 +53,7 @@ constexpr StatusText kTexts[] = {
     {"dpop_ath_mismatch", "DPoP proof is for another access token"},
     {"dpop_replayed", "DPoP proof replayed"},
     {"dpop_replay_full", "DPoP proof cannot be checked now"},
-    {"dpop_binding_mismatch", "invalid DPoP key binding"},
+    {"dpop_binding_mismatch", "DPoP proof does not match the token binding"},
     {"dpop_bound_as_bearer", "DPoP-bound token presented as bearer"},
     {"dpop_required", "DPoP-bound token required"},
     {"cert_binding_mismatch", "client certificate does not match the token"},

@@ -301,7 +301,7 @@ void challenges(void**) {
                       "error_description=\"DPoP proof replayed\"");
   assert_string_equal(dpop_challenge(Status::kDpopBindingMismatch, algs).c_str(),
                       "DPoP algs=\"RS256 ES256\", error=\"invalid_token\", "
-                      "error_description=\"invalid DPoP key binding\"");
+                      "error_description=\"DPoP proof does not match the token binding\"");
   std::string_view cred;
   assert_status(authorization_scheme("DPoP abc", "DPoP", cred), Status::kOk);
   assert_true(cred == "abc");
