@@ -69,7 +69,8 @@ sub ath_of { encode_b64u(sha256($_[0])) }
 sub dpop_token {
     my ($k, %a) = @_;
     my $cnf = exists $a{cnf} ? delete $a{cnf} : { jkt => dpop_jkt($k) };
-    my %claims = (%{ delete $a{claims} // {} }, cnf => $cnf);
+    # Keycloak marks DPoP-bound access tokens with typ "DPoP".
+    my %claims = (typ => 'DPoP', %{ delete $a{claims} // {} }, cnf => $cnf);
     return token(%a, claims => \%claims);
 }
 
