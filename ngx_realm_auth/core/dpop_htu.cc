@@ -113,12 +113,19 @@ bool normalize_htu(std::string_view uri, std::string& out, size_t max_size) {
     }
   }
   if (host.empty()) return false;
+  // A DNS name or IPv4 address (unreserved characters only: no userinfo,
+  // no second ':'), or a bracketed IPv6 literal. Anything else could read
+  // as another authority to another parser.
+  bool literal = host.front() == '[';
   std::string lowered;
-  for (char c : host) {
-    auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f || c == '/' || c == '\\') return false;
+  for (size_t i = 0; i < host.size(); ++i) {
+    auto u = static_cast<unsigned char>(host[i]);
+    bool ok = literal ? (i == 0 || i + 1 == host.size() || std::isxdigit(u) || u == ':' || u == '.')
+                      : (std::isalnum(u) || u == '-' || u == '.' || u == '_' || u == '~');
+    if (!ok) return false;
     lowered += static_cast<char>(std::tolower(u));
   }
+  if (literal && host.size() < 3) return false;
   // RFC 3986: an empty port is the default one.
   uint32_t port_value = 0;
   for (char c : port) {

@@ -111,6 +111,12 @@ void htu_normalisation(void**) {
   expect_htu("https://api.example.com/%zz", nullptr);
   expect_htu("https://api.example.com/%4", nullptr);
   expect_htu("https://api.exa\tmple.com/", nullptr);
+  // Found by fuzz_dpop: a host with a ':' or a quote read as another port.
+  expect_htu("HTTPS://API.E:\"hpl/x", nullptr);
+  expect_htu("https://a:b:443/x", nullptr);
+  expect_htu("https://a%41/x", nullptr);
+  expect_htu("https://[]/x", nullptr);
+  expect_htu("https://[::g]/x", nullptr);
   expect_htu(("https://h/" + std::string(5000, 'a')).c_str(), nullptr);
 }
 
