@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-revocation bench-revocation-cost format format-check clean
+        fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -82,6 +82,10 @@ fuzz: deps
 ## bench: throughput with and without the module, side by side (bench/results/)
 bench: build
 	bench/run.sh
+
+## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens
+bench-dpop: build
+	bench/dpop-cost.sh
 
 ## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
 bench-revocation: build
