@@ -90,6 +90,15 @@ my (undef, undef, $rb) = $call->(GET => $fresh->(), scheme => 'Bearer');
 is $rb->{status}, 401, 'the DPoP-bound token as Bearer: 401';
 like $rb->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/, 'as Bearer: invalid_token';
 
+# The sidecar takes Bearer only: the bound token is refused there too,
+# through nginx (/tenants has DPoP off) and directly.
+my $sidecar = 'http://' . env('SIDECAR_HOST') . ':' . env('SIDECAR_PORT');
+my ($gst, undef, $gres) = api(GET => "/tenants/$slug/users", token => $at);
+is $gst, 401, 'through nginx, the bound token as Bearer at /tenants: 401';
+like $gres->{headers}{'www-authenticate'} // '', qr/invalid_token/, '... invalid_token';
+my ($dst, $dbody) = http_json(GET => "$sidecar/tenants/$slug/users", token => $at, purpose => 'e2e test');
+is $dst, 401, 'directly at the sidecar, the bound token as Bearer: 401' or diag explain $dbody;
+
 # Reconcile keeps the attribute: turned off behind the sidecar's back, it comes back.
 my $c = $console->();
 $c->{attributes}{'dpop.bound.access.tokens'} = 'false';
