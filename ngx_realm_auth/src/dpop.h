@@ -39,6 +39,12 @@ struct DpopMainConf {
   ngx_shm_zone_t* replay_zone;  // made when a location turns DPoP on
 };
 
+// Post-read, in every server where auth_realm is configured (the identity
+// strip's pass, identity_headers.cc): records the client's DPoP header
+// lines for check_sender and removes them from the request, so that no
+// upstream ever sees a proof, whatever the access decision.
+ngx_int_t take_client_proofs(ngx_http_request_t* r);
+
 // Where the Authorization header carries `DPoP <token>` (and the location
 // accepts DPoP): kOk with the token and ctx->scheme set to kDpop.
 // kTokenMissing otherwise (the Bearer rules then answer).
@@ -46,8 +52,8 @@ Status dpop_credential(ngx_http_request_t* r, RequestCtx* ctx, ngx_str_t& token)
 
 // After the token is verified (or found in the verified-token cache), once
 // per request: the DPoP proof (every request, never cached), the replay
-// cache (zone, then Redis), the cnf binding and the client certificate;
-// removes the DPoP header so no upstream sees it. Sets `wait` while the
+// cache (zone, then Redis), the cnf binding and the client certificate.
+// Sets `wait` while the
 // Redis check runs in the thread pool (the request is woken when it lands).
 Status check_sender(ngx_http_request_t* r, RequestCtx* ctx, bool& wait);
 

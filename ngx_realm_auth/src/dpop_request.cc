@@ -43,14 +43,27 @@ bool is_dpop_name(const ngx_table_elt_t& h) {
   return n == 4 && std::memcmp(h.lowcase_key, "dpop", 4) == 0;
 }
 
-// The DPoP header lines of the request, and the list without them (nginx
-// 1.22 cannot unlink one element; every upstream module walks this list).
+// The DPoP header lines the client sent, taken out of the request's
+// header list at post-read (take_client_proofs) so that no access
+// decision (satisfy any, a location without auth_realm, an error_page
+// fallback) can forward one; kept in a pool cleanup, which survives
+// internal redirects and is shared with subrequests.
 struct DpopHeaders {
   ngx_uint_t count = 0;
   ngx_str_t value{};  // the first one's
 };
+void client_proofs_tag(void*) {}
 
-ngx_int_t take_dpop_headers(ngx_http_request_t* r, DpopHeaders& out) {
+const DpopHeaders* client_proofs(ngx_http_request_t* r) {
+  for (ngx_pool_cleanup_t* c = r->pool->cleanup; c != nullptr; c = c->next) {
+    if (c->handler == client_proofs_tag) return static_cast<const DpopHeaders*>(c->data);
+  }
+  return nullptr;
+}
+
+// Records the DPoP lines and removes them from the list (nginx 1.22 cannot
+// unlink one element; every upstream module walks this list).
+ngx_int_t record_and_remove(ngx_http_request_t* r, DpopHeaders& out) {
   for (ngx_list_part_t* part = &r->headers_in.headers.part; part != nullptr; part = part->next) {
     auto* h = static_cast<ngx_table_elt_t*>(part->elts);
     for (ngx_uint_t i = 0; i < part->nelts; i++) {
@@ -58,6 +71,10 @@ ngx_int_t take_dpop_headers(ngx_http_request_t* r, DpopHeaders& out) {
       if (out.count++ == 0) out.value = h[i].value;
     }
   }
+  ngx_pool_cleanup_t* cln = ngx_pool_cleanup_add(r->pool, sizeof(DpopHeaders));
+  if (cln == nullptr) return NGX_ERROR;
+  *static_cast<DpopHeaders*>(cln->data) = out;
+  cln->handler = client_proofs_tag;
   if (out.count == 0) return NGX_OK;
   ngx_list_t fresh;
   if (ngx_list_init(&fresh, r->pool, 20, sizeof(ngx_table_elt_t)) != NGX_OK) return NGX_ERROR;
@@ -74,6 +91,16 @@ ngx_int_t take_dpop_headers(ngx_http_request_t* r, DpopHeaders& out) {
   r->headers_in.headers = fresh;
   if (single_part) r->headers_in.headers.last = &r->headers_in.headers.part;
   return NGX_OK;
+}
+
+// The request's proofs: as taken at post-read, or taken now where
+// post-read did not (a request that skipped it).
+ngx_int_t dpop_headers(ngx_http_request_t* r, DpopHeaders& out) {
+  if (const DpopHeaders* taken = client_proofs(r)) {
+    out = *taken;
+    return NGX_OK;
+  }
+  return record_and_remove(r, out);
 }
 
 // The request's URI as the client addressed it: auth_realm_dpop_htu_base
@@ -301,6 +328,12 @@ Status check_proof(ngx_http_request_t* r, RequestCtx* ctx, const DpopLocConf& dc
 
 }  // namespace
 
+ngx_int_t take_client_proofs(ngx_http_request_t* r) {
+  if (client_proofs(r) != nullptr) return NGX_OK;
+  DpopHeaders taken;
+  return record_and_remove(r, taken);
+}
+
 Status dpop_credential(ngx_http_request_t* r, RequestCtx* ctx, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
   if (h == nullptr || dpop_conf(r)->mode == ngx_uint_t(DpopMode::kOff)) {
@@ -319,9 +352,8 @@ Status check_sender(ngx_http_request_t* r, RequestCtx* ctx, bool& wait) {
   wait = false;
   if (ctx->sender_wait != nullptr) return redis_result(r, ctx, wait);
   const DpopLocConf& dcf = *dpop_conf(r);
-  // No upstream ever sees a proof, whatever the outcome and the scheme.
   DpopHeaders headers;
-  if (take_dpop_headers(r, headers) != NGX_OK) return Status::kInternalError;
+  if (dpop_headers(r, headers) != NGX_OK) return Status::kInternalError;
 
   Status s;
   if (ctx->scheme == TokenScheme::kDpop) {

@@ -50,6 +50,18 @@ my $ngx = RealmAuth::Nginx->start(
         $loc->('/es/', 'auth_realm_dpop on; auth_realm_dpop_algorithms ES256;'),
         $loc->('/redir/', 'auth_realm_dpop on; error_page 418 = @inner; return 418;'),
         q{
+        location /any/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            auth_realm_dpop on;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+        location /open/ {
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
         location @inner {
             auth_realm on;
             auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
@@ -152,6 +164,19 @@ passes(req('GET', '/api/x', Authorization => "Bearer $plain"), 'unbound token as
 passes(req('GET', '/off/x', Authorization => "Bearer $plain"), 'unbound token as Bearer (dpop off)');
 passes(dpop_req('GET', '/req/x', $TA, $proof->($A, '/req/x')), 'required: bound token with proof');
 passes(dpop_req('GET', '/es/x', $TA, $proof->($A, '/es/x')), 'ES256 allowed by auth_realm_dpop_algorithms');
+
+# No configuration lets a proof reach an upstream: satisfy any with allow,
+# a location without auth_realm in the same server.
+for my $path ('/any/x', '/open/x') {
+    my $res = dpop_req('GET', $path, $TA, $proof->($A, $path));
+    is($res->{status}, 200, "$path: 200");
+    unlike($res->{content} // '', qr/^dpop:/mi, "$path: the upstream saw no DPoP header");
+}
+{
+    my $res = dpop_req('GET', '/any/x', token(exp_in => -600), $proof->($A, '/any/x'));
+    is($res->{status}, 200, 'satisfy any, an expired token, allowed by address: 200');
+    unlike($res->{content} // '', qr/^dpop:/mi, '... and the upstream saw no DPoP header');
+}
 
 # ------------------------------------------------------ hostile corpus ---
 my $n = 0;
