@@ -26,7 +26,10 @@ my $op = operator_token() or BAIL_OUT('no operator token');
 my $slug = random_slug('e2ed');
 my $realm = "tenant-$slug";
 
-my ($st, $body) = create_tenant($op, $slug, dpop_bound_tokens => JSON::PP::true);
+my ($st, $body) = create_tenant($op, random_slug('e2ed'), dpop_bound_tokens => 'yes');
+is $st, 400, 'dpop_bound_tokens must be a boolean';
+is ref $body ? $body->{field} : '', 'dpop_bound_tokens', '... the field is named';
+($st, $body) = create_tenant($op, $slug, dpop_bound_tokens => JSON::PP::true);
 is $st, 201, 'tenant created with dpop_bound_tokens' or BAIL_OUT(explain $body);
 ok $body->{dpop_bound_tokens}, 'the tenant says dpop_bound_tokens: true';
 ($st, $body) = api(GET => "/tenants/$slug", token => $op);
