@@ -28,6 +28,18 @@ namespace {
 // replays within that moment could slip through (logged).
 constexpr ngx_msec_t kRedisWaitMs = 2000;
 
+// Conditions a client can provoke on every request (a full replay cache,
+// Redis down) are logged at warn for the operator, at most once a second
+// per worker, so no client floods the log.
+enum class Noted { kReplayFull, kRedis, kCount };
+bool first_this_second(Noted what) {
+  static time_t last[static_cast<size_t>(Noted::kCount)];  // per worker process
+  time_t& t = last[static_cast<size_t>(what)];
+  if (t == ngx_time()) return false;
+  t = ngx_time();
+  return true;
+}
+
 DpopLocConf* dpop_conf(ngx_http_request_t* r) {
   return static_cast<DpopLocConf*>(
       ngx_http_get_module_loc_conf(r, ngx_http_realm_auth_dpop_module));
@@ -250,13 +262,15 @@ Status redis_result(ngx_http_request_t* r, RequestCtx* ctx, bool& wait) {
   ctx->sender_checked = true;
   if (!w->done) {
     w->request = nullptr;  // the completion frees it
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "realm_auth: DPoP replay check in Redis did not answer in time; this "
-                  "nginx's replay cache alone applied");
+    if (first_this_second(Noted::kRedis)) {
+      ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                    "realm_auth: DPoP replay check in Redis did not answer in time; this "
+                    "nginx's replay cache alone applied");
+    }
     return Status::kOk;
   }
   bool ok = w->ok, acquired = w->acquired;
-  if (!ok) {
+  if (!ok && first_this_second(Noted::kRedis)) {
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "realm_auth: DPoP replay check in Redis failed (%s); this nginx's replay "
                   "cache alone applied",
@@ -304,7 +318,7 @@ Status check_proof(ngx_http_request_t* r, RequestCtx* ctx, const DpopLocConf& dc
   // stale, replayed or not.
   int64_t expires = proof.iat + dcf.window + 1;
   s = DpopReplayCache::remember(dpop_main(r)->replay_zone, proof.jkt, proof.jti, expires, req.now);
-  if (s == Status::kDpopReplayFull) {
+  if (s == Status::kDpopReplayFull && first_this_second(Noted::kReplayFull)) {
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "realm_auth: DPoP replay cache full: proof refused (make "
                   "auth_realm_dpop_replay_cache larger)");
@@ -319,9 +333,11 @@ Status check_proof(ngx_http_request_t* r, RequestCtx* ctx, const DpopLocConf& dc
       wait = true;
       return Status::kOk;
     }
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "realm_auth: DPoP replay check in Redis could not be started; this nginx's "
-                  "replay cache alone applied");
+    if (first_this_second(Noted::kRedis)) {
+      ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                    "realm_auth: DPoP replay check in Redis could not be started; this nginx's "
+                    "replay cache alone applied");
+    }
   }
   return Status::kOk;
 }
