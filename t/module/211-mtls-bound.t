@@ -33,12 +33,34 @@ sub make_cert {
 make_cert('server');
 my $x5t_a = make_cert('client-a');
 my $x5t_b = make_cert('client-b');
+# A test CA and a client certificate it signed, for ssl_verify_client on.
+make_cert('ca');
+system("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client-c "
+     . "-keyout $dir/client-c.key -out $dir/client-c.csr 2>/dev/null && "
+     . "openssl x509 -req -in $dir/client-c.csr -CA $dir/ca.pem -CAkey $dir/ca.key -CAcreateserial "
+     . "-days 1 -out $dir/client-c.pem 2>/dev/null") == 0 or BAIL_OUT('openssl could not sign');
+my $x5t_c = encode_b64u(sha256(scalar `openssl x509 -in $dir/client-c.pem -outform DER`));
 isnt($x5t_a, $x5t_b, 'two client certificates');
 
 my $plain_port = RealmAuth::Nginx::free_port();
+my $ca_port = RealmAuth::Nginx::free_port();
 my $ngx = RealmAuth::Nginx->start(
     listen => 'ssl',
-    http => "auth_realm_zone realm_auth:10m;\n",
+    http => "auth_realm_zone realm_auth:10m;\n" . qq{
+    server {
+        listen 127.0.0.1:$ca_port ssl;
+        ssl_certificate $dir/server.pem;
+        ssl_certificate_key $dir/server.key;
+        ssl_client_certificate $dir/ca.pem;
+        ssl_verify_client on;
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer \$TEST_NGINX_ISSUER/realms/tenant-*;
+            add_header X-Realm-Error \$realm_auth_error always;
+            proxy_pass http://127.0.0.1:\$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+    }
+    },
     server => qq{
         listen 127.0.0.1:$plain_port;
         ssl_certificate $dir/server.pem;
@@ -107,6 +129,16 @@ check(get('client-b', "$tls/api/x", Authorization => "DPoP $TB", DPoP => $proof-
       'DPoP right, certificate wrong');
 my $r = get('client-a', "$tls/api/x", Authorization => "Bearer $TB");
 is($r->{headers}{'x-realm-error'}, 'dpop_bound_as_bearer', 'certificate right, DPoP proof missing');
+
+# A CA-verified client certificate (ssl_verify_client on): the binding is
+# still the thumbprint of the very certificate.
+my $ca = "https://127.0.0.1:$ca_port";
+my $TC = token(claims => { cnf => { 'x5t#S256' => $x5t_c } });
+check(get('client-c', "$ca/api/x", Authorization => "Bearer $TC"), 200, '', 'CA-signed certificate, its token');
+check(get('client-c', "$ca/api/x", Authorization => $bearer), 401, 'cert_binding_mismatch',
+      'CA-signed certificate, a token bound to another');
+is(get('client-a', "$ca/api/x", Authorization => $bearer)->{status}, 400,
+   'a certificate the CA did not sign is refused by nginx (ssl_verify_client on)');
 
 unlike($ngx->error_log, qr/\[(?:alert|crit|emerg)\]/, 'no alert in the error log');
 done_testing();
