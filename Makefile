@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-revocation bench-revocation-cost format format-check clean
+        fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -73,8 +73,8 @@ test-e2e: build deps-stack
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(BUILD_DIR)/fuzz -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_FUZZ=ON -DREALM_AUTH_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target fuzz_verify fuzz_jwks fuzz_json
-	@for t in verify jwks json; do \
+	@cmake --build $(BUILD_DIR)/fuzz -j$(JOBS) --target fuzz_verify fuzz_jwks fuzz_json fuzz_dpop
+	@for t in verify jwks json dpop; do \
 	  bin=$$(find $(BUILD_DIR)/fuzz -name fuzz_$$t -type f -perm -u+x | head -1); \
 	  work=$(BUILD_DIR)/fuzz/corpus-$$t; mkdir -p $$work; echo "== fuzz_$$t"; \
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
@@ -83,6 +83,10 @@ fuzz: deps
 ## bench: throughput with and without the module, side by side (bench/results/)
 bench: build
 	bench/run.sh
+
+## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens
+bench-dpop: build
+	bench/dpop-cost.sh
 
 ## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
 bench-revocation: build

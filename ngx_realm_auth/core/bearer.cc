@@ -33,14 +33,19 @@ bool is_b64token(std::string_view s) {
 }
 
 Status bearer_scheme(std::string_view field, std::string_view& credential) {
+  return authorization_scheme(field, "Bearer", credential);
+}
+
+Status authorization_scheme(std::string_view field, std::string_view name,
+                            std::string_view& credential) {
   while (!field.empty() && is_ows(field.front())) field.remove_prefix(1);
   while (!field.empty() && is_ows(field.back())) field.remove_suffix(1);
   size_t sp = field.find(' ');
   std::string_view scheme = field.substr(0, sp);
-  if (scheme.size() != 6 || strncasecmp(scheme.data(), "Bearer", 6) != 0) {
+  if (scheme.size() != name.size() || strncasecmp(scheme.data(), name.data(), name.size()) != 0) {
     return Status::kTokenMissing;
   }
-  if (sp == std::string_view::npos) return Status::kTokenMissing;  // "Bearer" alone
+  if (sp == std::string_view::npos) return Status::kTokenMissing;  // the scheme alone
   std::string_view rest = field.substr(sp);
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   credential = rest;

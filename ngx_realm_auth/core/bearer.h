@@ -33,6 +33,10 @@ Status bearer_credential(std::string_view field, std::string_view& token);
 //   bearer_scheme: kOk with `credential` = everything after "Bearer" 1*SP
 //   (trimmed), or kTokenMissing as above.
 Status bearer_scheme(std::string_view field, std::string_view& credential);
+//   authorization_scheme: the same for another scheme name ("DPoP",
+//   RFC 9449 §7.1: the same token68 syntax follows it).
+Status authorization_scheme(std::string_view field, std::string_view name,
+                            std::string_view& credential);
 //   is_b64token: 1*b64token-char *"=" and nothing else.
 bool is_b64token(std::string_view s);
 

@@ -8,6 +8,7 @@
 
 #include "flat_json.h"
 #include "issuer.h"
+#include "sender_binding.h"
 #include "status.h"
 
 namespace realm_auth {
@@ -28,6 +29,8 @@ struct Identity {
                                    // dies with its key when the issuer unpublishes it
   std::string session_id;          // sid, empty when absent (service accounts): names the
                                    // token in session revocation records
+  Confirmation cnf;                // cnf.jkt / cnf.x5t#S256: the sender the token is bound
+                                   // to, checked on every request (cache hits included)
 };
 
 // Builds the identity from verified claims. Roles come from

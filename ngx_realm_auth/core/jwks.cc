@@ -125,9 +125,13 @@ Status parse_ec(const json_t* jwk, Jwk& out) {
   out.key = key_from_params("EC", bld.get());
   if (!out.key) return Status::kJwksMalformed;
   // Off-curve points enable invalid-curve attacks; check once here rather
-  // than trusting every verify to notice.
+  // than trusting every verify to notice. The quick check (on the curve,
+  // not at infinity) is the whole check for P-256/384/521: their cofactor
+  // is 1, so every point on the curve is in the prime-order group, and the
+  // full check's n·Q multiplication (as costly as a verify) adds nothing.
+  // It matters for DPoP, where every request brings a key (dpop_proof.h).
   ossl::PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, out.key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
     out.key.reset();
     return Status::kJwksMalformed;
   }
@@ -183,6 +187,8 @@ void prepare_verifiers(Jwk& k) {
 }
 
 }  // namespace
+
+bool jwk_usable_for(const Jwk& k, Alg alg) { return usable_for(k, alg); }
 
 // Statuses: kOk; kKeyMismatch for a sound key that is not for signatures
 // (use/key_ops); kJwksMalformed for anything broken, weak or private.

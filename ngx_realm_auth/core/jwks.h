@@ -76,4 +76,9 @@ class Jwks {
 // Parses one JWK object into `out` (helper for parse; exposed for tests).
 Status parse_jwk(const json_t* jwk, Jwk& out);
 
+// Whether `k` may verify `alg`: use absent or "sig", alg absent or equal,
+// kty/crv of the algorithm's family (the rule select() applies; DPoP proof
+// keys, dpop_proof.h, follow it too).
+bool jwk_usable_for(const Jwk& k, Alg alg);
+
 }  // namespace realm_auth

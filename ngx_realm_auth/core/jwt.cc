@@ -62,16 +62,22 @@ Status check_header(FlatJson::Value header, AlgSet allowed, JwtUse use, Jwt& out
   return Status::kOk;
 }
 
-// Keycloak marks its tokens with a "typ" claim: "Bearer" for access tokens,
+// Keycloak marks its tokens with a "typ" claim: "Bearer" for access tokens
+// ("DPoP" for DPoP-bound ones),
 // "ID" for ID tokens, "Refresh" for refresh tokens, "Logout" for logout
 // tokens. Only access tokens may authorize requests, only logout tokens
 // may end sessions.
 Status check_payload_typ(FlatJson::Value payload, JwtUse use) {
   FlatJson::Value typ = payload.get("typ");
   if (!typ.present()) return Status::kOk;
-  const char* want = use == JwtUse::kLogout ? "Logout" : "Bearer";
-  if (!typ.is_string() || !iequals(typ.string(), want)) return Status::kTypNotAllowed;
-  return Status::kOk;
+  if (!typ.is_string()) return Status::kTypNotAllowed;
+  if (use == JwtUse::kLogout) {
+    return iequals(typ.string(), "Logout") ? Status::kOk : Status::kTypNotAllowed;
+  }
+  // Keycloak marks DPoP-bound access tokens "DPoP" (their binding, cnf.jkt,
+  // is checked by sender_binding.h, not by this mark).
+  return iequals(typ.string(), "Bearer") || iequals(typ.string(), "DPoP") ? Status::kOk
+                                                                          : Status::kTypNotAllowed;
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ struct Jwt {
 // never pass as the other (RFC 8725 §3.11 explicit typing).
 enum class JwtUse : uint8_t {
   // Access tokens: header typ absent or JWT / at+jwt / Bearer; payload typ
-  // claim, when present, "Bearer" (Keycloak marks ID and refresh tokens).
+  // claim, when present, "Bearer" or "DPoP" (Keycloak marks ID and refresh
+  // tokens, and DPoP-bound access tokens "DPoP").
   kAccess,
   // OpenID Connect Back-Channel Logout 1.0 logout tokens: header typ
   // required, logout+jwt (or application/logout+jwt); payload typ claim,

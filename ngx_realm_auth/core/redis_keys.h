@@ -13,6 +13,9 @@
 //   revocations:epoch  sealed feed epoch (a UUID kept in      sidecar only
 //                   PostgreSQL): gone or different = Redis lost the stream,
 //                   which the sidecar then rebuilds from its rows
+//   dpop:<hex>      a DPoP proof's jti seen by some nginx    module only
+//                   (SET NX PX until the proof is stale;
+//                   <hex> = SHA-256 of thumbprint and jti)
 #pragma once
 
 #include <string>
@@ -24,5 +27,6 @@ inline std::string lock_key(const std::string& issuer) { return "lock:" + issuer
 inline std::string tenant_key(const std::string& slug) { return "tenant:" + slug; }
 inline std::string revocations_key() { return "revocations"; }
 inline std::string revocation_epoch_key() { return "revocations:epoch"; }
+inline std::string dpop_jti_key(const std::string& hex) { return "dpop:" + hex; }
 
 }  // namespace realm_auth

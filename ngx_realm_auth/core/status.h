@@ -43,6 +43,19 @@ enum class Status : uint8_t {
   kTenantDeleted,     // the tenant (or the incarnation that issued the token) was deleted
   kTenantUnknown,     // the issuer's tenant is not in the registry (auth_realm_tenant_registry)
   kTokenRevoked,      // a revocation record (user, session or tenant) names the token
+  // Sender-constrained tokens (DPoP, RFC 9449; mTLS, RFC 8705).
+  kDpopProofMissing,     // DPoP scheme (or auth_realm_dpop required) without one DPoP header
+  kDpopProofInvalid,     // proof malformed, typ/alg/jwk wrong, signature bad, jti missing
+  kDpopMethodMismatch,   // htm is not the request method
+  kDpopUrlMismatch,      // htu is not the request URI
+  kDpopProofStale,       // iat outside the window
+  kDpopAthMismatch,      // ath missing or not the hash of the access token
+  kDpopReplayed,         // jti seen before within the window
+  kDpopReplayFull,       // the replay cache has no room for the jti: refused, never forgotten
+  kDpopBindingMismatch,  // proof key is not cnf.jkt, or the DPoP scheme for an unbound token
+  kDpopBoundAsBearer,    // a DPoP-bound token (cnf.jkt) presented as Bearer
+  kDpopRequired,         // auth_realm_dpop required and the token is not DPoP-bound
+  kCertBindingMismatch,  // cnf.x5t#S256 without a matching TLS client certificate
   // Request rules (module only; the sidecar answers them with problem+json).
   kPurposeMissing,  // X-Purpose required and absent or blank
   kPurposeInvalid,  // X-Purpose required and several lines, too long or control bytes

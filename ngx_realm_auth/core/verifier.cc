@@ -94,7 +94,8 @@ Status verify_token(const InspectedToken& t, const Jwks& keys, const VerifierCon
   }
   s = extract_identity(t.jwt.payload.root(), t.match, t.issuer, config.role_clients, out);
   out.key_id = t.jwt.kid;
-  return s;
+  if (s != Status::kOk) return s;
+  return read_confirmation(t.jwt.payload.root(), out.cnf);
 }
 
 }  // namespace realm_auth

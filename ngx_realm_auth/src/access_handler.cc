@@ -11,14 +11,15 @@
 //                            rules (authorize.h), then respond(): the single
 //                            Status → response mapping
 //
-// A check of the credential itself (a sender constraint, say) belongs at
-// the end of finish(), where fresh verifications and cache hits meet.
+// The sender constraint (DPoP proof, mTLS binding: dpop.h) is checked at
+// the start of finish(), where fresh verifications and cache hits meet.
 #include <cstring>
 #include <new>
 #include <string>
 
 #include "authorize.h"
 #include "bearer.h"
+#include "dpop.h"
 #include "key_store.h"
 #include "module.h"
 #include "tenant_state.h"
@@ -52,13 +53,18 @@ RequestCtx* create_ctx(ngx_http_request_t* r) {
   return ctx;
 }
 
-// What follows "Bearer" 1*SP in the Authorization header (core bearer.h:
-// the sidecar's rule too). Points into the header.
-Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
+// What follows "Bearer" (or "DPoP") 1*SP in the Authorization header (core bearer.h:
+// the sidecar's rule too); begin() checks it is one b64token unless the
+// verified-token cache already knows it. Points into the header.
+Status bearer_token(ngx_http_request_t* r, RequestCtx* ctx, ngx_str_t& token) {
   ngx_table_elt_t* h = r->headers_in.authorization;
   if (h == nullptr) return Status::kTokenMissing;
   std::string_view found;
   Status s = bearer_scheme(to_view(h->value), found);
+  // Or "DPoP" 1*SP token where the location takes DPoP (dpop.h).
+  if (s == Status::kTokenMissing && dpop_credential(r, ctx, token) == Status::kOk) {
+    return Status::kOk;
+  }
   token.data = reinterpret_cast<u_char*>(const_cast<char*>(found.data()));
   token.len = found.size();
   return s;
@@ -70,8 +76,8 @@ Status bearer_token(ngx_http_request_t* r, ngx_str_t& token) {
 // Plus's rule): one source per location, so two tokens can never both
 // claim a request. begin() checks it is one b64token unless the
 // verified-token cache already knows it.
-Status credential(ngx_http_request_t* r, const LocConf& lcf, ngx_str_t& token) {
-  if (lcf.token_source == nullptr) return bearer_token(r, token);
+Status credential(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, ngx_str_t& token) {
+  if (lcf.token_source == nullptr) return bearer_token(r, ctx, token);
   if (ngx_http_complex_value(r, lcf.token_source, &token) != NGX_OK) return Status::kInternalError;
   return token.len == 0 ? Status::kTokenMissing : Status::kOk;
 }
@@ -103,6 +109,7 @@ ngx_int_t challenge(ngx_http_request_t* r, const std::string& value, ngx_int_t c
 }
 
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx* ctx);
+ngx_int_t suspend_for_sender(ngx_http_request_t* r, RequestCtx* ctx);
 
 // The keys of the verified token in the revocation table (none without one).
 const RevocationKeys& revocation_keys(RequestCtx* ctx) {
@@ -148,6 +155,13 @@ ngx_int_t decide(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
 // incarnation, tenant_state.h); the first token of a tenant this worker
 // has not read yet waits for the read. Then the revocation records.
 ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Status s) {
+  // The sender binding first, for verified and cached tokens alike: the
+  // DPoP proof is checked on every request (dpop.h).
+  if (s == Status::kOk && !ctx->sender_checked) {
+    bool wait = false;
+    s = check_sender(r, ctx, wait);
+    if (wait) return suspend_for_sender(r, ctx);
+  }
   TenantStates* tenants = worker_tenant_states();
   if (s == Status::kOk && tenants != nullptr && !ctx->identity->tenant_id.empty()) {
     bool wait = false;
@@ -209,7 +223,7 @@ ngx_int_t respond(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, St
   zone->count_refused(s);
   if (is_authorization_refusal(s)) {
     ctx->rc = ctx->denial_code == NGX_HTTP_UNAUTHORIZED
-                  ? challenge(r, bearer_challenge(s), NGX_HTTP_UNAUTHORIZED)
+                  ? challenge(r, auth_challenge(r, ctx, s), NGX_HTTP_UNAUTHORIZED)
                   : challenge(r, bearer_insufficient_scope(s), NGX_HTTP_FORBIDDEN);
     return ctx->rc;
   }
@@ -224,7 +238,7 @@ ngx_int_t respond(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, St
                 is_request_rule(s) ? "request" : "token", status_name(s));
   ctx->rc = s == Status::kInternalError ? NGX_HTTP_INTERNAL_SERVER_ERROR
             : is_request_rule(s)        ? NGX_HTTP_BAD_REQUEST
-                                        : challenge(r, bearer_challenge(s), NGX_HTTP_UNAUTHORIZED);
+                                 : challenge(r, auth_challenge(r, ctx, s), NGX_HTTP_UNAUTHORIZED);
   return ctx->rc;
 }
 
@@ -272,6 +286,16 @@ ngx_int_t suspend(ngx_http_request_t* r, RequestCtx* ctx, ngx_queue_t* queue) {
 // Waits for the tenant record read started by TenantStates::admit, which
 // wakes the request; the timer only bounds the wait.
 ngx_int_t suspend_for_tenant(ngx_http_request_t* r, RequestCtx*) {
+  r->read_event_handler = ngx_http_test_reading;
+  r->write_event_handler = wake;
+  ngx_add_timer(r->connection->write, 100);
+  return NGX_AGAIN;
+}
+
+// Waits for the Redis replay check of a DPoP proof, which wakes the
+// request; the timer only bounds the wait (dpop_request.cc gives up after 2 s).
+ngx_int_t suspend_for_sender(ngx_http_request_t* r, RequestCtx* ctx) {
+  ctx->phase = RequestCtx::Phase::kWaitingForSender;
   r->read_event_handler = ngx_http_test_reading;
   r->write_event_handler = wake;
   ngx_add_timer(r->connection->write, 100);
@@ -351,7 +375,7 @@ ngx_int_t resolve(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 }
 
 ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
-  Status found = credential(r, lcf, ctx->token);
+  Status found = credential(r, lcf, ctx, ctx->token);
   if (found != Status::kOk) return decide(r, lcf, ctx, found);
 
   // A cached token was verified, so it is a b64token: hits skip the scan.
@@ -382,6 +406,7 @@ ngx_int_t access_handler(ngx_http_request_t* r) {
       return resolve(r, *lcf, ctx);
     case RequestCtx::Phase::kWaitingForTenant:
     case RequestCtx::Phase::kWaitingForRevocations:
+    case RequestCtx::Phase::kWaitingForSender:
       return finish(r, *lcf, ctx, Status::kOk);
     case RequestCtx::Phase::kDone:
       return ctx->rc;

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string>
 
+#include "dpop.h"
 #include "module.h"
 #include "purpose.h"
 
@@ -137,6 +138,8 @@ ngx_int_t push(ngx_http_request_t* r, const char* name, const std::string& value
 ngx_int_t strip_client_identity(ngx_http_request_t* r) {
   auto* scf = static_cast<SrvConf*>(ngx_http_get_module_srv_conf(r, ngx_http_realm_auth_module));
   if (!scf->auth_used && scf->strip_identity_headers != 1) return NGX_DECLINED;
+  // DPoP proofs leave the request here too (dpop.h).
+  if (take_client_proofs(r) != NGX_OK) return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
   PurposeSelector selector;
   bool reserved = false;

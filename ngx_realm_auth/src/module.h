@@ -13,6 +13,7 @@
 #include "ngx.h"
 #include "purpose.h"
 #include "revocation_table.h"
+#include "sender_binding.h"
 #include "status.h"
 #include "token_hash.h"
 #include "verifier.h"
@@ -29,6 +30,7 @@ class TenantStates;
 struct RoleRule;
 struct ClaimRule;
 struct VariableRule;
+struct SenderWait;  // dpop_request.cc
 
 // http{} level: one zone, one Redis tier, one thread pool per nginx.
 struct MainConf {
@@ -79,7 +81,14 @@ struct LocConf {
 
 // Per request; lives in r->pool (C++ members destroyed by a pool cleanup).
 struct RequestCtx {
-  enum class Phase { kStart, kWaitingForKeys, kWaitingForTenant, kWaitingForRevocations, kDone };
+  enum class Phase {
+    kStart,
+    kWaitingForKeys,
+    kWaitingForTenant,
+    kWaitingForRevocations,
+    kWaitingForSender,
+    kDone
+  };
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the credential (into the header or the variable)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
@@ -100,6 +109,9 @@ struct RequestCtx {
   bool queued = false;
   // The answer to an authorization refusal: 403, or 401 (auth_realm_require error=401).
   ngx_uint_t denial_code = NGX_HTTP_FORBIDDEN;
+  TokenScheme scheme = TokenScheme::kBearer;  // how the token came (dpop.h)
+  bool sender_checked = false;                // check_sender ran to its end
+  SenderWait* sender_wait = nullptr;          // its Redis replay check in flight
 };
 
 // Allocates a C++ object owned by the configuration pool (freed by a pool

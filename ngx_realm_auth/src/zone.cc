@@ -200,8 +200,9 @@ bool get(const u_char*& p, const u_char* end, std::string& s) {
 std::string serialize(const Identity& id) {
   std::string out;
   out.reserve(256);
-  for (const std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                               &id.email, &id.department_id, &id.key_id, &id.session_id}) {
+  for (const std::string* s :
+       {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username, &id.email,
+        &id.department_id, &id.key_id, &id.session_id, &id.cnf.jkt, &id.cnf.x5t_s256}) {
     put(out, *s);
   }
   put_u64(out, id.roles.size());
@@ -213,8 +214,9 @@ std::string serialize(const Identity& id) {
 
 bool deserialize(const u_char* p, size_t len, Identity& id) {
   const u_char* end = p + len;
-  for (std::string* s : {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username,
-                         &id.email, &id.department_id, &id.key_id, &id.session_id}) {
+  for (std::string* s :
+       {&id.actor_id, &id.tenant_id, &id.realm, &id.issuer, &id.username, &id.email,
+        &id.department_id, &id.key_id, &id.session_id, &id.cnf.jkt, &id.cnf.x5t_s256}) {
     if (!get(p, end, *s)) return false;
   }
   uint64_t count, exp;

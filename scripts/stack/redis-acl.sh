@@ -5,7 +5,7 @@
 # Used by scripts/stack/redis.sh and docker/docker-compose.yml, so both
 # stacks run the same users. The default user is off; the key names are
 # those of ngx_realm_auth/core/redis_keys.h:
-#   nginx    jwks:* lock:* read-write, tenant:* revocations read-only
+#   nginx    jwks:* lock:* dpop:* read-write, tenant:* revocations read-only
 #   sidecar  jwks:* lock:* tenant:* revocations revocations:epoch read-write
 #   admin    everything (health checks, scripts, e2e tests)
 # Both clients get only the commands core's RedisClient sends (ROLE: with
@@ -22,5 +22,5 @@ pw() {
 cmds="-@all +getrange +get +set +del +eval +ping +xrange +xrevrange +role"
 echo "user default off"
 echo "user admin on >$(pw admin) ~* &* +@all"
-echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* %R~${prefix}tenant:* %R~${prefix}revocations $cmds"
+echo "user nginx on >$(pw nginx) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}dpop:* %R~${prefix}tenant:* %R~${prefix}revocations $cmds"
 echo "user sidecar on >$(pw sidecar) resetchannels ~${prefix}jwks:* ~${prefix}lock:* ~${prefix}tenant:* ~${prefix}revocations ~${prefix}revocations:epoch $cmds +xadd +xtrim"

@@ -55,6 +55,21 @@ void console_is_public_with_pkce(void**) {
   assert_string_equal(json_string_value(json_array_get(uris, 0)), "http://localhost:8000/*");
 }
 
+// dpop.bound.access.tokens: "false" unless the tenant asked (set either way,
+// so reconcile also turns it off), never on tenant-services (the sidecar's
+// own client credentials carry no proof).
+void dpop_bound_tokens_are_opt_in(void**) {
+  JsonPtr r = spec();
+  const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
+  assert_string_equal(get_str(c, {"attributes", "dpop.bound.access.tokens"}).c_str(), "false");
+  RealmSpecInput in{"demo", "Demo", {}, {}, false, "", true};
+  JsonPtr d = realm_representation(in);
+  c = find_by(json_object_get(d.get(), "clients"), "clientId", "admin-console");
+  assert_string_equal(get_str(c, {"attributes", "dpop.bound.access.tokens"}).c_str(), "true");
+  const json_t* svc = find_by(json_object_get(d.get(), "clients"), "clientId", "tenant-services");
+  assert_string_equal(get_str(svc, {"attributes", "dpop.bound.access.tokens"}).c_str(), "<absent>");
+}
+
 void password_grant_is_opt_in(void**) {
   RealmSpecInput in{"demo", "Demo", {}, {}, true, ""};
   JsonPtr r = realm_representation(in);
@@ -228,6 +243,7 @@ int main() {
       cmocka_unit_test(console_has_backchannel_logout),
       cmocka_unit_test(token_lifetime_is_the_realm_lifespan),
       cmocka_unit_test(realm_basics),
+      cmocka_unit_test(dpop_bound_tokens_are_opt_in),
       cmocka_unit_test(four_realm_roles),
       cmocka_unit_test(console_is_public_with_pkce),
       cmocka_unit_test(password_grant_is_opt_in),

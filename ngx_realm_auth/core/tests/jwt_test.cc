@@ -156,6 +156,9 @@ void payload_typ(void**) {
   };
   assert_status(parse(with_typ(R"("Bearer")")), Status::kOk);
   assert_status(parse(with_typ(R"("bearer")")), Status::kOk);
+  // Keycloak's DPoP-bound access tokens (their cnf is sender_binding.h's).
+  assert_status(parse(with_typ(R"("DPoP")")), Status::kOk);
+  assert_status(parse(with_typ(R"("DPoPx")")), Status::kTypNotAllowed);
   assert_status(parse(token(kHeader, R"({"sub":"u"})")), Status::kOk);
   // Keycloak ID and refresh tokens are signed by the same key.
   assert_status(parse(with_typ(R"("ID")")), Status::kTypNotAllowed);

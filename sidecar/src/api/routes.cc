@@ -190,6 +190,7 @@ JsonPtr tenant_json(const TenantRow& t) {
   json_set(j.get(), "display_name", t.display_name);
   json_set(j.get(), "status", to_string(t.status));
   json_set(j.get(), "departments", json_string_array(t.departments));
+  json_set(j.get(), "dpop_bound_tokens", t.dpop_bound_tokens);
   JsonPtr clients(json_object());
   json_set(clients.get(), "console", "admin-console");
   json_set(clients.get(), "services", "tenant-services");

@@ -26,9 +26,11 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
   BodyReader b(req);
   std::string slug, display_name, why;
   std::vector<std::string> departments;
-  if (!b.parse() || !b.only({"slug", "display_name", "departments"}) ||
+  bool dpop = false, dpop_present = false;
+  if (!b.parse() || !b.only({"slug", "display_name", "departments", "dpop_bound_tokens"}) ||
       !b.string("slug", true, slug) || !b.string("display_name", true, display_name) ||
-      !b.string_array("departments", false, departments)) {
+      !b.string_array("departments", false, departments) ||
+      !b.boolean("dpop_bound_tokens", false, dpop, dpop_present)) {
     return b.error();
   }
   if (!(why = check_slug(slug)).empty()) return problem(400, why, "slug", req.request_id);
@@ -55,7 +57,7 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
     if (!attempt_for(app, req, actor, attempt, w.response)) return w;
     TenantRow row;
     Outcome o = app.saga.create(slug, display_name, departments, row,
-                                app.lease != nullptr ? &attempt : nullptr);
+                                app.lease != nullptr ? &attempt : nullptr, dpop);
     if (app.lease != nullptr) w.on_recorded = drop_attempt(app, attempt.request_id);
     if (!o.ok()) {
       w.response = outcome_problem(req, o);

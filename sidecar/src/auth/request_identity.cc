@@ -132,6 +132,12 @@ AuthOutcome RequestAuthenticator::authenticate(const std::string& authorization)
   // incarnation, are refused here too, whoever reaches the sidecar.
   if (s == Status::kOk && check_tenant) s = realm_auth::admit_tenant_token(tenant, id.iat);
   if (check_tenant) s = realm_auth::unverified_refusal(s, tenant, realm_auth::claimed_iat(t));
+  // Sender-constrained tokens (core sender_binding.h): the sidecar takes
+  // Bearer only and sees no client certificate, so a DPoP- or
+  // certificate-bound token is refused here, as nginx refuses it as Bearer.
+  if (s == Status::kOk) {
+    s = realm_auth::check_sender_binding(id.cnf, realm_auth::Presentation{}, false);
+  }
   out.status = s;
   if (s != Status::kOk) {
     out.detail = realm_auth::status_description(s);

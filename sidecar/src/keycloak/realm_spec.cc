@@ -78,6 +78,9 @@ JsonPtr console_client(const RealmSpecInput& in) {
   // the client that asked for it.
   json_set(attrs.get(), "pkce.code.challenge.method", "S256");
   json_set(attrs.get(), "post.logout.redirect.uris", "+");
+  // Set either way, so reconcile also turns it off where a realm has it
+  // and the tenant did not ask for it.
+  json_set(attrs.get(), kDpopBoundAttribute, in.dpop_bound_tokens ? "true" : "false");
   if (!in.backchannel_logout_url.empty()) {
     for (const auto& kv : console_logout_attributes(in.backchannel_logout_url)) {
       json_set(attrs.get(), kv.first.c_str(), kv.second);

@@ -24,7 +24,15 @@ struct RealmSpecInput {
   // Where Keycloak POSTs OpenID Connect back-channel logout tokens for this
   // tenant (backchannel_logout_url()); empty = admin-console gets none.
   std::string backchannel_logout_url;
+  // The tenant asked for DPoP-bound tokens (POST /tenants
+  // "dpop_bound_tokens"): the console client gets Keycloak's
+  // dpop.bound.access.tokens, so every token it issues carries cnf.jkt and
+  // token requests without a DPoP proof are refused.
+  bool dpop_bound_tokens = false;
 };
+
+// Keycloak's client attribute (26.4+) requiring DPoP for the client's tokens.
+constexpr const char* kDpopBoundAttribute = "dpop.bound.access.tokens";
 
 // The access-token lifetime of tenant realms (accessTokenLifespan), and so
 // the longest any of their access tokens lives: no client overrides it and

@@ -1,6 +1,6 @@
 // Settles provisioning attempts a crash left (store/attempt_store.h): after
 // the tenant saga's own recovery (TenantSaga::reconcile, driven by
-// tenants.status/saga_step), each attempt whose owner process is gone
+// tenants.status and whether the realm exists), each attempt whose owner process is gone
 // (store/owner_lease.h) is brought to one of two ends, and the ledger gets
 // the one outcome row that says which, under the attempt's request_id:
 //

@@ -154,7 +154,7 @@ Outcome TenantSaga::settle(PgSession& s, const TenantRow& row, ReconcileReport& 
 
 Outcome TenantSaga::create(const std::string& slug, const std::string& display_name,
                            const std::vector<std::string>& departments, TenantRow& out,
-                           const AttemptRef* attempt) {
+                           const AttemptRef* attempt, bool dpop_bound_tokens) {
   PgSession s = pg_.acquire();
   if (!s.healthy()) return fail(503, std::string(kPgDown) + "; nothing was created", "acquire");
   TenantLock lock(s, slug);
@@ -184,6 +184,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   row.issuer_url = issuer_for(config_.keycloak_url, slug);
   row.display_name = display_name;
   row.departments = departments;
+  row.dpop_bound_tokens = dpop_bound_tokens;
   StoreStatus st = TenantStore::insert(s, row, attempt);
   if (st == StoreStatus::kConflict) {
     return fail(409, "tenant '" + slug + "' already exists", "", "slug");
@@ -198,7 +199,8 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
                       departments,
                       config_.console_redirect_uris,
                       config_.console_password_grant,
-                      logout_url(slug)};
+                      logout_url(slug),
+                      dpop_bound_tokens};
   JsonPtr rep = realm_representation(spec);
   KcResponse r = kc_.create_realm(rep.get());
   if (!r.ok()) {

@@ -73,9 +73,11 @@ class TenantSaga {
 
   // `attempt`: who asks, recorded with the row (store/attempt_store.h) so
   // that crash recovery can write the attempt's outcome to the ledger.
+  // dpop_bound_tokens: the console issues DPoP-bound tokens only (stored in
+  // the row, so reconcile keeps it; realm_spec.h).
   Outcome create(const std::string& slug, const std::string& display_name,
                  const std::vector<std::string>& departments, TenantRow& out,
-                 const AttemptRef* attempt = nullptr);
+                 const AttemptRef* attempt = nullptr, bool dpop_bound_tokens = false);
   Outcome set_enabled(const std::string& tenant_id, bool enabled, TenantRow& out);
   Outcome remove(const std::string& tenant_id);
   Outcome rotate_services_secret(const std::string& tenant_id, TenantRow& out);

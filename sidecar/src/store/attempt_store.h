@@ -17,7 +17,7 @@ namespace realm_sidecar {
 
 enum class AttemptKind { kTenant, kUser };
 
-// A user attempt's last recorded step (the tenant's is tenants.saga_step).
+// A user attempt's last recorded step (a tenant's is its status: tenant_status.h).
 enum class UserStep { kStarted, kUserCreated, kUnknown };
 
 const char* to_string(UserStep s);

@@ -12,7 +12,7 @@ constexpr const char* kColumns =
     "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " incarnation_id::text, incarnation_started_at";
+    " incarnation_id::text, incarnation_started_at, dpop_bound_tokens";
 
 TenantRow row_at(const PgResult& r, int i) {
   TenantRow t;
@@ -34,6 +34,7 @@ TenantRow row_at(const PgResult& r, int i) {
   t.updated_at = r.get(i, 7);
   t.incarnation_id = r.get(i, 8);
   t.incarnation_started_at = std::strtoll(r.get(i, 9).c_str(), nullptr, 10);
+  t.dpop_bound_tokens = r.get(i, 10) == "t";
   return t;
 }
 
@@ -91,11 +92,12 @@ StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row, const Attemp
   JsonPtr deps = json_string_array(row.departments);
   const std::string tenant =
       "INSERT INTO tenants (tenant_id, realm_name, issuer_url, display_name, departments,"
-      " status) SELECT $1, $2, $3, $4, ARRAY(SELECT json_array_elements_text($5::json)),"
-      " 'provisioning'";
+      " status, dpop_bound_tokens) SELECT $1, $2, $3, $4,"
+      " ARRAY(SELECT json_array_elements_text($5::json)), 'provisioning', $6::boolean";
+  const std::string dpop = row.dpop_bound_tokens ? "true" : "false";
   if (attempt == nullptr) {
     return store_status(s.exec(tenant, {row.tenant_id, row.realm_name, row.issuer_url,
-                                        row.display_name, json_text(deps.get())}));
+                                        row.display_name, json_text(deps.get()), dpop}));
   }
   // One statement: a tenant row made by an attempt always has its attempt.
   PgResult r = s.exec(
@@ -103,8 +105,8 @@ StoreStatus TenantStore::insert(PgSession& s, const TenantRow& row, const Attemp
           " RETURNING incarnation_id::text AS inc)"
           " INSERT INTO provisioning_attempts (request_id, kind, tenant_id, incarnation_id, step,"
           " owner, actor_id, actor_realm, purpose)"
-          " SELECT $6, 'tenant', $1, inc, 'tenant_saga', $7::int, $8, $9, $10 FROM t",
-      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get()),
+          " SELECT $7, 'tenant', $1, inc, 'tenant_saga', $8::int, $9, $10, $11 FROM t",
+      {row.tenant_id, row.realm_name, row.issuer_url, row.display_name, json_text(deps.get()), dpop,
        attempt->request_id, std::to_string(attempt->owner), attempt->actor_id, attempt->actor_realm,
        attempt->purpose});
   return store_status(r);

@@ -33,6 +33,7 @@ struct TenantRow {
   std::string updated_at;
   std::string incarnation_id;          // UUID of this life of the slug (migration 0003)
   int64_t incarnation_started_at = 0;  // seconds; tokens with an earlier iat are refused
+  bool dpop_bound_tokens = false;      // the console issues DPoP-bound tokens (migration 0008)
 };
 
 // The record of `row` as nginx and the sidecar's own token check read it

@@ -537,7 +537,7 @@ sub _echo {
     my $h = $req->headers;
     my $body = "uri: $uri\n";
     for my $name (sort { lc $a cmp lc $b } $h->header_field_names) {
-        next unless $name =~ /^x-/i;
+        next unless $name =~ /^(?:x-|dpop$)/i;    # dpop: t/module/210 checks none arrives
         $body .= lc($name) . ": $_\n" for $h->header($name);
     }
     my $res = HTTP::Response->new(200);
