@@ -148,7 +148,11 @@ std::string dpop_challenge(Status s, AlgSet algorithms) {
   out += '"';
   if (s == Status::kTokenMissing) return out;
   // status_description: fixed texts without quotes or backslashes.
-  out += is_dpop_proof_status(s) ? ", error=\"invalid_dpop_proof\"" : ", error=\"invalid_token\"";
+  // A location's rule refused a verified request: the client keeps the
+  // scheme it used (RFC 9449 §7.1), the error is RFC 6750's.
+  out += is_authorization_refusal(s) ? ", error=\"insufficient_scope\""
+         : is_dpop_proof_status(s)   ? ", error=\"invalid_dpop_proof\""
+                                     : ", error=\"invalid_token\"";
   out += ", error_description=\"";
   out += status_description(s);
   out += '"';

@@ -224,7 +224,10 @@ ngx_int_t respond(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, St
   if (is_authorization_refusal(s)) {
     ctx->rc = ctx->denial_code == NGX_HTTP_UNAUTHORIZED
                   ? challenge(r, auth_challenge(r, ctx, s), NGX_HTTP_UNAUTHORIZED)
-                  : challenge(r, bearer_insufficient_scope(s), NGX_HTTP_FORBIDDEN);
+                  : challenge(r,
+                              ctx->scheme == TokenScheme::kDpop ? auth_challenge(r, ctx, s)
+                                                                : bearer_insufficient_scope(s),
+                              NGX_HTTP_FORBIDDEN);
     return ctx->rc;
   }
   // info, not error: every refusal is caused by a client, who must not be
