@@ -85,7 +85,7 @@ is $res_rc, 0, 'pg_restore' or diag $res_out;
 subtest 'the restored chain reaches the head kept with the backup' => sub {
     my ($vrc, $vout) = cli_on("$work/ledger-head.before", 'audit', 'verify');
     is $vrc, 0, 'audit verify: exit 0' or diag $vout;
-    like $vout, qr/reaches the published head seq $seq_at_dump\b|reaches the published head seq \d+/,
+    like $vout, qr/reaches the published head seq \d+/,
         'names the head it reached';
 };
 
