@@ -17,7 +17,7 @@ use strict;
 use warnings;
 use Exporter 'import';
 
-our @EXPORT_OK = qw(expectation judge outcome_of reason_groups LEEWAY);
+our @EXPORT_OK = qw(expectation judge outcome_of reason_groups window_of LEEWAY);
 
 # auth_realm_leeway (default 30 s): a token passes until exp + leeway.
 use constant LEEWAY => 30;
@@ -57,6 +57,20 @@ sub expectation {
     return { ok => 0, reasons => { expired => 1 } } if $t > $until + MARGIN;
     $x->{reasons}{expired} = 1 if $t >= $until - MARGIN;
     return $x;
+}
+
+# The announced change under way at T, if any, as "T <tenant> <phase index>"
+# or "E <entry id> <phase index>" (the controller names changes the same
+# way): for measuring how long each change took to reach every worker.
+sub window_of {
+    my ($e, $tenant_phases, $t) = @_;
+    for ([T => $e->{tenant}, $tenant_phases], [E => $e->{id}, $e->{phases}]) {
+        my ($kind, $name, $ph) = @$_;
+        my $cur;
+        for my $i (0 .. $#{ $ph // [] }) { $cur = $i if $ph->[$i][0] <= $t }
+        return "$kind $name $cur" if defined $cur && $ph->[$cur][1] =~ /^either/;
+    }
+    return undef;
 }
 
 # What nginx answered, as a reason name: 'ok', a refusal reason, or http_NNN.

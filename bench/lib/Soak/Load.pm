@@ -8,7 +8,7 @@ use warnings;
 use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
-use Soak::Expect qw(expectation judge outcome_of);
+use Soak::Expect qw(expectation judge outcome_of window_of);
 use Soak::Pool;
 
 # run(url => URL, dir => RUN_DIR, out => FILE, stop => FILE, rate => req/s
@@ -17,7 +17,7 @@ sub run {
     my (%o) = @_;
     srand($o{seed} // $$);
     my $pool = Soak::Pool::Reader->new($o{dir});
-    my (%by_cat, %got, @wrong, %wrong_n);
+    my (%by_cat, %got, @wrong, %wrong_n, %win);
     my ($sent, $transport, $checked, $per_conn) = (0, 0, 0, 0);
     my $ua;
     my $interval = $o{rate} ? 1 / $o{rate} : 0;
@@ -69,6 +69,14 @@ sub run {
         # Right if right at either end of the request: the module decided
         # somewhere in between.
         my $tp = $pool->tenant_phases($e->{tenant});
+        # Inside an announced change: when it stopped passing (or started).
+        if (!$e->{forged} && (my $k = window_of($e, $tp, $t0))) {
+            my $w = $win{$k} //= {};
+            my $side = $got eq 'ok' ? 'ok' : 'refused';
+            $w->{$side}++;
+            $w->{"first_$side"} //= $t0;
+            $w->{"last_$side"} = $t1;
+        }
         my $w0 = judge(expectation($e, $tp, $t0), $got);
         my $w1 = $w0 ? judge(expectation($e, $tp, $t1), $got) : '';
         next unless $w0 && $w1;
@@ -81,7 +89,8 @@ sub run {
     }
     open my $fh, '>', "$o{out}.tmp" or die "$o{out}: $!";
     print $fh JSON::PP->new->canonical->encode({ sent => $sent, transport_errors => $transport, got => \%got,
-                                                by_cat => \%by_cat, wrong => \%wrong_n, wrong_samples => \@wrong });
+                                                by_cat => \%by_cat, wrong => \%wrong_n, wrong_samples => \@wrong,
+                                                windows => \%win });
     close $fh;
     rename "$o{out}.tmp", $o{out} or die "rename: $!";
 }

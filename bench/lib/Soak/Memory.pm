@@ -5,8 +5,9 @@ package Soak::Memory;
 #
 # VmRSS of a worker includes the pages of the shared zone it has touched
 # (RssShmem), which grows until the zone's pages are all in use, whatever
-# the traffic; a leak is private memory (RssAnon). Both are reported; the
-# bound applies to RssAnon and VmRSS alike after the warm-up.
+# the traffic, and file pages (code paged in on first use); a leak is
+# private memory (RssAnon). All three are reported; bench/soak.pl bounds
+# the slope of RssAnon after the warm-up.
 use strict;
 use warnings;
 use Exporter 'import';
