@@ -102,7 +102,17 @@ sub note { printf STDERR "[soak %s] %s\n", strftime('%H:%M:%S', gmtime), join ''
 
 # --- control calls (sidecar directly, retried when rate-limited) ----------
 my ($op_tok, $op_at) = (undef, 0);
-sub op { ($op_tok, $op_at) = (operator_token(), time) if !$op_tok || time - $op_at > 120; $op_tok // die "no operator token\n" }
+sub op {
+    return $op_tok if $op_tok && time - $op_at < 120;
+    # Keycloak under the set-up's load now and then refuses a good password
+    # (invalid_grant): a few tries before giving up.
+    for my $try (1 .. 5) {
+        ($op_tok, $op_at) = (operator_token(), time);
+        return $op_tok if $op_tok;
+        sleep $try;
+    }
+    die "no operator token\n";
+}
 
 sub sc {
     my ($method, $path, %o) = @_;
@@ -222,7 +232,7 @@ note "set-up: $S{realms} tenants ($S{prefix}-000…), $S{parallel} at a time";
         if (!$pid) {
             my %out;
             for my $i (grep { $_ % $S{parallel} == $k } 0 .. $#base) {
-                my $r = eval { ensure_tenant($base[$i]) };
+                my $r = eval { ensure_tenant($base[$i]) } // eval { sleep 2; ensure_tenant($base[$i]) };
                 $out{ $base[$i] } = $r // { error => "$@" };
             }
             write_json("$RUN/setup-$k.json", \%out);
