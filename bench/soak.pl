@@ -125,8 +125,12 @@ sub sc {
     for my $try (1 .. 30) {
         my ($st, $b, $res) = http_json($method, "$SIDECAR$path", token => op(), purpose => $o{purpose} // 'soak',
                                        (exists $o{json} ? (json => $o{json}) : ()));
-        return ($st, $b) unless $st == 429;
-        sleep(($res->{headers}{'retry-after'} // 1) + 0.1 * rand);
+        # 429: rate-limited; 409 "busy": another saga (or the periodic
+        # reconcile) holds the tenant for a moment.
+        my $busy = $st == 409 && ref $b && ($b->{detail} // '') =~ /is busy; retry/;
+        return ($st, $b) unless $st == 429 || $busy;
+        $ops{'retried: tenant busy'}++ if $busy;
+        sleep($busy ? 0.2 + 0.3 * rand : ($res->{headers}{'retry-after'} // 1) + 0.1 * rand);
     }
     return (429, 'rate limited 30 times');
 }
@@ -510,11 +514,11 @@ while (time < $t_end) {
     if ($now >= $due{key}) {    # a new signing key for a base tenant; its old tokens still pass
         my @fit = grep { ($rotated{$_} // 0) < $now - $REFETCH_INTERVAL - 5 } @base[1 .. $#base];
         my $slug = $fit[int rand @fit];
-        $rotated{$slug} = time;
         my ($st, $b) = sc(POST => "/tenants/$slug/keys:rotate", purpose => 'soak rotate', json => {});
         if (op_result('key rotated', $st == 200 || $st == 201)) {
             my $old = $latest{$slug}{kid} // '';
             my $e = refresh_base($slug);
+            $rotated{$slug} = time;
             $ops{'token signed by the new key'}++ if $e && $e->{kid} ne $old;
             publish();
         }
