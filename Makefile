@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
+        fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -95,6 +95,12 @@ bench-revocation: build
 ## bench-revocation-cost: the revocation check on the reused-token path, 0 vs 100,000 records
 bench-revocation-cost: build
 	bench/revocation-cost.sh
+
+## soak: the running stack (`make up`) under mixed load for SOAK_SECONDS (600) with SOAK_REALMS (100)
+## tenants while tenants, users and keys change; counters, memory, logs and ledger checked after
+## (quick: make soak SOAK_SECONDS=60 SOAK_REALMS=10). Not part of `make test`.
+soak: build
+	perl bench/soak.pl
 
 CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:

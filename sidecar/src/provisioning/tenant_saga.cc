@@ -419,9 +419,30 @@ ReconcileReport TenantSaga::reconcile() {
     rep.errors.push_back("listing tenants failed");
     return rep;
   }
+<<<<<<< HEAD
   for (const TenantRow& row : rows) {
     const std::string& slug = row.tenant_id;
     if (is_settled(row.status)) {
+=======
+  for (const TenantRow& listed : rows) {
+    const std::string& slug = listed.tenant_id;
+    if (listed.status == "active" || listed.status == "disabled") {
+      // Under the tenant's lock and from the row read under it: the list is
+      // a snapshot, and a PATCH, DELETE or key change since (each holds the
+      // lock while it changes Keycloak, then the row, then Redis) must not
+      // be undone by publishing or "repairing" from the old row. A tenant
+      // whose saga is running is left to it (the next pass sees it settled).
+      TenantLock lock(s, slug);
+      if (!lock.held()) {
+        rep.skipped++;
+        continue;
+      }
+      TenantRow row;
+      if (TenantStore::get(s, slug, row) != StoreStatus::kOk ||
+          (row.status != "active" && row.status != "disabled")) {
+        continue;
+      }
+>>>>>>> h-soak
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
       KcResponse g = kc_.get_realm(row.realm_name);
@@ -456,8 +477,13 @@ ReconcileReport TenantSaga::reconcile() {
       repair_drift(row, rep);
       continue;
     }
+<<<<<<< HEAD
     if (!row.status_known) {
       rep.unrepaired.push_back(slug + ": status unknown to this build: left alone");
+=======
+    const TenantRow& row = listed;
+    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")
+>>>>>>> h-soak
       continue;
     }
     TenantLock lock(s, slug);
