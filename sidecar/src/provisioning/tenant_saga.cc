@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <cstdio>
+#include <ctime>
 
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
@@ -78,8 +79,27 @@ Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_
   return st == StoreStatus::kOk ? Outcome{} : from_store(st, "removing the tenant row");
 }
 
-void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist,
-                         Outcome& why) {
+void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why,
+                         bool in_flight) {
+  if (in_flight) {
+    // The realm POST was sent and never answered. A realm Keycloak shows
+    // is complete (it is made in one transaction) and can be rolled back
+    // now; one it does not show yet may still be on its way, after any
+    // delete we send. Then the row stays, 'failed', for reconcile, which
+    // deletes the realm should it appear (SagaConfig::realm_settle_s):
+    // "nothing was left behind" would be a promise nobody can keep yet.
+    KcResponse d = kc_.delete_realm(realm_name_for(slug));
+    if (d.ok() && TenantStore::remove(s, slug) == StoreStatus::kOk) {
+      why.detail += "; nothing was left behind";
+      return;
+    }
+    TenantStore::set_state(s, slug, TenantStatus::kFailed);
+    why.detail +=
+        "; Keycloak may still be creating the realm: the tenant is marked failed, and reconcile "
+        "removes it and any realm that appears";
+    why.log += " | rollback: the realm is not there (yet)";
+    return;
+  }
   Outcome rb = roll_back(s, slug, realm_may_exist);
   if (rb.ok()) {
     why.detail += "; nothing was left behind";
@@ -134,13 +154,33 @@ Outcome TenantSaga::settle(PgSession& s, const TenantRow& row, ReconcileReport& 
                                  "rolled back: no realm had been created; the row was removed");
       }
       break;
-    case Recovery::kRollBack:
+    case Recovery::kRollBack: {
+      // A young 'failed' row may stand for a realm POST Keycloak is still
+      // working on: its row goes only once the realm was seen and deleted,
+      // or the settle time has passed (abandon()).
+      const int64_t age = static_cast<int64_t>(std::time(nullptr)) - row.updated_epoch_s;
+      if (age < config_.realm_settle_s) {
+        KcResponse d = kc_.delete_realm(row.realm_name);
+        if (d.error == KcError::kNotFound) {
+          rep.skipped++;
+          rep.settled.emplace_back(slug,
+                                   "waiting: a realm creation Keycloak never answered may still "
+                                   "complete; the row stays " +
+                                       std::to_string(config_.realm_settle_s - age) + " s more");
+          break;
+        }
+        if (!d.ok()) {
+          o = from_kc(d, "rolling back realm " + row.realm_name);
+          break;
+        }
+      }
       o = roll_back(s, slug, true);
       if (o.ok()) {
         rep.rolled_back++;
         rep.settled.emplace_back(slug, "rolled back: the realm and the row were removed");
       }
       break;
+    }
     case Recovery::kDelete:
       o = roll_back(s, slug, true, true);
       if (o.ok()) {
@@ -187,6 +227,16 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   row.dpop_bound_tokens = dpop_bound_tokens;
   StoreStatus st = TenantStore::insert(s, row, attempt);
   if (st == StoreStatus::kConflict) {
+    TenantRow held;
+    if (TenantStore::get(s, slug, held) == StoreStatus::kOk &&
+        held.status == TenantStatus::kFailed) {
+      Outcome o = fail(409,
+                       "tenant '" + slug +
+                           "' is being cleaned up after a failed creation; retry after reconcile",
+                       "", "slug");
+      o.retry_after_s = 60;
+      return o;
+    }
     return fail(409, "tenant '" + slug + "' already exists", "", "slug");
   }
   if (st != StoreStatus::kOk)
@@ -213,7 +263,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     // A timeout or a 5xx may hide a realm that was created after all; a
     // refused connection cannot.
     bool maybe = r.error == KcError::kUnreachable && !r.not_sent;
-    abandon(s, slug, maybe, o);
+    abandon(s, slug, maybe, o, maybe);
     return o;
   }
   crash_after("tenant:realm_created");
@@ -419,14 +469,9 @@ ReconcileReport TenantSaga::reconcile() {
     rep.errors.push_back("listing tenants failed");
     return rep;
   }
-<<<<<<< HEAD
-  for (const TenantRow& row : rows) {
-    const std::string& slug = row.tenant_id;
-    if (is_settled(row.status)) {
-=======
   for (const TenantRow& listed : rows) {
     const std::string& slug = listed.tenant_id;
-    if (listed.status == "active" || listed.status == "disabled") {
+    if (is_settled(listed.status)) {
       // Under the tenant's lock and from the row read under it: the list is
       // a snapshot, and a PATCH, DELETE or key change since (each holds the
       // lock while it changes Keycloak, then the row, then Redis) must not
@@ -438,11 +483,9 @@ ReconcileReport TenantSaga::reconcile() {
         continue;
       }
       TenantRow row;
-      if (TenantStore::get(s, slug, row) != StoreStatus::kOk ||
-          (row.status != "active" && row.status != "disabled")) {
+      if (TenantStore::get(s, slug, row) != StoreStatus::kOk || !is_settled(row.status)) {
         continue;
       }
->>>>>>> h-soak
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
       KcResponse g = kc_.get_realm(row.realm_name);
@@ -477,13 +520,9 @@ ReconcileReport TenantSaga::reconcile() {
       repair_drift(row, rep);
       continue;
     }
-<<<<<<< HEAD
+    const TenantRow& row = listed;
     if (!row.status_known) {
       rep.unrepaired.push_back(slug + ": status unknown to this build: left alone");
-=======
-    const TenantRow& row = listed;
-    if (row.status != "provisioning" && row.status != "deleting" && row.status != "failed")
->>>>>>> h-soak
       continue;
     }
     TenantLock lock(s, slug);
@@ -502,7 +541,7 @@ ReconcileReport TenantSaga::reconcile() {
   }
   // A realm no row claims may not be ours to delete: reported, left alone.
   std::vector<std::string> orphans;
-  Outcome o = orphan_realms(rows, orphans);
+  Outcome o = orphan_realms(s, orphans);
   if (!o.ok()) rep.errors.push_back(o.detail + " [" + o.log + "]");
   for (const auto& realm : orphans) {
     rep.unrepaired.push_back(realm +
