@@ -98,17 +98,19 @@ sub problem_ok {
     return $res;
 }
 
+sub detail_of { my ($res) = @_; my $p = eval { decode_json($res->{content}) }; return ref $p eq "HASH" ? $p->{detail} // "" : "" }
+
 my ($gw, $dir) = private_nginx('gw');
 my $slug = random_slug('e2ep');
 
 # 401 without a token, and with a bad one: the module's RFC 6750 header.
 my $r = problem_ok('401 no token', GET => "$gw/tenants", 401);
-like $r->{headers}{'www-authenticate'} // '', qr/^Bearer realm="/, 'WWW-Authenticate kept (no token)';
+like $r->{headers}{'www-authenticate'} // '', qr/^Bearer\b/, 'WWW-Authenticate kept (no token)';
 $r = problem_ok('401 bad token', GET => "$gw/tenants", 401,
                 headers => { Authorization => 'Bearer a.b.c' });
 like $r->{headers}{'www-authenticate'} // '', qr/^Bearer .*error="invalid_token"/,
     'WWW-Authenticate error="invalid_token" kept';
-like decode_json($r->{content})->{detail}, qr/\(error=invalid_token\)/, 'detail names the RFC 6750 error';
+like detail_of($r), qr/\(error=invalid_token\)/, 'detail names the RFC 6750 error';
 problem_ok('401 on /audit', GET => "$gw/audit", 401);
 
 # 403 from the module: the private copy adds a location that requires a
@@ -117,7 +119,7 @@ $r = problem_ok('403 from the module (require_role)', GET => "$gw/probe-403", 40
                 headers => { Authorization => "Bearer $op" });
 like $r->{headers}{'www-authenticate'} // '', qr/^Bearer .*error="insufficient_scope"/,
     'WWW-Authenticate error="insufficient_scope" kept';
-like decode_json($r->{content})->{detail}, qr/\(error=insufficient_scope\)/, 'detail names it';
+like detail_of($r), qr/\(error=insufficient_scope\)/, 'detail names it';
 $r = problem_ok('401 platform token on /api/', GET => "$gw/api/whoami", 401,
                 headers => { Authorization => "Bearer $op", 'X-Purpose' => 'e2e' });
 like $r->{headers}{'www-authenticate'} // '', qr/^Bearer /, 'WWW-Authenticate on /api/';
@@ -160,7 +162,7 @@ $r = problem_ok('400 NUL in a JSON string', POST => "$gw/tenants", 400,
                 headers => { Authorization => "Bearer $op", 'X-Purpose' => 'e2e',
                              'Content-Type' => 'application/json' },
                 content => '{"slug":"a\u0000b"}');
-like decode_json($r->{content})->{detail}, qr/\\u0000/, 'detail says what is wrong';
+like detail_of($r), qr/\\u0000/, 'detail says what is wrong';
 
 # 429 from nginx's limit_req (this copy: burst 5 on @realm_sidecar).
 my $seen429;
