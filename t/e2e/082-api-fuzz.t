@@ -4,12 +4,14 @@
 # sidecar through the stack's nginx with a real platform operator token
 # (run `make up`):
 #   - no 5xx, every status, Content-Type, header and body as the spec says;
-#   - bounded: positive data only, FUZZ_EXAMPLES (5) examples per operation,
-#     FUZZ_SECONDS (120) for the whole run, one worker, 4 requests/s (under
-#     the per-actor rate limits); fixed seed, derandomized (deterministic);
+#   - bounded: positive data only (negative data could name any tenant),
+#     FUZZ_EXAMPLES (5) examples per operation, FUZZ_SECONDS (120) for the
+#     whole run, one worker, 4 requests/s (under the per-actor rate limits);
+#     derandomized (--generation-deterministic: the same cases every run);
 #   - confined: the fuzzer's copy of the spec allows only tenant slugs
 #     fz-a … fz-c, so it can create, change and delete those and nothing
-#     else (the demo tenant and other suites' tenants are checked untouched);
+#     else (a bystander tenant, the demo tenant and other suites' tenants are
+#     checked untouched);
 #   - afterwards nothing is half-created: the fz-* tenants it made are
 #     deleted through the API and `realm-sidecar reconcile --check` is clean.
 #   prove -It/e2e/lib t/e2e/082-api-fuzz.t
@@ -20,8 +22,8 @@ use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempdir);
 use JSON::PP;
 use Test::More;
-use E2E::Stack qw(root env require_keycloak);
-use E2E::Sidecar qw(api gateway operator_token sidecar_cli require_sidecar);
+use E2E::Stack qw(root env random_slug require_keycloak);
+use E2E::Sidecar qw(api gateway operator_token create_tenant delete_tenant sidecar_cli require_sidecar);
 
 require_keycloak();
 require_sidecar();
@@ -35,6 +37,10 @@ my $tenants = sub {
     my ($st, $b) = api(GET => '/tenants', token => operator_token());
     return $st == 200 ? { map { ($_->{tenant_id} => $_->{status}) } @{ $b->{tenants} } } : undef;
 };
+# A bystander: a tenant of its own the fuzzer must leave alone.
+my $bystander = random_slug('e2ef');
+my ($cst) = create_tenant($op, $bystander);
+is $cst, 201, "bystander tenant $bystander created" or BAIL_OUT('no bystander');
 my $before = $tenants->() or BAIL_OUT('cannot list tenants');
 my @others = grep { !/^fz-/ } sort keys %$before;
 
@@ -52,7 +58,7 @@ my $seconds = $ENV{FUZZ_SECONDS} // 120;
 my @cmd = ("$bin/schemathesis", 'run', $spec, '--url', gateway(),
            '--header', "Authorization: Bearer $op",
            '--mode', 'positive', '--phases', 'examples,coverage,fuzzing',
-           '--max-examples', $examples, '--max-time', $seconds, '--seed', 20261201,
+           '--max-examples', $examples, '--max-time', $seconds,
            '--generation-deterministic', '--workers', 1, '--rate-limit', '4/s',
            '--request-timeout', 120, '--no-color',
            '--exclude-path-regex', '^/(status|readyz|healthz)$',
@@ -79,6 +85,7 @@ for my $t (grep { /^fz-/ } sort keys %$after) {
     my ($st, $b) = api(DELETE => "/tenants/$t", token => operator_token(), purpose => "e2e cleanup");
     ok $st == 204 || $st == 404, "fuzz tenant $t deleted ($st)" or diag explain $b;
 }
+is delete_tenant(operator_token(), $bystander), 204, 'bystander deleted';
 my $left = $tenants->();
 is_deeply [grep { /^fz-/ } sort keys %$left], [], 'no fz-* tenant left';
 my ($crc, @cout) = sidecar_cli("reconcile", "--check");
