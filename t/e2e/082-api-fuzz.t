@@ -60,7 +60,7 @@ my @cmd = ("$bin/schemathesis", 'run', $spec, '--url', gateway(),
            '--mode', 'positive', '--phases', 'examples,coverage,fuzzing',
            '--max-examples', $examples, '--max-time', $seconds,
            '--generation-deterministic', '--workers', 1, '--rate-limit', '4/s',
-           '--request-timeout', 120, '--no-color', '--generation-database', 'none',
+           '--request-timeout', 120, '--no-color',
            '--exclude-path-regex', '^/(status|readyz|healthz)$',
            '--checks', join(',', qw(not_a_server_error status_code_conformance content_type_conformance
                                     response_headers_conformance response_schema_conformance)),
