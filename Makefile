@@ -7,7 +7,7 @@ MODULE := $(BUILD_DIR)/modules/ngx_http_realm_auth_module.so
 JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
-.PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
+.PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
         fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
@@ -19,6 +19,11 @@ deps:
 deps-stack: deps
 	@scripts/stack/keycloak-fetch.sh >/dev/null
 	@scripts/install-opa.sh
+
+## deps-pytools: openapi-spec-validator and Schemathesis (PyPI, pinned in
+## scripts/deps/python-requirements.txt), a venv in $(REALM_AUTH_CACHE)/pytools
+deps-pytools:
+	@scripts/install-pytools.sh >/dev/null
 
 nginx-src: deps
 	@scripts/configure-nginx.sh $(NGX_SRC)
@@ -66,7 +71,7 @@ test-module-asan: nginx-src
 	@scripts/test-module-asan.sh $(abspath $(BUILD_DIR)/module-asan/modules/ngx_http_realm_auth_module.so)
 
 ## test-e2e: starts the stack when it is not running, runs t/e2e, stops what it started
-test-e2e: build deps-stack
+test-e2e: build deps-stack deps-pytools
 	@scripts/run-e2e.sh
 
 ## fuzz: libFuzzer targets (clang, ASan/UBSan), FUZZ_SECONDS per target
