@@ -1,11 +1,14 @@
 // $realm_* variables (the verified identity) and the NGINX Plus-compatible
 // $jwt_claim_<name> / $jwt_header_<name>. All empty unless the token was
-// verified in this request; $realm_auth_error names the refusal reason.
+// verified in this request; $realm_auth_error names the refusal reason and
+// $realm_identity_json holds the whole identity as one JSON object.
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "base64url.h"
 #include "guard.h"
+#include "json.h"
 #include "module.h"
 
 namespace realm_auth {
@@ -22,7 +25,8 @@ enum class Field : uintptr_t {
   kEmail,
   kDepartmentId,
   kPurpose,
-  kError
+  kError,
+  kIdentityJson
 };
 
 ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view s) {
@@ -39,6 +43,46 @@ ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::st
   v->no_cacheable = 1;
   v->not_found = 0;
   return NGX_OK;
+}
+
+std::string_view purpose_of(ngx_http_request_t* r);
+
+// The verified identity as one JSON object, for a location that answers
+// "who am I" itself (`return 200 $realm_identity_json`): jansson escapes
+// every value, so a quote in a purpose or an e-mail address cannot change
+// the document's shape, which string interpolation in nginx.conf would let
+// it do. Empty optional claims are null; roles an array.
+ngx_int_t identity_json(ngx_http_request_t* r, ngx_http_variable_value_t* v, const Identity& id) {
+  auto str_or_null = [](const std::string& s) {
+    return s.empty() ? json_null() : json_stringn(s.data(), s.size());
+  };
+  JsonPtr o(json_object());
+  JsonPtr roles(json_array());
+  if (!o || !roles) return NGX_ERROR;
+  for (const std::string& role : id.roles) {
+    if (json_array_append_new(roles.get(), json_stringn(role.data(), role.size())) != 0) {
+      return NGX_ERROR;
+    }
+  }
+  std::string_view purpose = purpose_of(r);
+  const std::string purpose_text(purpose);
+  if (json_object_set_new(o.get(), "tenant_id", str_or_null(id.tenant_id)) != 0 ||
+      json_object_set_new(o.get(), "realm", str_or_null(id.realm)) != 0 ||
+      json_object_set_new(o.get(), "issuer", str_or_null(id.issuer)) != 0 ||
+      json_object_set_new(o.get(), "actor_id", str_or_null(id.actor_id)) != 0 ||
+      json_object_set_new(o.get(), "username", str_or_null(id.username)) != 0 ||
+      json_object_set_new(o.get(), "email", str_or_null(id.email)) != 0 ||
+      json_object_set_new(o.get(), "department_id", str_or_null(id.department_id)) != 0 ||
+      json_object_set_new(o.get(), "roles", roles.release()) != 0 ||
+      json_object_set_new(o.get(), "purpose", str_or_null(purpose_text)) != 0 ||
+      json_object_set_new(o.get(), "expires_at", json_integer(id.exp)) != 0) {
+    return NGX_ERROR;
+  }
+  char* text = json_dumps(o.get(), JSON_COMPACT | JSON_SORT_KEYS);
+  if (text == nullptr) return NGX_ERROR;
+  std::string out(text);
+  free(text);
+  return set_value(r, v, out);
 }
 
 // The purpose the post-read pass selected (core purpose.h), "" unless valid.
@@ -76,6 +120,8 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
       return set_value(r, v, id.department_id);
     case Field::kPurpose:
       return set_value(r, v, purpose_of(r));
+    case Field::kIdentityJson:
+      return identity_json(r, v, id);
     case Field::kError:
       break;
   }
@@ -158,11 +204,17 @@ struct VariableSpec {
 };
 
 constexpr VariableSpec kIdentityVariables[] = {
-    {"realm_actor_id", Field::kActorId}, {"realm_tenant_id", Field::kTenantId},
-    {"realm_name", Field::kRealm},       {"realm_issuer", Field::kIssuer},
-    {"realm_roles", Field::kRoles},      {"realm_username", Field::kUsername},
-    {"realm_email", Field::kEmail},      {"realm_department_id", Field::kDepartmentId},
-    {"realm_purpose", Field::kPurpose},  {"realm_auth_error", Field::kError},
+    {"realm_actor_id", Field::kActorId},
+    {"realm_tenant_id", Field::kTenantId},
+    {"realm_name", Field::kRealm},
+    {"realm_issuer", Field::kIssuer},
+    {"realm_roles", Field::kRoles},
+    {"realm_username", Field::kUsername},
+    {"realm_email", Field::kEmail},
+    {"realm_department_id", Field::kDepartmentId},
+    {"realm_purpose", Field::kPurpose},
+    {"realm_auth_error", Field::kError},
+    {"realm_identity_json", Field::kIdentityJson},
 };
 
 ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_variable_pt get,
