@@ -47,21 +47,20 @@ ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::st
 
 std::string_view purpose_of(ngx_http_request_t* r);
 
-// The verified identity as one JSON object, for a location that answers
-// "who am I" itself (`return 200 $realm_identity_json`): jansson escapes
-// every value, so a quote in a purpose or an e-mail address cannot change
-// the document's shape, which string interpolation in nginx.conf would let
-// it do. Empty optional claims are null; roles an array.
-ngx_int_t identity_json(ngx_http_request_t* r, ngx_http_variable_value_t* v, const Identity& id) {
+// The verified identity as one JSON object (auth_realm_identity and
+// $realm_identity_json): jansson escapes every value, so a quote in a
+// purpose or an e-mail address cannot change the document's shape. Empty
+// optional claims are null; roles an array.
+bool render_identity(ngx_http_request_t* r, const Identity& id, std::string& out) {
   auto str_or_null = [](const std::string& s) {
     return s.empty() ? json_null() : json_stringn(s.data(), s.size());
   };
   JsonPtr o(json_object());
   JsonPtr roles(json_array());
-  if (!o || !roles) return NGX_ERROR;
+  if (!o || !roles) return false;
   for (const std::string& role : id.roles) {
     if (json_array_append_new(roles.get(), json_stringn(role.data(), role.size())) != 0) {
-      return NGX_ERROR;
+      return false;
     }
   }
   std::string_view purpose = purpose_of(r);
@@ -76,13 +75,22 @@ ngx_int_t identity_json(ngx_http_request_t* r, ngx_http_variable_value_t* v, con
       json_object_set_new(o.get(), "roles", roles.release()) != 0 ||
       json_object_set_new(o.get(), "purpose", str_or_null(purpose_text)) != 0 ||
       json_object_set_new(o.get(), "expires_at", json_integer(id.exp)) != 0) {
-    return NGX_ERROR;
+    return false;
   }
-  char* text = json_dumps(o.get(), JSON_COMPACT | JSON_SORT_KEYS);
-  if (text == nullptr) return NGX_ERROR;
-  std::string out(text);
+  // ASCII only: the document also fits a header (proxy_set_header).
+  char* text = json_dumps(o.get(), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+  if (text == nullptr) return false;
+  out.assign(text);
   free(text);
-  return set_value(r, v, out);
+  return true;
+}
+
+// The identity of a request the access phase verified, or nullptr.
+const Identity* verified_identity(ngx_http_request_t* r) {
+  RequestCtx* ctx = request_ctx(r);
+  if (ctx == nullptr || ctx->phase != RequestCtx::Phase::kDone) return nullptr;
+  if (ctx->status != Status::kOk || !ctx->identity) return nullptr;
+  return ctx->identity.get();
 }
 
 // The purpose the post-read pass selected (core purpose.h), "" unless valid.
@@ -120,8 +128,10 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
       return set_value(r, v, id.department_id);
     case Field::kPurpose:
       return set_value(r, v, purpose_of(r));
-    case Field::kIdentityJson:
-      return identity_json(r, v, id);
+    case Field::kIdentityJson: {
+      std::string text;
+      return render_identity(r, id, text) ? set_value(r, v, text) : NGX_ERROR;
+    }
     case Field::kError:
       break;
   }
@@ -230,6 +240,17 @@ ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_v
 }
 
 }  // namespace
+
+bool identity_json(ngx_http_request_t* r, ngx_str_t& out) {
+  const Identity* id = verified_identity(r);
+  std::string text;
+  if (id == nullptr || !render_identity(r, *id, text)) return false;
+  out.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size()));
+  if (out.data == nullptr) return false;
+  std::memcpy(out.data, text.data(), text.size());
+  out.len = text.size();
+  return true;
+}
 
 ngx_int_t add_variables(ngx_conf_t* cf) {
   for (const VariableSpec& spec : kIdentityVariables) {
