@@ -63,8 +63,22 @@ bool render_identity(ngx_http_request_t* r, const Identity& id, std::string& out
       return false;
     }
   }
-  std::string_view purpose = purpose_of(r);
-  const std::string purpose_text(purpose);
+  std::string purpose_text(purpose_of(r));
+  // The token's strings passed a strict UTF-8 parser; X-Purpose is only
+  // free of control bytes. Where it is not UTF-8, its non-ASCII bytes are
+  // shown as U+FFFD rather than failing the whole document.
+  if (!purpose_text.empty() &&
+      JsonPtr(json_stringn(purpose_text.data(), purpose_text.size())) == nullptr) {
+    std::string ascii;
+    for (unsigned char c : purpose_text) {
+      if (c < 0x80) {
+        ascii += static_cast<char>(c);
+      } else {
+        ascii += "\xEF\xBF\xBD";
+      }
+    }
+    purpose_text.swap(ascii);
+  }
   if (json_object_set_new(o.get(), "tenant_id", str_or_null(id.tenant_id)) != 0 ||
       json_object_set_new(o.get(), "realm", str_or_null(id.realm)) != 0 ||
       json_object_set_new(o.get(), "issuer", str_or_null(id.issuer)) != 0 ||

@@ -107,3 +107,26 @@ POST /api/whoami
 --- more_headers eval
 auth($::TOKEN) . "\nX-Purpose: case-review"
 --- error_code: 405
+
+
+
+=== TEST 7: $realm_identity_json, the same document, fits a header (ASCII)
+--- config
+        location /api/ {
+            auth_realm on;
+            auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+            proxy_set_header X-V-Identity $realm_identity_json;
+            proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+        }
+--- more_headers eval
+auth($::QUOTED) . "\nX-Purpose: r\xc3\xa9view"
+--- response_body_like eval
+qr/^x-v-identity: \{"actor_id":"[^"]+","department_id":null,"email":"a\\"b\\\\c\@example\.com",.*"purpose":"r\\u00E9view",.*"username":"alice"\}$/m
+
+
+
+=== TEST 8: a purpose that is not UTF-8 shows U+FFFD, the document stays whole
+--- more_headers eval
+auth($::TOKEN) . "\nX-Purpose: r\xe9view"
+--- response_body_like eval
+qr/^\{"actor_id":"[^"]+",.*"purpose":"r\\uFFFDview",.*"username":"alice"\}$/
