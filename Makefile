@@ -55,9 +55,10 @@ unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
 ## test-provision: the dependency set-up with the machine's Java and Go hidden, then
-## Keycloak and OPA from what it provisioned (t/deps/010-provision.t; several minutes)
+## Keycloak and OPA from what it provisioned (t/deps/010-provision.t; several minutes); apt
+## installs that start, stop or restart no service (t/deps/020-install-deps.t)
 test-provision: deps
-	prove -v -e bash t/deps/010-provision.t
+	prove -v -e bash t/deps
 
 ## test-compose: docker/docker-compose.yml validated by Docker Compose v2, images pinned,
 ## mounts present, .env.example in step (t/docker/010-compose.t)

@@ -4,7 +4,8 @@
 # every make target can call it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-list="$here/deps/apt-packages.txt"
+# REALM_AUTH_APT_LIST and REALM_AUTH_POLICY_RC_D exist for t/deps/020-install-deps.t.
+list=${REALM_AUTH_APT_LIST:-$here/deps/apt-packages.txt}
 
 missing=()
 while read -r pkg; do
@@ -27,7 +28,7 @@ export DEBIAN_FRONTEND=noninteractive
 # restarting anything (invoke-rc.d, deb-systemd-invoke); exit code 101 means
 # "not allowed", so while this install runs, none is started, stopped or
 # restarted. An existing policy-rc.d (the administrator's) is left as it is.
-policy=/usr/sbin/policy-rc.d
+policy=${REALM_AUTH_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 own_policy=0
 if [[ ! -e $policy ]]; then
   printf '#!/bin/sh\n# realm-auth install-deps.sh: no service starts during this install\nexit 101\n' |
