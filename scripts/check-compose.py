@@ -12,7 +12,8 @@
   digest, except the images the file builds itself; so are the base images
   of the Dockerfiles it builds (their ARG defaults);
 - every bind mount, build context and Dockerfile exists;
-- the variables .env.example sets are exactly the ones the file reads.
+- the variables .env.example sets are exactly the ones the file reads;
+- the Keycloak and OPA versions are the local stack's.
 """
 import json
 import os
@@ -132,6 +133,19 @@ used = set(re.findall(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)", re.sub(r"\$\$", "
 listed = set(example)
 ok(used == listed, ".env.example lists exactly the variables docker-compose.yml reads",
    f"read but not listed: {sorted(used - listed)}\nlisted but not read: {sorted(listed - used)}")
+
+def shell_value(path, key):
+    with open(path) as f:
+        m = re.search(rf"(?m)^{key}=(.*)$", f.read())
+    return m.group(1).strip() if m else None
+
+
+kc_version = shell_value(os.path.join(root, "conf", "stack.env"), "KEYCLOAK_VERSION")
+kc_image = model.get("services", {}).get("keycloak", {}).get("image", "")
+ok(kc_image.endswith(f":{kc_version}"), f"keycloak image {kc_image} is conf/stack.env's KEYCLOAK_VERSION {kc_version}")
+opa_pin = shell_value(os.path.join(root, "scripts", "deps", "versions.env"), "OPA_VERSION")
+ok(example.get("OPA_VERSION") == (opa_pin or "").lstrip("v"),
+   f".env.example OPA_VERSION {example.get('OPA_VERSION')} is scripts/deps/versions.env's {opa_pin}")
 
 print(f"1..{n}")
 sys.exit(1 if failed else 0)
