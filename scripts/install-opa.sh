@@ -48,6 +48,9 @@ if [[ -z $GO ]]; then
 fi
 if [[ -z $GO ]]; then
   goroot=$CACHE_DIR/go-toolchain/go$GO_TOOLCHAIN_VERSION
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/.install-go.lock"
+  flock 9
   if [[ ! -x $goroot/bin/go ]]; then
     case $(uname -m) in
       x86_64) sum=$GO_TOOLCHAIN_SHA256_LINUX_AMD64 ;;
