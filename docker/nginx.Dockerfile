@@ -19,7 +19,8 @@
 # debian:bookworm-slim is multi-arch (amd64, arm64): the module is compiled
 # natively for the platform that builds the image.
 
-ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
+# Pinned to a Debian 12 point release (t/docker/010-compose.t checks it).
+ARG DEBIAN_SLIM_IMAGE=debian:12.11-slim
 
 # --- nginx-base (runtime base) -----------------------------------------------------
 FROM ${DEBIAN_SLIM_IMAGE} AS nginx-base
