@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
+        deb test-deb fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -39,6 +39,14 @@ up: build deps-stack
 demo: up
 	@$(MAKE) --no-print-directory seed-demo
 	@scripts/demo.sh
+
+## deb: Debian packages libnginx-mod-http-realm-auth and realm-sidecar into build/deb (docs/PACKAGING.md)
+deb: deps
+	@JOBS=$(JOBS) scripts/deb/build.sh $(abspath $(BUILD_DIR))/deb
+
+## test-deb: builds the packages, installs them with apt, checks nginx, the unit, and purge (root)
+test-deb: deps
+	prove -It/lib t/deb
 
 ## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
 test: format-check unit unit-asan test-module test-module-asan test-e2e
