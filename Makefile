@@ -48,8 +48,8 @@ deb: deps
 test-deb: deps
 	prove -It/lib t/deb
 
-## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
-test: format-check unit unit-asan test-module test-module-asan test-e2e
+## test: every suite (unit, sanitizers, module, end-to-end against the real stack, Debian packages)
+test: format-check unit unit-asan test-module test-module-asan test-e2e test-deb
 
 ## unit: CMocka/CTest suites of the core library and the sidecar
 unit: build deps-stack
