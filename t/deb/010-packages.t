@@ -129,7 +129,9 @@ is readlink($ENABLED), $AVAILABLE, "$ENABLED enables it (dh_nginx postinst)";
 }
 
 # An nginx of our own on a free loopback port: the module's directives only
-# parse when load_module through modules-enabled worked.
+# parse when load_module through modules-enabled worked. Debian's default
+# prefix (no -p), so modules/... resolves to /usr/lib/nginx/modules as it does
+# for the system's nginx; every path it writes is in the temporary directory.
 my $issuer_port = start_issuer();
 my $iss = $ENV{TEST_NGINX_ISSUER};
 my $port = do {
@@ -171,7 +173,7 @@ CONF
     close $fh;
 }
 {
-    my ($out, $rc) = run_out('/usr/sbin/nginx', '-p', $prefix, '-c', "$prefix/nginx.conf");
+    my ($out, $rc) = run_out('/usr/sbin/nginx', '-c', "$prefix/nginx.conf");
     is $rc, 0, "Debian's nginx starts on 127.0.0.1:$port with modules-enabled/*.conf" or diag $out;
 }
 my $nginx_pid;
@@ -187,7 +189,7 @@ my $url = "http://127.0.0.1:$port/api/whoami";
 {
     my $r = $http->get($url);
     is $r->{status}, 401, 'no token: 401';
-    like $r->{headers}{'www-authenticate'} // '', qr/^Bearer /, 'with an RFC 6750 challenge';
+    like $r->{headers}{'www-authenticate'} // '', qr/^Bearer\b/, 'with an RFC 6750 Bearer challenge';
 }
 {
     my $r = $http->get($url, { headers => { Authorization => 'Bearer ' . token(realm => 'tenant-a') } });
@@ -200,6 +202,7 @@ my $url = "http://127.0.0.1:$port/api/whoami";
     my $r = $http->get($url, { headers => { Authorization => 'Bearer '
         . token(realm => 'tenant-a', iss => 'http://127.0.0.1:1/realms/tenant-a') } });
     is $r->{status}, 401, 'a token from an issuer not allowed: 401';
+    like $r->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/, 'invalid_token';
 }
 kill 'QUIT', $nginx_pid if $nginx_pid;
 undef $nginx_pid;
