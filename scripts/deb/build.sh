@@ -4,7 +4,9 @@
 # .changes and .buildinfo land in $1 and the worktree stays clean
 # (dpkg-buildpackage always writes its results to the parent directory).
 # Tracked files are copied as they are in the working tree, uncommitted
-# edits included. Then lintian checks the .changes (errors fail the build).
+# edits included. The build is a full one (source package too, native
+# format), so lintian checks the source and both binaries through the
+# .changes; its errors fail the build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mkdir -p "${1:-$root/build/deb}" && cd "${1:-$root/build/deb}" && pwd)
@@ -17,7 +19,7 @@ mkdir -p "$out/src"
   tar --null -T - -cf -) | tar -C "$out/src" -xf -
 
 echo "deb: dpkg-buildpackage in $out/src (log: $out/build.log)"
-(cd "$out/src" && dpkg-buildpackage -b -us -uc -j"$jobs") >"$out/build.log" 2>&1 || {
+(cd "$out/src" && dpkg-buildpackage -us -uc -j"$jobs") >"$out/build.log" 2>&1 || {
   tail -n 30 "$out/build.log" >&2
   echo "deb: dpkg-buildpackage failed, see $out/build.log" >&2
   exit 1
