@@ -247,6 +247,16 @@ SKIP: {
     is $rc, 0, 'systemd-analyze verify accepts the unit' or diag $out;
     diag $out if $out =~ /\S/;
 }
+SKIP: {
+    skip 'systemd-analyze not installed (package systemd)', 1 unless -x '/usr/bin/systemd-analyze';
+    # Exposure on systemd's 0-10 scale (1.4 when written); fails above 2.0,
+    # so a unit that loses its hardening does not pass unnoticed.
+    my ($out, $rc) = run_out('/usr/bin/systemd-analyze', 'security', '--offline=yes',
+                             '--threshold=20', $UNIT);
+    my ($level) = $out =~ /Overall exposure level for \S+: ([\d.]+)/;
+    is $rc, 0, 'systemd-analyze security: exposure ' . ($level // '?') . ' (at most 2.0)'
+        or diag $out;
+}
 
 # ----------------------------------------------------------- purge ---
 {
