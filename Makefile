@@ -8,7 +8,7 @@ JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        test-provision test-compose \
+        test-provision test-compose deb test-deb \
         fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
@@ -49,10 +49,18 @@ demo: up
 	@$(MAKE) --no-print-directory seed-demo
 	@scripts/demo.sh
 
+## deb: Debian packages libnginx-mod-http-realm-auth and realm-sidecar into build/deb (docs/PACKAGING.md)
+deb: deps
+	@JOBS=$(JOBS) scripts/deb/build.sh $(abspath $(BUILD_DIR))/deb
+
+## test-deb: builds the packages, installs them with apt, checks nginx, the unit, and purge (root)
+test-deb: deps
+	prove -It/lib t/deb
+
 ## test: every suite (unit, sanitizers, module, end-to-end against the real stack,
-## the dependency set-up on a machine without Java and Go, the compose file)
+## the dependency set-up on a machine without Java and Go, the compose file, Debian packages)
 test: export REALM_AUTH_REQUIRE_OPA = 1
-test: format-check test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision
+test: format-check test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision test-deb
 
 ## unit: CMocka/CTest suites of the core library and the sidecar; needs neither Keycloak
 ## nor OPA (the OPA parity test uses a provisioned opa when there is one, else is skipped)

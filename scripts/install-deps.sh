@@ -20,7 +20,7 @@ echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
 # Packages that start a service on install (nginx, redis-server,
 # redis-sentinel, postgresql) must neither start it nor touch one the
 # machine already runs: the project starts its own instances under .state/.
@@ -38,4 +38,4 @@ if [[ ! -e $policy ]]; then
 fi
 remove_policy() { if [[ $own_policy == 1 ]]; then "${sudo_cmd[@]}" rm -f "$policy"; fi; }
 trap remove_policy EXIT
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${sudo_cmd[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
