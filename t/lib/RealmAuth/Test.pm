@@ -19,6 +19,12 @@ package RealmAuth::Test;
 #   --- backend_hits: N    requests that reached the /echo/ upstream
 #   --- status_json        lines "<dotted.key> [op] N" checked against the
 #                          JSON body of the last response (auth_realm_status)
+#   --- status_prometheus  lines "<series> [op] N" checked against the last
+#                          response parsed as Prometheus text by the official
+#                          client's parser (scripts/check-metrics.py, which
+#                          also checks the naming and histogram rules);
+#                          <series> is name{label="v",...}, labels sorted.
+#                          An absent series fails.
 #   --- fresh_more_headers Perl code run when the block starts (not when the
 #                          file is parsed, like `--- more_headers eval`); its
 #                          value becomes --- more_headers. For tokens whose
@@ -220,6 +226,26 @@ sub _counter_specs {
     return @specs;
 }
 
+# Parses Prometheus text with scripts/check-metrics.py: (hash of series =>
+# value) or (undef, the parser's complaint).
+sub parse_prometheus {
+    my ($text) = @_;
+    my $script = abs_path(dirname(__FILE__) . '/../../../scripts/check-metrics.py');
+    require File::Temp;
+    my $in = File::Temp->new;
+    print {$in} $text // '';
+    close $in;
+    my $err = File::Temp->new;
+    my $out = `/usr/bin/python3 $script < @{[$in->filename]} 2> @{[$err->filename]}`;
+    if ($? != 0) {
+        open my $fh, '<', $err->filename;
+        local $/;
+        return (undef, scalar <$fh>);
+    }
+    my $doc = eval { $JSON->decode($out) };
+    return $doc ? ($doc->{series}) : (undef, "bad JSON from check-metrics.py: $out");
+}
+
 sub _cmp {
     my ($got, $op, $want) = @_;
     return $got == $want if $op eq '=' || $op eq '==';
@@ -244,6 +270,21 @@ sub _check_counters {
         $want =~ s/\s+//g;
         my $got = echo_hits() - ($base->{'@echo'} // 0);
         Test::More::is($got, $want, "$name - requests that reached the backend");
+    }
+
+    if (defined(my $spec = $block->status_prometheus)) {
+        my ($series, $err) = parse_prometheus($body);
+        Test::More::ok($series, "$name - status body parses as Prometheus text")
+            or Test::More::diag("$err\n" . ($body // ''));
+        for my $line (split /\n/, $spec) {
+            next unless $line =~ /\S/;
+            $line =~ /^\s*(\S+)\s*(=|==|<=|>=|<|>)?\s*(\d+(?:\.\d+)?)\s*$/
+                or die "bad status_prometheus line: $line\n";
+            my ($key, $op, $n) = ($1, $2 // '==', $3);
+            my $got = $series ? $series->{$key} : undef;
+            Test::More::ok(defined $got && _cmp($got, $op, $n),
+                "$name - metric $key: " . ($got // 'absent') . " $op $n");
+        }
     }
 
     if (defined(my $spec = $block->status_json)) {
