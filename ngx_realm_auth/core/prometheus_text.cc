@@ -15,17 +15,19 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Numbers as the format spells them (Go's strconv: +Inf, NaN).
+// Numbers as Go's strconv spells them (what Prometheus itself writes):
+// +Inf, NaN, integers without an exponent, else the shortest %g that
+// reads back exactly (0.1, not 0.10000000000000001).
 std::string number(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    return std::to_string(static_cast<long long>(v));
+  }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  // %.17g prints 0.1 as 0.10000000000000001: try shorter first.
   for (int precision = 1; precision <= 17; precision++) {
-    char shorter[32];
-    std::snprintf(shorter, sizeof shorter, "%.*g", precision, v);
-    if (std::strtod(shorter, nullptr) == v) return shorter;
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
   }
   return buf;
 }

@@ -6,6 +6,7 @@
 
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
+#include "metrics/sidecar_metrics.h"
 #include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
@@ -81,6 +82,7 @@ Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_
 void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist,
                          Outcome& why) {
   Outcome rb = roll_back(s, slug, realm_may_exist);
+  metrics::saga_rollback("tenant", rb.ok());
   if (rb.ok()) {
     why.detail += "; nothing was left behind";
     return;
@@ -191,6 +193,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   }
   if (st != StoreStatus::kOk)
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+  metrics::saga_step("tenant:row_inserted");
   crash_after("tenant:row_inserted");
 
   // Step 1: the realm, complete, in one request.
@@ -216,6 +219,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, maybe, o);
     return o;
   }
+  metrics::saga_step("tenant:realm_created");
   crash_after("tenant:realm_created");
   // Step 2: its confidential client's secret, sealed, and the row active.
   Outcome o = finish(s, slug);
@@ -223,6 +227,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, true, o);
     return o;
   }
+  metrics::saga_step("tenant:active");
   crash_after("tenant:active");
   st = TenantStore::get(s, slug, out);
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
