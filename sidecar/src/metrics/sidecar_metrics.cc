@@ -1,6 +1,7 @@
 #include "metrics/sidecar_metrics.h"
 
 #include <cstring>
+#include <iterator>
 
 namespace realm_sidecar::metrics {
 
@@ -8,8 +9,13 @@ namespace {
 
 // Upper bounds (seconds) of the latency histograms: a Keycloak call or a
 // policy decision takes milliseconds when healthy, up to its timeout when not.
-const std::vector<double> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                             0.25,  0.5,    1,     2.5,  5,     10};
+// A constant array, not a std::vector: nothing allocates before main()
+// (sidecar_main_guard injects a bad_alloc at the first allocation).
+constexpr double kLatencyBuckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                      0.25,  0.5,    1,     2.5,  5,     10};
+std::vector<double> latency_buckets() {
+  return std::vector<double>(std::begin(kLatencyBuckets), std::end(kLatencyBuckets));
+}
 
 struct Instruments {
   Registry reg;
@@ -19,13 +25,13 @@ struct Instruments {
       {"method", "route", "status"});
   Family& request_seconds = reg.histogram("realm_sidecar_http_request_duration_seconds",
                                           "Time to answer an HTTP request, by route template.",
-                                          {"route"}, kLatencyBuckets);
+                                          {"route"}, latency_buckets());
   Family& keycloak = reg.histogram("realm_sidecar_keycloak_request_duration_seconds",
                                    "Keycloak Admin API (and token) calls, by outcome.", {"outcome"},
-                                   kLatencyBuckets);
+                                   latency_buckets());
   Family& policy = reg.histogram("realm_sidecar_policy_decision_duration_seconds",
                                  "Policy decisions before governed operations, by outcome.",
-                                 {"outcome"}, kLatencyBuckets);
+                                 {"outcome"}, latency_buckets());
   Family& steps =
       reg.counter("realm_sidecar_saga_steps_total",
                   "Provisioning saga steps completed, by saga and step.", {"saga", "step"});
