@@ -54,6 +54,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use Test::More ();
 
+use RealmAuth::Prometheus qw(parse_prometheus);
 use RealmAuth::Redis ();
 use RealmAuth::Issuer qw(:all);
 
@@ -224,26 +225,6 @@ sub _counter_specs {
         push @specs, { what => $1, op => $2 // '==', n => $3 };
     }
     return @specs;
-}
-
-# Parses Prometheus text with scripts/check-metrics.py: (hash of series =>
-# value) or (undef, the parser's complaint).
-sub parse_prometheus {
-    my ($text) = @_;
-    my $script = abs_path(dirname(__FILE__) . '/../../../scripts/check-metrics.py');
-    require File::Temp;
-    my $in = File::Temp->new;
-    print {$in} $text // '';
-    close $in;
-    my $err = File::Temp->new;
-    my $out = `/usr/bin/python3 $script < @{[$in->filename]} 2> @{[$err->filename]}`;
-    if ($? != 0) {
-        open my $fh, '<', $err->filename;
-        local $/;
-        return (undef, scalar <$fh>);
-    }
-    my $doc = eval { $JSON->decode($out) };
-    return $doc ? ($doc->{series}) : (undef, "bad JSON from check-metrics.py: $out");
 }
 
 sub _cmp {
