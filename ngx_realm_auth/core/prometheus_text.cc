@@ -35,9 +35,31 @@ std::string number(double v) {
 }  // namespace
 
 bool accept_wants_prometheus(std::string_view accept) {
-  std::string a = lower(accept);
-  return a.find("text/plain") != std::string::npos ||
-         a.find("application/openmetrics-text") != std::string::npos;
+  // Media ranges separated by commas; each "type/subtype;param=...;q=N".
+  // One of the two types with q above 0 decides (q=0 means "not this").
+  size_t start = 0;
+  while (start <= accept.size()) {
+    size_t end = accept.find(',', start);
+    if (end == std::string_view::npos) end = accept.size();
+    std::string range = lower(accept.substr(start, end - start));
+    start = end + 1;
+    size_t semi = range.find(';');
+    std::string type = range.substr(0, semi);
+    type.erase(0, type.find_first_not_of(" \t"));
+    type.erase(type.find_last_not_of(" \t") + 1);
+    if (type != "text/plain" && type != "application/openmetrics-text") continue;
+    double q = 1;
+    for (size_t p = semi; p != std::string::npos; p = range.find(';', p + 1)) {
+      size_t eq = range.find('=', p);
+      if (eq == std::string::npos) break;
+      std::string name = range.substr(p + 1, eq - p - 1);
+      name.erase(0, name.find_first_not_of(" \t"));
+      name.erase(name.find_last_not_of(" \t") + 1);
+      if (name == "q") q = std::strtod(range.c_str() + eq + 1, nullptr);
+    }
+    if (q > 0) return true;
+  }
+  return false;
 }
 
 std::string PromText::escape_label(std::string_view value) {

@@ -16,8 +16,9 @@ namespace realm_auth {
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // True when an Accept header value asks for the text format: it names
-// text/plain or application/openmetrics-text (what Prometheus's scraper
-// sends). A plain `*/*` (curl) or application/json does not.
+// text/plain or application/openmetrics-text with a q above 0 (what
+// Prometheus's scraper sends). A plain `*/*` (curl), application/json or
+// a browser's text/html does not.
 bool accept_wants_prometheus(std::string_view accept);
 
 using PromLabels = std::vector<std::pair<std::string_view, std::string_view>>;

@@ -53,6 +53,11 @@ void accept(void**) {
   assert_false(accept_wants_prometheus("*/*"));
   assert_false(accept_wants_prometheus("application/json"));
   assert_false(accept_wants_prometheus(""));
+  assert_false(accept_wants_prometheus("text/plain;q=0, application/json"));
+  assert_false(accept_wants_prometheus("text/plainx, text/html"));
+  assert_true(accept_wants_prometheus("application/json;q=0.9, text/plain ; q=0.5"));
+  assert_false(accept_wants_prometheus(
+      "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"));
 }
 
 }  // namespace
