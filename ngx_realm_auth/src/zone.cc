@@ -253,6 +253,10 @@ struct Zone::Shared {
   ngx_atomic_t jwks_epoch;  // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
+  // JWKS fetch latency: per-bucket counts (the last above every bound) and
+  // the sum in microseconds, [0] failed fetches, [1] good ones.
+  ngx_atomic_t fetch_buckets[2][Zone::kFetchBucketCount + 1];
+  ngx_atomic_t fetch_sum_us[2];
   void* revocations;  // RevocationTable memory, null without one
 };
 
@@ -752,6 +756,47 @@ void Zone::count(Counter c, ngx_atomic_int_t n) {
 
 void Zone::count_refused(Status s) {
   ngx_atomic_fetch_add(&shared()->refused[static_cast<unsigned>(s)], 1);
+}
+
+const double Zone::kFetchBuckets[Zone::kFetchBucketCount] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5,   1,    2.5,   5,    10};
+
+void Zone::observe_fetch(bool ok, uint64_t micros) {
+  Shared* sh = shared();
+  const double seconds = static_cast<double>(micros) / 1e6;
+  size_t i = 0;
+  while (i < kFetchBucketCount && seconds > kFetchBuckets[i]) i++;
+  ngx_atomic_fetch_add(&sh->fetch_buckets[ok][i], 1);
+  ngx_atomic_fetch_add(&sh->fetch_sum_us[ok], static_cast<ngx_atomic_int_t>(micros));
+}
+
+Zone::Stats Zone::stats() {
+  Shared* sh = shared();
+  ngx_slab_pool_t* sp = slab();
+  Stats st;
+  for (unsigned i = 0; i < static_cast<unsigned>(Counter::kCount); i++)
+    st.counters[i] = sh->counters[i];
+  for (unsigned i = 0; i < static_cast<unsigned>(Status::kCount); i++)
+    st.refused[i] = sh->refused[i];
+  for (unsigned ok = 0; ok < 2; ok++) {
+    for (size_t i = 0; i <= kFetchBucketCount; i++)
+      st.fetch_buckets[ok][i] = sh->fetch_buckets[ok][i];
+    st.fetch_sum_us[ok] = sh->fetch_sum_us[ok];
+  }
+  ngx_shmtx_lock(&sp->mutex);
+  st.issuers = sh->issuer_count;
+  st.issuers_without_keys = sh->keyless_count;
+  st.tokens = sh->token_count;
+  st.free_pages = sp->pfree;
+  ngx_shmtx_unlock(&sp->mutex);
+  st.pages = static_cast<size_t>(sp->end - sp->start) / ngx_pagesize;
+  st.size = shm_zone_->shm.size;
+  st.name.assign(reinterpret_cast<char*>(shm_zone_->shm.name.data), shm_zone_->shm.name.len);
+  if (RevocationTable* table = revocations()) {
+    st.has_revocation = true;
+    st.revocation = table->stats(ngx_current_msec);
+  }
+  return st;
 }
 
 std::string Zone::revocation_json() {

@@ -7,6 +7,7 @@
 
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
+#include "metrics/sidecar_metrics.h"
 #include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
@@ -101,6 +102,7 @@ void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_e
     return;
   }
   Outcome rb = roll_back(s, slug, realm_may_exist);
+  metrics::saga_rollback("tenant", rb.ok());
   if (rb.ok()) {
     why.detail += "; nothing was left behind";
     return;
@@ -241,6 +243,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   }
   if (st != StoreStatus::kOk)
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+  metrics::saga_step("tenant:row_inserted");
   crash_after("tenant:row_inserted");
 
   // Step 1: the realm, complete, in one request.
@@ -266,6 +269,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, maybe, o, maybe);
     return o;
   }
+  metrics::saga_step("tenant:realm_created");
   crash_after("tenant:realm_created");
   // Step 2: its confidential client's secret, sealed, and the row active.
   Outcome o = finish(s, slug);
@@ -273,6 +277,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, true, o);
     return o;
   }
+  metrics::saga_step("tenant:active");
   crash_after("tenant:active");
   st = TenantStore::get(s, slug, out);
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
