@@ -300,11 +300,6 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
                   c.slug_quarantine_s, error)) {
     return false;
   }
-  if (has("KEYCLOAK_CREATE_SETTLE") &&
-      !parse_long("KEYCLOAK_CREATE_SETTLE", get("KEYCLOAK_CREATE_SETTLE"), 0, 86400,
-                  c.realm_settle_s, error)) {
-    return false;
-  }
   c.backchannel_logout_base = get("BACKCHANNEL_LOGOUT_BASE_URL");
   while (!c.backchannel_logout_base.empty() && c.backchannel_logout_base.back() == '/')
     c.backchannel_logout_base.pop_back();

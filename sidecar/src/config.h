@@ -102,10 +102,6 @@ struct Config {
   // an nginx without Redis, than a token's life + leeway and
   // auth_realm_jwks_ttl + auth_realm_jwks_stale.
   long slug_quarantine_s = 15;
-  // KEYCLOAK_CREATE_SETTLE: seconds a realm creation Keycloak never
-  // answered may still complete (SagaConfig::realm_settle_s); -1 = twice
-  // KEYCLOAK_TIMEOUT_MS, at least 120 s.
-  long realm_settle_s = -1;
 
   // Revocation (issue 9). Where Keycloak POSTs back-channel logout tokens,
   // through nginx: tenant <slug> gets <base>/<slug> on its admin-console

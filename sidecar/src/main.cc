@@ -76,8 +76,6 @@ const char kUsage[] =
     "  KEY_REMOVAL_INTERVAL (5 s: removal of retired signing keys past their grace)\n"
     "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n"
-    "  KEYCLOAK_CREATE_SETTLE (2 x KEYCLOAK_TIMEOUT_MS, at least 120 s: how long an unanswered\n"
-    "                          realm creation keeps its 'failed' row, for reconcile)\n"
     "  BACKCHANNEL_LOGOUT_BASE_URL (empty = off; <base>/<slug> on each admin-console)\n"
     "  REVOCATION_TOKEN_LIFETIME (300 s, never below the realm spec's)  LOGOUT_TOKEN_MAX_AGE (120 "
     "s)\n";
@@ -148,9 +146,7 @@ struct Runtime {
     state = std::make_unique<TenantStatePublisher>(std::move(redis), c.redis_on());
     saga = std::make_unique<TenantSaga>(
         SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
-                   c.slug_quarantine_s, c.backchannel_logout_base,
-                   c.realm_settle_s >= 0 ? c.realm_settle_s
-                                         : std::max(120L, 2 * c.keycloak_timeout_ms / 1000)},
+                   c.slug_quarantine_s, c.backchannel_logout_base},
         *pg, *keycloak, *box, *state);
     return true;
   }

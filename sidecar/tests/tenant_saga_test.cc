@@ -41,9 +41,8 @@ struct Died : std::runtime_error {
 
 enum class Fault {
   kNone,
-  kRefused,      // connection refused: provably not sent
-  kTimeout,      // sent, no answer: may have happened
-  kTimeoutLate,  // sent, no answer, and Keycloak makes the realm only later
+  kRefused,  // connection refused: provably not sent
+  kTimeout,  // sent, no answer: may have happened
   kConflict,
   kDie,       // the process ends before this call reaches Keycloak
   kDieAfter,  // the call is done in Keycloak, then the process ends
@@ -167,7 +166,6 @@ class FakeKeycloak : public AdminApi {
         r.not_sent = true;
         break;
       case Fault::kTimeout:
-      case Fault::kTimeoutLate:
         r.error = KcError::kUnreachable;
         r.status = 0;
         break;
@@ -189,11 +187,8 @@ struct World {
   SecretBox box{std::string(SecretBox::kKeySize, 'k')};
   TenantStatePublisher state{realm_auth::RedisEndpoint{}, false};
   FakeKeycloak kc;
-  TenantSaga saga;
-  // settle_s: SagaConfig::realm_settle_s.
-  explicit World(long settle_s = 120)
-      : saga{SagaConfig{"http://kc.test", {"http://localhost/*"}, false, 0, "", settle_s}, pool, kc,
-             box, state} {}
+  TenantSaga saga{SagaConfig{"http://kc.test", {"http://localhost/*"}, false, 0, ""}, pool, kc, box,
+                  state};
 };
 
 // status of the row, "" when there is none.
@@ -267,51 +262,6 @@ void failure_at_each_call(void**) {
       if (f != Fault::kConflict) assert_int_equal(o.status, 503);
     }
   }
-}
-
-// The realm POST times out and Keycloak makes the realm only after the
-// saga's rollback looked for it (soak: a realm created 30 s after the 503
-// that said "nothing was left behind", left without a row). The answer no
-// longer promises that; the row stays 'failed' while the realm may still
-// come, reconcile deletes the realm when it appears, then the row; a realm
-// that never comes costs the row once the settle time has passed.
-void late_realm_after_timeout(void**) {
-  World w;
-  const std::string slug = fresh_slug();
-  const std::string realm = "tenant-" + slug;
-  w.kc.fail_at = 1;
-  w.kc.fault = Fault::kTimeoutLate;
-  TenantRow out;
-  Outcome o = w.saga.create(slug, "Saga", {}, out);
-  assert_int_equal(o.status, 503);
-  if (o.detail.find("nothing was left behind") != std::string::npos)
-    fail_msg("promised no trace: %s", o.detail.c_str());
-  assert_true(o.detail.find("may still be creating") != std::string::npos);
-  assert_string_equal(row_status(w, slug).c_str(), "failed");
-  w.kc.fault = Fault::kNone;
-  w.kc.fail_at = 0;
-  ReconcileReport rep = w.saga.reconcile();
-  assert_string_equal(row_status(w, slug).c_str(), "failed");  // kept: the realm may come
-  assert_int_equal(rep.rolled_back, 0);
-  w.kc.realms.push_back(realm);  // Keycloak finishes the POST
-  rep = w.saga.reconcile();
-  assert_int_equal(rep.rolled_back, 1);
-  assert_false(w.kc.has(realm));
-  assert_string_equal(row_status(w, slug).c_str(), "");
-
-  // A realm that never comes: after the settle time the row goes.
-  World quick(0);
-  const std::string slug2 = fresh_slug();
-  quick.kc.fail_at = 1;
-  quick.kc.fault = Fault::kTimeoutLate;
-  o = quick.saga.create(slug2, "Saga", {}, out);
-  assert_int_equal(o.status, 503);
-  assert_string_equal(row_status(quick, slug2).c_str(), "failed");
-  quick.kc.fault = Fault::kNone;
-  quick.kc.fail_at = 0;
-  rep = quick.saga.reconcile();
-  assert_int_equal(rep.rolled_back, 1);
-  assert_string_equal(row_status(quick, slug2).c_str(), "");
 }
 
 // The rollback's own delete fails too: the row says so ('failed', the
@@ -514,7 +464,6 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_in_order),
       cmocka_unit_test(failure_at_each_call),
-      cmocka_unit_test(late_realm_after_timeout),
       cmocka_unit_test(rollback_failure_left_to_reconcile),
       cmocka_unit_test(death_at_each_call_then_reconcile),
       cmocka_unit_test(delete_failure_left_to_reconcile),

@@ -61,7 +61,7 @@ my @cmd = ("$bin/schemathesis", 'run', $spec, '--url', gateway(),
            '--max-examples', $examples, '--max-time', $seconds,
            '--generation-deterministic', '--workers', 1, '--rate-limit', '4/s',
            '--request-timeout', 120, '--no-color',
-           '--exclude-path-regex', '^/(status|readyz|healthz)$',
+           '--exclude-path-regex', '^/(status|readyz|healthz|metrics)$',
            '--checks', join(',', qw(not_a_server_error status_code_conformance content_type_conformance
                                     response_headers_conformance response_schema_conformance)),
            '--report', 'junit', '--report-dir', $work, '--output-sanitize', 'true');

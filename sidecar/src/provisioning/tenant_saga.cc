@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <cstdio>
-#include <ctime>
 
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
@@ -80,27 +79,8 @@ Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_
   return st == StoreStatus::kOk ? Outcome{} : from_store(st, "removing the tenant row");
 }
 
-void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why,
-                         bool in_flight) {
-  if (in_flight) {
-    // The realm POST was sent and never answered. A realm Keycloak shows
-    // is complete (it is made in one transaction) and can be rolled back
-    // now; one it does not show yet may still be on its way, after any
-    // delete we send. Then the row stays, 'failed', for reconcile, which
-    // deletes the realm should it appear (SagaConfig::realm_settle_s):
-    // "nothing was left behind" would be a promise nobody can keep yet.
-    KcResponse d = kc_.delete_realm(realm_name_for(slug));
-    if (d.ok() && TenantStore::remove(s, slug) == StoreStatus::kOk) {
-      why.detail += "; nothing was left behind";
-      return;
-    }
-    TenantStore::set_state(s, slug, TenantStatus::kFailed);
-    why.detail +=
-        "; Keycloak may still be creating the realm: the tenant is marked failed, and reconcile "
-        "removes it and any realm that appears";
-    why.log += " | rollback: the realm is not there (yet)";
-    return;
-  }
+void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist,
+                         Outcome& why) {
   Outcome rb = roll_back(s, slug, realm_may_exist);
   metrics::saga_rollback("tenant", rb.ok());
   if (rb.ok()) {
@@ -156,33 +136,13 @@ Outcome TenantSaga::settle(PgSession& s, const TenantRow& row, ReconcileReport& 
                                  "rolled back: no realm had been created; the row was removed");
       }
       break;
-    case Recovery::kRollBack: {
-      // A young 'failed' row may stand for a realm POST Keycloak is still
-      // working on: its row goes only once the realm was seen and deleted,
-      // or the settle time has passed (abandon()).
-      const int64_t age = static_cast<int64_t>(std::time(nullptr)) - row.updated_epoch_s;
-      if (age < config_.realm_settle_s) {
-        KcResponse d = kc_.delete_realm(row.realm_name);
-        if (d.error == KcError::kNotFound) {
-          rep.skipped++;
-          rep.settled.emplace_back(slug,
-                                   "waiting: a realm creation Keycloak never answered may still "
-                                   "complete; the row stays " +
-                                       std::to_string(config_.realm_settle_s - age) + " s more");
-          break;
-        }
-        if (!d.ok()) {
-          o = from_kc(d, "rolling back realm " + row.realm_name);
-          break;
-        }
-      }
+    case Recovery::kRollBack:
       o = roll_back(s, slug, true);
       if (o.ok()) {
         rep.rolled_back++;
         rep.settled.emplace_back(slug, "rolled back: the realm and the row were removed");
       }
       break;
-    }
     case Recovery::kDelete:
       o = roll_back(s, slug, true, true);
       if (o.ok()) {
@@ -229,16 +189,6 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   row.dpop_bound_tokens = dpop_bound_tokens;
   StoreStatus st = TenantStore::insert(s, row, attempt);
   if (st == StoreStatus::kConflict) {
-    TenantRow held;
-    if (TenantStore::get(s, slug, held) == StoreStatus::kOk &&
-        held.status == TenantStatus::kFailed) {
-      Outcome o = fail(409,
-                       "tenant '" + slug +
-                           "' is being cleaned up after a failed creation; retry after reconcile",
-                       "", "slug");
-      o.retry_after_s = 60;
-      return o;
-    }
     return fail(409, "tenant '" + slug + "' already exists", "", "slug");
   }
   if (st != StoreStatus::kOk)
@@ -266,7 +216,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     // A timeout or a 5xx may hide a realm that was created after all; a
     // refused connection cannot.
     bool maybe = r.error == KcError::kUnreachable && !r.not_sent;
-    abandon(s, slug, maybe, o, maybe);
+    abandon(s, slug, maybe, o);
     return o;
   }
   metrics::saga_step("tenant:realm_created");

@@ -47,12 +47,6 @@ struct SagaConfig {
   // reaches it, through nginx (BACKCHANNEL_LOGOUT_BASE_URL); each tenant's
   // admin-console gets <base>/<slug>. Empty: no back-channel logout.
   std::string backchannel_logout_base;
-  // Seconds a realm POST that got no answer (a timeout after the request
-  // was sent) may still be completing inside Keycloak. Until then a
-  // 'failed' row whose realm is not there yet is kept, so that reconcile
-  // deletes the realm if it appears after all instead of leaving it
-  // without a row. main.cc: twice KEYCLOAK_TIMEOUT_MS, at least 120 s.
-  long realm_settle_s = 120;
 };
 
 struct ReconcileReport {
@@ -110,9 +104,7 @@ class TenantSaga {
   Outcome roll_back(PgSession& s, const std::string& slug, bool realm_may_exist, bool bury = false);
   // After a failed create: roll back, or mark the row 'failed' for
   // reconcile when the rollback itself failed. Appends to why.detail.
-  // `in_flight`: the realm POST was sent and not answered (see realm_settle_s).
-  void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why,
-               bool in_flight = false);
+  void abandon(PgSession& s, const std::string& slug, bool realm_may_exist, Outcome& why);
   void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
   // Carries out recovery_for() on an unsettled row (under its lock).
   Outcome settle(PgSession& s, const TenantRow& row, ReconcileReport& rep);

@@ -12,8 +12,7 @@ constexpr const char* kColumns =
     "tenant_id, realm_name, issuer_url, display_name, array_to_json(departments)::text, status,"
     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
     " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " incarnation_id::text, incarnation_started_at, dpop_bound_tokens,"
-    " floor(extract(epoch FROM updated_at))::bigint";
+    " incarnation_id::text, incarnation_started_at, dpop_bound_tokens";
 
 TenantRow row_at(const PgResult& r, int i) {
   TenantRow t;
@@ -36,7 +35,6 @@ TenantRow row_at(const PgResult& r, int i) {
   t.incarnation_id = r.get(i, 8);
   t.incarnation_started_at = std::strtoll(r.get(i, 9).c_str(), nullptr, 10);
   t.dpop_bound_tokens = r.get(i, 10) == "t";
-  t.updated_epoch_s = std::strtoll(r.get(i, 11).c_str(), nullptr, 10);
   return t;
 }
 

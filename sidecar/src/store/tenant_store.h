@@ -34,7 +34,6 @@ struct TenantRow {
   std::string incarnation_id;          // UUID of this life of the slug (migration 0003)
   int64_t incarnation_started_at = 0;  // seconds; tokens with an earlier iat are refused
   bool dpop_bound_tokens = false;      // the console issues DPoP-bound tokens (migration 0008)
-  int64_t updated_epoch_s = 0;         // updated_at in seconds (the age of a 'failed' row)
 };
 
 // The record of `row` as nginx and the sidecar's own token check read it
