@@ -111,9 +111,10 @@ fuzz: deps
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
 	    ngx_realm_auth/core/fuzz/corpus/$$t || exit 1; done
 
-## bench: throughput with and without the module, side by side (bench/results/)
+## bench: throughput with and without the module, side by side, and what DPoP costs (bench/results/)
 bench: build
 	bench/run.sh
+	bench/dpop-cost.sh
 
 ## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens
 bench-dpop: build
