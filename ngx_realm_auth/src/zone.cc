@@ -90,15 +90,17 @@ int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
   return std::memcmp(a->issuer, name, len);
 }
 
-void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+// ngx_rbtree_insert_value with a tie-break for equal keys (crc32 or hash
+// prefix collisions): `after(temp, node)` is true when temp sorts after node.
+template <typename After>
+void insert_ordered(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel,
+                    After after) {
   for (;;) {
     ngx_rbtree_node_t** p;
     if (node->key != temp->key) {
       p = node->key < temp->key ? &temp->left : &temp->right;
     } else {
-      IssuerNode* n = issuer_of(node);
-      p = compare_issuer(issuer_of(temp), n->issuer, n->issuer_len) > 0 ? &temp->left
-                                                                        : &temp->right;
+      p = after(temp, node) ? &temp->left : &temp->right;
     }
     if (*p == sentinel) {
       *p = node;
@@ -112,25 +114,17 @@ void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_
   ngx_rbt_red(node);
 }
 
+void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    const IssuerNode* in = issuer_of(n);
+    return compare_issuer(issuer_of(t), in->issuer, in->issuer_len) > 0;
+  });
+}
+
 void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
-  for (;;) {
-    ngx_rbtree_node_t** p;
-    if (node->key != temp->key) {
-      p = node->key < temp->key ? &temp->left : &temp->right;
-    } else {
-      p = std::memcmp(token_of(temp)->hash, token_of(node)->hash, 32) > 0 ? &temp->left
-                                                                          : &temp->right;
-    }
-    if (*p == sentinel) {
-      *p = node;
-      break;
-    }
-    temp = *p;
-  }
-  node->parent = temp;
-  node->left = sentinel;
-  node->right = sentinel;
-  ngx_rbt_red(node);
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    return std::memcmp(token_of(t)->hash, token_of(n)->hash, 32) > 0;
+  });
 }
 
 int compare_tenant(const TenantNode* a, const u_char* slug, size_t len) {
@@ -139,26 +133,10 @@ int compare_tenant(const TenantNode* a, const u_char* slug, size_t len) {
 }
 
 void insert_tenant(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
-  for (;;) {
-    ngx_rbtree_node_t** p;
-    if (node->key != temp->key) {
-      p = node->key < temp->key ? &temp->left : &temp->right;
-    } else {
-      auto* n = reinterpret_cast<TenantNode*>(node);
-      p = compare_tenant(reinterpret_cast<TenantNode*>(temp), n->data, n->slug_len) > 0
-              ? &temp->left
-              : &temp->right;
-    }
-    if (*p == sentinel) {
-      *p = node;
-      break;
-    }
-    temp = *p;
-  }
-  node->parent = temp;
-  node->left = sentinel;
-  node->right = sentinel;
-  ngx_rbt_red(node);
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    auto* tn = reinterpret_cast<TenantNode*>(n);
+    return compare_tenant(reinterpret_cast<TenantNode*>(t), tn->data, tn->slug_len) > 0;
+  });
 }
 
 ngx_rbtree_key_t token_key(const TokenHash& h) {
