@@ -111,10 +111,9 @@ fuzz: deps
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
 	    ngx_realm_auth/core/fuzz/corpus/$$t || exit 1; done
 
-## bench: throughput with and without the module, side by side, and what DPoP costs (bench/results/)
+## bench: every part of bench/parts in one run, one results file (bench/results/<date>.md; bench/README.md)
 bench: build
-	bench/run.sh
-	bench/dpop-cost.sh
+	bench/bench.sh
 
 ## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens
 bench-dpop: build
