@@ -60,7 +60,7 @@ test-deb: deps
 ## test: every suite (unit, sanitizers, module, end-to-end against the real stack,
 ## the dependency set-up on a machine without Java and Go, the compose file, Debian packages)
 test: export REALM_AUTH_REQUIRE_OPA = 1
-test: format-check test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision test-deb
+test: format-check test-docs test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision test-deb
 
 ## unit: CMocka/CTest suites of the core library and the sidecar; needs neither Keycloak
 ## nor OPA (the OPA parity test uses a provisioned opa when there is one, else is skipped)
@@ -72,6 +72,13 @@ unit: build
 ## installs that start, stop or restart no service (t/deps/020-install-deps.t)
 test-provision: deps
 	prove -v -e bash t/deps
+
+## test-docs: the reference in docs/ against the code (directives, variables, refusal reasons,
+## status fields, sidecar settings and --help, API routes), paths named in comments, links
+## in *.md (scripts/docs/check-reference.py; seconds, no build, no stack)
+.PHONY: test-docs
+test-docs:
+	@python3 scripts/docs/check-reference.py
 
 ## test-compose: docker/docker-compose.yml validated by Docker Compose v2, images pinned,
 ## mounts present, .env.example in step (t/docker/010-compose.t)
