@@ -439,7 +439,7 @@ def path_exists(token, rel):
                 f.startswith((stem + "-", stem + "_") if stem.isdigit() else stem + ".")
                 for f in os.listdir(parent)):
             return True
-        # src/config.{h,cc}
+        # sidecar/src/config.{h,cc}
         m = re.fullmatch(r"(.*)\{([\w,]+)\}", p)
         if m and all(os.path.exists(m.group(1) + e) for e in m.group(2).split(",")):
             return True

@@ -34,6 +34,7 @@ namespace {
 
 const char kUsage[] =
     "usage: realm-sidecar [--config FILE] [--migrations DIR] COMMAND\n"
+    "       realm-sidecar --help\n"
     "\n"
     "commands:\n"
     "  serve                    run the HTTP API (loopback only) until SIGTERM/SIGINT\n"
@@ -56,7 +57,9 @@ const char kUsage[] =
     "\n"
     "configuration: environment variables, over KEY=VALUE lines of --config FILE:\n"
     "  REALM_SIDECAR_LISTEN (127.0.0.1:8081)  REALM_SIDECAR_THREADS (4)\n"
+    "  REALM_SIDECAR_MAX_BODY (65536 bytes; larger bodies get 413)\n"
     "  KEYCLOAK_URL (http://localhost:8080)   PROVISIONER_CLIENT_ID, PROVISIONER_SECRET_FILE\n"
+    "  KEYCLOAK_TIMEOUT_MS (30000: one Admin API exchange)\n"
     "  DATABASE_URL (libpq conninfo; password via PGPASSFILE)  PG_POOL_SIZE\n"
     "  SECRET_KEY_FILE (32-byte AES key)      ALLOWED_ISSUERS (platform + tenant-*)\n"
     "  AUDIT_HMAC_KEY_FILE (ledger key, >= 32 bytes)  AUDIT_HMAC_PREVIOUS_KEY_FILES\n"
@@ -66,8 +69,9 @@ const char kUsage[] =
     "  (127.0.0.1: peers whose X-Real-IP/X-Request-Id are believed)\n"
     "  REALM_SIDECAR_RATE_BURST (60) REALM_SIDECAR_RATE_PER_MINUTE (300) "
     "REALM_SIDECAR_RATE_ACTORS\n"
+    "  JWKS_TTL (300 s)  TOKEN_LEEWAY (30 s)\n"
     "  POLICY_URL (empty = built-in rules)  POLICY_TIMEOUT_MS\n"
-    "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)\n"
+    "  REDIS_HOST REDIS_PORT REDIS_PREFIX (empty REDIS_HOST = off)  REDIS_TIMEOUT_MS (200)\n"
     "  REDIS_USER REDIS_PASSWORD_FILE (ACL login)  REDIS_HMAC_KEY_FILE (required with Redis)\n"
     "  REDIS_HMAC_PREVIOUS_KEY_FILE (accepted during a key rotation)\n"
     "  REDIS_SENTINELS REDIS_MASTER (Sentinel: host:port,... and the master's name)\n"
@@ -78,7 +82,8 @@ const char kUsage[] =
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n"
     "  BACKCHANNEL_LOGOUT_BASE_URL (empty = off; <base>/<slug> on each admin-console)\n"
     "  REVOCATION_TOKEN_LIFETIME (300 s, never below the realm spec's)  LOGOUT_TOKEN_MAX_AGE (120 "
-    "s)\n";
+    "s)\n"
+    "every setting, its default and range: docs/CONFIGURATION.md\n";
 
 void log_reconcile(const ReconcileReport& r) {
   std::fprintf(stderr,
