@@ -247,7 +247,7 @@ def check_reasons():
 def json_paths(text):
     """Dotted member paths of a JSON-shaped text (values may be `…`)."""
     paths, stack, last = set(), [], None
-    for m in re.finditer(r'"(\w+)"\s*:|[{}]', text):
+    for m in re.finditer(r'"([\w<>]+)"\s*:|[{}]', text):
         tok = m.group(0)
         if tok == "{":
             stack.append(last)
@@ -258,7 +258,12 @@ def json_paths(text):
         else:
             last = m.group(1)
             paths.add(".".join([s for s in stack if s] + [last]))
-    return paths
+    return leaves(paths)
+
+
+def leaves(paths):
+    """Without the objects: `jwks` when `jwks.zone_hits` is there."""
+    return {p for p in paths if not any(q.startswith(p + ".") for q in paths)}
 
 
 def check_status():
@@ -271,9 +276,11 @@ def check_status():
         "revocation_json()", '"' + c_literals(rev).replace('"', '\\"') + '"'))
     code = json_paths(skeleton)
     lines = section(read("docs/MODULE.md"), "## Status", "docs/MODULE.md")
+    lines = lines[:next((i for i, l in enumerate(lines) if l.startswith("### ")), len(lines))]
     docs = set()
     for c in table_rows(lines):
         docs |= {s for s in code_spans(c[0]) if re.fullmatch(r"[\w.<>]+", s)}
+    docs = leaves(docs)
     both_ways("status", code, docs, "ngx_realm_auth/src/zone.cc (status_json)",
               "docs/MODULE.md Status field table")
     block = "\n".join(lines)

@@ -1,6 +1,6 @@
 # Hostile and broken tokens: every one is refused with 401 and
 # `WWW-Authenticate: Bearer error="invalid_token", ...`, the reason is logged
-# at info ("realm_auth: token refused: <reason>", MODULE_SPEC_DRAFT.md), the
+# at info ("realm_auth: token refused: <reason>", docs/MODULE.md "Refusal reasons"), the
 # backend never sees the request, and nothing about keys leaks into the body.
 # Where the spec allows two readings, --- reason lists both ("a|b").
 use Test::Nginx::Socket 'no_plan';
