@@ -6,7 +6,7 @@
 # Authorization header sent (and ignored) — the difference is what merely
 # carrying a bearer token costs nginx and the kernel, before any module.
 # With OSS_JWT_MODULE=<path to ngx_http_auth_jwt_module.so> a fifth case
-# runs the open-source kjdev/nginx-auth-jwt on the same token (README.md).
+# runs the open-source kjdev/nginx-auth-jwt on the same token (bench/README.md).
 # Usage: bench/run.sh [seconds-per-case] [rounds]   (make bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -53,4 +53,4 @@ echo
 echo "Without a token:"
 curl -sS -o /dev/null -D - "$gateway/api/hello" | grep -iE '^(HTTP|www-authenticate)'
 echo
-echo "More: make token USER=officer REALM=tenant-demo   ·   README.md (Logging in)"
+echo "More: make token USER=officer REALM=tenant-demo   ·   docs/LOCAL_STACK.md (Logging in)"
