@@ -75,10 +75,12 @@ test-provision: deps
 
 ## test-docs: the reference in docs/ against the code (directives, variables, refusal reasons,
 ## status fields, sidecar settings and --help, API routes), paths named in comments, links
-## in *.md (scripts/docs/check-reference.py; seconds, no build, no stack)
+## in *.md (scripts/docs/check-reference.py; seconds, no build, no stack); t/docs shows
+## that it notices each kind of drift
 .PHONY: test-docs
 test-docs:
 	@python3 scripts/docs/check-reference.py
+	prove t/docs
 
 ## test-compose: docker/docker-compose.yml validated by Docker Compose v2, images pinned,
 ## mounts present, .env.example in step (t/docker/010-compose.t)
