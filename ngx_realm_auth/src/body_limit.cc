@@ -159,7 +159,9 @@ ngx_int_t refuse_read(ngx_http_request_t* r, BodyCtx* ctx, off_t size, off_t lim
   ctx->refused = true;
   // HTTP/1: read and drop the rest for a while before closing, so the
   // client sees the answer rather than a reset, as nginx does for its own
-  // 413. HTTP/2 ends only the stream (skip_data); nothing to linger on.
+  // 413. Not on an HTTP/2 stream: nginx ends only the stream there
+  // (skip_data), and with lingering_close set it sent no answer at all
+  // (t/module/230-body-limit.t).
   if (r->stream == nullptr) r->lingering_close = 1;
   return refuse(r, size, limit, how);
 }
