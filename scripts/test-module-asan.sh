@@ -5,8 +5,12 @@
 # runner and the redis-server the suites start (jemalloc) run unmodified.
 # Leak checking is off: nginx frees its pools at exit, not every
 # allocation. Any report from ASan/UBSan goes to a log file and fails the run.
+#   scripts/test-module-asan.sh MODULE.so [t/module/NNN-x.t …]  (default: all)
 set -euo pipefail
 module=$1
+shift
+suites=("$@")
+[[ ${#suites[@]} -gt 0 ]] || suites=(-r t/module)
 root=$(cd "$(dirname "$0")/.." && pwd)
 logs=$(mktemp -d /tmp/realm-auth-asan-XXXXXX)
 # nginx workers run as another user (nobody when started as root): ASan must
@@ -26,7 +30,7 @@ status=0
 # the sanitizers a fifth of that exercises the same paths in a fifth of the
 # time, and resident memory is not measured (ASan's quarantine keeps freed
 # memory for a while by design).
-REALM_AUTH_SANITIZED=1 REALM_AUTH_FLOOD_N=${REALM_AUTH_FLOOD_N:-20000} prove -It/lib -It/lib/mini -r t/module || status=$?
+REALM_AUTH_SANITIZED=1 REALM_AUTH_FLOOD_N=${REALM_AUTH_FLOOD_N:-20000} prove -It/lib -It/lib/mini "${suites[@]}" || status=$?
 if compgen -G "$logs/*" >/dev/null; then
   echo "test-module-asan: sanitizer reports:" >&2
   cat "$logs"/* >&2

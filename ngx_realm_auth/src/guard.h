@@ -15,7 +15,9 @@
 //                                             work is skipped
 //   access_phase        the access handler  → 500, never a decision
 //                                             (guard.cc)
-//   phase               post-read strip     → 500
+//   phase               post-read strip,    → 500
+//                       body limit check
+//   body_filter         request body filter → 500
 // Thread pool tasks need their job marked failed, so they are guarded where
 // they are posted (key_store.cc, tenant_state.cc).
 #pragma once
@@ -108,6 +110,14 @@ template <ngx_int_t (*Fn)(ngx_http_request_t*)>
 ngx_int_t phase(ngx_http_request_t* r) noexcept {
   return guarded(LogReport{r->connection->log, "phase handler"},
                  static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&] { return Fn(r); });
+}
+
+// A request body filter (auth_realm_body_limit): 500, the body goes no
+// further.
+template <ngx_int_t (*Fn)(ngx_http_request_t*, ngx_chain_t*)>
+ngx_int_t body_filter(ngx_http_request_t* r, ngx_chain_t* in) noexcept {
+  return guarded(LogReport{r->connection->log, "request body filter"},
+                 static_cast<ngx_int_t>(NGX_HTTP_INTERNAL_SERVER_ERROR), [&] { return Fn(r, in); });
 }
 
 // A variable getter: on failure the variable is not found (empty), the

@@ -5,16 +5,19 @@
 
 extern ngx_module_t ngx_http_realm_auth_module;
 extern ngx_module_t ngx_http_realm_auth_dpop_module;
+extern ngx_module_t ngx_http_realm_auth_body_module;
 
 __attribute__((visibility("default"))) ngx_module_t *ngx_modules[] = {
     &ngx_http_realm_auth_module,
     &ngx_http_realm_auth_dpop_module,
+    &ngx_http_realm_auth_body_module,
     NULL,
 };
 
 __attribute__((visibility("default"))) char *ngx_module_names[] = {
     "ngx_http_realm_auth_module",
     "ngx_http_realm_auth_dpop_module",
+    "ngx_http_realm_auth_body_module",
     NULL,
 };
 

@@ -3,6 +3,9 @@
 # including the ones nginx gives itself (run `make up`):
 #   401/403 from the module (WWW-Authenticate kept), 413 for a 2 MB body
 #   (and no [error] line in nginx's log for it), 429 from limit_req,
+#   the same 413 for bodies sent chunked (no Content-Length) on every
+#   location of the shipped config, refused before the whole body was
+#   sent and with no [error] line either,
 #   404/405 for unknown paths and methods, 502/504 when the sidecar is down
 #   or hangs, and no error text that names a library's internals.
 # Each case runs against a private nginx rendered from the stack's config
@@ -18,7 +21,9 @@ use HTTP::Tiny;
 use JSON::PP;
 use Test::More;
 use E2E::Stack qw(root env token random_slug require_keycloak);
-use E2E::Sidecar qw(operator_token require_sidecar);
+use E2E::Sidecar qw(operator_token require_sidecar create_tenant delete_tenant new_active_user);
+use IO::Select;
+use IO::Socket::INET;
 use E2E::Util qw(free_port stop);
 use E2E::Outage qw(hung_listener);
 
@@ -59,7 +64,8 @@ sub private_nginx {
             try_files /.realm-auth-verified =204;
         }$1} or die 'no location /';
     # A small burst: nginx's own 429 comes before the sidecar's bucket (60).
-    $conf =~ s/zone=realm_actor burst=80 nodelay;/zone=realm_actor burst=5 nodelay;/ or die 'no limit_req';
+    my $burst = $o{burst} // 5;
+    $conf =~ s/zone=realm_actor burst=80 nodelay;/zone=realm_actor burst=$burst nodelay;/ or die 'no limit_req';
     $conf =~ s/proxy_read_timeout 120s;/proxy_read_timeout $o{read_timeout};/ if $o{read_timeout};
     open my $out, '>', "$dir/nginx.conf" or die $!;
     print $out $conf;
@@ -148,6 +154,117 @@ $r = $ua->request(POST => "$gw/tenants", { headers => { Authorization => "Bearer
     content => '{"x":"' . ('a' x (65536 - 8)) . '"}' });
 isnt $r->{status}, 413, 'a body of exactly 64 KiB is not refused by nginx';
 is $r->{headers}{'content-type'}, 'application/problem+json', '… the sidecar answers problem+json';
+
+# Bodies without Content-Length (Transfer-Encoding: chunked) and bodies
+# with one, on every location of the shipped config: each answer is
+# problem+json, over-limit bodies get 413 wherever the body would be read,
+# the server answers before the client has sent the body (nothing buffered
+# beyond the limit) and none of it writes an [error] line.
+# raw_post(BASE, PATH, LENGTH, chunked => 0|1, headers => {...}) →
+# { status, headers, content, sent } (sent: body bytes written before the
+# answer arrived; the client stops sending once nginx has answered).
+sub raw_post {
+    my ($base, $path, $len, %o) = @_;
+    my ($host, $port) = $base =~ m{^http://([^:/]+):(\d+)} or die "bad base $base";
+    my $s = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Timeout => 10)
+        or die "connect $base: $!";
+    my $head = "POST $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        . "Content-Type: application/json\r\n"
+        . join('', map { "$_: $o{headers}{$_}\r\n" } sort keys %{ $o{headers} // {} })
+        . ($o{chunked} ? "Transfer-Encoding: chunked\r\n" : "Content-Length: $len\r\n") . "\r\n";
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, $head or die "write: $!";
+    my $sel = IO::Select->new($s);
+    my ($sent, $piece) = (0, 'a' x 16384);
+    while ($sent < $len && !$sel->can_read(0)) {
+        my $n = $len - $sent < 16384 ? $len - $sent : 16384;
+        my $data = $o{chunked} ? sprintf("%x\r\n%s\r\n", $n, substr($piece, 0, $n)) : substr($piece, 0, $n);
+        last unless defined syswrite $s, $data;
+        $sent += $n;
+    }
+    syswrite $s, "0\r\n\r\n" if $o{chunked} && $sent >= $len;
+    my $buf = '';
+    while ($sel->can_read(15)) {
+        my $n = sysread $s, $buf, 65536, length $buf;
+        last unless $n;
+        if ($buf =~ /\r\n\r\n/ && $buf =~ /^Content-Length: *(\d+)/mi) {
+            my $need = index($buf, "\r\n\r\n") + 4 + $1;
+            last if length $buf >= $need;
+        }
+    }
+    close $s;
+    my ($hdr, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($status) = ($hdr // '') =~ m{^HTTP/1\.\d (\d{3})};
+    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $hdr // '';
+    return { status => $status // 0, headers => \%h, content => $body // '', sent => $sent };
+}
+
+sub raw_problem_ok {
+    my ($name, $res, $code) = @_;
+    subtest $name => sub {
+        is $res->{status}, $code, "status $code" or diag substr($res->{content}, 0, 300);
+        is $res->{headers}{'content-type'}, 'application/problem+json', 'Content-Type';
+        my $p = eval { decode_json($res->{content}) };
+        ok ref $p eq 'HASH', 'body is a JSON object' or return diag $res->{content};
+        is $p->{status}, $code, 'status member';
+        like $p->{request_id} // '', qr/^[0-9a-f]{32}$/, 'request_id';
+        unlike $res->{content}, qr/<html/i, 'no HTML';
+    };
+}
+
+# A tenant user's token for /api/ (tenant issuer, tenant-services audience).
+my $tslug = random_slug('e2eb');
+my ($tst, $tbody) = create_tenant($op, $tslug);
+is $tst, 201, 'tenant for /api/ created' or BAIL_OUT(explain $tbody);
+my (undef, $tpw) = new_active_user($op, $tslug, 'bodies');
+my $tenant_tok = token("tenant-$tslug", 'admin-console', user => 'bodies', password => $tpw)
+    or BAIL_OUT('tenant user cannot log in');
+my %optok = (Authorization => "Bearer $op", 'X-Purpose' => 'e2e');
+my %ttok = (Authorization => "Bearer $tenant_tok", 'X-Purpose' => 'e2e');
+
+my $BIG = 64 * 1024 * 1024;    # 64 MiB offered; a refusal comes long before
+# Its own copy: many calls of one actor, which the burst of 5 would refuse.
+my ($bgw, $bdir) = private_nginx('bodies', burst => 1000);
+my $berrlog = "$bdir/error.log";
+my $before_b = -s $berrlog // 0;
+for my $case (
+    # [ name, path, headers, limit ]: every location that reads a body
+    [ '/tenants', '/tenants', \%optok, 65536 ],
+    [ '/tenants (tenant token)', "/tenants/$tslug/users", \%ttok, 65536 ],
+    [ '/audit', '/audit', \%optok, 65536 ],
+    [ '/backchannel-logout/', "/backchannel-logout/$tslug", {}, 16384 ],
+    [ '/api/', '/api/orders', \%ttok, 65536 ],
+) {
+    my ($name, $path, $hdrs, $limit) = @$case;
+    for my $chunked (1, 0) {
+        my $how = $chunked ? 'chunked' : 'Content-Length';
+        my $r = raw_post($bgw, $path, $BIG, chunked => $chunked, headers => $hdrs);
+        raw_problem_ok("$name: $how body over the limit → 413", $r, 413);
+        cmp_ok $r->{sent}, '<', 16 * 1024 * 1024, "$name: $how refused before the body was sent ($r->{sent} bytes)";
+        $r = raw_post($bgw, $path, $limit + 1, chunked => $chunked, headers => $hdrs);
+        raw_problem_ok("$name: $how body of limit + 1 ($limit + 1) → 413", $r, 413);
+    }
+    my $r = raw_post($bgw, $path, $limit, chunked => 1, headers => $hdrs);
+    isnt $r->{status}, 413, "$name: a chunked body of exactly the limit ($limit) is not refused by nginx";
+}
+# Locations that never read a body answer without it (and discard it);
+# with a Content-Length over the limit they refuse it first.
+for my $case ([ '/', 405 ], [ '/console/console.js', 405 ], [ '/console/config.json', 200 ],
+              [ '/nothing-here', 404 ], [ '/api/whoami', 401 ], [ '/tenants', 401 ]) {
+    my ($path, $code) = @$case;
+    my $r = raw_post($bgw, $path, $BIG, chunked => 1);
+    is $r->{status}, $code, "$path: chunked body, no token → $code";
+    raw_problem_ok("$path: chunked → problem+json", $r, $code) if $code >= 400;
+    $r = raw_post($bgw, $path, $BIG, chunked => 0);
+    raw_problem_ok("$path: Content-Length over the limit → 413", $r, 413);
+}
+select undef, undef, undef, 0.3;
+open $el, '<', $berrlog or die $!;
+seek $el, $before_b, 0;
+@errors = grep { /\[(error|crit|alert|emerg)\]/ } <$el>;
+is scalar @errors, 0, 'no [error] line in the error log for chunked or over-limit bodies'
+    or diag @errors;
+delete_tenant($op, $tslug);
 
 # 404 / 405.
 problem_ok('404 unknown path', GET => "$gw/nothing-here", 404);
