@@ -6,7 +6,9 @@
 # table, a few lines on what was measured); progress goes to stderr. Parts
 # run in file-name order. BENCH_PARTS="NN-name ..." runs a subset;
 # BENCH_QUICK=1 asks each part for a short smoke run (numbers meaningless).
-# The assembled file is bench/results/<date>.md and bench/results/latest.md.
+# The assembled file is bench/results/<date>.md and bench/results/latest.md;
+# a subset writes bench/results/<date>-<name>[+<name>…].md (never the day's
+# full file), a quick run only bench/work/bench-quick.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
@@ -31,7 +33,15 @@ for p in "${parts[@]}"; do
   fi
 done
 stamp=$(date -u +%Y-%m-%d)
-result=$root/bench/results/$stamp.md
+if [[ -n ${BENCH_QUICK:-} ]]; then
+  mkdir -p "$root/bench/work"
+  result=$root/bench/work/bench-quick.md
+elif [[ -n ${BENCH_PARTS:-} ]]; then
+  names=$(for p in "${parts[@]}"; do basename "$p" .sh | sed 's/^[0-9]*-//'; done | paste -sd+)
+  result=$root/bench/results/$stamp-$names.md
+else
+  result=$root/bench/results/$stamp.md
+fi
 {
   echo "# realm_auth benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
@@ -46,6 +56,6 @@ result=$root/bench/results/$stamp.md
     echo
   done
 } >"$result"
-cp "$result" "$root/bench/results/latest.md"
+[[ -n ${BENCH_QUICK:-}${BENCH_PARTS:-} ]] || cp "$result" "$root/bench/results/latest.md"
 cat "$result"
 ((${#failed[@]} == 0)) || { echo "bench parts failed: ${failed[*]}" >&2; exit 1; }

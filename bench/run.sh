@@ -22,7 +22,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 here=$root/bench/contenders
-secs=${1:-4}
+secs=${1:-3}
 rounds=${2:-3}
 out=${3:-$root/bench/results/$(date -u +%Y-%m-%d)-contenders.md}
 base=${BENCH_CONTENDERS_PORT:-18960}
@@ -37,6 +37,7 @@ algs=(RS256 PS256 ES256 EdDSA)
 reuse_tokens=1000
 log() { printf 'contenders: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+fmt() { printf '%d' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; } # 12345 → 12,345
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 [[ -f $module ]] || die "$module: not built (make build)"
 
@@ -45,21 +46,24 @@ REALM_AUTH_APT_LIST=$root/scripts/deps/apt-packages-bench.txt "$root/scripts/ins
 o2p_bin=$("$root/scripts/install-oauth2-proxy.sh")
 
 # --- keys and token pools (cached; pools only grow) --------------------------
-# A never-seen pool must outlast every round of its fastest server: sized for
-# rates well above what this machine kind reaches (req/s × seconds × rounds).
-declare -A rate_cap=([RS256]=40000 [PS256]=36000 [ES256]=20000 [EdDSA]=16000)
-declare -A fresh_size
+# A never-seen pool must last one round of its fastest server; after each
+# round, pools that would not last the remaining rounds at the rate just
+# seen (+25%) grow before the next one (minting between rounds, never
+# during a measurement), so the cache ends up sized for this machine.
+declare -A rate_guess=([RS256]=30000 [PS256]=28000 [ES256]=16000 [EdDSA]=12000)
+mkdir -p "$cache"
+mint() { # ALG:FRESH:REUSE …
+  (
+    flock 9 # another checkout may be minting into the same cache
+    /usr/bin/python3 "$here/mint_pool.py" "$cache" "$issuer" "$@"
+  ) 9>"$cache/.lock"
+}
 specs=()
 for a in "${algs[@]}"; do
   v=BENCH_FRESH_${a^^}
-  fresh_size[$a]=${!v:-$((rate_cap[$a] * secs * rounds))}
-  specs+=("$a:${fresh_size[$a]}:$reuse_tokens")
+  specs+=("$a:${!v:-$((rate_guess[$a] * secs * rounds))}:$reuse_tokens")
 done
-mkdir -p "$cache"
-(
-  flock 9 # another checkout may be minting into the same cache
-  /usr/bin/python3 "$here/mint_pool.py" "$cache" "$issuer" "${specs[@]}"
-) 9>"$cache/.lock"
+mint "${specs[@]}"
 pool_lines() { echo $(($(wc -l <"$1") - 1)); }
 
 # --- servers ----------------------------------------------------------------
@@ -122,10 +126,12 @@ GOMAXPROCS=1 taskset -c 0 "$o2p_bin" --http-address="127.0.0.1:$o2p_port" --prov
   --cookie-secret="$(openssl rand -hex 16)" --email-domain='*' --upstream=static://202 \
   --skip-jwt-bearer-tokens=true --set-xauthrequest=true --reverse-proxy=true --trusted-proxy-ip=127.0.0.1/32 \
   --request-logging=false --auth-logging=false >"$work/o2p/log" 2>&1 &
+o2p_pid=$!
 pids+=($!)
 subst "$here/httpd.conf.in" >"$work/apache/httpd.conf"
 taskset -c 0 /usr/sbin/apache2 -d "$work/apache" -f "$work/apache/httpd.conf" -DFOREGROUND \
   >>"$work/apache/error.log" 2>&1 &
+apache_pid=$!
 pids+=($!)
 wait_port "$o2p_port" oauth2-proxy
 wait_port "$front_port" "nginx in front of oauth2-proxy"
@@ -167,9 +173,9 @@ for a in "${algs[@]}"; do
   spec[fresh-$a]="$mod_port /fresh/index.txt fresh-$a once"
   label[fresh-$a]="realm_auth $a, a never-seen token on every request"
   spec[verify-$a]="$mod_port /verify/index.txt reuse-$a cycle"
-  label[verify-$a]="realm_auth $a, verify every request (cache off, $reuse_tokens tokens)"
+  label[verify-$a]="realm_auth $a, verify every request (cache off, $(fmt $reuse_tokens) tokens)"
   spec[cached-$a]="$mod_port /cached/index.txt reuse-$a cycle"
-  label[cached-$a]="realm_auth $a, $reuse_tokens reused tokens"
+  label[cached-$a]="realm_auth $a, $(fmt $reuse_tokens) reused tokens"
   cases+=("fresh-$a" "verify-$a" "cached-$a")
 done
 if [[ -n $oss_module ]]; then
@@ -185,15 +191,29 @@ apache_ver=$(/usr/sbin/apache2 -v | sed -n 's|^Server version: Apache/\([^ ]*\).
 oidc_ver=$(dpkg-query -W -f='${Version}' libapache2-mod-auth-openidc)
 label[apache]="Apache $apache_ver + mod_auth_openidc ${oidc_ver%%-*} RS256, never-seen tokens"
 cases+=(o2p apache)
+# The processes whose CPU time a case costs (all on CPU 0).
+declare -A servers
+for c in "${cases[@]}"; do servers[$c]=$(cat "$work/module/nginx.pid"); done
+[[ -z $oss_module ]] || servers[kjdev]=$(cat "$work/kjdev/nginx.pid")
+servers[o2p]="$(cat "$work/plain/nginx.pid") $o2p_pid"
+servers[apache]=$apache_pid
+tck=$(getconf CLK_TCK)
+cpu_ticks() { # pid … → user + system ticks of them and their children
+  local p t=0
+  for p in $1 $(for q in $1; do pgrep -P "$q"; done); do
+    t=$((t + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$t"
+}
 
 cache_counters() { # "hits misses" of realm_auth's verified-token cache
   curl -fsS "http://127.0.0.1:$mod_port/status" |
     /usr/bin/python3 -c 'import json,sys; c=json.load(sys.stdin)["token_cache"]; print(c["hits"], c["misses"])'
 }
-declare -A runs cursor server_of
+declare -A runs cpu cursor last_used server_of
 failures=()
 measure() { # case
-  local port path pool mode args start r requests duration used exhausted errors status_errors h0 m0 h1 m1
+  local port path pool mode args start r requests duration_us used exhausted errors status_errors connect read write timeout h0 m0 h1 m1 t0 t1
   read -r port path pool mode <<<"${spec[$1]}"
   args=(-)
   if [[ $pool != - ]]; then
@@ -201,24 +221,42 @@ measure() { # case
     if [[ $mode == once ]]; then start=${cursor[$port:$pool]:-0}; args+=("$start"); fi
   fi
   [[ $1 != fresh-* ]] || read -r h0 m0 < <(cache_counters)
+  t0=$(cpu_ticks "${servers[$1]}")
   r=$(taskset -c 1 wrk -t1 -c64 -d"${secs}s" --timeout 10s -s "$here/pool.lua" \
     "http://127.0.0.1:$port$path" -- "${args[@]}" | sed -n 's/^RESULT //p')
+  t1=$(cpu_ticks "${servers[$1]}")
   eval "$(tr ' ' '\n' <<<"$r" | grep -E '^[a-z_]+=[0-9]+$')" # requests= duration_us= …
   [[ -n ${requests:-} ]] || { failures+=("$1: no result from wrk"); return; }
-  ((errors == 0 && status_errors == 0)) || failures+=("$1: $status_errors refusals, $errors socket errors")
+  ((errors == 0 && status_errors == 0)) ||
+    failures+=("$1: $status_errors refusals, socket errors: $connect connect, $read read, $write write, $timeout timeout")
   ((exhausted == 0)) || failures+=("$1: the pool $pool ran out (raise BENCH_FRESH_${pool#fresh-})")
-  if [[ $mode == once ]]; then cursor[$port:$pool]=$((start + used)); server_of[$1]=$port:$pool; fi
+  if [[ $mode == once ]]; then
+    cursor[$port:$pool]=$((start + used)) last_used[$port:$pool]=$used server_of[$1]=$port:$pool
+  fi
   if [[ $1 == fresh-* ]]; then
     read -r h1 m1 < <(cache_counters)
     ((h1 == h0 && m1 - m0 >= requests)) ||
       failures+=("$1: the token cache counted $((h1 - h0)) hits, $((m1 - m0)) misses for $requests never-seen tokens")
   fi
   runs[$1]+="$(echo "scale=0; $requests * 1000000 / $duration_us" | bc) "
+  cpu[$1]+="$(echo "scale=2; ($t1 - $t0) * 1000000 / $tck / $requests" | bc) "
 }
 log "$((${#cases[@]})) cases × $rounds rounds × ${secs}s"
 for ((i = 1; i <= rounds; i++)); do
   for c in "${cases[@]}"; do measure "$c"; done
   log "round $i done"
+  ((i < rounds)) || break
+  grow=()
+  for a in "${algs[@]}"; do
+    need=0
+    for k in "${!cursor[@]}"; do
+      [[ $k == *:fresh-$a ]] || continue
+      n=$((cursor[$k] + last_used[$k] * 5 / 4 * (rounds - i)))
+      ((n <= need)) || need=$n
+    done
+    ((need <= $(pool_lines "$cache/fresh-$a.pool"))) || grow+=("$a:$need:$reuse_tokens")
+  done
+  ((${#grow[@]} == 0)) || mint "${grow[@]}"
 done
 for c in "${!server_of[@]}"; do
   p=${server_of[$c]#*:}
@@ -226,7 +264,8 @@ for c in "${!server_of[@]}"; do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# Standalone verify costs, on the servers' CPU.
+# Standalone verify costs on the servers' CPU, in CPU time (openssl speed's
+# default), as the servers' CPU µs per request are.
 speed() { # openssl speed args → µs per verify
   taskset -c 0 openssl speed -seconds 1 "$@" 2>/dev/null | awk '/verify\/s/ {getline; print 1000000 / $NF; exit}'
 }
@@ -236,41 +275,47 @@ ed_us=$(speed ed25519)
 
 # --- report -----------------------------------------------------------------
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-declare -A med
-for c in "${cases[@]}"; do med[$c]=$(median <<<"${runs[$c]}"); done
-noauth=${med[noauth]} header=${med[header]}
-us() { echo "scale=1; 1000000 / $1" | bc; }
+declare -A med cmed
+for c in "${cases[@]}"; do med[$c]=$(median <<<"${runs[$c]}") cmed[$c]=$(median <<<"${cpu[$c]}"); done
+noauth=${med[noauth]} header=${med[header]} header_cpu=${cmed[header]}
 declare -A verify_us=([RS256]=$rsa_us [PS256]=$rsa_us [ES256]=$ecdsa_us [EdDSA]=$ed_us)
-fmt() { printf "%'d" "$1"; }
+calc() { echo "$*" | bc -l; }
 {
   echo "## Contenders: new, verified and reused tokens side by side"
   echo
   echo "Servers on CPU 0 (one nginx worker; oauth2-proxy GOMAXPROCS=1 behind an nginx"
   echo "on the same CPU; one Apache event-MPM child, 64 threads), wrk -t1 -c64 on CPU 1;"
-  echo "${secs} s per case, $rounds interleaved rounds, medians (all runs in brackets)."
+  echo "${secs} s per case, $rounds interleaved rounds, medians (every round in brackets)."
   echo "Keycloak-shaped tokens ($(($(head -1 "$cache/reuse-RS256.pool" | wc -c) + $(sed -n 2p "$cache/reuse-RS256.pool" | wc -c) - 2)) bytes for RS256), 2048-bit RSA,"
   echo "P-256, Ed25519 keys in one JWKS; signature, exp, issuer and audience checked by all."
-  echo "Load average before $load_before, after $load_after (2 cores, shared)."
+  echo "Load average before $load_before, after $load_after (2 cores shared with other work:"
+  echo "req/s move with it; the servers' CPU time per request much less)."
   echo
-  echo "| case | req/s | × no auth | × with header | µs/request | µs over header |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| case | req/s | × no auth | × with header | server CPU µs/request | × no auth, by CPU | CPU µs over header |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
   for c in "${cases[@]}"; do
     m=${med[$c]}
-    printf '| %s | %s (%s) | %.3f | %.3f | %s | %s |\n' "${label[$c]}" "$(fmt "$m")" \
+    printf '| %s | %s (%s) | %.3f | %.3f | %.1f | %.3f | %s |\n' "${label[$c]}" "$(fmt "$m")" \
       "$(for v in ${runs[$c]}; do fmt "$v"; echo -n ' '; done | sed 's/ $//')" \
-      "$(echo "$m / $noauth" | bc -l)" "$(echo "$m / $header" | bc -l)" "$(us "$m")" \
-      "$(if [[ $c == noauth || $c == header ]]; then echo —; else echo "$(us "$m") - $(us "$header")" | bc; fi)"
+      "$(calc "$m / $noauth")" "$(calc "$m / $header")" "${cmed[$c]}" "$(calc "${cmed[noauth]} / ${cmed[$c]}")" \
+      "$(if [[ $c == noauth || $c == header ]]; then echo —; else printf '%.1f' "$(calc "${cmed[$c]} - $header_cpu")"; fi)"
   done
   echo
-  printf 'Verify alone (`openssl speed`, CPU 0): RSA-2048 %.1f µs, ECDSA P-256 %.1f µs, Ed25519 %.1f µs.\n' \
+  echo "server CPU µs/request: user + system time of the case's server processes (nginx"
+  echo "workers; nginx in front + oauth2-proxy; Apache) over the requests answered, the"
+  echo "cost a dedicated core would pay; \"by CPU\" ratios are what req/s would show there."
+  echo
+  printf 'Verify alone (`openssl speed`, CPU 0, CPU time): RSA-2048 %.1f µs, ECDSA P-256 %.1f µs, Ed25519 %.1f µs.\n' \
     "$rsa_us" "$ecdsa_us" "$ed_us"
-  echo "A never-seen token cannot cost less than nginx with the header plus one verify:"
+  echo "A never-seen token cannot cost less than nginx receiving the header plus one verify"
+  echo "(PS256: the RSA figure):"
   for a in "${algs[@]}"; do
-    lim=$(echo "$(us "$header") + ${verify_us[$a]}" | bc -l)
-    printf -- '- %s: limit %.1f µs (%s req/s, %.3f× no auth); never-seen %s µs = %.0f%% of the limit, %.1f µs of other work per token\n' \
-      "$a" "$lim" "$(fmt "$(echo "1000000 / $lim" | bc)")" "$(echo "1000000 / $lim / $noauth" | bc -l)" \
-      "$(us "${med[fresh-$a]}")" "$(echo "100 * $lim / $(us "${med[fresh-$a]}")" | bc -l)" \
-      "$(echo "$(us "${med[fresh-$a]}") - $lim" | bc -l)"
+    lim=$(calc "$header_cpu + ${verify_us[$a]}")
+    f=${cmed[fresh-$a]}
+    printf -- '- %s: limit %.1f µs; never-seen %.1f µs = %.0f%% of the limit, %.1f µs of other work per token (by req/s: %.0f%% of %s)\n' \
+      "$a" "$lim" "$f" "$(calc "100 * $lim / $f")" "$(calc "$f - $lim")" \
+      "$(calc "100 * ${med[fresh-$a]} * (1000000 / $header + ${verify_us[$a]}) / 1000000")" \
+      "$(fmt "$(calc "1000000 / (1000000 / $header + ${verify_us[$a]})" | cut -d. -f1)") req/s"
   done
   echo
   echo "Never-seen pools (tokens sent to one server over all rounds, of the pool):"

@@ -8,7 +8,7 @@
 -- Every request string is built before it is needed (cycle) or with one
 -- concatenation (once), so the load generator costs the same per request
 -- in every case. done() prints one line the caller parses:
---   RESULT requests=… duration_us=… used=… exhausted=0|1 errors=… status_errors=…
+--   RESULT requests=… duration_us=… used=… exhausted=0|1 errors=… status_errors=… connect=… …
 -- `used` counts the tokens handed out (requests written, answered or not);
 -- `exhausted=1` means the pool ran out and a token was sent twice.
 local threads = {}
@@ -63,8 +63,9 @@ function done(summary, latency, requests)
   local e = summary.errors
   for _, t in ipairs(threads) do
     io.write(string.format(
-      "RESULT requests=%d duration_us=%d used=%d exhausted=%d errors=%d status_errors=%d\n",
+      "RESULT requests=%d duration_us=%d used=%d exhausted=%d errors=%d status_errors=%d" ..
+      " connect=%d read=%d write=%d timeout=%d\n",
       summary.requests, summary.duration, t:get("used"), t:get("exhausted"),
-      e.connect + e.read + e.write + e.timeout, e.status))
+      e.connect + e.read + e.write + e.timeout, e.status, e.connect, e.read, e.write, e.timeout))
   end
 end
