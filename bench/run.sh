@@ -284,7 +284,7 @@ calc() { echo "$*" | bc -l; }
   echo "## Contenders: new, verified and reused tokens side by side"
   echo
   echo "Servers on CPU 0 (one nginx worker; oauth2-proxy GOMAXPROCS=1 behind an nginx"
-  echo "on the same CPU; one Apache event-MPM child, 64 threads), wrk -t1 -c64 on CPU 1;"
+  echo "on the same CPU; one Apache event-MPM child, 128 threads), wrk -t1 -c64 on CPU 1;"
   echo "${secs} s per case, $rounds interleaved rounds, medians (every round in brackets)."
   echo "Keycloak-shaped tokens ($(($(head -1 "$cache/reuse-RS256.pool" | wc -c) + $(sed -n 2p "$cache/reuse-RS256.pool" | wc -c) - 2)) bytes for RS256), 2048-bit RSA,"
   echo "P-256, Ed25519 keys in one JWKS; signature, exp, issuer and audience checked by all."
