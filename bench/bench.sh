@@ -20,6 +20,7 @@ else
   for p in "$root"/bench/parts/[0-9]*.sh; do parts+=("$p"); done
 fi
 start=$SECONDS
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 failed=()
 for p in "${parts[@]}"; do
   name=$(basename "$p" .sh)
@@ -45,9 +46,9 @@ fi
 {
   echo "# realm_auth benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load before the run $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load before the run $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Kernel $(uname -r); nginx $(nginx -v 2>&1 | cut -d/ -f2); OpenSSL $(openssl version | cut -d' ' -f2)"
-  echo "- realm-auth $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with local changes)')"
+  echo "- realm-auth $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/results' || echo ' (with local changes)')"
   echo "- Command: make bench${BENCH_PARTS:+ BENCH_PARTS=\"$BENCH_PARTS\"}${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}; $((SECONDS - start)) s"
   echo
   for p in "${parts[@]}"; do
