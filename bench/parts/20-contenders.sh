@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # realm_auth against nginx alone and what users run instead (bench/run.sh):
-# ~4 minutes (3 s × 3 rounds × 16 cases, plus minting the first time).
+# ~3 minutes (3 s × 3 rounds × 16 cases), plus minting the token pools the
+# first time (~5 minutes on a loaded machine; cached afterwards).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 if [[ -n ${BENCH_QUICK:-} ]]; then
