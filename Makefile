@@ -9,7 +9,7 @@ export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
         test-provision test-compose deb test-deb \
-        fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
+        fuzz deps-bench bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -120,8 +120,16 @@ fuzz: deps
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
 	    ngx_realm_auth/core/fuzz/corpus/$$t || exit 1; done
 
-## bench: every part of bench/parts in one run, one results file (bench/results/<date>.md; bench/README.md)
-bench: build
+## deps-bench: what `make bench` compares against: apache2 + libapache2-mod-auth-openidc
+## (scripts/deps/apt-packages-bench.txt, no service started) and oauth2-proxy (Go module proxy,
+## pinned in scripts/deps/versions.env, into $(REALM_AUTH_CACHE)/bin)
+deps-bench: deps
+	@REALM_AUTH_APT_LIST=$(CURDIR)/scripts/deps/apt-packages-bench.txt scripts/install-deps.sh
+	@scripts/install-oauth2-proxy.sh >/dev/null
+
+## bench: every part of bench/parts in one run, one results file (bench/results/<date>.md; bench/README.md);
+## BENCH_PARTS="20-contenders …" a subset, BENCH_QUICK=1 a smoke run. Never part of `make test`.
+bench: build deps-bench
 	bench/bench.sh
 
 ## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens

@@ -6,7 +6,9 @@
 # table, a few lines on what was measured); progress goes to stderr. Parts
 # run in file-name order. BENCH_PARTS="NN-name ..." runs a subset;
 # BENCH_QUICK=1 asks each part for a short smoke run (numbers meaningless).
-# The assembled file is bench/results/<date>.md and bench/results/latest.md.
+# The assembled file is bench/results/<date>.md and bench/results/latest.md;
+# a subset writes bench/results/<date>-<name>[+<name>…].md (never the day's
+# full file), a quick run only bench/work/bench-quick.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d)
@@ -18,6 +20,7 @@ else
   for p in "$root"/bench/parts/[0-9]*.sh; do parts+=("$p"); done
 fi
 start=$SECONDS
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 failed=()
 for p in "${parts[@]}"; do
   name=$(basename "$p" .sh)
@@ -31,13 +34,21 @@ for p in "${parts[@]}"; do
   fi
 done
 stamp=$(date -u +%Y-%m-%d)
-result=$root/bench/results/$stamp.md
+if [[ -n ${BENCH_QUICK:-} ]]; then
+  mkdir -p "$root/bench/work"
+  result=$root/bench/work/bench-quick.md
+elif [[ -n ${BENCH_PARTS:-} ]]; then
+  names=$(for p in "${parts[@]}"; do basename "$p" .sh | sed 's/^[0-9]*-//'; done | paste -sd+)
+  result=$root/bench/results/$stamp-$names.md
+else
+  result=$root/bench/results/$stamp.md
+fi
 {
   echo "# realm_auth benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load before the run $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), load before the run $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Kernel $(uname -r); nginx $(nginx -v 2>&1 | cut -d/ -f2); OpenSSL $(openssl version | cut -d' ' -f2)"
-  echo "- realm-auth $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with local changes)')"
+  echo "- realm-auth $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- . ':!bench/results' || echo ' (with local changes)')"
   echo "- Command: make bench${BENCH_PARTS:+ BENCH_PARTS=\"$BENCH_PARTS\"}${BENCH_QUICK:+ BENCH_QUICK=$BENCH_QUICK}; $((SECONDS - start)) s"
   echo
   for p in "${parts[@]}"; do
@@ -46,6 +57,6 @@ result=$root/bench/results/$stamp.md
     echo
   done
 } >"$result"
-cp "$result" "$root/bench/results/latest.md"
+[[ -n ${BENCH_QUICK:-}${BENCH_PARTS:-} ]] || cp "$result" "$root/bench/results/latest.md"
 cat "$result"
 ((${#failed[@]} == 0)) || { echo "bench parts failed: ${failed[*]}" >&2; exit 1; }
