@@ -217,7 +217,7 @@ class Login:
             raise LoginError(f"cannot reach Keycloak at {url.split('?')[0]}: {e}") from e
 
     def keycloak_url(self, url, base):
-        """URL resolved against BASE; refused unless it is on the issuer's origin."""
+        """URL resolved against BASE; refused unless on the issuer's (or the start node's) origin."""
         full = urllib.parse.urljoin(base, url)
         u = urllib.parse.urlsplit(full)
         if (u.scheme, u.netloc) not in self.origins:
@@ -277,7 +277,8 @@ class Login:
                         return {"code": code, "code_verifier": verifier, "redirect_uri": self.redirect_uri,
                                 "client_id": self.client_id, "nonce": nonce}
                     return self.exchange(code, verifier, nonce)
-                status, headers, body = self.request(self.keycloak_url(loc, url))
+                url = self.keycloak_url(loc, url)  # a step inside Keycloak (same origin only)
+                status, headers, body = self.request(url)
                 continue
             page = Page()
             page.feed(body)
