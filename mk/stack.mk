@@ -34,10 +34,11 @@ keycloak-fetch:
 ##     (Authorization Code + PKCE through Keycloak's login pages, scripts/stack/login.py;
 ##      a first login sets NEW_PASSWORD or a generated one, stored in .state/secrets/users/)
 ##   make token REALM=platform CLIENT=platform-services   client_credentials
+##   make token DEVICE=1                          platform operator, device grant (confirm in a browser)
 ##   add CLAIMS=1 to print the decoded claims instead
 # USER counts only when given on the command line: the environment's USER is
 # the login name. PASSWORD, NEW_PASSWORD and CLIENT_SECRET reach the script through the
 # environment (make exports command-line variables), never the recipe text.
 token:
 	@TOKEN_USER='$(if $(filter command line,$(origin USER)),$(USER),$(TOKEN_USER))' \
-	  REALM='$(REALM)' CLIENT='$(CLIENT)' CLAIMS='$(CLAIMS)' $(STACK_SCRIPTS)/token.sh
+	  REALM='$(REALM)' CLIENT='$(CLIENT)' CLAIMS='$(CLAIMS)' DEVICE='$(DEVICE)' $(STACK_SCRIPTS)/token.sh

@@ -19,6 +19,8 @@
 # (docs/LOGIN.md).
 #   CLIENT_SECRET  for confidential clients; platform-services and the provisioner
 #                  are read from .state/secrets
+#   DEVICE=1       log in with the device grant instead (a person confirms in
+#                  any browser; device-login.py): platform-cli only
 #   CLAIMS=1       print the decoded payload (JSON) instead of the token
 set -euo pipefail
 COMPONENT=token
@@ -31,39 +33,44 @@ if [[ $realm == "$PLATFORM_REALM" ]]; then
 else
   client=${CLIENT:-admin-console}
 fi
-secret=${CLIENT_SECRET:-}
-if [[ -z $secret ]]; then
-  case $realm/$client in
-    "$PLATFORM_REALM/$PLATFORM_SERVICES_CLIENT_ID") secret=$(read_secret platform-services.secret) ;;
-    "master/$PROVISIONER_CLIENT_ID") secret=$(read_secret provisioner.secret) ;;
-  esac
-fi
-if [[ -z $user && -z $secret && $realm == "$PLATFORM_REALM" ]]; then
-  user=$PLATFORM_OPERATOR_USER
-fi
-[[ -n $user || -n $secret ]] || die "USER=<name> is required for realm $realm (or CLIENT_SECRET for client_credentials)"
-
-password=${PASSWORD:-}
-store=$SECRETS_DIR/users/$realm/$user.password
-[[ $realm == "$PLATFORM_REALM" && $user == "$PLATFORM_OPERATOR_USER" ]] && store=$(secret_path operator.password)
-if [[ -n $user && -z $password ]]; then
-  if [[ $realm == "$PLATFORM_REALM" && $user == "$PLATFORM_OPERATOR_USER" ]]; then
-    password=$(read_secret operator.password)
-  elif [[ -s $store ]]; then
-    password=$(tr -d '\n' <"$store")
-  elif [[ -t 0 ]]; then
-    read -rsp "password for $user@$realm: " password
-    echo >&2
-  else
-    die "no password for $user@$realm: pass PASSWORD=... or write $SECRETS_DIR/users/$realm/$user.password"
+# user_token: log $user in through Keycloak's pages (login.sh).
+user_token() {
+  local password=${PASSWORD:-} store=$SECRETS_DIR/users/$realm/$user.password
+  [[ $realm == "$PLATFORM_REALM" && $user == "$PLATFORM_OPERATOR_USER" ]] && store=$(secret_path operator.password)
+  if [[ -z $password ]]; then
+    if [[ -s $store ]]; then
+      password=$(tr -d '\n' <"$store")
+    elif [[ -t 0 ]]; then
+      read -rsp "password for $user@$realm: " password
+      echo >&2
+    else
+      die "no password for $user@$realm: pass PASSWORD=... or write $store"
+    fi
   fi
-fi
+  LOGIN_PASSWORD=$password LOGIN_NEW_PASSWORD=${NEW_PASSWORD:-} LOGIN_STORE_PASSWORD=$store \
+    "$STACK_ROOT/scripts/stack/login.sh" "$realm" "$client" "$user" || die "login of $user@$realm failed (see above)"
+}
 
-if [[ -n $user ]]; then
-  token=$(LOGIN_PASSWORD=$password LOGIN_NEW_PASSWORD=${NEW_PASSWORD:-} LOGIN_STORE_PASSWORD=$store \
-    "$STACK_ROOT/scripts/stack/login.sh" "$realm" "$client" "$user") || die "login of $user@$realm failed (see above)"
+if [[ ${DEVICE:-} == 1 ]]; then
+  token=$("$PYTHON" "$STACK_ROOT/scripts/stack/device-login.py" --issuer "$KEYCLOAK_URL/realms/$realm" \
+    --client-id "$client") || die "device login at $realm failed (see above)"
 else
-  token=$(CLIENT_SECRET=$secret kc_token "$realm" "$client")
+  secret=${CLIENT_SECRET:-}
+  if [[ -z $secret ]]; then
+    case $realm/$client in
+      "$PLATFORM_REALM/$PLATFORM_SERVICES_CLIENT_ID") secret=$(read_secret platform-services.secret) ;;
+      "master/$PROVISIONER_CLIENT_ID") secret=$(read_secret provisioner.secret) ;;
+    esac
+  fi
+  if [[ -z $user && -z $secret && $realm == "$PLATFORM_REALM" ]]; then
+    user=$PLATFORM_OPERATOR_USER
+  fi
+  [[ -n $user || -n $secret ]] || die "USER=<name> is required for realm $realm (or CLIENT_SECRET for client_credentials)"
+  if [[ -n $user ]]; then
+    token=$(user_token)
+  else
+    token=$(CLIENT_SECRET=$secret kc_token "$realm" "$client")
+  fi
 fi
 if [[ ${CLAIMS:-} == 1 ]]; then
   printf '%s' "$token" | "$PYTHON" -c 'import base64, json, sys
