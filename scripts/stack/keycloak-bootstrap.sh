@@ -140,9 +140,11 @@ cli_settings=(
   "redirectUris=[\"$PLATFORM_CLI_REDIRECT_URI\"]" 'attributes/pkce.code.challenge.method="S256"'
   'attributes/oauth2.device.authorization.grant.enabled="true"'
 )
-before=$(http_body | json_get '[d.get(k) for k in ("directAccessGrantsEnabled", "standardFlowEnabled", "redirectUris")] + [d.get("attributes", {}).get("pkce.code.challenge.method")]')
+# What cli_settings sets, to PUT only when something differs.
+cli_view='[d.get(k) for k in ("directAccessGrantsEnabled", "standardFlowEnabled", "implicitFlowEnabled", "redirectUris")] + [d.get("attributes", {}).get(a) for a in ("pkce.code.challenge.method", "oauth2.device.authorization.grant.enabled")]'
+before=$(http_body | json_get "$cli_view")
 body=$(http_body | json_set "${cli_settings[@]}")
-after=$(printf '%s' "$body" | json_get '[d.get(k) for k in ("directAccessGrantsEnabled", "standardFlowEnabled", "redirectUris")] + [d.get("attributes", {}).get("pkce.code.challenge.method")]')
+after=$(printf '%s' "$body" | json_get "$cli_view")
 if [[ $before != "$after" ]]; then
   code=$(http PUT "$admin/$realm/clients/$cli" "$tok" "$body")
   expect "$code" "updating client $PLATFORM_CLI_CLIENT_ID" 204
