@@ -6,8 +6,8 @@
 #   make soak SOAK_SECONDS=60 SOAK_REALMS=10     # a quick check
 #
 # Set-up: SOAK_REALMS tenants soak-000… through realm-sidecar (kept between
-# runs and reused), each with a user whose tokens come from Keycloak's
-# password grant; tenant soak-000 issues 10-second tokens (the source of
+# runs and reused), each with a user whose tokens come from Authorization Code + PKCE
+# logins through Keycloak's pages (scripts/stack/login.py); tenant soak-000 issues 10-second tokens (the source of
 # expired ones, with tokens kept from the last run). Then SOAK_CLIENTS load
 # clients (bench/lib/Soak/Load.pm) send GET /api/soak through the stack's
 # nginx with valid, expired, forged (signature altered, claims altered,
@@ -43,7 +43,7 @@ use POSIX qw(strftime _exit);
 use Time::HiRes qw(time sleep);
 use Test::More ();
 use E2E::Stack qw(env token http_json jwt_payload root);
-use E2E::Sidecar qw(operator_token kc_admin activate_user new_password sidecar_cli);
+use E2E::Sidecar qw(operator_token kc_admin activate_user first_login new_password sidecar_cli);
 use Soak::Expect qw(reason_groups LEEWAY);
 use Soak::Pool qw(write_pool add_tokens);
 use Soak::Load;
@@ -157,7 +157,8 @@ sub login {
     return token("tenant-$slug", 'admin-console', user => $user, password => $pw);
 }
 
-# A user created through the sidecar, activated for the password grant.
+# A user created through the sidecar, after its first login (temporary
+# password, UPDATE_PASSWORD) through Keycloak's pages.
 sub new_user {
     my ($slug, $name) = @_;
     my ($st, $b) = sc(POST => "/tenants/$slug/users", purpose => 'soak user', json => {
@@ -165,7 +166,7 @@ sub new_user {
         roles => ['officer'] });
     die "create user $name in $slug: HTTP $st " . (ref $b ? $JSON->encode($b) : $b) . "\n" unless $st == 201;
     my $pw = new_password();
-    activate_user("tenant-$slug", $b->{user_id}, $pw) or die "activate $name in $slug failed\n";
+    first_login("tenant-$slug", $name, $b->{temporary_password}, $pw) or die "first login of $name in $slug failed\n";
     return ($b->{user_id}, $pw);
 }
 

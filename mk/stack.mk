@@ -30,12 +30,15 @@ keycloak-fetch:
 
 ## token: print an access token, e.g.
 ##   make token                                   platform operator (platform-cli)
-##   make token USER=officer REALM=tenant-demo [CLIENT=admin-console] [PASSWORD=...]
+##   make token USER=officer REALM=tenant-demo [CLIENT=admin-console] [PASSWORD=...] [NEW_PASSWORD=...]
+##     (Authorization Code + PKCE through Keycloak's login pages, scripts/stack/login.py;
+##      a first login sets NEW_PASSWORD or a generated one, stored in .state/secrets/users/)
 ##   make token REALM=platform CLIENT=platform-services   client_credentials
+##   make token DEVICE=1                          platform operator, device grant (confirm in a browser)
 ##   add CLAIMS=1 to print the decoded claims instead
 # USER counts only when given on the command line: the environment's USER is
-# the login name. PASSWORD and CLIENT_SECRET reach the script through the
+# the login name. PASSWORD, NEW_PASSWORD and CLIENT_SECRET reach the script through the
 # environment (make exports command-line variables), never the recipe text.
 token:
 	@TOKEN_USER='$(if $(filter command line,$(origin USER)),$(USER),$(TOKEN_USER))' \
-	  REALM='$(REALM)' CLIENT='$(CLIENT)' CLAIMS='$(CLAIMS)' $(STACK_SCRIPTS)/token.sh
+	  REALM='$(REALM)' CLIENT='$(CLIENT)' CLAIMS='$(CLAIMS)' DEVICE='$(DEVICE)' $(STACK_SCRIPTS)/token.sh

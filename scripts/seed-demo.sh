@@ -8,7 +8,11 @@
 # creates only what is missing, so a rerun changes nothing and writes no
 # failure row to the ledger; it still exits 0. One-time passwords are
 # printed only for users created by this run; they are never written
-# anywhere.
+# anywhere. The demo's own user, officer, completes its first login here,
+# the way a browser does (scripts/stack/login.sh: Authorization Code + PKCE
+# through Keycloak's pages, UPDATE_PASSWORD answered with a generated
+# password stored in .state/secrets/users/<realm>/officer.password, 0600),
+# so that `make demo` and `make token USER=officer` can log it in.
 set -euo pipefail
 COMPONENT=seed-demo
 . "$(dirname "$0")/stack/common.sh"
@@ -39,8 +43,9 @@ detail() { http_body | json_get 'd.get("detail", d)' 2>/dev/null || http_body | 
 [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$api/tenants" || true) == 401 ]] ||
   die "nginx + sidecar not answering on $api/tenants (run 'make up')"
 
-TOKEN=$(TOKEN_USER=$PLATFORM_OPERATOR_USER TOKEN_PASSWORD=$(read_secret operator.password) \
-  kc_token "$PLATFORM_REALM" "$PLATFORM_CLI_CLIENT_ID") || die "cannot log in as the platform operator"
+TOKEN=$(LOGIN_PASSWORD=$(read_secret operator.password) \
+  "$STACK_ROOT/scripts/stack/login.sh" "$PLATFORM_REALM" "$PLATFORM_CLI_CLIENT_ID" "$PLATFORM_OPERATOR_USER") ||
+  die "cannot log in as the platform operator"
 
 # Ask before creating: a rerun reads what exists (a read leaves no failure
 # row in the ledger) and creates only what is missing.
@@ -87,11 +92,20 @@ Demo tenant
   tenant_id  $slug
   realm      $realm
   issuer     $KEYCLOAK_URL/realms/$realm
-  clients    admin-console (public, browser login; password grant on the local stack)
+  clients    admin-console (public, browser login: Authorization Code + PKCE; no password grant)
              tenant-services (confidential; its secret is sealed in PostgreSQL)
   users      ${roles[*]} (each holds the realm role of its name)
 
 EOT
+demo_user=officer
+if [[ -n ${created[$demo_user]:-} ]]; then
+  if LOGIN_PASSWORD=${created[$demo_user]} LOGIN_STORE_PASSWORD=$SECRETS_DIR/users/$realm/$demo_user.password \
+    "$STACK_ROOT/scripts/stack/login.sh" "$realm" admin-console "$demo_user" >/dev/null; then
+    created[$demo_user]="(first login done; new password in $SECRETS_DIR/users/$realm/$demo_user.password)"
+  else
+    log "first login of $demo_user failed: make demo resets its password and tries again"
+  fi
+fi
 if ((${#created[@]})); then
   echo "One-time passwords (shown once, stored nowhere; Keycloak asks for a new password at first login):"
   for role in "${roles[@]}"; do
@@ -102,7 +116,8 @@ fi
 cat <<EOT
 Log in
   browser:  $KEYCLOAK_URL/realms/$realm/account  (user name + one-time password, then choose a new one)
-  token:    after the first login, with the new password:
-            make token USER=officer REALM=$realm PASSWORD='<new password>'
+  token:    make token USER=<user> REALM=$realm PASSWORD='<one-time or current password>'
+            (a first login sets a new password, NEW_PASSWORD=... or generated, and
+            stores it in $SECRETS_DIR/users/$realm/<user>.password)
   call:     curl -H "Authorization: Bearer \$TOKEN" -H 'X-Purpose: demo' $api/api/whoami
 EOT

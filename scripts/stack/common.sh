@@ -293,11 +293,17 @@ v = eval(sys.argv[1], {"d": d})
 print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 
-# kc_token REALM CLIENT_ID: prints an access token. Credentials come from the
-# environment so they never reach a command line: CLIENT_SECRET (optional),
-# and TOKEN_USER + TOKEN_PASSWORD for a password grant (client_credentials otherwise).
+# kc_token REALM CLIENT_ID: prints an access token of a client with the
+# client_credentials grant (CLIENT_SECRET from the environment, so it never
+# reaches a command line). With TOKEN_USER + TOKEN_PASSWORD: the password
+# grant, used only for the bootstrap admin on master's admin-cli (Keycloak's
+# own client, local stack only: docs/LOGIN.md). Users log in with login.sh.
 kc_token() {
   local realm=$1 client=$2 code
+  if [[ -n ${TOKEN_USER:-} && $realm/$client != master/admin-cli ]]; then
+    log "kc_token: the password grant is for master/admin-cli only; log $TOKEN_USER in with scripts/stack/login.sh"
+    return 1
+  fi
   code=$(
     {
       printf '%s\n' "client_id=$client"

@@ -8,7 +8,11 @@
 #     .state/secrets/provisioner.secret.
 #  2. platform realm: the platform-services secret and the operator password
 #     match .state/secrets (they were set by the import; re-applied if a secret
-#     file was changed or the import predates it).
+#     file was changed or the import predates it); platform-cli allows no
+#     password grant (Authorization Code + PKCE and the device grant only,
+#     re-applied on realms imported before that: docs/LOGIN.md).
+# The bootstrap admin itself uses the password grant on master's admin-cli,
+# Keycloak's own client: local stack only.
 # Safe to run on every `make up`.
 set -euo pipefail
 COMPONENT=keycloak-bootstrap
@@ -127,8 +131,28 @@ if [[ $(http_body | json_get 'd.get("value", "")') != "$(read_secret platform-se
   log "platform-services secret set from $SECRETS_DIR/platform-services.secret"
 fi
 
-if ! TOKEN_USER=$PLATFORM_OPERATOR_USER TOKEN_PASSWORD=$(read_secret operator.password) CLIENT_SECRET='' \
-  kc_token "$realm" "$PLATFORM_CLI_CLIENT_ID" >/dev/null 2>&1; then
+cli=$(client_uuid "$realm" "$PLATFORM_CLI_CLIENT_ID")
+[[ -n $cli ]] || die "client $PLATFORM_CLI_CLIENT_ID missing in realm $realm"
+code=$(http GET "$admin/$realm/clients/$cli" "$tok")
+expect "$code" "reading client $PLATFORM_CLI_CLIENT_ID" 200
+cli_settings=(
+  'directAccessGrantsEnabled=false' 'standardFlowEnabled=true' 'implicitFlowEnabled=false'
+  "redirectUris=[\"$PLATFORM_CLI_REDIRECT_URI\"]" 'attributes/pkce.code.challenge.method="S256"'
+  'attributes/oauth2.device.authorization.grant.enabled="true"'
+)
+# What cli_settings sets, to PUT only when something differs.
+cli_view='[d.get(k) for k in ("directAccessGrantsEnabled", "standardFlowEnabled", "implicitFlowEnabled", "redirectUris")] + [d.get("attributes", {}).get(a) for a in ("pkce.code.challenge.method", "oauth2.device.authorization.grant.enabled")]'
+before=$(http_body | json_get "$cli_view")
+body=$(http_body | json_set "${cli_settings[@]}")
+after=$(printf '%s' "$body" | json_get "$cli_view")
+if [[ $before != "$after" ]]; then
+  code=$(http PUT "$admin/$realm/clients/$cli" "$tok" "$body")
+  expect "$code" "updating client $PLATFORM_CLI_CLIENT_ID" 204
+  log "client $PLATFORM_CLI_CLIENT_ID: no password grant; Authorization Code + PKCE ($PLATFORM_CLI_REDIRECT_URI) and device grant"
+fi
+
+if ! LOGIN_PASSWORD=$(read_secret operator.password) \
+  "$STACK_ROOT/scripts/stack/login.sh" "$realm" "$PLATFORM_CLI_CLIENT_ID" "$PLATFORM_OPERATOR_USER" >/dev/null 2>&1; then
   code=$(http GET "$admin/$realm/users?username=$PLATFORM_OPERATOR_USER&exact=true" "$tok")
   expect "$code" "looking up user $PLATFORM_OPERATOR_USER" 200
   uid=$(http_body | json_get 'd[0]["id"] if d else ""')

@@ -35,9 +35,9 @@ sidecar_env() {
   export REDIS_HMAC_KEY_FILE=$SECRETS_DIR/redis-hmac.key
   export REALM_SIDECAR_MIGRATIONS=$STACK_ROOT/migrations
   export TENANT_CONSOLE_REDIRECT_URIS="http://localhost:$NGINX_PORT/* http://localhost:3000/*"
-  # Local stack only: lets users and tests log in with the password grant
-  # through admin-console (like the platform realm's platform-cli).
-  export TENANT_CONSOLE_PASSWORD_GRANT=${TENANT_CONSOLE_PASSWORD_GRANT:-true}
+  # No TENANT_CONSOLE_PASSWORD_GRANT: admin-console never allows the password
+  # grant; scripts log in through Keycloak's pages (docs/LOGIN.md).
+  unset TENANT_CONSOLE_PASSWORD_GRANT
   export POLICY_URL=${POLICY_URL:-}
   # Keycloak reaches the sidecar's back-channel logout through nginx.
   export BACKCHANNEL_LOGOUT_BASE_URL=${BACKCHANNEL_LOGOUT_BASE_URL:-http://127.0.0.1:$NGINX_PORT/backchannel-logout}

@@ -279,10 +279,21 @@ bool config_from_vars(const std::map<std::string, std::string>& vars, const std:
 
   if (has("TENANT_CONSOLE_REDIRECT_URIS"))
     c.console_redirect_uris = split_list(get("TENANT_CONSOLE_REDIRECT_URIS"));
-  if (has("TENANT_CONSOLE_PASSWORD_GRANT") &&
-      !parse_bool("TENANT_CONSOLE_PASSWORD_GRANT", get("TENANT_CONSOLE_PASSWORD_GRANT"),
-                  c.console_password_grant, error)) {
-    return false;
+  // The password grant on admin-console is gone (docs/LOGIN.md). A
+  // configuration still asking for it is refused, not ignored, so that a
+  // deployment relying on it learns why its command-line logins changed.
+  if (has("TENANT_CONSOLE_PASSWORD_GRANT")) {
+    bool on = false;
+    if (!parse_bool("TENANT_CONSOLE_PASSWORD_GRANT", get("TENANT_CONSOLE_PASSWORD_GRANT"), on,
+                    error)) {
+      return false;
+    }
+    if (on) {
+      error =
+          "TENANT_CONSOLE_PASSWORD_GRANT=true is no longer supported: admin-console never allows "
+          "the password grant; scripts log in with Authorization Code + PKCE (docs/LOGIN.md)";
+      return false;
+    }
   }
   if (has("RECONCILE_INTERVAL") && !parse_long("RECONCILE_INTERVAL", get("RECONCILE_INTERVAL"), 0,
                                                86400, c.reconcile_interval_s, error)) {

@@ -80,7 +80,6 @@ struct Config {
   // Realm spec knobs for new tenants.
   std::vector<std::string> console_redirect_uris = {"http://localhost:8000/*",
                                                     "http://localhost:3000/*"};
-  bool console_password_grant = false;  // local stack / tests only
 
   // Peers whose X-Real-IP / X-Request-Id are believed (the nginx in front).
   std::vector<std::string> trusted_proxies = {"127.0.0.1"};

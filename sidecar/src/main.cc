@@ -78,7 +78,8 @@ const char kUsage[] =
     "  REDIS_SENTINEL_USER REDIS_SENTINEL_PASSWORD_FILE (login to the sentinels)\n"
     "  REALM_SIDECAR_MIGRATIONS (<repo>/migrations)  RECONCILE_INTERVAL (60 s)\n"
     "  KEY_REMOVAL_INTERVAL (5 s: removal of retired signing keys past their grace)\n"
-    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (local stack only)\n"
+    "  TENANT_CONSOLE_REDIRECT_URIS  TENANT_CONSOLE_PASSWORD_GRANT (removed: true refuses to "
+    "start)\n"
     "  TENANT_SLUG_QUARANTINE (15 s: a deleted slug cannot be created again sooner)\n"
     "  BACKCHANNEL_LOGOUT_BASE_URL (empty = off; <base>/<slug> on each admin-console)\n"
     "  REVOCATION_TOKEN_LIFETIME (300 s, never below the realm spec's)  LOGOUT_TOKEN_MAX_AGE (120 "
@@ -149,10 +150,9 @@ struct Runtime {
     realm_auth::RedisEndpoint redis;
     if (!load_redis_endpoint(c, redis, error)) return false;
     state = std::make_unique<TenantStatePublisher>(std::move(redis), c.redis_on());
-    saga = std::make_unique<TenantSaga>(
-        SagaConfig{c.keycloak_url, c.console_redirect_uris, c.console_password_grant,
-                   c.slug_quarantine_s, c.backchannel_logout_base},
-        *pg, *keycloak, *box, *state);
+    saga = std::make_unique<TenantSaga>(SagaConfig{c.keycloak_url, c.console_redirect_uris,
+                                                   c.slug_quarantine_s, c.backchannel_logout_base},
+                                        *pg, *keycloak, *box, *state);
     return true;
   }
 };

@@ -11,9 +11,11 @@ using namespace realm_sidecar;
 namespace {
 
 JsonPtr spec() {
-  RealmSpecInput in{"demo",      "Demo agency",
-                    {"finance"}, {"http://localhost:8000/*"},
-                    false,       "http://127.0.0.1:8100/backchannel-logout/demo"};
+  RealmSpecInput in{"demo",
+                    "Demo agency",
+                    {"finance"},
+                    {"http://localhost:8000/*"},
+                    "http://127.0.0.1:8100/backchannel-logout/demo"};
   return realm_representation(in);
 }
 
@@ -101,6 +103,23 @@ void missing_role(void**) {
   assert_string_equal(describe(d[0]).c_str(), "realm role auditor missing");
 }
 
+// A realm created by an older spec that let admin-console use the password
+// grant: reconcile --check names it and reconcile repairs it (the spec
+// says false, whatever the configuration).
+void old_spec_password_grant_is_repaired(void**) {
+  JsonPtr want = spec();
+  const json_t* wc = find_by(json_object_get(want.get(), "clients"), "clientId", kConsoleClientId);
+  assert_true(json_is_false(json_object_get(wc, "directAccessGrantsEnabled")));
+  Observed o = observe(want.get());
+  json_set(find_by(o.clients.get(), "clientId", kConsoleClientId), "directAccessGrantsEnabled",
+           true);
+  std::vector<Drift> d = drift_of(want.get(), o);
+  assert_int_equal(d.size(), 1);
+  assert_string_equal(describe(d[0]).c_str(),
+                      "client admin-console: directAccessGrantsEnabled is true, spec false");
+  assert_true(drift_repairable(d[0]));
+}
+
 void client_flag_uris_and_attribute(void**) {
   JsonPtr want = spec();
   Observed o = observe(want.get());
@@ -124,7 +143,7 @@ void client_flag_uris_and_attribute(void**) {
 }
 
 void uri_order_is_not_drift(void**) {
-  RealmSpecInput in{"demo", "Demo", {}, {"http://a/*", "http://b/*"}, false, ""};
+  RealmSpecInput in{"demo", "Demo", {}, {"http://a/*", "http://b/*"}, ""};
   JsonPtr want = realm_representation(in);
   Observed o = observe(want.get());
   json_t* console = find_by(o.clients.get(), "clientId", kConsoleClientId);
@@ -192,6 +211,7 @@ int main() {
       cmocka_unit_test(fresh_realm_has_no_drift),
       cmocka_unit_test(enabled_against_the_row),
       cmocka_unit_test(missing_role),
+      cmocka_unit_test(old_spec_password_grant_is_repaired),
       cmocka_unit_test(client_flag_uris_and_attribute),
       cmocka_unit_test(uri_order_is_not_drift),
       cmocka_unit_test(missing_and_changed_mappers),

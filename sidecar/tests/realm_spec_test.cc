@@ -9,8 +9,7 @@ using namespace realm_sidecar;
 namespace {
 
 JsonPtr spec() {
-  RealmSpecInput in{"demo", "Demo agency", {"finance", "ops"}, {"http://localhost:8000/*"}, false,
-                    ""};
+  RealmSpecInput in{"demo", "Demo agency", {"finance", "ops"}, {"http://localhost:8000/*"}, ""};
   return realm_representation(in);
 }
 
@@ -62,7 +61,7 @@ void dpop_bound_tokens_are_opt_in(void**) {
   JsonPtr r = spec();
   const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
   assert_string_equal(get_str(c, {"attributes", "dpop.bound.access.tokens"}).c_str(), "false");
-  RealmSpecInput in{"demo", "Demo", {}, {}, false, "", true};
+  RealmSpecInput in{"demo", "Demo", {}, {}, "", true};
   JsonPtr d = realm_representation(in);
   c = find_by(json_object_get(d.get(), "clients"), "clientId", "admin-console");
   assert_string_equal(get_str(c, {"attributes", "dpop.bound.access.tokens"}).c_str(), "true");
@@ -70,11 +69,30 @@ void dpop_bound_tokens_are_opt_in(void**) {
   assert_string_equal(get_str(svc, {"attributes", "dpop.bound.access.tokens"}).c_str(), "<absent>");
 }
 
-void password_grant_is_opt_in(void**) {
-  RealmSpecInput in{"demo", "Demo", {}, {}, true, ""};
-  JsonPtr r = realm_representation(in);
-  const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
-  assert_true(json_is_true(json_object_get(c, "directAccessGrantsEnabled")));
+// No input turns the password grant on (docs/LOGIN.md): admin-console is a
+// public client, tenant-services a service account; neither takes a
+// user's password at the token endpoint.
+void no_client_allows_the_password_grant(void**) {
+  for (int dpop = 0; dpop < 2; ++dpop) {
+    for (int logout = 0; logout < 2; ++logout) {
+      RealmSpecInput in;
+      in.slug = "demo";
+      in.display_name = "Demo";
+      in.departments = {"ops"};
+      in.console_redirect_uris = {"http://localhost:8000/*"};
+      in.dpop_bound_tokens = dpop == 1;
+      if (logout) in.backchannel_logout_url = "http://127.0.0.1:8000/backchannel-logout/demo";
+      JsonPtr r = realm_representation(in);
+      const json_t* clients = json_object_get(r.get(), "clients");
+      assert_int_equal(json_array_size(clients), 2);
+      size_t i;
+      const json_t* c;
+      json_array_foreach(clients, i, c) {
+        assert_true(json_is_false(json_object_get(c, "directAccessGrantsEnabled")));
+        assert_true(json_is_false(json_object_get(c, "implicitFlowEnabled")));
+      }
+    }
+  }
 }
 
 void services_is_confidential_service_account(void**) {
@@ -141,7 +159,7 @@ void department_groups(void**) {
   assert_int_equal(json_array_size(subs), 2);
   assert_non_null(find_by(subs, "name", "finance"));
   // No departments, no groups member at all.
-  JsonPtr bare = realm_representation(RealmSpecInput{"x", "X", {}, {}, false, ""});
+  JsonPtr bare = realm_representation(RealmSpecInput{"x", "X", {}, {}, ""});
   assert_null(json_object_get(bare.get(), "groups"));
 }
 
@@ -171,7 +189,7 @@ void pure_and_deterministic(void**) {
 }
 
 void display_name_is_data_not_json(void**) {
-  RealmSpecInput in{"q", "Quote \" and \\ and </script>", {}, {}, false, ""};
+  RealmSpecInput in{"q", "Quote \" and \\ and </script>", {}, {}, ""};
   JsonPtr r = realm_representation(in);
   JsonPtr again = must_parse(json_text(r.get()));
   assert_string_equal(get_str(again.get(), {"displayName"}).c_str(), in.display_name.c_str());
@@ -205,9 +223,11 @@ void user_representation_shape(void**) {
 // Back-channel logout (issue 9): admin-console names the sidecar's
 // endpoint for this tenant, with the session id required; no front channel.
 void console_has_backchannel_logout(void**) {
-  RealmSpecInput in{
-      "demo", "Demo", {},
-      {},     false,  backchannel_logout_url("http://127.0.0.1:8000/backchannel-logout", "demo")};
+  RealmSpecInput in{"demo",
+                    "Demo",
+                    {},
+                    {},
+                    backchannel_logout_url("http://127.0.0.1:8000/backchannel-logout", "demo")};
   JsonPtr r = realm_representation(in);
   const json_t* c = find_by(json_object_get(r.get(), "clients"), "clientId", "admin-console");
   assert_non_null(c);
@@ -246,7 +266,7 @@ int main() {
       cmocka_unit_test(dpop_bound_tokens_are_opt_in),
       cmocka_unit_test(four_realm_roles),
       cmocka_unit_test(console_is_public_with_pkce),
-      cmocka_unit_test(password_grant_is_opt_in),
+      cmocka_unit_test(no_client_allows_the_password_grant),
       cmocka_unit_test(services_is_confidential_service_account),
       cmocka_unit_test(mappers_on_both_clients),
       cmocka_unit_test(sidecar_audience_on_the_console_only),

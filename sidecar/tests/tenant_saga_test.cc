@@ -187,7 +187,7 @@ struct World {
   SecretBox box{std::string(SecretBox::kKeySize, 'k')};
   TenantStatePublisher state{realm_auth::RedisEndpoint{}, false};
   FakeKeycloak kc;
-  TenantSaga saga{SagaConfig{"http://kc.test", {"http://localhost/*"}, false, 0, ""}, pool, kc, box,
+  TenantSaga saga{SagaConfig{"http://kc.test", {"http://localhost/*"}, 0, ""}, pool, kc, box,
                   state};
 };
 

@@ -310,7 +310,7 @@ void security_settings(void**) {
   assert_true(json_is_true(json_object_get(want.get(), "bruteForceProtected")));
   assert_true(json_is_false(json_object_get(want.get(), "permanentLockout")));
   // Part of every new realm.
-  JsonPtr realm = realm_representation(RealmSpecInput{"demo", "Demo", {}, {}, false, ""});
+  JsonPtr realm = realm_representation(RealmSpecInput{"demo", "Demo", {}, {}, ""});
   assert_true(realm_settings_drift(realm.get(), want.get()).empty());
   // A realm without them, or with one changed, drifts on exactly those.
   JsonPtr bare = must_parse(R"({"realm":"tenant-demo","bruteForceProtected":false})");

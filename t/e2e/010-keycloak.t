@@ -8,7 +8,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use E2E::Stack qw(env secret http_json token jwt_payload random_slug require_keycloak admin_realm_rep);
+use E2E::Stack qw(env secret http_json token jwt_payload random_slug require_keycloak admin_realm_rep
+                  test_redirect_uri);
 
 require_keycloak();
 my $kc       = env('KEYCLOAK_URL');
@@ -29,7 +30,7 @@ subtest 'platform realm imported, issuer pinned' => sub {
 subtest 'operator logs in on platform-cli' => sub {
     my $tok = token($platform, env('PLATFORM_CLI_CLIENT_ID'),
                     user => env('PLATFORM_OPERATOR_USER'), password => secret('operator.password'));
-    ok $tok, 'password grant' or return;
+    ok $tok, 'Authorization Code + PKCE through the login page' or return;
     my ($c, $h) = jwt_payload($tok);
     is $h->{alg}, 'RS256', 'alg RS256';
     is $c->{typ}, 'Bearer', 'typ Bearer';
@@ -90,8 +91,8 @@ subtest "provisioner creates $realm" => sub {
 
 subtest 'tenant user token' => sub {
     plan skip_all => 'realm not created' unless $created;
-    my $tok = token($realm, $client, user => $user, password => $password);
-    ok $tok, "password grant for $user\@$realm" or return;
+    my $tok = token($realm, $client, user => $user, password => $password, redirect_uri => test_redirect_uri());
+    ok $tok, "login of $user\@$realm (Authorization Code + PKCE)" or return;
     my ($c, $h) = jwt_payload($tok);
     is $c->{iss}, "$kc/realms/$realm", 'iss is the tenant realm';
     is $c->{typ}, 'Bearer', 'typ Bearer';

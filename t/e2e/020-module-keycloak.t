@@ -14,7 +14,8 @@ use File::Path qw(make_path remove_tree);
 use IO::Socket::INET;
 use HTTP::Tiny;
 use Test::More;
-use E2E::Stack qw(root env secret http_json token jwt_payload random_slug require_keycloak admin_realm_rep);
+use E2E::Stack qw(root env secret http_json token jwt_payload random_slug require_keycloak admin_realm_rep
+                  test_redirect_uri);
 use E2E::Redis qw(stack_redis);
 
 my $module = $ENV{TEST_NGINX_REALM_AUTH_MODULE} // root() . '/build/modules/ngx_http_realm_auth_module.so';
@@ -81,7 +82,7 @@ my $created = $st == 201;
 sub tenant_key { "${redis_prefix}tenant:$_[0]" }
 
 subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => sub {
-    my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
+    my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password, redirect_uri => test_redirect_uri());
     ok $tok, 'tenant token' or return;
     my ($s, undef, $res) = http_json(GET => "$base/api/echo", token => $tok);
     is $s, 401, 'HTTP 401';
@@ -107,7 +108,7 @@ subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => 
 };
 
 subtest 'tenant token: 200 with identity headers' => sub {
-    my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
+    my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password, redirect_uri => test_redirect_uri());
     ok $tok, 'tenant token' or return;
     my ($claims) = jwt_payload($tok);
     my ($s, $d) = http_json(GET => "$base/api/echo", token => $tok);

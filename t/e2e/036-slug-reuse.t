@@ -17,7 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use E2E::Stack qw(env http_json token jwt_payload random_slug require_keycloak);
-use E2E::Sidecar qw(api operator_token create_tenant delete_tenant activate_user new_password
+use E2E::Sidecar qw(api operator_token create_tenant delete_tenant first_login new_password
                     require_sidecar);
 
 require_keycloak();
@@ -26,17 +26,16 @@ my $op = operator_token() or BAIL_OUT('no operator token');
 my $slug = random_slug('e2er');
 my $sidecar = 'http://' . env('SIDECAR_HOST') . ':' . env('SIDECAR_PORT');
 
-# A user of $slug with a live token (password grant after the test-only
-# activation of the account).
+# A user of $slug with a live token: its first login (temporary password,
+# then UPDATE_PASSWORD) through Keycloak's pages.
 sub user_token {
     my ($name, $role) = @_;
     my ($st, $u) = api(POST => "/tenants/$slug/users", token => $op, json => {
         username => $name, email => "$name\@$slug.localhost", first_name => 'E2E',
         last_name => 'User', roles => [$role] });
     return undef unless $st == 201;
-    my $pw = new_password();
-    return undef unless activate_user("tenant-$slug", $u->{user_id}, $pw);
-    return token("tenant-$slug", 'admin-console', user => $name, password => $pw);
+    my $tok = first_login("tenant-$slug", $name, $u->{temporary_password}, new_password()) or return undef;
+    return $tok->{access_token};
 }
 
 sub challenge { ($_[0]{headers}{'www-authenticate'} // '') }

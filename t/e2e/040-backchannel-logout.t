@@ -73,10 +73,10 @@ sub new_user {
 # A session: access, refresh and ID token, and its sid.
 sub login {
     my ($tenant, $name) = @_;
-    my ($st, $b) = http_json(POST => env('KEYCLOAK_URL') . "/realms/tenant-$tenant/protocol/openid-connect/token",
-        form => { grant_type => 'password', client_id => 'admin-console', scope => 'openid',
-                  username => $name, password => $pw{"$tenant/$name"} });
-    $st == 200 or BAIL_OUT("login $name\@$tenant: HTTP $st");
+    # Authorization Code + PKCE through Keycloak's pages (no password grant
+    # on admin-console); every call is a new browser, so a new session.
+    my ($b, $err) = E2E::Stack::login("tenant-$tenant", 'admin-console', $name, $pw{"$tenant/$name"});
+    $b or BAIL_OUT("login $name\@$tenant: $err");
     my ($claims) = jwt_payload($b->{access_token});  # (payload, header)
     return { access => $b->{access_token}, refresh => $b->{refresh_token}, id => $b->{id_token},
              sid => $claims->{sid}, sub => $claims->{sub} };

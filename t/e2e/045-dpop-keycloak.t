@@ -3,8 +3,9 @@
 #
 # A tenant created with "dpop_bound_tokens": true gets Keycloak's
 # dpop.bound.access.tokens on its admin-console client (and keeps it:
-# reconcile puts it back). Keycloak then refuses a token request without a
-# DPoP proof and issues, for one with a proof, a token with cnf.jkt = the
+# reconcile puts it back). Keycloak then refuses a token request (the code
+# exchange of an Authorization Code + PKCE login through its pages) without
+# a DPoP proof and issues, for one with a proof, a token with cnf.jkt = the
 # proof key's RFC 7638 thumbprint. Through nginx (/api/, auth_realm_dpop
 # on) that token passes with a fresh proof, and fails with a replayed
 # proof, a proof for another method or URL, a proof by another key, no
@@ -15,8 +16,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
 use Test::More;
-use E2E::Stack qw(env http_json jwt_payload random_slug require_keycloak);
-use E2E::Sidecar qw(api gateway operator_token create_tenant delete_tenant kc_admin activate_user
+use E2E::Stack qw(env http_json login jwt_payload random_slug require_keycloak);
+use E2E::Sidecar qw(api gateway operator_token create_tenant delete_tenant kc_admin
                     new_password require_sidecar sidecar_cli);
 use RealmAuth::Dpop qw(dpop_key dpop_jkt dpop_proof);
 
@@ -46,14 +47,24 @@ is $console->()->{attributes}{'dpop.bound.access.tokens'}, 'true',
     username => 'dora', email => 'dora@x.org', first_name => 'D', last_name => 'D', roles => ['tenant_admin'] });
 is $st, 201, 'user created' or BAIL_OUT(explain $body);
 my $pw = new_password();
-ok activate_user($realm, $body->{user_id}, $pw), 'required action completed';
+my $temporary = $body->{temporary_password};
 
 my $token_url = env('KEYCLOAK_URL') . "/realms/$realm/protocol/openid-connect/token";
-my %form = (grant_type => 'password', client_id => 'admin-console', username => 'dora', password => $pw);
+# The code of a login through Keycloak's pages (the first one completes
+# UPDATE_PASSWORD), exchanged here so that the request can carry a proof.
+sub code_form {
+    my ($password, %o) = @_;
+    my ($c, $err) = login($realm, 'admin-console', 'dora', $password, code_only => 1, %o);
+    $c or BAIL_OUT("login of dora: $err");
+    return (grant_type => 'authorization_code', client_id => 'admin-console',
+            map { $_ => $c->{$_} } qw(code code_verifier redirect_uri));
+}
+my %form = code_form($temporary, new_password => $pw);
 ($st, $body) = http_json(POST => $token_url, form => \%form);
-isnt $st, 200, "Keycloak refuses a token request without a DPoP proof (HTTP $st)";
+isnt $st, 200, "Keycloak refuses a code exchange without a DPoP proof (HTTP $st)";
 
 my $key = dpop_key('ES256');
+%form = code_form($pw);
 ($st, $body) = http_json(POST => $token_url, form => \%form,
                          headers => { DPoP => dpop_proof($key, htm => 'POST', htu => $token_url) });
 is $st, 200, 'Keycloak issues a token for a request with a DPoP proof' or BAIL_OUT(explain $body);

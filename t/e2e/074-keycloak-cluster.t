@@ -42,7 +42,7 @@ use RealmAuth::Nginx;
 my $ngx_port;
 BEGIN { $ngx_port = RealmAuth::Nginx::free_port(); $ENV{KEYCLOAK_URL} = "http://127.0.0.1:$ngx_port" }
 use E2E::Stack qw(env root secret token http_json random_slug);
-use E2E::Sidecar qw(activate_user new_password);
+use E2E::Sidecar qw(first_login new_password);
 use E2E::Util qw(free_port stop psql_path);
 use E2E::Outage qw(private_sidecar pid_of);
 
@@ -205,12 +205,22 @@ is $st, 201, "tenant $base created through the cluster" or BAIL_OUT(explain $bod
                 first_name => 'E2E', last_name => 'Clerk', roles => ['officer'] });
 is $st, 201, 'user clerk created' or BAIL_OUT(explain $body);
 my $pw = new_password();
-ok activate_user("tenant-$base", $body->{user_id}, $pw), 'clerk activated';
+ok first_login("tenant-$base", 'clerk', $body->{temporary_password}, $pw), 'clerk: first login (UPDATE_PASSWORD)';
 
+# clerk's login (Authorization Code + PKCE through Keycloak's pages, started
+# at URL; admin-console allows no password grant) → (200, token response) or
+# (the HTTP status login.py met, {error => the OAuth error, reason => ...}).
 sub login_at {
-    my ($url, %form) = @_;
+    my ($url) = @_;
+    my ($tok, $err) = E2E::Stack::login("tenant-$base", 'admin-console', 'clerk', $pw, start_url => $url);
+    return (200, $tok) if $tok;
+    my ($st, $oauth) = $err =~ /HTTP (\d{3})(?: ([a-z_]+))?/ ? ($1, $2) : (0, undef);
+    return ($st, { error => $oauth // '', reason => $err });
+}
+sub refresh_at {
+    my ($url, $refresh) = @_;
     my $r = HTTP::Tiny->new(timeout => 60)->post_form("$url/realms/tenant-$base/protocol/openid-connect/token",
-        { client_id => 'admin-console', %form });
+        { client_id => 'admin-console', grant_type => 'refresh_token', refresh_token => $refresh });
     my $body = eval { $JSON->decode($r->{content}) } // {};
     return ($r->{status}, $body);
 }
@@ -220,15 +230,15 @@ sub api_x {
         ->get("http://127.0.0.1:$ngx_port/api/x", { headers => { Authorization => "Bearer $tok" } });
     return ($r->{status}, $r->{headers}{'x-auth-error'} // '');
 }
-my ($lst, $lb) = login_at($kc_url, grant_type => 'password', username => 'clerk', password => $pw);
+my ($lst, $lb) = login_at($kc_url);
 is $lst, 200, 'clerk logs in through nginx' or BAIL_OUT(explain $lb);
 my $ut = $lb->{access_token};
 is((api_x($ut))[0], 200, 'the module verifies the token (iss = the nginx URL)');
 
-# A session opened on node b itself (its own port; the issuer is still the
-# nginx URL): it must outlive b.
-my ($bst, $on_b) = login_at("http://127.0.0.1:$node{b}{http}", grant_type => 'password', username => 'clerk', password => $pw,
-                          scope => 'openid');
+# A session opened on node b itself (the login starts there and its code is
+# exchanged there; the form posts go to the public URL Keycloak's pages name;
+# the issuer is still the nginx URL): it must outlive b.
+my ($bst, $on_b) = login_at("http://127.0.0.1:$node{b}{http}");
 is $bst, 200, 'clerk logs in on node b directly' or diag explain $on_b;
 my ($claims) = E2E::Stack::jwt_payload($on_b->{access_token} // '');
 is $claims->{iss}, "$kc_url/realms/tenant-$base", "node b's token has the cluster's issuer";
@@ -278,7 +288,7 @@ my $logins = worker('login', sub {
     my ($emit) = @_;
     while (time - $t0 < $LOAD) {
         my $a0 = time;
-        my ($s, $r) = login_at($kc_url, grant_type => 'password', username => 'clerk', password => $pw);
+        my ($s, $r) = login_at($kc_url);
         my @api = $s == 200 ? api_x($r->{access_token}) : ();
         $emit->(kind => 'login', status => $s, secs => time - $a0, error => $r->{error} // '',
                 api => $api[0] // 0, api_error => $api[1] // '');
@@ -383,7 +393,7 @@ subtest 'the ledger says what happened' => sub {
 
 subtest "node b's session and token outlive it" => sub {
     is((api_x($on_b->{access_token}))[0], 200, "node b's access token verifies through the module");
-    my ($rst, $r) = login_at($kc_url, grant_type => 'refresh_token', refresh_token => $on_b->{refresh_token});
+    my ($rst, $r) = refresh_at($kc_url, $on_b->{refresh_token});
     is $rst, 200, "node b's refresh token refreshes on node a (the session is in the database)" or diag explain $r;
     my $kid = (E2E::Stack::jwt_payload($on_b->{access_token}))[1]{kid};
     my ($jst, $jwks) = http_json(GET => "http://127.0.0.1:$node{a}{http}/realms/tenant-$base/protocol/openid-connect/certs");

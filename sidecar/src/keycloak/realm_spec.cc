@@ -68,7 +68,9 @@ JsonPtr console_client(const RealmSpecInput& in) {
   json_set(c.get(), "publicClient", true);
   json_set(c.get(), "standardFlowEnabled", true);
   json_set(c.get(), "implicitFlowEnabled", false);
-  json_set(c.get(), "directAccessGrantsEnabled", in.console_password_grant);
+  // Never the password grant on a public client (docs/LOGIN.md): no input
+  // turns it on, and reconcile turns it off on realms of an older spec.
+  json_set(c.get(), "directAccessGrantsEnabled", false);
   json_set(c.get(), "serviceAccountsEnabled", false);
   json_set(c.get(), "redirectUris", json_string_array(in.console_redirect_uris));
   // "+": allow CORS from the redirect URIs' origins only.

@@ -20,7 +20,6 @@ struct RealmSpecInput {
   std::string display_name;
   std::vector<std::string> departments;            // → groups /departments/<dept>
   std::vector<std::string> console_redirect_uris;  // admin-console redirect URIs
-  bool console_password_grant = false;             // direct access grants (local/tests)
   // Where Keycloak POSTs OpenID Connect back-channel logout tokens for this
   // tenant (backchannel_logout_url()); empty = admin-console gets none.
   std::string backchannel_logout_url;

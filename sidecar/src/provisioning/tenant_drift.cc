@@ -34,7 +34,6 @@ JsonPtr TenantSaga::spec_for(const TenantRow& row) const {
                     row.display_name,
                     row.departments,
                     config_.console_redirect_uris,
-                    config_.console_password_grant,
                     logout_url(row.tenant_id),
                     row.dpop_bound_tokens};
   return realm_representation(in);

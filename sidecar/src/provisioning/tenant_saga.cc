@@ -201,7 +201,6 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
                       display_name,
                       departments,
                       config_.console_redirect_uris,
-                      config_.console_password_grant,
                       logout_url(slug),
                       dpop_bound_tokens};
   JsonPtr rep = realm_representation(spec);

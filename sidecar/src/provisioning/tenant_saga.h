@@ -37,7 +37,6 @@ namespace realm_sidecar {
 struct SagaConfig {
   std::string keycloak_url;  // issuer base
   std::vector<std::string> console_redirect_uris;
-  bool console_password_grant = false;
   // Seconds a deleted slug stays unusable (TENANT_SLUG_QUARANTINE): every
   // nginx must have read the deletion (auth_realm_tenant_state_interval +
   // Redis timeout) before the slug can live again. See

@@ -1,18 +1,20 @@
 package E2E::Sidecar;
 # Helpers for the sidecar suites (t/e2e/03x-*.t): calls to the provisioning
 # API through nginx (:NGINX_PORT), tokens of the platform operator and the
-# master-realm provisioner, and a test-only way to finish a new user's
-# UPDATE_PASSWORD required action through the Admin API, so that tests can
-# log in with the password grant. Nothing here prints a secret.
+# master-realm provisioner, new users completing their first login
+# (temporary password, then UPDATE_PASSWORD) through Keycloak's pages the
+# way a person does (E2E::Stack::login), and a test-only shortcut that sets
+# a permanent password through the Admin API instead. Nothing here prints
+# a secret.
 use strict;
 use warnings;
 use Exporter 'import';
 use JSON::PP;
 use Test::More;
-use E2E::Stack qw(env secret token http_json random_slug);
+use E2E::Stack qw(env secret token login http_json random_slug);
 
 our @EXPORT_OK = qw(api gateway operator_token provisioner_token kc_admin activate_user
-                    new_active_user create_tenant delete_tenant sidecar_cli require_sidecar
+                    first_login new_active_user create_tenant delete_tenant sidecar_cli require_sidecar
                     new_password);
 
 sub gateway { 'http://localhost:' . env('NGINX_PORT') }
@@ -45,8 +47,9 @@ sub kc_admin {
 # A fresh password for test users (never printed).
 sub new_password { join '', 'Pw-', map { ('a'..'z', 'A'..'Z', 0..9)[rand 62] } 1 .. 24 }
 
-# Test-only: what the user would do at first login (UPDATE_PASSWORD), done
-# through the Admin API: a permanent password and no pending action.
+# Test-only shortcut for what the user does at first login (UPDATE_PASSWORD),
+# done through the Admin API: a permanent password and no pending action.
+# Prefer first_login(), which goes through Keycloak's pages.
 sub activate_user {
     my ($realm, $user_id, $password) = @_;
     my ($st) = kc_admin(PUT => "/$realm/users/$user_id/reset-password",
@@ -59,9 +62,20 @@ sub activate_user {
     return $st == 204;
 }
 
+# first_login(REALM, USER, TEMPORARY, NEW) → token response or undef: the
+# user's first login on admin-console with the temporary password the
+# sidecar handed out, Keycloak's UPDATE_PASSWORD answered with NEW.
+sub first_login {
+    my ($realm, $user, $temporary, $password) = @_;
+    my ($tok, $err) = login($realm, 'admin-console', $user, $temporary, new_password => $password);
+    diag("first login of $user\@$realm: $err") unless $tok;
+    return $tok;
+}
+
 # new_active_user(TOKEN, TENANT, NAME, roles => [...]) → (user_id, password):
-# a user created through the sidecar (role officer unless told) and
-# activated, ready for the password grant. Bails out when either fails.
+# a user created through the sidecar (role officer unless told) who has
+# completed the first login (new password set), ready to log in. Bails out
+# when the creation fails.
 sub new_active_user {
     my ($tok, $tenant, $name, %o) = @_;
     my ($st, $b) = api(POST => "/tenants/$tenant/users", token => $tok, json => {
@@ -69,7 +83,7 @@ sub new_active_user {
         last_name => ucfirst $name, roles => $o{roles} // ['officer'] });
     is $st, 201, "$tenant/$name created" or BAIL_OUT(explain $b);
     my $pw = new_password();
-    ok activate_user("tenant-$tenant", $b->{user_id}, $pw), "$name activated";
+    ok first_login("tenant-$tenant", $name, $b->{temporary_password}, $pw), "$name: first login (UPDATE_PASSWORD)";
     return ($b->{user_id}, $pw);
 }
 

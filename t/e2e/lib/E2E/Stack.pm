@@ -9,12 +9,14 @@ use File::Basename qw(dirname);
 use File::Spec;
 use Cwd qw(abs_path);
 use HTTP::Tiny;
+use IPC::Open3 qw(open3);
 use JSON::PP;
+use Symbol qw(gensym);
 use MIME::Base64 qw(decode_base64);
 use Test::More;
 
-our @EXPORT_OK = qw(root env secret http_json token jwt_payload random_slug require_keycloak
-                    admin_realm_rep);
+our @EXPORT_OK = qw(root env secret http_json token login jwt_payload random_slug require_keycloak
+                    admin_realm_rep test_redirect_uri);
 
 my $ROOT = abs_path(File::Spec->catdir(dirname(__FILE__), '..', '..', '..', '..'));
 my %ENV_CACHE;
@@ -72,22 +74,56 @@ sub http_json {
 }
 
 # token(REALM, CLIENT, user => U, password => P, secret => S): access token or undef
-# (the error is reported with diag, never the credentials).
+# (the error is reported with diag, never the credentials). A user logs in
+# through Keycloak's login pages (login() below: the public clients allow
+# no password grant); without a user it is client_credentials.
 sub token {
     my ($realm, $client, %o) = @_;
-    my %form = (client_id => $client);
-    $form{client_secret} = $o{secret} if defined $o{secret};
     if (defined $o{user}) {
-        @form{qw(grant_type username password)} = ('password', $o{user}, $o{password});
-    } else {
-        $form{grant_type} = 'client_credentials';
+        my ($tok, $err) = login($realm, $client, $o{user}, $o{password}, %o);
+        return $tok->{access_token} if $tok;
+        diag("token for $client / $o{user}\@$realm: $err");
+        return undef;
     }
+    my %form = (client_id => $client, grant_type => 'client_credentials');
+    $form{client_secret} = $o{secret} if defined $o{secret};
     my ($st, $b) = http_json(POST => env('KEYCLOAK_URL') . "/realms/$realm/protocol/openid-connect/token",
                              form => \%form);
     return $b->{access_token} if $st == 200 && ref $b;
-    diag("token for $client" . (defined $o{user} ? " / $o{user}" : '') . "\@$realm: HTTP $st "
-         . (ref $b ? $JSON->encode($b) : substr($b, 0, 200)));
+    diag("token for $client\@$realm: HTTP $st " . (ref $b ? $JSON->encode($b) : substr($b, 0, 200)));
     return undef;
+}
+
+# login(REALM, CLIENT, USER, PASSWORD, new_password => P, store => FILE,
+#       start_url => KEYCLOAK_BASE, redirect_uri => URI, code_only => 1)
+# → (token response {access_token, id_token, refresh_token, ...}; with
+#   code_only {code, code_verifier, redirect_uri, client_id}) or
+#   (undef, the reason login.py gave). Authorization Code + PKCE through
+# Keycloak's pages (scripts/stack/login.sh); a pending UPDATE_PASSWORD is
+# completed with new_password (required then, unless store is given).
+# Secrets travel in the environment of the child only.
+sub login {
+    my ($realm, $client, $user, $password, %o) = @_;
+    local $ENV{LOGIN_PASSWORD}       = $password // '';
+    local $ENV{LOGIN_NEW_PASSWORD}   = $o{new_password} // '';
+    local $ENV{LOGIN_STORE_PASSWORD} = $o{store} // '';
+    local $ENV{LOGIN_START_URL}      = $o{start_url} // '';
+    local $ENV{LOGIN_REDIRECT_URI}   = $o{redirect_uri} // '';
+    local $ENV{LOGIN_JSON}           = 1;
+    local $ENV{LOGIN_CODE_ONLY}      = $o{code_only} ? 1 : '';
+    local $ENV{KEYCLOAK_URL}         = env('KEYCLOAK_URL');
+    my $err = gensym;
+    my $pid = open3(my $in, my $out, $err, "$ROOT/scripts/stack/login.sh", $realm, $client, $user);
+    close $in;
+    my $stdout = do { local $/; <$out> } // '';
+    my $stderr = do { local $/; <$err> } // '';
+    waitpid $pid, 0;
+    my $rc = $? >> 8;
+    $stderr =~ s/\s+\z//;
+    return (undef, $stderr || "login.sh exited with $rc") if $rc;
+    my $tok = eval { JSON::PP->new->decode($stdout) };
+    return (undef, 'login.sh printed no token response') unless ref $tok eq 'HASH';
+    return ($tok);
 }
 
 sub _b64url {
@@ -116,10 +152,14 @@ sub require_keycloak {
     BAIL_OUT("Keycloak not reachable at $url (HTTP $st): run `make up` first") unless $st == 200;
 }
 
+# The redirect URI of the test realms' public client (admin_realm_rep):
+# scripted logins take the code from it and never visit it.
+sub test_redirect_uri { 'http://localhost:' . env('NGINX_PORT') . '/' }
+
 # A tenant realm in the shape the sidecar creates (minimal): realm roles,
-# a public client with direct access grants, one user with a permanent
-# password and a full profile (a pending required action would block the
-# password grant).
+# a public client for Authorization Code + PKCE (no password grant, like
+# admin-console), one user with a permanent password and a full profile.
+# Log in with token(..., redirect_uri => test_redirect_uri()).
 sub admin_realm_rep {
     my (%o) = @_;
     return {
@@ -129,8 +169,10 @@ sub admin_realm_rep {
         clients => [{
             clientId                  => $o{client},
             publicClient              => JSON::PP::true,
-            directAccessGrantsEnabled => JSON::PP::true,
-            standardFlowEnabled       => JSON::PP::false,
+            directAccessGrantsEnabled => JSON::PP::false,
+            standardFlowEnabled       => JSON::PP::true,
+            redirectUris              => [test_redirect_uri()],
+            attributes                => { 'pkce.code.challenge.method' => 'S256' },
         }],
         users => [{
             username      => $o{user},
