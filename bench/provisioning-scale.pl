@@ -200,7 +200,7 @@ my $total = time - $t_start;
 my @bad = grep { /\s(431|599)$/ || / 5\d\d$/ } keys %status;
 my $md = '';
 $md .= "| tenant # | create s | add-user s (median / max of $o{users}) | provisioner token bytes | "
-     . "provisioner token s | provisioner GET realm s | list all realms s | realm count | sidecar → Keycloak calls/min, mean s (since last point) | HTTP statuses |\n";
+     . "provisioner token s | provisioner GET realm s | list all realms s | realms listed (tenant realms; + master, platform) | sidecar → Keycloak calls/min, mean s (since last point) | HTTP statuses |\n";
 $md .= "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n";
 for my $r (@rows) {
     $md .= sprintf "| %d | %.2f | %.2f / %.2f | %d | %.3f | %.3f | %.2f | %s | %.0f, %.3f | %s |\n", $r->{k}, $r->{create},

@@ -20,14 +20,18 @@ while IFS='=' read -r k v; do declare "$k=$v"; done < <("$root/scripts/stack/env
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 t0=$SECONDS
+# What was run, as the results say: the make target, or this script (which
+# is all the target runs).
+cmd=bench/provisioning.sh
+[[ -n ${MAKELEVEL:-} ]] && cmd="make bench-provisioning"
 start=$(date -u +%Y-%m-%dT%H:%MZ)
-perl "$root/bench/provisioning-scale.pl" --points "$points" --parallel "$parallel" --out "$table" >/dev/null
+perl "$root/bench/provisioning-scale.pl" --points "$points" --parallel "$parallel" --full-token --out "$table" >/dev/null
 stamp=$(date -u +%Y-%m-%d)
 result=$root/bench/results/$stamp-provisioning.md
 {
   echo "# Provisioning at 1 to ${points##*,} tenants, $start"
   echo
-  echo "- Recorded by \`make bench-provisioning\`${PROVISIONING_POINTS:+ PROVISIONING_POINTS=$points}${PROVISIONING_PARALLEL:+ PROVISIONING_PARALLEL=$parallel} on a running stack (\`make up\`), $((SECONDS - t0)) s"
+  echo "- Recorded by \`$cmd\`${PROVISIONING_POINTS:+ PROVISIONING_POINTS=$points}${PROVISIONING_PARALLEL:+ PROVISIONING_PARALLEL=$parallel} on a running stack (\`make up\`), $((SECONDS - t0)) s"
   echo "- Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load before the run $(cut -d' ' -f1-3 /proc/loadavg) (shared with other sessions)"
   echo "- Keycloak $KEYCLOAK_VERSION, ${KEYCLOAK_MODE:-prod} mode on PostgreSQL; realm-auth $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' (with local changes)')"
   echo
