@@ -108,14 +108,6 @@ class TenantSaga {
   void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
   // Carries out recovery_for() on an unsettled row (under its lock).
   Outcome settle(PgSession& s, const TenantRow& row, ReconcileReport& rep);
-  // Brings a realm created by an older realm spec up to date (today: the
-  // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
-  // says whether anything was added.
-  Outcome upgrade_realm(const TenantRow& row, bool& changed);
-  // The admin-console's back-channel logout attributes (URL, sid required,
-  // no front channel), set when they differ from the realm spec's.
-  Outcome upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
-                                 bool& changed);
   std::string logout_url(const std::string& slug) const;
 
   // (tenant_drift.cc) The realm spec of a row, as it would be created today.
