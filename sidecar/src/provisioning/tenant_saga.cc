@@ -351,7 +351,7 @@ std::string TenantSaga::logout_url(const std::string& slug) const {
              : backchannel_logout_url(config_.backchannel_logout_base, slug);
 }
 
-ReconcileReport TenantSaga::reconcile() {
+ReconcileReport TenantSaga::reconcile(bool orphans) {
   ReconcileReport rep;
   PgSession s = pg_.acquire();
   if (!s.healthy()) {
@@ -411,10 +411,11 @@ ReconcileReport TenantSaga::reconcile() {
     }
   }
   // A realm no row claims may not be ours to delete: reported, left alone.
-  std::vector<std::string> orphans;
-  Outcome o = orphan_realms(s, orphans);
+  if (!orphans) return rep;
+  std::vector<std::string> unclaimed;
+  Outcome o = orphan_realms(s, unclaimed);
   if (!o.ok()) rep.errors.push_back(o.detail + " [" + o.log + "]");
-  for (const auto& realm : orphans) {
+  for (const auto& realm : unclaimed) {
     rep.unrepaired.push_back(realm +
                              ": realm without a tenant row: left alone (not known to be ours); "
                              "delete it in Keycloak if it is not wanted");

@@ -86,7 +86,13 @@ class TenantSaga {
   Outcome services_credentials(const std::string& tenant_id, TenantRow& tenant,
                                ClientCredentials& out);
 
-  ReconcileReport reconcile();
+  // `orphans`: also list every realm the provisioner sees, to report the
+  // tenant-* realms no row claims (left alone: they may not be ours). The
+  // CLI (`realm-sidecar reconcile`) asks for it; serve's periodic pass does
+  // not: GET /admin/realms costs Keycloak in proportion to the realm count
+  // times the provisioner's roles (keycloak#52009; bench/README.md,
+  // provisioning) and yields only a report line.
+  ReconcileReport reconcile(bool orphans = false);
 
   // `reconcile --check`: every difference between PostgreSQL and Keycloak,
   // one line each ("<tenant>: <what>"), changing nothing: realms without a
