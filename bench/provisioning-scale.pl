@@ -180,7 +180,7 @@ for my $k (@points) {
 # client's token with lightweight tokens switched off for a moment (by the
 # bootstrap admin; switched back right after, also on failure), its size and
 # what Keycloak answers to it.
-my $full = '';
+my ($full, $roles) = ('', '');
 # The bootstrap admin's password as the stack scripts resolve it (never printed).
 sub admin_password {
     return $ENV{KEYCLOAK_ADMIN_PASSWORD} if defined $ENV{KEYCLOAK_ADMIN_PASSWORD};
@@ -205,10 +205,21 @@ if ($o{'full-token'}) {
     my $ft = eval { token('master', env('PROVISIONER_CLIENT_ID'), secret => secret('provisioner.secret')) };
     my ($fst) = $ft ? http_json(GET => "$kc/admin/realms/tenant-" . slug_of($points[-1]), token => $ft) : (0);
     set_lightweight($adm, $cid, 1);
+    # The roles the service account holds: create-realm, plus what Keycloak
+    # granted it as the creator of each realm (that realm's <realm>-realm
+    # client roles in master).
+    my (undef, $sa) = http_json(GET => "$kc/admin/realms/master/clients/$cid/service-account-user", token => $adm);
+    my (undef, $maps) = http_json(GET => "$kc/admin/realms/master/users/$sa->{id}/role-mappings", token => $adm);
+    my @realm_roles = map { $_->{name} } @{ $maps->{realmMappings} // [] };
+    my $cm = $maps->{clientMappings} // {};
+    my $client_roles = 0;
+    $client_roles += scalar @{ $cm->{$_}{mappings} // [] } for keys %$cm;
+    $roles = sprintf "The provisioner's service account then held the realm roles [%s] and %d client roles "
+        . "of %d `<realm>-realm` clients.\n", join(', ', @realm_roles), $client_roles, scalar keys %$cm;
     $full = sprintf "\nThe same client's token with lightweight access tokens off (switched off for this one "
         . "check at %d tenants, then on again): %s bytes; Keycloak answered GET /admin/realms/{realm} with it: HTTP %s.\n",
         $points[-1], $ft ? length $ft : 'no token,', $fst;
-    note $full;
+    note $full, $roles;
 }
 
 my $total = time - $t_start;
@@ -226,7 +237,7 @@ $md .= sprintf "\n%d tenants created in %.0f s (run `%s`, %d at a time between t
     . "Statuses of every call:\n\n", $o{tenants} >= $points[-1] ? $points[-1] : $o{tenants}, $total, $run, $o{parallel};
 $md .= join '', map { "- $_: $status{$_}\n" } sort keys %status;
 $md .= "\nNo 431, no timeout, no 5xx.\n" unless @bad;
-$md .= $full;
+$md .= $full . ($roles ? "\n$roles" : '');
 $md .= "\n**Failures: @bad**\n" if @bad;
 if ($o{out}) {
     open my $fh, '>', $o{out} or die "$o{out}: $!";
