@@ -223,7 +223,9 @@ if ($o{'full-token'}) {
 }
 
 my $total = time - $t_start;
-my @bad = grep { /\s(431|599)$/ || / 5\d\d$/ || /died/ } keys %status;
+# The listing of every realm is reported, not judged: the sidecar does not
+# make that call on any request or in its periodic pass.
+my @bad = grep { !/^provisioner GET \/admin\/realms / && (/\s(431|599)$/ || / 5\d\d$/ || /died/) } keys %status;
 my $md = '';
 $md .= "| tenant # | create s | add-user s (median / max of $o{users}) | provisioner token bytes | "
      . "provisioner token s | provisioner GET realm s | list all realms s | realms listed (tenant realms; + master, platform) | sidecar → Keycloak calls/min, mean s (since last point) | HTTP statuses |\n";

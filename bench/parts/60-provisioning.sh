@@ -13,9 +13,11 @@ latest=$(ls "$root"/bench/results/[0-9]*-provisioning.md 2>/dev/null | sort | ta
   if [[ -z $latest ]]; then
     echo "No recorded results: run \`make up\` then \`make bench-provisioning\`."
   else
+    # "# Provisioning at 1 to 500 tenants, <date>": the recording's date.
+    when=$(head -1 "$latest" | sed 's/.*, //')
     echo "Not run by \`make bench\` (it takes longer than the whole bench budget). These are the"
-    echo "latest results recorded by \`make bench-provisioning\`, from"
-    echo "[bench/results/$(basename "$latest")](bench/results/$(basename "$latest")):"
+    echo "latest results recorded by \`make bench-provisioning\` (bench/provisioning.sh) on $when,"
+    echo "from [$(basename "$latest")]($(basename "$latest")):"
     echo
     # The recorded file's own header (date, command, machine) without its title.
     sed -n '2,$p' "$latest"
