@@ -9,7 +9,7 @@ export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
 .PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
         test-provision test-compose deb test-deb \
-        fuzz deps-bench bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
+        fuzz deps-bench bench bench-dpop bench-revocation bench-revocation-cost bench-provisioning soak format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
@@ -139,6 +139,11 @@ bench-dpop: build
 ## bench-revocation: sidecar answer → first refusal on two nginx instances (stack running)
 bench-revocation: build
 	perl bench/revocation-latency.pl $(TRIALS)
+
+## bench-provisioning: POST /tenants and /tenants/{id}/users at the 1st, 100th, 300th and 500th
+## tenant through nginx (stack running: `make clean-state && make up` first); recorded for make bench
+bench-provisioning: build
+	bench/provisioning.sh
 
 ## bench-revocation-cost: the revocation check on the reused-token path, 0 vs 100,000 records
 bench-revocation-cost: build

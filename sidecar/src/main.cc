@@ -281,6 +281,8 @@ int cmd_serve(const Config& c) {
       // A pass that throws is logged and retried at the next interval; an
       // exception leaving a std::thread would abort the daemon.
       guarded(StderrReport{"reconcile"}, [&] {
+        // Without listing every realm for unclaimed ones (tenant_saga.h):
+        // `realm-sidecar reconcile` reports those.
         ReconcileReport r = rt.saga->reconcile();
         std::string lease_error;
         if (!rt.lease->hold(lease_error)) r.errors.push_back(lease_error);
@@ -382,7 +384,8 @@ int cmd_reconcile(const Config& c, bool check) {
     if (!errors.empty()) return 2;
     return drift.empty() ? 0 : 1;
   }
-  ReconcileReport r = rt.saga->reconcile();
+  // With the realms no row claims (serve's periodic pass leaves that out).
+  ReconcileReport r = rt.saga->reconcile(true);
   // Attempts of sidecars that are gone get their outcome in the ledger.
   PgAuditLedger ledger(*rt.pg, rt.ledger_keys, c.audit_head_file);
   CrashRecovery(*rt.pg, *rt.keycloak, ledger).run(r);

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "keycloak/realm_spec.h"
-#include "provisioning/realm_settings_upgrade.h"
+#include "provisioning/realm_settings_upgrade.h"  // realm_settings_drift()
 #include "provisioning/tenant_saga.h"
 
 namespace realm_sidecar {
@@ -196,7 +196,7 @@ Outcome TenantSaga::repair(const TenantRow& row, const json_t* want, const json_
       break;
     }
     case DriftKind::kRealmSetting:
-      return Outcome{};  // upgrade_realm_settings() put these back already
+      return Outcome{};  // all of them at once, by repair_drift()
     case DriftKind::kClientMissing:
       return fail(409, "cannot repair");
   }
@@ -222,6 +222,23 @@ void TenantSaga::repair_drift(const TenantRow& row, ReconcileReport& rep) {
   }
   JsonPtr want = spec_for(row);
   bool changed = false;
+  // Security settings that differ go back in one partial PUT of the realm
+  // (Keycloak changes only the members given).
+  std::string settings;
+  for (const Drift& d : drift)
+    if (d.kind == DriftKind::kRealmSetting) settings += (settings.empty() ? "" : ",") + d.name;
+  if (!settings.empty()) {
+    JsonPtr security = realm_security_settings();
+    KcResponse r = kc_.call(nullptr, "PUT", AdminClient::segment(row.realm_name), security.get());
+    if (r.ok()) {
+      std::fprintf(stderr, "realm-sidecar: reconcile: %s security settings restored (%s)\n",
+                   row.realm_name.c_str(), settings.c_str());
+      changed = true;
+    } else {
+      rep.errors.push_back(row.tenant_id + ": updating the security settings of " + row.realm_name +
+                           " failed [" + kc_why(r) + "]");
+    }
+  }
   for (const Drift& d : drift) {
     if (!drift_repairable(d)) {
       rep.unrepaired.push_back(row.tenant_id + ": " + describe(d) +

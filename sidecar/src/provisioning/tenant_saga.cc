@@ -7,7 +7,6 @@
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
 #include "metrics/sidecar_metrics.h"
-#include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
 
@@ -345,73 +344,13 @@ Outcome TenantSaga::services_credentials(const std::string& tenant_id, TenantRow
   return Outcome{};
 }
 
-Outcome TenantSaga::upgrade_realm(const TenantRow& row, bool& changed) {
-  changed = false;
-  std::string uuid;
-  KcResponse r = kc_.client_uuid(nullptr, row.realm_name, kConsoleClientId, uuid);
-  if (!r.ok()) return from_kc(r, "looking up admin-console of " + row.realm_name);
-  const std::string path = AdminClient::segment(row.realm_name) + "/clients" +
-                           AdminClient::segment(uuid) + "/protocol-mappers/models";
-  r = kc_.call(nullptr, "GET", path);
-  if (!r.ok()) return from_kc(r, "reading the admin-console mappers of " + row.realm_name);
-  JsonPtr list = json_parse(r.body);
-  size_t i;
-  json_t* m;
-  bool has_audience = false;
-  json_array_foreach(list.get(), i, m) {
-    if (json_member_string(m, "name") == kSidecarAudienceMapperName) has_audience = true;
-  }
-  if (!has_audience) {
-    JsonPtr mapper = sidecar_audience_mapper();
-    r = kc_.call(nullptr, "POST", path, mapper.get());
-    if (!r.ok()) return from_kc(r, "adding the realm-sidecar audience to " + row.realm_name);
-    changed = true;
-  }
-  bool logout_changed = false;
-  Outcome o = upgrade_console_logout(row, uuid, logout_changed);
-  changed = changed || logout_changed;
-  return o;
-}
-
 std::string TenantSaga::logout_url(const std::string& slug) const {
   return config_.backchannel_logout_base.empty()
              ? std::string()
              : backchannel_logout_url(config_.backchannel_logout_base, slug);
 }
 
-Outcome TenantSaga::upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
-                                           bool& changed) {
-  changed = false;
-  const std::string url = logout_url(row.tenant_id);
-  if (url.empty()) return Outcome{};
-  const std::string path =
-      AdminClient::segment(row.realm_name) + "/clients" + AdminClient::segment(console_uuid);
-  KcResponse r = kc_.call(nullptr, "GET", path);
-  if (!r.ok()) return from_kc(r, "reading admin-console of " + row.realm_name);
-  JsonPtr client = json_parse(r.body);
-  if (!json_is_object(client.get())) {
-    return fail(502, "Keycloak answered admin-console of " + row.realm_name + " with no object");
-  }
-  json_t* attrs = json_object_get(client.get(), "attributes");
-  if (!json_is_object(attrs)) {
-    json_object_set_new(client.get(), "attributes", json_object());
-    attrs = json_object_get(client.get(), "attributes");
-  }
-  bool differs = !json_is_false(json_object_get(client.get(), "frontchannelLogout"));
-  for (const auto& kv : console_logout_attributes(url)) {
-    differs = differs || json_member_string(attrs, kv.first.c_str()) != kv.second;
-    json_set(attrs, kv.first.c_str(), kv.second);
-  }
-  if (!differs) return Outcome{};
-  json_set(client.get(), "frontchannelLogout", false);
-  // The whole representation back, changed only in these members.
-  r = kc_.call(nullptr, "PUT", path, client.get());
-  if (!r.ok()) return from_kc(r, "setting back-channel logout on " + row.realm_name);
-  changed = true;
-  return Outcome{};
-}
-
-ReconcileReport TenantSaga::reconcile() {
+ReconcileReport TenantSaga::reconcile(bool orphans) {
   ReconcileReport rep;
   PgSession s = pg_.acquire();
   if (!s.healthy()) {
@@ -442,35 +381,12 @@ ReconcileReport TenantSaga::reconcile() {
       }
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
-      KcResponse g = kc_.get_realm(row.realm_name);
-      if (g.error == KcError::kNotFound) {
-        // Not recreated: a new realm would have none of its users or keys.
-        rep.unrepaired.push_back(slug + ": row " + to_string(row.status) + " without realm " +
-                                 row.realm_name +
-                                 ": not recreated (its users and keys are lost); delete the "
-                                 "tenant or restore the realm");
-        continue;
-      }
-      bool changed = false;
-      Outcome up = upgrade_realm(row, changed);
-      if (changed) rep.upgraded++;
-      if (!up.ok())
-        rep.errors.push_back(slug + ": " + up.detail + (up.log.empty() ? "" : " [" + up.log + "]"));
-      // Realm-level settings (password policy, brute force), apart from the
-      // client-level upgrade above.
-      std::vector<std::string> drift;
-      Outcome sec = upgrade_realm_settings(kc_, row.realm_name, changed, drift);
-      if (changed) {
-        rep.upgraded++;
-        std::string keys;
-        for (const auto& k : drift) keys += (keys.empty() ? "" : ",") + k;
-        std::fprintf(stderr, "realm-sidecar: reconcile: %s security settings restored (%s)\n",
-                     row.realm_name.c_str(), keys.c_str());
-      }
-      if (!sec.ok())
-        rep.errors.push_back(slug + ": " + sec.detail +
-                             (sec.log.empty() ? "" : " [" + sec.log + "]"));
-      // Everything else the realm spec and the row say (tenant_drift.cc).
+      // One read of the realm, its roles and its clients finds every
+      // difference from the realm spec, and the repair of each: a realm of
+      // an older spec (the realm-sidecar audience, back-channel logout),
+      // changed security settings, anything else (tenant_drift.cc). Each
+      // provisioner call costs Keycloak more as realms accumulate, and this
+      // runs for every tenant every RECONCILE_INTERVAL: no call twice.
       repair_drift(row, rep);
       continue;
     }
@@ -494,10 +410,11 @@ ReconcileReport TenantSaga::reconcile() {
     }
   }
   // A realm no row claims may not be ours to delete: reported, left alone.
-  std::vector<std::string> orphans;
-  Outcome o = orphan_realms(s, orphans);
+  if (!orphans) return rep;
+  std::vector<std::string> unclaimed;
+  Outcome o = orphan_realms(s, unclaimed);
   if (!o.ok()) rep.errors.push_back(o.detail + " [" + o.log + "]");
-  for (const auto& realm : orphans) {
+  for (const auto& realm : unclaimed) {
     rep.unrepaired.push_back(realm +
                              ": realm without a tenant row: left alone (not known to be ours); "
                              "delete it in Keycloak if it is not wanted");

@@ -85,7 +85,13 @@ class TenantSaga {
   Outcome services_credentials(const std::string& tenant_id, TenantRow& tenant,
                                ClientCredentials& out);
 
-  ReconcileReport reconcile();
+  // `orphans`: also list every realm the provisioner sees, to report the
+  // tenant-* realms no row claims (left alone: they may not be ours). The
+  // CLI (`realm-sidecar reconcile`) asks for it; serve's periodic pass does
+  // not: GET /admin/realms costs Keycloak in proportion to the realm count
+  // times the provisioner's roles (keycloak#52009; bench/README.md,
+  // provisioning) and yields only a report line.
+  ReconcileReport reconcile(bool orphans = false);
 
   // `reconcile --check`: every difference between PostgreSQL and Keycloak,
   // one line each ("<tenant>: <what>"), changing nothing: realms without a
@@ -107,14 +113,6 @@ class TenantSaga {
   void publish(const std::string& slug, const realm_auth::TenantRecordValue& record);
   // Carries out recovery_for() on an unsettled row (under its lock).
   Outcome settle(PgSession& s, const TenantRow& row, ReconcileReport& rep);
-  // Brings a realm created by an older realm spec up to date (today: the
-  // realm-sidecar audience mapper on admin-console). Idempotent; `changed`
-  // says whether anything was added.
-  Outcome upgrade_realm(const TenantRow& row, bool& changed);
-  // The admin-console's back-channel logout attributes (URL, sid required,
-  // no front channel), set when they differ from the realm spec's.
-  Outcome upgrade_console_logout(const TenantRow& row, const std::string& console_uuid,
-                                 bool& changed);
   std::string logout_url(const std::string& slug) const;
 
   // (tenant_drift.cc) The realm spec of a row, as it would be created today.
