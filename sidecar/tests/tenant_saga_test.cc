@@ -519,7 +519,7 @@ void reconcile_reads_a_settled_tenant_once(void**) {
   TenantRow out;
   assert_int_equal(w.saga.create(slug, "Saga", {"ops"}, out).status, 201);
   w.kc.spec_of[realm] = realm_representation(
-      RealmSpecInput{slug, "Saga", {"ops"}, {"http://localhost/*"}, false, "", false});
+      RealmSpecInput{slug, "Saga", {"ops"}, {"http://localhost/*"}, "", false});
   w.kc.calls.clear();
   ReconcileReport rep = w.saga.reconcile();
   expect_calls(calls_on(w.kc.calls, realm),
@@ -538,7 +538,7 @@ void reconcile_repairs_each_difference_once(void**) {
   TenantRow out;
   assert_int_equal(w.saga.create(slug, "Saga", {"ops"}, out).status, 201);
   JsonPtr spec = realm_representation(
-      RealmSpecInput{slug, "Saga", {"ops"}, {"http://localhost/*"}, false, "", false});
+      RealmSpecInput{slug, "Saga", {"ops"}, {"http://localhost/*"}, "", false});
   json_set(spec.get(), "passwordPolicy", "");
   json_set(spec.get(), "failureFactor", 30LL);
   size_t i;
