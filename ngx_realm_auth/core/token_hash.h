@@ -9,8 +9,30 @@ namespace realm_auth {
 
 using TokenHash = std::array<uint8_t, 32>;
 
-// SHA-256 over fingerprint, a 0 byte, then the token: a cache entry made in
-// one location can only be found by a location with the same settings.
-TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view token);
+// The SHA-256 of a token's signing input ("header.payload", everything
+// before its last '.'). A new token needs it twice: for its cache key and
+// for an RS256, PS256 or ES256 check, which signs exactly that digest; it
+// is computed once (token_cache_key) and handed to the verifier (jwt.h).
+// `covers` is the bytes it was computed over: a user checks they are the
+// very bytes it is about to verify (same address, same length).
+struct SigningInputDigest {
+  std::string_view covers;  // empty: none
+  TokenHash sha256{};
+
+  bool is_of(std::string_view signing_input) const {
+    return !covers.empty() && covers.data() == signing_input.data() &&
+           covers.size() == signing_input.size();
+  }
+};
+
+// SHA-256 over the fingerprint, a 1 byte, the SHA-256 of the token's
+// signing input, then the rest of the token (its last '.' and signature):
+// a cache entry made in one location can only be found by a location with
+// the same settings, and two tokens share a key only if SHA-256 collides.
+// (The 1 byte keeps these keys apart from the earlier format, which hashed
+// the whole token after a 0 byte.) `digest`, when given, receives the
+// signing input's SHA-256.
+TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view token,
+                          SigningInputDigest* digest = nullptr);
 
 }  // namespace realm_auth

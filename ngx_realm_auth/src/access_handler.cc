@@ -321,7 +321,10 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
                                              ctx->revocation_keys, ctx->cache_slot);
   ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
-    ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
+    // The signing input's SHA-256 comes with the key: a new RS256 token's
+    // signature check uses it instead of hashing the token again.
+    ctx->cache_key =
+        token_cache_key(*lcf.fingerprint, to_view(ctx->token), &ctx->signing_input_sha256);
     Identity found;
     if (zone->find_token(ctx->cache_key, now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
@@ -389,6 +392,7 @@ ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
 
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
   if (s != Status::kOk) return finish(r, lcf, ctx, s);
+  ctx->inspected.jwt.signing_input_sha256 = ctx->signing_input_sha256;
   return resolve(r, lcf, ctx);
 }
 

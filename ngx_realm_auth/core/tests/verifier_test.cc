@@ -198,20 +198,51 @@ void fingerprint_covers_every_setting(void**) {
   assert_string_not_equal(a.fingerprint().c_str(), b.fingerprint().c_str());
 }
 
-void cache_key(void**) {
-  const TokenHash k1 = token_cache_key("fp", "token");
-  assert_true(k1 == token_cache_key("fp", "token"));
-  assert_false(k1 == token_cache_key("fp2", "token"));
-  assert_false(k1 == token_cache_key("fp", "token2"));
-  // The 0 separator keeps ("fpt", "oken") apart from ("fp", "token").
-  assert_false(k1 == token_cache_key("fpt", "oken"));
-  // SHA-256 over fingerprint || 0x00 || token.
-  const std::string framed = std::string("fp") + '\0' + "token";
-  TokenHash expected{};
+TokenHash sha256_of(std::string_view data) {
+  TokenHash out{};
   unsigned int len = 0;
-  assert_int_equal(
-      EVP_Digest(framed.data(), framed.size(), expected.data(), &len, EVP_sha256(), nullptr), 1);
-  assert_true(k1 == expected);
+  assert_int_equal(EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr),
+                   1);
+  return out;
+}
+
+void cache_key(void**) {
+  const TokenHash k1 = token_cache_key("fp", "h.p.sig");
+  assert_true(k1 == token_cache_key("fp", "h.p.sig"));
+  assert_false(k1 == token_cache_key("fp2", "h.p.sig"));
+  // Any byte of the token, signing input or signature, changes the key.
+  assert_false(k1 == token_cache_key("fp", "h.p.sih"));
+  assert_false(k1 == token_cache_key("fp", "h.q.sig"));
+  assert_false(k1 == token_cache_key("fp", "h.p.sig2"));
+  assert_false(k1 == token_cache_key("fp", "h.psig"));
+  // The separator keeps ("fph", ".p.sig") apart from ("fp", "h.p.sig").
+  assert_false(k1 == token_cache_key("fph", ".p.sig"));
+  // No '.': an empty signing input, never the key of a token with one.
+  assert_false(token_cache_key("fp", "sig") == token_cache_key("fp", ".sig"));
+  // SHA-256 over fingerprint || 0x01 || SHA-256(signing input) || ".sig".
+  const TokenHash inner = sha256_of("h.p");
+  const std::string framed = std::string("fp") + '\1' +
+                             std::string(reinterpret_cast<const char*>(inner.data()), 32) +
+                             ".sig";
+  assert_true(k1 == sha256_of(framed));
+}
+
+// The signing input's digest handed out with the key is the SHA-256 of
+// exactly the bytes before the last '.', and says which bytes it covers.
+void cache_key_hands_out_signing_input_digest(void**) {
+  const std::string token = "header.payload.signature";
+  SigningInputDigest d;
+  token_cache_key("fp", token, &d);
+  assert_true(d.sha256 == sha256_of("header.payload"));
+  assert_true(d.is_of(std::string_view(token).substr(0, 14)));
+  // Other bytes, even equal ones, are not covered.
+  const std::string copy = token;
+  assert_false(d.is_of(std::string_view(copy).substr(0, 14)));
+  assert_false(d.is_of(std::string_view(token).substr(0, 13)));
+  SigningInputDigest none;
+  token_cache_key("fp", "nodot", &none);
+  assert_false(none.is_of(""));
+  assert_true(none.covers.empty());
 }
 
 }  // namespace
@@ -225,6 +256,7 @@ int main() {
       cmocka_unit_test(algorithm_allowlist),
       cmocka_unit_test(fingerprint_covers_every_setting),
       cmocka_unit_test(cache_key),
+      cmocka_unit_test(cache_key_hands_out_signing_input_digest),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
