@@ -33,6 +33,13 @@ function response(status)
   end
 end
 
-function done(summary)
-  io.stderr:write("tokens used " .. i .. "\n")
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function done()
+  for _, t in ipairs(threads) do
+    io.stderr:write("tokens used " .. (t:get("i") - (tonumber(os.getenv("TOKEN_SKIP") or "0"))) .. "\n")
+  end
 end

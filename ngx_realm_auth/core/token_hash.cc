@@ -14,15 +14,16 @@ TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view 
   // Split at the last '.': a token's parts are unambiguous (the rest holds
   // no '.'), and a token without one hashes as an empty signing input.
   size_t dot = token.rfind('.');
-  std::string_view signing_input = dot == std::string_view::npos ? std::string_view{}
-                                                                 : token.substr(0, dot);
+  std::string_view signing_input =
+      dot == std::string_view::npos ? std::string_view{} : token.substr(0, dot);
   std::string_view rest = dot == std::string_view::npos ? token : token.substr(dot);
   TokenHash input_hash{};
   const unsigned char one = 1;
   unsigned int len = 0;
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  if (ctx && EVP_Digest(signing_input.data(), signing_input.size(), input_hash.data(), &len,
-                        ossl::sha256(), nullptr) == 1 &&
+  if (ctx &&
+      EVP_Digest(signing_input.data(), signing_input.size(), input_hash.data(), &len,
+                 ossl::sha256(), nullptr) == 1 &&
       EVP_DigestInit_ex(ctx.get(), ossl::sha256(), nullptr) == 1 &&
       EVP_DigestUpdate(ctx.get(), config_fingerprint.data(), config_fingerprint.size()) == 1 &&
       EVP_DigestUpdate(ctx.get(), &one, 1) == 1 &&

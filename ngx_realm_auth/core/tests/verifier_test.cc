@@ -222,8 +222,7 @@ void cache_key(void**) {
   // SHA-256 over fingerprint || 0x01 || SHA-256(signing input) || ".sig".
   const TokenHash inner = sha256_of("h.p");
   const std::string framed = std::string("fp") + '\1' +
-                             std::string(reinterpret_cast<const char*>(inner.data()), 32) +
-                             ".sig";
+                             std::string(reinterpret_cast<const char*>(inner.data()), 32) + ".sig";
   assert_true(k1 == sha256_of(framed));
 }
 
