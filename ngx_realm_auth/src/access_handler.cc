@@ -388,9 +388,11 @@ ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {
     return finish(r, lcf, ctx, Status::kOk);
   }
-  if (!is_b64token(to_view(ctx->token))) return finish(r, lcf, ctx, Status::kTokenMalformed);
-
+  // A token inspect_token accepts is base64url segments joined by '.', so
+  // a b64token: the scan (RFC 6750 §2.1) only picks the reason for a token
+  // it refuses, and a new token does not pay for reading its bytes twice.
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
+  if (s != Status::kOk && !is_b64token(to_view(ctx->token))) s = Status::kTokenMalformed;
   if (s != Status::kOk) return finish(r, lcf, ctx, s);
   ctx->inspected.jwt.signing_input_sha256 = ctx->signing_input_sha256;
   return resolve(r, lcf, ctx);
