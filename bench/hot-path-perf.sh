@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # In-situ time profile of one case (perf, cpu-clock sampling: this VM has
 # no hardware counters): the bench server (one worker on CPU 0), wrk on
-# CPU 1, `perf record -g` on the worker for the run.
+# CPU 1, `perf record -g` on the worker for the run. Self time only:
+# Debian's nginx and libcrypto have no frame pointers, so call chains break.
 #   bench/hot-path-perf.sh MODULE.so CASE SECONDS OUT.txt
 # CASE: new (TOKENS=file of never-seen tokens, JWKS=their key set, from
 # mint_tokens.pl for issuer http://127.0.0.1:$BENCH_PORT/realms/tenant-demo),
@@ -44,8 +45,4 @@ wait "$rec" || true
   echo "## self"
   perf report -i "$work/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null | cut -c1-160 |
     grep -E '^ +[0-9.]+%' | sed -n 1,45p || true
-  echo
-  echo "## inclusive (children)"
-  perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | cut -c1-160 |
-    grep -E '^ +[0-9.]+%' | sed -n 1,60p || true
 } >"$out"
