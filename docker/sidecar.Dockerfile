@@ -16,8 +16,9 @@
 # Every base image is multi-arch (amd64, arm64): on Apple Silicon it builds
 # and runs natively.
 
-ARG DEBIAN_IMAGE=debian:bookworm
-ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
+# Pinned to a Debian 12 point release (t/docker/010-compose.t checks it).
+ARG DEBIAN_IMAGE=debian:12.11
+ARG DEBIAN_SLIM_IMAGE=debian:12.11-slim
 # Owner of the secrets volume: the bootstrap chowns what it writes to it.
 ARG SIDECAR_UID=10001
 

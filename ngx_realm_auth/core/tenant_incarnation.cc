@@ -10,6 +10,12 @@ Status admit_tenant_token(const TenantRecordValue& info, int64_t iat) {
 }
 
 Status unverified_refusal(Status status, const TenantRecordValue& info, int64_t claimed_iat) {
+  // A deleted tenant's keys are gone (its realm with them), so its tokens
+  // fail at the keys: say why, instead of "cannot be verified now", which
+  // invites a retry that can never succeed.
+  if (status == Status::kJwksUnavailable) {
+    return info.state == TenantRecord::kDeleted ? Status::kTenantDeleted : status;
+  }
   if (status != Status::kKeyNotFound) return status;
   if (info.state == TenantRecord::kDeleted) return Status::kTenantDeleted;
   if (info.incarnation_start > 0 && claimed_iat < info.incarnation_start) {

@@ -37,7 +37,8 @@ Status admit_tenant_token(const TenantRecordValue& info, int64_t iat);
 // token that says it was issued before the current incarnation began is a
 // token of the deleted incarnation: kTenantDeleted. `claimed_iat` is the
 // token's unverified iat (0 when absent); it only picks the reason, the
-// token is refused either way.
+// token is refused either way. Keys that cannot be had (kJwksUnavailable)
+// for a tenant whose record says deleted: kTenantDeleted too.
 Status unverified_refusal(Status status, const TenantRecordValue& info, int64_t claimed_iat);
 
 // True when `now` says the slug is no longer the incarnation `before` was:

@@ -198,7 +198,8 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
       }
     }
   }
-  if (s == Status::kKeyNotFound && tenants != nullptr && !ctx->inspected.match.tenant_id.empty()) {
+  if ((s == Status::kKeyNotFound || s == Status::kJwksUnavailable) && tenants != nullptr &&
+      !ctx->inspected.match.tenant_id.empty()) {
     // A signer the tenant does not know, on a token from before its current
     // incarnation: the deleted incarnation's token.
     if (const TenantRecordValue* info = tenants->known(ctx->inspected.match.tenant_id)) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <new>
 
@@ -22,6 +23,7 @@ struct KeyStore::FetchJob {
   JwksSourceConfig config;
   JwksFetchOutcome outcome;            // written by the thread
   std::shared_ptr<const Jwks> parsed;  // written by the thread
+  uint64_t duration_us = 0;            // written by the thread: how long obtaining took
   std::atomic<bool> finished{false};   // set by the thread last: outcome and parsed are final
 };
 
@@ -311,11 +313,17 @@ bool KeyStore::start_fetch(const std::string& issuer, bool force_http, const Loc
 
 void KeyStore::run_fetch(void* data, ngx_log_t* /*log*/) {
   auto* job = static_cast<FetchJob*>(data);
+  // Timed in the thread (a monotonic clock): the event loop's cached
+  // ngx_current_msec would add the wait for the completion event.
+  const auto started = std::chrono::steady_clock::now();
   job->outcome = obtain_jwks(job->issuer, job->force_http, job->config);
   if (job->outcome.status == Status::kOk &&
       Jwks::parse(job->outcome.body, job->parsed) != Status::kOk) {
     job->outcome.status = Status::kJwksMalformed;
   }
+  job->duration_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                               std::chrono::steady_clock::now() - started)
+                                               .count());
   // Hand back this thread's OpenSSL state (error queue, thread-stop handler
   // list) before the thread returns to the pool. At worker exit nginx lets
   // pool threads go without joining them, and OpenSSL's atexit cleanup
@@ -338,6 +346,7 @@ void KeyStore::record_outcome(const FetchJob& job, uint64_t& generation, ngx_mse
   age = 0;
   if (out.redis_error) zone_->count(Counter::kRedisErrors);
   if (out.redis_rejected) rejections_->note(out.rejection);
+  zone_->observe_fetch(out.status == Status::kOk, job.duration_us);
 
   if (out.status == Status::kOk) {
     zone_->count(out.origin == JwksOrigin::kRedis ? Counter::kRedisHits : Counter::kHttpFetches);

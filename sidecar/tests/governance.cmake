@@ -10,7 +10,7 @@
 #   governance_ledger_hash     canonical form, SHA-256 vectors, chain breaks
 #   governance_remote_policy   policy-service client vs a scripted HTTP server
 #   governance_policy_matrix   built-in rules vs real OPA serving conf/policy/realm_auth.rego
-#                              (with_opa.sh; builds OPA with Go on first use; skips without Go)
+#                              (with_opa.sh; skipped without a provisioned opa unless REALM_AUTH_REQUIRE_OPA=1)
 #   governance_pg_audit_ledger PgAuditLedger vs a throwaway PostgreSQL cluster
 #                              (with_pg_cluster.sh; skips without PostgreSQL binaries)
 include_guard(GLOBAL)

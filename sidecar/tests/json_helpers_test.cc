@@ -2,6 +2,8 @@
 // never drop a value (invalid UTF-8 and NUL are replaced, not refused).
 #include "util/json_helpers.h"
 
+#include <cstring>
+
 #include "sidecar_test.h"
 
 using namespace realm_sidecar;
@@ -44,6 +46,30 @@ void parse_refuses_duplicates(void**) {
   assert_non_null(json_parse("[1,2]").get());
 }
 
+// Parse errors reach callers (400 detail): they say what is wrong and where,
+// never the library's own text (jansson names its flags: JSON_ALLOW_NUL).
+void parse_errors_are_library_neutral(void**) {
+  const struct {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {R"({"slug":"a\u0000b"})", "strings must not contain \\u0000"},
+      {R"({"a":1,"a":2})", "a member name appears twice"},
+      {R"({"a":)", "the document ends early"},
+      {R"({"a":1} x)", "unexpected data after the JSON value"},
+      {"{\"a\":\"\xff\"}", "text is not valid UTF-8"},
+      {R"({"a":tru})", "invalid syntax"},
+  };
+  for (const auto& c : cases) {
+    std::string error;
+    assert_null(json_parse(c.text, &error).get());
+    assert_non_null(std::strstr(error.c_str(), c.expect));
+    assert_int_equal(error.compare(0, 7, "line 1,"), 0);
+    assert_null(std::strstr(error.c_str(), "JSON_"));
+    assert_null(std::strstr(error.c_str(), "NUL"));
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -51,6 +77,7 @@ int main() {
       cmocka_unit_test(member_string_reads),
       cmocka_unit_test(builders_sanitize_instead_of_dropping),
       cmocka_unit_test(parse_refuses_duplicates),
+      cmocka_unit_test(parse_errors_are_library_neutral),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

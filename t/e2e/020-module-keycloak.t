@@ -83,7 +83,7 @@ sub tenant_key { "${redis_prefix}tenant:$_[0]" }
 subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => sub {
     my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
     ok $tok, 'tenant token' or return;
-    my ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    my ($s, undef, $res) = http_json(GET => "$base/api/echo", token => $tok);
     is $s, 401, 'HTTP 401';
     like $res->{headers}{'www-authenticate'} // '', qr/error_description="tenant unknown"/, 'reason: tenant unknown';
     my (undef, $d) = http_json(GET => "$base/realm-auth/status");
@@ -93,7 +93,7 @@ subtest 'tenant not in the registry: refused, Keycloak never asked for keys' => 
     # A record nobody sealed (anyone with write access to Redis) changes nothing.
     $redis->cmd('SET', tenant_key($slug), 'active');
     select undef, undef, undef, 1.2;    # past the one-second back-off
-    ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    ($s, undef, $res) = http_json(GET => "$base/api/echo", token => $tok);
     is $s, 401, 'unsealed registry entry: still refused';
     (undef, $d) = http_json(GET => "$base/realm-auth/status");
     is $d->{jwks}{http_fetches}, 0, 'still no JWKS fetched';
@@ -110,8 +110,8 @@ subtest 'tenant token: 200 with identity headers' => sub {
     my $tok = token($realm, 'e2e-cli', user => 'officer', password => $password);
     ok $tok, 'tenant token' or return;
     my ($claims) = jwt_payload($tok);
-    my ($s, $d) = http_json(GET => "$base/api/whoami", token => $tok);
-    is $s, 200, 'GET /api/whoami' or diag explain $d;
+    my ($s, $d) = http_json(GET => "$base/api/echo", token => $tok);
+    is $s, 200, 'GET /api/echo' or diag explain $d;
     is $d->{tenant_id}, $slug, 'X-Tenant-Id is the slug';
     is $d->{realm}, $realm, 'X-Realm-Name';
     is $d->{actor_id}, $claims->{sub}, 'X-Actor-Id is sub';
@@ -119,7 +119,7 @@ subtest 'tenant token: 200 with identity headers' => sub {
     like $d->{roles}, qr/(^|,)officer(,|$)/, 'X-Actor-Roles has officer';
 
     # A client-sent X-Tenant-Id never reaches the upstream.
-    my $res = HTTP::Tiny->new->get("$base/api/whoami",
+    my $res = HTTP::Tiny->new->get("$base/api/echo",
         { headers => { Authorization => "Bearer $tok", 'X-Tenant-Id' => 'evil', 'X-Actor-Id' => 'mallory' } });
     like $res->{content}, qr/"tenant_id":"\Q$slug\E"/, 'spoofed X-Tenant-Id replaced';
     unlike $res->{content}, qr/mallory|evil/, 'spoofed values gone';
@@ -129,13 +129,13 @@ subtest 'platform token refused on tenant issuers' => sub {
     my $tok = token($platform, env('PLATFORM_CLI_CLIENT_ID'),
                     user => env('PLATFORM_OPERATOR_USER'), password => secret('operator.password'));
     ok $tok, 'platform token' or return;
-    my ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    my ($s, undef, $res) = http_json(GET => "$base/api/echo", token => $tok);
     is $s, 401, 'HTTP 401';
     like $res->{headers}{'www-authenticate'} // '', qr/^Bearer\b.*error="invalid_token"/, 'WWW-Authenticate: Bearer error="invalid_token"';
 };
 
 subtest 'no token' => sub {
-    my ($s, undef, $res) = http_json(GET => "$base/api/whoami");
+    my ($s, undef, $res) = http_json(GET => "$base/api/echo");
     is $s, 401, 'HTTP 401';
     like $res->{headers}{'www-authenticate'} // '', qr/^Bearer/, 'WWW-Authenticate: Bearer';
 };

@@ -90,7 +90,7 @@ subtest 'tokens of two tenants verified by nginx, tenant_id from the issuer' => 
        'aud has tenant-services');
     for my $k ("$a/officer", "$b/officer") {
         my ($t) = split m{/}, $k;
-        my ($st, $echo) = api(GET => '/api/whoami', token => $tok{$k},
+        my ($st, $echo) = api(GET => '/api/echo', token => $tok{$k},
                               headers => { 'X-Tenant-Id' => 'evil', 'X-Actor-Id' => 'root', 'X-Actor-Roles' => 'platform_admin' });
         is $st, 200, "$k: /api/ accepted";
         is $echo->{tenant_id}, $t, "$k: X-Tenant-Id is the issuer's tenant (spoof overwritten)";
@@ -100,14 +100,14 @@ subtest 'tokens of two tenants verified by nginx, tenant_id from the issuer' => 
         like $echo->{roles}, qr/\bofficer\b/, "$k: roles";
         is $echo->{purpose}, 'e2e test', "$k: purpose forwarded";
     }
-    my ($st, $echo) = api(GET => '/api/whoami', token => $tok{"$a/officer"});
+    my ($st, $echo) = api(GET => '/api/echo', token => $tok{"$a/officer"});
     is $echo->{department_id}, 'finance', 'X-Actor-Department-Id';
-    ($st) = api(GET => '/api/whoami', token => $tok{"$a/officer"}, purpose => undef);
+    ($st) = api(GET => '/api/echo', token => $tok{"$a/officer"}, purpose => undef);
     is $st, 400, '/api/ requires X-Purpose';
 };
 
 subtest 'platform token refused on /api/' => sub {
-    my ($st, undef, $res) = api(GET => '/api/whoami', token => $op);
+    my ($st, undef, $res) = api(GET => '/api/echo', token => $op);
     is $st, 401, 'platform issuer not allowed on /api/';
     like $res->{headers}{'www-authenticate'} // '', qr/invalid_token/, 'invalid_token';
 };

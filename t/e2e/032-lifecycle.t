@@ -50,7 +50,7 @@ sub api_status_becomes {
     my ($want) = @_;
     my $got = 0;
     for (1 .. 40) {
-        ($got) = api(GET => '/api/whoami', token => $user_token);
+        ($got) = api(GET => '/api/echo', token => $user_token);
         return $got if $got == $want;
         select undef, undef, undef, 0.5;
     }
@@ -103,7 +103,7 @@ subtest 'delete' => sub {
     is $st, 404, 'GET → 404';
     is redis_state(), 'deleted', 'Redis: deleted';
     is api_status_becomes(401), 401, 'nginx refuses tokens of the deleted tenant';
-    my (undef, undef, $res) = api(GET => '/api/whoami', token => $user_token);
+    my (undef, undef, $res) = api(GET => '/api/echo', token => $user_token);
     like $res->{headers}{'www-authenticate'} // '', qr/tenant deleted/, '… as deleted, not disabled';
     is delete_tenant($op, $slug), 404, 'second DELETE → 404';
 };

@@ -47,7 +47,7 @@ sub refused_on_api {
     my ($tok) = @_;
     my ($st, $res);
     for (1 .. 40) {
-        ($st, undef, $res) = api(GET => '/api/whoami', token => $tok);
+        ($st, undef, $res) = api(GET => '/api/echo', token => $tok);
         return $res if $st == 401 && challenge($res) =~ /tenant deleted/;
         select undef, undef, undef, 0.25;
     }
@@ -64,7 +64,7 @@ my ($old_claims) = jwt_payload($old_admin);
 
 subtest 'first incarnation: its tokens work (every cache warmed)' => sub {
     for (1 .. 3) {  # two workers: more than one request reaches each tier
-        ($st) = api(GET => '/api/whoami', token => $old_admin);
+        ($st) = api(GET => '/api/echo', token => $old_admin);
         is $st, 200, '/api/ accepts the tenant_admin';
     }
     ($st, $body) = api(POST => "/tenants/$slug/users", token => $old_admin, json => {
@@ -110,7 +110,7 @@ ok time() < $old_claims->{exp}, 'the old tokens are still within their lifetime'
 
 # Every step the deleted realm's tokens could take into the new tenant.
 sub old_tokens_refused {
-    my ($s1, undef, $res) = api(GET => '/api/whoami', token => $old_admin);
+    my ($s1, undef, $res) = api(GET => '/api/echo', token => $old_admin);
     is $s1, 401, 'nginx /api/ refuses the old tenant_admin';
     like challenge($res), qr/tenant deleted/, '… as deleted';
     my ($s2, $b2, $r2) = api(POST => "/tenants/$slug/users", token => $old_admin, json => {
@@ -147,7 +147,7 @@ ok $new_auditor, 'a user of the new realm logs in';
 subtest 'the new realm is served once the fleet has its record' => sub {
     my $got = 0;
     for (1 .. 80) {  # within auth_realm_tenant_state_interval
-        ($got) = api(GET => '/api/whoami', token => $new_auditor);
+        ($got) = api(GET => '/api/echo', token => $new_auditor);
         last if $got == 200;
         select undef, undef, undef, 0.25;
     }
@@ -158,7 +158,7 @@ subtest 'the new realm is served once the fleet has its record' => sub {
 subtest 'old tokens still refused with the new realm\'s keys in use' => \&old_tokens_refused;
 
 subtest 'the new incarnation is served, and sees only its own ledger' => sub {
-    ($st, $body) = api(GET => '/api/whoami', token => $new_auditor);
+    ($st, $body) = api(GET => '/api/echo', token => $new_auditor);
     is $st, 200, 'nginx accepts the new realm\'s token';
     is ref $body eq 'HASH' && $body->{tenant_id}, $slug, 'X-Tenant-Id is the slug';
     ($st, $body) = api(GET => "/audit?tenant_id=$slug&limit=1000", token => $new_auditor);

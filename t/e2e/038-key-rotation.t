@@ -93,10 +93,10 @@ for (1 .. 50) {
 if (open my $fh, '<', "$prefix/logs/nginx.pid") { chomp($nginx_pid = <$fh> // '') }
 my $base = "http://127.0.0.1:$port";
 
-# (status, WWW-Authenticate) of GET /api/whoami with TOKEN through that nginx.
+# (status, WWW-Authenticate) of GET /api/echo with TOKEN through that nginx.
 sub through_nginx {
     my ($tok) = @_;
-    my ($s, undef, $res) = http_json(GET => "$base/api/whoami", token => $tok);
+    my ($s, undef, $res) = http_json(GET => "$base/api/echo", token => $tok);
     return ($s, $res->{headers}{'www-authenticate'} // '');
 }
 sub jwks_kids {

@@ -233,7 +233,7 @@ subtest 'forged and misdirected logout tokens are 400 and change nothing' => sub
     ($st, $b) = post_logout($t, {});
     is $st, 400, 'no logout_token';
     ($st) = http_json(GET => gateway() . "/backchannel-logout/$t");
-    is $st, 403, 'GET is not allowed';
+    is $st, 405, 'GET is not allowed (405 problem+json, t/e2e/080)';
     my $after = () = ledger_rows("tenant_id = '$t' AND action = 'session.logout'");
     is $after, $before, 'no ledger row for any of them';
     ok !stream_records($s3->{sid}), 'no record for session 3 yet';

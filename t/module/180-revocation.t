@@ -22,6 +22,7 @@ use Time::HiRes qw(sleep time);
 
 use RealmAuth::Issuer qw(:all);
 use RealmAuth::Nginx;
+use RealmAuth::Prometheus qw(parse_prometheus);
 use RealmAuth::Redis;
 
 RealmAuth::Nginx::require_module();
@@ -245,6 +246,32 @@ ok(defined refused_within($ivan, 2), 'a short-lived record refuses ivan');
 $deadline = time + 8;
 sleep 0.25 while (rev($na)->{dropped} // 0) == $dropped && time < $deadline;
 ok((rev($na)->{dropped} // 0) > $dropped, 'and is dropped once expired (revocation.dropped)');
+
+# --- the same numbers in the Prometheus text format -------------------------
+{
+    my $before = rev($na);
+    my $r = $na->get('/realm-auth/status?format=prometheus');
+    my $after = rev($na);
+    my ($m, $err) = parse_prometheus($r->{body});
+    ok($m, 'status parses as Prometheus text') or diag "$err\n$r->{body}";
+    $m //= {};
+    is($m->{realm_auth_revocation_capacity}, $after->{capacity}, 'realm_auth_revocation_capacity');
+    ok(($m->{realm_auth_revocation_records} // -1) >= 1, 'realm_auth_revocation_records');
+    for my $c (['polls', 'realm_auth_revocation_polls_total{result="ok"}'],
+               ['poll_errors', 'realm_auth_revocation_polls_total{result="error"}'],
+               ['rejected', 'realm_auth_revocation_rejected_total'],
+               ['dropped', 'realm_auth_revocation_dropped_total']) {
+        my ($k, $series) = @$c;
+        my $v = $m->{$series};
+        ok(defined $v && $v >= $before->{$k} && $v <= $after->{$k},
+           "$series between the JSON before and after ($before->{$k} <= " . ($v // 'absent')
+           . " <= $after->{$k})");
+    }
+    ok(($m->{realm_auth_revocation_rejected_total} // 0) >= 1, 'forged records counted as rejected');
+    ok(defined $m->{realm_auth_revocation_last_poll_age_seconds}, 'last poll age');
+    ok(($m->{'realm_auth_requests_total{reason="token_revoked",result="refused"}'} // 0) >= 1,
+       'token_revoked refusals');
+}
 
 # --- a new nginx reads the stream before it serves a tenant token ----------
 my $nc = RealmAuth::Nginx->start(%conf);

@@ -106,6 +106,11 @@ void unknown_signer_of_an_earlier_incarnation(void**) {
       unverified_refusal(Status::kKeyNotFound, info(TenantRecord::kDeleted, 1000, kId2), 5000),
       Status::kTenantDeleted);
   assert_status(unverified_refusal(Status::kOk, now, 1), Status::kOk);
+  // Keys that cannot be had: the deleted tenant is named, a live one is not.
+  assert_status(
+      unverified_refusal(Status::kJwksUnavailable, info(TenantRecord::kDeleted, 1000, kId2), 5000),
+      Status::kTenantDeleted);
+  assert_status(unverified_refusal(Status::kJwksUnavailable, now, 999), Status::kJwksUnavailable);
 }
 
 void when_an_incarnation_ends(void**) {

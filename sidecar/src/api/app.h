@@ -91,6 +91,10 @@ HttpResponse retire_key(App& app, const HttpRequest& req, const Actor& actor, co
 bool is_valid_kid(const std::string& kid);
 
 // --- shared helpers (api/routes.cc) -------------------------------------------
+// GET /metrics: the Prometheus text format (docs/SIDECAR_METRICS.md); with
+// `readiness`, each scrape reads its (cached, bounded) report for
+// realm_sidecar_dependency_up.
+HttpResponse metrics_response(Readiness* readiness);
 HttpResponse json_response(int status, const json_t* body);
 // problem+json from a failed Outcome; logs its internal cause.
 HttpResponse outcome_problem(const HttpRequest& req, const Outcome& o);

@@ -3,6 +3,8 @@
 
 #include "api/app.h"
 #include "http/problem.h"
+#include "metrics/sidecar_metrics.h"
+#include "prometheus_text.h"
 #include "provisioning/user_life.h"
 
 namespace realm_sidecar {
@@ -153,6 +155,12 @@ std::vector<Route> api_routes(App& app) {
          }
          return readiness_response(app.readiness->check(), std::chrono::steady_clock::now());
        }},
+      // Prometheus text format (loopback port only, like /status; nginx
+      // does not route it): docs/SIDECAR_METRICS.md. Each scrape also
+      // reads the readiness report (cached and bounded, health/readiness.h)
+      // for realm_sidecar_dependency_up.
+      {"GET", "/metrics",
+       [&app](const HttpRequest&, const PathParams&) { return metrics_response(app.readiness); }},
       // Liveness for scripts/stack/sidecar.sh; ungoverned, no data: it never
       // looks at a dependency (a dead database must not get the process
       // restarted).
@@ -163,6 +171,18 @@ std::vector<Route> api_routes(App& app) {
          return r;
        }},
   };
+}
+
+HttpResponse metrics_response(Readiness* readiness) {
+  if (readiness != nullptr) {
+    ReadinessReport r = readiness->check();
+    for (const auto& [name, p] : r.dependencies) metrics::dependency_up(name, p.up && !r.stale);
+  }
+  HttpResponse resp;
+  resp.content_type = realm_auth::kPrometheusContentType;
+  resp.body = metrics::render();
+  resp.headers.emplace_back("Cache-Control", "no-store");
+  return resp;
 }
 
 HttpResponse json_response(int status, const json_t* body) {

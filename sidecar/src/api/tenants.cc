@@ -4,6 +4,7 @@
 #include "api/app.h"
 #include "api/body.h"
 #include "http/problem.h"
+#include "metrics/sidecar_metrics.h"
 #include "provisioning/validation.h"
 
 namespace realm_sidecar {
@@ -58,6 +59,7 @@ HttpResponse create_tenant(App& app, const HttpRequest& req, const Actor& actor)
     TenantRow row;
     Outcome o = app.saga.create(slug, display_name, departments, row,
                                 app.lease != nullptr ? &attempt : nullptr, dpop);
+    metrics::saga_outcome("tenant", o.ok() ? 201 : o.status);
     if (app.lease != nullptr) w.on_recorded = drop_attempt(app, attempt.request_id);
     if (!o.ok()) {
       w.response = outcome_problem(req, o);

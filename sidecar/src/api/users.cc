@@ -6,6 +6,7 @@
 #include "api/app.h"
 #include "api/body.h"
 #include "http/problem.h"
+#include "metrics/sidecar_metrics.h"
 #include "provisioning/user_provisioning.h"
 #include "provisioning/validation.h"
 
@@ -95,6 +96,7 @@ HttpResponse create_user(App& app, const HttpRequest& req, const Actor& actor,
     if (o.ok()) {
       o = create_tenant_user(app.keycloak, who, tenant, u, created,
                              app.lease != nullptr ? &app.pg : nullptr, &attempt);
+      metrics::saga_outcome("user", o.ok() ? 201 : o.status);
       if (app.lease != nullptr) w.on_recorded = drop_attempt(app, attempt.request_id);
     }
     if (!who.secret.empty()) OPENSSL_cleanse(&who.secret[0], who.secret.size());

@@ -14,6 +14,15 @@ if(NOT TARGET PkgConfig::REALM_GOV_PQ)
 endif()
 
 set(REALM_GOV_DIR ${CMAKE_CURRENT_LIST_DIR})
+# GET /metrics' registry (src/metrics): its own library, so that the
+# ledger below and everything in realm_sidecar_lib can count.
+add_library(realm_sidecar_metrics STATIC
+  ${REALM_GOV_DIR}/../metrics/registry.cc
+  ${REALM_GOV_DIR}/../metrics/sidecar_metrics.cc
+)
+target_include_directories(realm_sidecar_metrics PUBLIC ${REALM_GOV_DIR}/..)
+target_link_libraries(realm_sidecar_metrics PUBLIC realm_auth_core Threads::Threads)
+
 add_library(realm_sidecar_governance STATIC
   ${REALM_GOV_DIR}/authorize_json.cc
   ${REALM_GOV_DIR}/builtin_policy.cc
@@ -28,4 +37,4 @@ target_include_directories(realm_sidecar_governance PUBLIC
 # core: guarded.h for util/guard.h's guarded curl callbacks, and the key
 # files and seal format (redis_seal.h) the ledger's keys and published head use.
 target_link_libraries(realm_sidecar_governance PUBLIC
-  realm_auth_core realm_sidecar_util OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)
+  realm_auth_core realm_sidecar_util realm_sidecar_metrics OpenSSL::Crypto PkgConfig::JANSSON PkgConfig::CURL PkgConfig::REALM_GOV_PQ)

@@ -1,8 +1,10 @@
 #include "governance/governed_call.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "http/problem.h"
+#include "metrics/sidecar_metrics.h"
 #include "purpose.h"
 
 namespace realm_sidecar {
@@ -85,7 +87,10 @@ HttpResponse governed_call(Governance& g, const HttpRequest& request, const Acto
   req.details_json = authorize_request_json(ar);
   if (!g.ledger.append(req)) return audit_unavailable(request, "REQUEST");
 
+  const auto asked = std::chrono::steady_clock::now();
   Decision d = g.pdp.authorize(ar);
+  metrics::policy_decision(
+      d.allow, std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count());
   AuditEvent dec = base_event("AUTHZ_DECISION", request, actor, op, purpose);
   dec.decision = d.allow ? "allow" : "deny";
   dec.reason = d.reason;

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "metrics/sidecar_metrics.h"
 #include "util/json_helpers.h"
 #include "util/text.h"
 
@@ -119,6 +120,11 @@ std::string PgAuditLedger::last_error() const {
 }
 
 bool PgAuditLedger::append(const AuditEvent& event) {
+  // Every return below counts as failed except the one that committed.
+  struct Count {
+    bool ok = false;
+    ~Count() { metrics::ledger_append(ok); }
+  } counted;
   if (keys_.empty()) {
     set_error("audit ledger: no ledger key (AUDIT_HMAC_KEY_FILE): refusing unkeyed rows");
     return false;
@@ -136,7 +142,10 @@ bool PgAuditLedger::append(const AuditEvent& event) {
   }
   for (int attempt = 1; attempt <= kAppendAttempts; ++attempt) {
     std::string sqlstate;
-    if (append_once(session, clean, sqlstate)) return true;
+    if (append_once(session, clean, sqlstate)) {
+      counted.ok = true;
+      return true;
+    }
     if (!retryable(sqlstate) || !session.healthy()) break;
   }
   return false;

@@ -1,6 +1,9 @@
 #include "http/router.h"
 
+#include <chrono>
+
 #include "http/problem.h"
+#include "metrics/sidecar_metrics.h"
 
 namespace realm_sidecar {
 
@@ -47,11 +50,46 @@ bool Router::match(const std::string& pattern, const std::string& path, PathPara
   return true;
 }
 
+namespace {
+
+// The method label: a client may send any token as the method, so only the
+// ones the API knows are named (bounded label values).
+std::string method_label(const std::string& m) {
+  static const char* const kKnown[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  for (const char* k : kKnown) {
+    if (m == k) return m;
+  }
+  return "other";
+}
+
+}  // namespace
+
+// Counted here, where the route template is known: the label is the
+// pattern ("/tenants/{tenant_id}"), never the path a client sent.
 HttpResponse Router::dispatch(const HttpRequest& request) const {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string* route = nullptr;
+  auto count = [&](int status) {
+    std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+    metrics::http_request(method_label(request.method), route ? *route : "unmatched", status,
+                          took.count());
+  };
+  try {
+    HttpResponse resp = route_request(request, route);
+    count(resp.status);
+    return resp;
+  } catch (...) {
+    count(500);  // the server's guard answers 500 (http/server.cc)
+    throw;
+  }
+}
+
+HttpResponse Router::route_request(const HttpRequest& request, const std::string*& route) const {
   std::string allow;
   for (const Route& r : routes_) {
     PathParams params;
     if (!match(r.pattern, request.path, params)) continue;
+    route = &r.pattern;
     if (r.method == request.method) return r.handler(request, params);
     allow += allow.empty() ? r.method : ", " + r.method;
   }

@@ -42,6 +42,8 @@ class Router {
   static bool match(const std::string& pattern, const std::string& path, PathParams& params);
 
  private:
+  // dispatch() without the counting; `route` gets the matched pattern.
+  HttpResponse route_request(const HttpRequest& request, const std::string*& route) const;
   std::vector<Route> routes_;
 };
 

@@ -1,12 +1,14 @@
 #include "keycloak/admin_client.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
 
 #include "http_fetch.h"
+#include "metrics/sidecar_metrics.h"
 
 namespace realm_sidecar {
 
@@ -119,7 +121,9 @@ KcResponse AdminClient::perform(const std::string& method, const std::string& ur
   call.connect_timeout_ms = std::min(timeout_ms_, 5000L);
   call.max_body = kMaxBody;
   call.user_agent = "realm-sidecar";
+  const auto started = std::chrono::steady_clock::now();
   HttpAnswer a = realm_auth::http_call(call);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   // The request held a bearer token or a client secret: wipe our copies.
   for (std::string& h : call.headers) std::fill(h.begin(), h.end(), '\0');
   std::fill(call.body.begin(), call.body.end(), '\0');
@@ -132,10 +136,12 @@ KcResponse AdminClient::perform(const std::string& method, const std::string& ur
     r.not_sent =
         a.failure == HttpAnswer::Failure::kNotSent || a.failure == HttpAnswer::Failure::kSetup;
     r.message = a.error;
+    metrics::keycloak_call(false, took.count());
     return r;
   }
   r.body = std::move(a.body);
   r.error = classify(r.status);
+  metrics::keycloak_call(r.ok(), took.count());
   if (!r.ok()) r.message = "HTTP " + std::to_string(r.status) + " " + error_message(r.body);
   return r;
 }

@@ -1,9 +1,11 @@
 #include "provisioning/crash_recovery.h"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "http_fetch.h"  // realm_auth::url_escape
 #include "keycloak/realm_spec.h"
+#include "metrics/sidecar_metrics.h"
 #include "util/json_helpers.h"
 
 namespace realm_sidecar {
@@ -55,6 +57,9 @@ bool CrashRecovery::record(const Attempt& a, const char* event_type, const std::
   e.purpose = a.ref.purpose;
   e.reason = reason;
   e.details_json = details_json;
+  metrics::crash_recovery(
+      a.kind == AttemptKind::kTenant ? "tenant" : "user",
+      std::strcmp(event_type, "PROVISIONING_FAILED") == 0 ? "failed" : "created");
   return ledger_.append(e);
 }
 

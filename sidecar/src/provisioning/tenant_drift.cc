@@ -69,14 +69,18 @@ Outcome TenantSaga::drift_of(const TenantRow& row, std::vector<Drift>& out, bool
   return Outcome{};
 }
 
-Outcome TenantSaga::orphan_realms(const std::vector<TenantRow>& rows,
-                                  std::vector<std::string>& out) {
+Outcome TenantSaga::orphan_realms(PgSession& s, std::vector<std::string>& out) {
   out.clear();
   KcResponse r = kc_.call(nullptr, "GET", "?briefRepresentation=true");
   // The provisioner sees only the realms it administers (those it created);
   // Keycloak answers 403, not [], when that is none.
   if (r.error == KcError::kForbidden) return Outcome{};
   if (!r.ok()) return fail(503, "listing realms failed", kc_why(r));
+  // Rows read after the realms, so a tenant created meanwhile (its row is
+  // inserted before its realm) is claimed.
+  std::vector<TenantRow> rows;
+  if (TenantStore::list(s, {}, rows) != StoreStatus::kOk)
+    return fail(503, "listing tenants failed", "after listing realms");
   std::set<std::string> claimed;
   for (const auto& row : rows) claimed.insert(row.realm_name);
   JsonPtr list = json_parse(r.body);
@@ -84,7 +88,13 @@ Outcome TenantSaga::orphan_realms(const std::vector<TenantRow>& rows,
   json_t* e;
   json_array_foreach(list.get(), i, e) {
     const std::string name = json_member_string(e, "realm");
-    if (name.rfind("tenant-", 0) == 0 && claimed.count(name) == 0) out.push_back(name);
+    if (name.rfind("tenant-", 0) != 0 || claimed.count(name) != 0) continue;
+    // A tenant deleted meanwhile loses its realm before its row: a realm
+    // that still exists now, whose row is still absent after that, is
+    // nobody's.
+    if (kc_.get_realm(name).error == KcError::kNotFound) continue;
+    TenantRow row;
+    if (TenantStore::get(s, name.substr(7), row) == StoreStatus::kNotFound) out.push_back(name);
   }
   return Outcome{};
 }
@@ -102,7 +112,7 @@ std::vector<std::string> TenantSaga::check_drift(std::vector<std::string>& error
     return found;
   }
   std::vector<std::string> orphans;
-  Outcome o = orphan_realms(rows, orphans);
+  Outcome o = orphan_realms(s, orphans);
   if (!o.ok()) errors.push_back(o.detail + " [" + o.log + "]");
   for (const auto& realm : orphans) found.push_back(realm + ": realm without a tenant row");
   for (const TenantRow& row : rows) {

@@ -6,6 +6,7 @@
 
 #include "fault/crash_point.h"
 #include "keycloak/realm_spec.h"
+#include "metrics/sidecar_metrics.h"
 #include "provisioning/realm_settings_upgrade.h"
 
 namespace realm_sidecar {
@@ -81,6 +82,7 @@ Outcome TenantSaga::roll_back(PgSession& s, const std::string& slug, bool realm_
 void TenantSaga::abandon(PgSession& s, const std::string& slug, bool realm_may_exist,
                          Outcome& why) {
   Outcome rb = roll_back(s, slug, realm_may_exist);
+  metrics::saga_rollback("tenant", rb.ok());
   if (rb.ok()) {
     why.detail += "; nothing was left behind";
     return;
@@ -191,6 +193,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
   }
   if (st != StoreStatus::kOk)
     return fail(503, std::string(kPgDown) + "; nothing was created", "insert");
+  metrics::saga_step("tenant:row_inserted");
   crash_after("tenant:row_inserted");
 
   // Step 1: the realm, complete, in one request.
@@ -216,6 +219,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, maybe, o);
     return o;
   }
+  metrics::saga_step("tenant:realm_created");
   crash_after("tenant:realm_created");
   // Step 2: its confidential client's secret, sealed, and the row active.
   Outcome o = finish(s, slug);
@@ -223,6 +227,7 @@ Outcome TenantSaga::create(const std::string& slug, const std::string& display_n
     abandon(s, slug, true, o);
     return o;
   }
+  metrics::saga_step("tenant:active");
   crash_after("tenant:active");
   st = TenantStore::get(s, slug, out);
   if (st != StoreStatus::kOk) return from_store(st, "reading the tenant");
@@ -419,9 +424,23 @@ ReconcileReport TenantSaga::reconcile() {
     rep.errors.push_back("listing tenants failed");
     return rep;
   }
-  for (const TenantRow& row : rows) {
-    const std::string& slug = row.tenant_id;
-    if (is_settled(row.status)) {
+  for (const TenantRow& listed : rows) {
+    const std::string& slug = listed.tenant_id;
+    if (is_settled(listed.status)) {
+      // Under the tenant's lock and from the row read under it: the list is
+      // a snapshot, and a PATCH, DELETE or key change since (each holds the
+      // lock while it changes Keycloak, then the row, then Redis) must not
+      // be undone by publishing or "repairing" from the old row. A tenant
+      // whose saga is running is left to it (the next pass sees it settled).
+      TenantLock lock(s, slug);
+      if (!lock.held()) {
+        rep.skipped++;
+        continue;
+      }
+      TenantRow row;
+      if (TenantStore::get(s, slug, row) != StoreStatus::kOk || !is_settled(row.status)) {
+        continue;
+      }
       std::string error;
       if (state_.enabled() && state_.publish(slug, tenant_info(row), error)) rep.published++;
       KcResponse g = kc_.get_realm(row.realm_name);
@@ -456,6 +475,7 @@ ReconcileReport TenantSaga::reconcile() {
       repair_drift(row, rep);
       continue;
     }
+    const TenantRow& row = listed;
     if (!row.status_known) {
       rep.unrepaired.push_back(slug + ": status unknown to this build: left alone");
       continue;
@@ -476,7 +496,7 @@ ReconcileReport TenantSaga::reconcile() {
   }
   // A realm no row claims may not be ours to delete: reported, left alone.
   std::vector<std::string> orphans;
-  Outcome o = orphan_realms(rows, orphans);
+  Outcome o = orphan_realms(s, orphans);
   if (!o.ok()) rep.errors.push_back(o.detail + " [" + o.log + "]");
   for (const auto& realm : orphans) {
     rep.unrepaired.push_back(realm +

@@ -124,7 +124,7 @@ class TenantSaga {
   // `clients` keeps GET /clients for the repairs.
   Outcome drift_of(const TenantRow& row, std::vector<Drift>& out, bool& gone, JsonPtr& clients);
   // "tenant-*" realms the provisioner sees that no row claims.
-  Outcome orphan_realms(const std::vector<TenantRow>& rows, std::vector<std::string>& out);
+  Outcome orphan_realms(PgSession& s, std::vector<std::string>& out);
   // Repairs a settled tenant's repairable drift; the rest goes to
   // rep.unrepaired.
   void repair_drift(const TenantRow& row, ReconcileReport& rep);

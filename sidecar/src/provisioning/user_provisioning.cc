@@ -6,6 +6,7 @@
 
 #include "fault/crash_point.h"
 #include "http_fetch.h"  // realm_auth::url_escape
+#include "metrics/sidecar_metrics.h"
 #include "util/random.h"
 
 namespace realm_sidecar {
@@ -103,6 +104,7 @@ Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const Ten
 
   auto undo = [&](Outcome o) {
     KcResponse d = kc.call(&who, "DELETE", user_path);
+    metrics::saga_rollback("user", d.ok() || d.error == KcError::kNotFound);
     if (!d.ok() && d.error != KcError::kNotFound) {
       o.log += " | deleting the half-made user " + out.user_id + " failed: " + d.message;
     }
@@ -112,6 +114,7 @@ Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const Ten
   if (recorded &&
       AttemptStore::user_created(s, attempt->request_id, out.user_id) != StoreStatus::kOk)
     return undo(fail(503, "PostgreSQL is unreachable; no user was created", "user_created"));
+  metrics::saga_step("user:user_created");
   crash_after("user:user_created");
 
   // Role mapping needs each role's id. The realm's role list needs
@@ -139,6 +142,7 @@ Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const Ten
     r = kc.call(&who, "POST", user_path + "/role-mappings/realm", wanted.get());
     if (!r.ok()) return undo(from_kc(r, "assigning realm roles"));
   }
+  metrics::saga_step("user:roles_assigned");
   crash_after("user:roles_assigned");
 
   std::string password = random_password(kTemporaryPasswordLength);
@@ -154,6 +158,7 @@ Outcome create_tenant_user(AdminApi& kc, const ClientCredentials& who, const Ten
     return undo(from_kc(r, "setting the temporary password"));
   }
   out.temporary_password = std::move(password);
+  metrics::saga_step("user:password_set");
   crash_after("user:password_set");
   return Outcome{201, "", "", ""};
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "metrics/sidecar_metrics.h"
 #include "redis_keys.h"
 #include "revocation_feed.h"
 #include "util/guard.h"
@@ -79,6 +80,11 @@ RevocationRecord PgRevocationPublisher::make(RevocationKind kind, const std::str
 }
 
 bool PgRevocationPublisher::publish(const RevocationRecord& r, std::string& error) {
+  // Counted once the row is committed (promised), failed otherwise.
+  struct Count {
+    bool ok = false;
+    ~Count() { metrics::revocation_published(ok); }
+  } counted;
   // Core's rule, the one the feed and the module decode by.
   if (!realm_auth::valid_revocation(r, error)) {
     error = "revocation record: " + error;
@@ -100,6 +106,7 @@ bool PgRevocationPublisher::publish(const RevocationRecord& r, std::string& erro
   }
   // Committed (autocommit): promised from here on, whatever Redis does.
   const std::string id = ins.get(0, 0);
+  counted.ok = true;
   if (!config_.use_redis) return true;
   RedisClient client(config_.redis);
   std::string entry;

@@ -19,6 +19,12 @@ package RealmAuth::Test;
 #   --- backend_hits: N    requests that reached the /echo/ upstream
 #   --- status_json        lines "<dotted.key> [op] N" checked against the
 #                          JSON body of the last response (auth_realm_status)
+#   --- status_prometheus  lines "<series> [op] N" checked against the last
+#                          response parsed as Prometheus text by the official
+#                          client's parser (scripts/check-metrics.py, which
+#                          also checks the naming and histogram rules);
+#                          <series> is name{label="v",...}, labels sorted.
+#                          An absent series fails.
 #   --- fresh_more_headers Perl code run when the block starts (not when the
 #                          file is parsed, like `--- more_headers eval`); its
 #                          value becomes --- more_headers. For tokens whose
@@ -48,6 +54,7 @@ use IO::Socket::INET;
 use JSON::PP ();
 use Test::More ();
 
+use RealmAuth::Prometheus qw(parse_prometheus);
 use RealmAuth::Redis ();
 use RealmAuth::Issuer qw(:all);
 
@@ -244,6 +251,21 @@ sub _check_counters {
         $want =~ s/\s+//g;
         my $got = echo_hits() - ($base->{'@echo'} // 0);
         Test::More::is($got, $want, "$name - requests that reached the backend");
+    }
+
+    if (defined(my $spec = $block->status_prometheus)) {
+        my ($series, $err) = parse_prometheus($body);
+        Test::More::ok($series, "$name - status body parses as Prometheus text")
+            or Test::More::diag("$err\n" . ($body // ''));
+        for my $line (split /\n/, $spec) {
+            next unless $line =~ /\S/;
+            $line =~ /^\s*(\S+)\s*(=|==|<=|>=|<|>)?\s*(\d+(?:\.\d+)?)\s*$/
+                or die "bad status_prometheus line: $line\n";
+            my ($key, $op, $n) = ($1, $2 // '==', $3);
+            my $got = $series ? $series->{$key} : undef;
+            Test::More::ok(defined $got && _cmp($got, $op, $n),
+                "$name - metric $key: " . ($got // 'absent') . " $op $n");
+        }
     }
 
     if (defined(my $spec = $block->status_json)) {
