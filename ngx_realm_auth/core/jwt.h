@@ -27,8 +27,8 @@ struct Jwt {
   Alg alg = Alg::kRS256;
   std::string kid;
   // SHA-256 of signing_input when the caller already computed it (the
-  // verified-token cache key does, token_hash.h); used only if it covers
-  // these very bytes, so a stale one is ignored, never trusted.
+  // verified-token cache key does, token_hash.h); used only if the bytes it
+  // was computed over equal signing_input, so a stale one is ignored.
   SigningInputDigest signing_input_sha256;
 };
 

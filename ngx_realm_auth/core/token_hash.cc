@@ -31,7 +31,7 @@ TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view 
       EVP_DigestUpdate(ctx.get(), rest.data(), rest.size()) == 1 &&
       EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1) {
     if (digest != nullptr && !signing_input.empty()) {
-      digest->covers = signing_input;
+      digest->covers.assign(signing_input);
       digest->sha256 = input_hash;
     }
     return out;

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace realm_auth {
@@ -13,15 +14,16 @@ using TokenHash = std::array<uint8_t, 32>;
 // before its last '.'). A new token needs it twice: for its cache key and
 // for an RS256, PS256 or ES256 check, which signs exactly that digest; it
 // is computed once (token_cache_key) and handed to the verifier (jwt.h).
-// `covers` is the bytes it was computed over: a user checks they are the
-// very bytes it is about to verify (same address, same length).
+// It keeps a copy of the bytes it was computed over, and a user takes it
+// only for bytes equal to those: a digest of other bytes, or of the same
+// buffer before it changed, is never used (the check hashes again). The
+// copy and the comparison cost far less than hashing ~1 KB again.
 struct SigningInputDigest {
-  std::string_view covers;  // empty: none
+  std::string covers;  // empty: none
   TokenHash sha256{};
 
   bool is_of(std::string_view signing_input) const {
-    return !covers.empty() && covers.data() == signing_input.data() &&
-           covers.size() == signing_input.size();
+    return !covers.empty() && std::string_view(covers) == signing_input;
   }
 };
 

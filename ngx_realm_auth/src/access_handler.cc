@@ -395,7 +395,7 @@ ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
   if (s != Status::kOk && !is_b64token(to_view(ctx->token))) s = Status::kTokenMalformed;
   if (s != Status::kOk) return finish(r, lcf, ctx, s);
-  ctx->inspected.jwt.signing_input_sha256 = ctx->signing_input_sha256;
+  ctx->inspected.jwt.signing_input_sha256 = std::move(ctx->signing_input_sha256);
   return resolve(r, lcf, ctx);
 }
 

@@ -355,17 +355,19 @@ void prepared_uses_known_digest_only_for_its_bytes(void**) {
   assert_non_null(rs.get());
 
   SigningInputDigest right;
-  token_cache_key("fp", token + ".sig", &right);  // covers a copy, not `input`
-  SigningInputDigest here{input, right.sha256};
+  token_cache_key("fp", token + ".sig", &right);  // covers a copy of `input`
+  SigningInputDigest here{std::string(input), right.sha256};
   assert_true(rs->verify(input, rs256, &here));
   // A wrong digest over these bytes is used, and refuses: proof it is read.
   SigningInputDigest wrong = here;
   wrong.sha256[0] ^= 1;
   assert_false(rs->verify(input, rs256, &wrong));
-  // A digest of other bytes (even equal ones) is ignored: hashed again.
-  SigningInputDigest elsewhere{right.covers, wrong.sha256};
+  // A digest of other bytes is ignored: hashed again.
+  std::string changed(input);
+  changed.back() ^= 1;
+  SigningInputDigest elsewhere{changed, wrong.sha256};
   assert_true(rs->verify(input, rs256, &elsewhere));
-  SigningInputDigest shorter{input.substr(0, input.size() - 1), wrong.sha256};
+  SigningInputDigest shorter{std::string(input.substr(0, input.size() - 1)), wrong.sha256};
   assert_true(rs->verify(input, rs256, &shorter));
   // RS384 hashes with SHA-384: a SHA-256 digest is never used.
   const std::string rs384 = sign(Alg::kRS384, rsa, input);
