@@ -92,6 +92,7 @@ struct RequestCtx {
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the credential (into the header or the variable)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
+  bool have_cache_key = false;               // cache_key computed
   SigningInputDigest signing_input_sha256;   // computed with cache_key, reused by the RS256 check
   InspectedToken inspected;                  // parsed token awaiting keys; on a cache hit
                                              // authorize() may parse the claims into it
