@@ -44,6 +44,8 @@ struct MainConf {
   ngx_int_t revocation_records;      // auth_realm_revocation_records (0 = off; unset = auto)
   ngx_msec_t revocation_interval;    // auth_realm_revocation_interval
   ngx_flag_t used;                   // some location has auth_realm on
+  // One object per distinct verification fingerprint (LocConf::fingerprint).
+  std::vector<std::string*>* fingerprints;
 };
 
 // server{} level (and http{} for the directive's default).
