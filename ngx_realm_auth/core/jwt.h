@@ -10,6 +10,7 @@
 #include "algorithm.h"
 #include "flat_json.h"
 #include "status.h"
+#include "token_hash.h"
 
 namespace realm_auth {
 
@@ -25,6 +26,10 @@ struct Jwt {
   FlatJson payload;
   Alg alg = Alg::kRS256;
   std::string kid;
+  // SHA-256 of signing_input when the caller already computed it (the
+  // verified-token cache key does, token_hash.h); used only if the bytes it
+  // was computed over equal signing_input, so a stale one is ignored.
+  SigningInputDigest signing_input_sha256;
 };
 
 // What a token is for: the typ rules differ, and a token of one kind must

@@ -2,6 +2,7 @@
 
 #include <openssl/rsa.h>
 
+#include <cstring>
 #include <string>
 
 #include "ossl.h"
@@ -180,7 +181,8 @@ void PreparedVerifier::give_back(CtxPtr ctx) const {
   // Otherwise ctx is freed here.
 }
 
-bool PreparedVerifier::verify(std::string_view signing_input, std::string_view signature) const {
+bool PreparedVerifier::verify(std::string_view signing_input, std::string_view signature,
+                              const SigningInputDigest* known) const {
   if (rsa_len_ != 0 && signature.size() != rsa_len_) return false;  // as rsa_length_ok
   std::string der;
   if (ec_coord_ != 0) {
@@ -193,10 +195,17 @@ bool PreparedVerifier::verify(std::string_view signing_input, std::string_view s
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
+  bool hashed;
+  if (known != nullptr && md_ == ossl::sha256() && known->is_of(signing_input)) {
+    std::memcpy(digest, known->sha256.data(), known->sha256.size());
+    digest_len = static_cast<unsigned int>(known->sha256.size());
+    hashed = true;
+  } else {
+    hashed = EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, md_,
+                        nullptr) == 1;
+  }
   CtxPtr ctx;
-  bool ok = EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, md_,
-                       nullptr) == 1 &&
-            (ctx = take()) != nullptr &&
+  bool ok = hashed && (ctx = take()) != nullptr &&
             EVP_PKEY_verify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(), digest, digest_len) == 1;
   if (ctx) give_back(std::move(ctx));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "algorithm.h"
+#include "token_hash.h"
 
 namespace realm_auth {
 
@@ -37,7 +38,11 @@ class PreparedVerifier {
   // `alg`, or an OpenSSL error. Callers then use verify_signature.
   static std::unique_ptr<const PreparedVerifier> create(Alg alg, EVP_PKEY* key);
 
-  bool verify(std::string_view signing_input, std::string_view signature) const;
+  // `known`: the SHA-256 of signing_input if the caller has it; used in
+  // place of hashing again when this alg signs a SHA-256 digest and it
+  // covers exactly signing_input (SigningInputDigest::is_of).
+  bool verify(std::string_view signing_input, std::string_view signature,
+              const SigningInputDigest* known = nullptr) const;
 
   Alg alg() const { return alg_; }
 

@@ -3,14 +3,38 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace realm_auth {
 
 using TokenHash = std::array<uint8_t, 32>;
 
-// SHA-256 over fingerprint, a 0 byte, then the token: a cache entry made in
-// one location can only be found by a location with the same settings.
-TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view token);
+// The SHA-256 of a token's signing input ("header.payload", everything
+// before its last '.'). A new token needs it twice: for its cache key and
+// for an RS256, PS256 or ES256 check, which signs exactly that digest; it
+// is computed once (token_cache_key) and handed to the verifier (jwt.h).
+// It keeps a copy of the bytes it was computed over, and a user takes it
+// only for bytes equal to those: a digest of other bytes, or of the same
+// buffer before it changed, is never used (the check hashes again). The
+// copy and the comparison cost far less than hashing ~1 KB again.
+struct SigningInputDigest {
+  std::string covers;  // empty: none
+  TokenHash sha256{};
+
+  bool is_of(std::string_view signing_input) const {
+    return !covers.empty() && std::string_view(covers) == signing_input;
+  }
+};
+
+// SHA-256 over the fingerprint, a 1 byte, the SHA-256 of the token's
+// signing input, then the rest of the token (its last '.' and signature):
+// a cache entry made in one location can only be found by a location with
+// the same settings, and two tokens share a key only if SHA-256 collides.
+// (The 1 byte keeps these keys apart from the earlier format, which hashed
+// the whole token after a 0 byte.) `digest`, when given, receives the
+// signing input's SHA-256.
+TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view token,
+                          SigningInputDigest* digest = nullptr);
 
 }  // namespace realm_auth

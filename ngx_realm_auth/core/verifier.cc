@@ -74,9 +74,10 @@ Status verify_jws(const Jwt& jwt, const Jwks& keys, AlgSet algorithms) {
   // algorithm lookup; it gives the same answers, and EdDSA keys or keys whose
   // preparation failed have none and take the one-shot path.
   const PreparedVerifier* prepared = key->verifier(jwt.alg);
-  const bool valid = prepared != nullptr ? prepared->verify(jwt.signing_input, jwt.signature)
-                                         : verify_signature(jwt.alg, key->key.get(),
-                                                            jwt.signing_input, jwt.signature);
+  const bool valid =
+      prepared != nullptr
+          ? prepared->verify(jwt.signing_input, jwt.signature, &jwt.signing_input_sha256)
+          : verify_signature(jwt.alg, key->key.get(), jwt.signing_input, jwt.signature);
   return valid ? Status::kOk : Status::kSignatureInvalid;
 }
 

@@ -313,8 +313,21 @@ ngx_int_t suspend_for_revocations(ngx_http_request_t* r, RequestCtx*) {
   return NGX_AGAIN;
 }
 
+// The cache key of the request's token, computed once.
+const TokenHash& cache_key(const LocConf& lcf, RequestCtx* ctx) {
+  if (!ctx->have_cache_key) {
+    // The signing input's SHA-256 comes with the key: a new RS256 token's
+    // signature check uses it instead of hashing the token again.
+    ctx->cache_key =
+        token_cache_key(*lcf.fingerprint, to_view(ctx->token), &ctx->signing_input_sha256);
+    ctx->have_cache_key = true;
+  }
+  return ctx->cache_key;
+}
+
 // Verified-token cache: this worker's table first (no hashing, no lock),
-// then the zone shared by all workers (SHA-256 key).
+// then the zone shared by all workers (SHA-256 key). A hit on an entry
+// only this worker holds shares it (worker_token_cache.h: admission).
 bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Zone* zone = main_conf(r)->zone;
   time_t now = ngx_time();
@@ -322,13 +335,12 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
                                              ctx->revocation_keys, ctx->cache_slot);
   ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
-    ctx->cache_key = token_cache_key(*lcf.fingerprint, to_view(ctx->token));
     Identity found;
-    if (zone->find_token(ctx->cache_key, now, found)) {
+    if (zone->find_token(cache_key(lcf, ctx), now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
       ctx->identity = std::make_shared<const Identity>(std::move(found));
       worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
-                                  revocation_keys(ctx));
+                                  revocation_keys(ctx), true);
     }
   }
   if (ctx->identity &&
@@ -338,15 +350,25 @@ bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
     ctx->have_revocation_keys = false;
     ctx->cache_slot = TokenSlotRef{};
   }
+  if (ctx->identity && !ctx->cache_slot.shared) {
+    // Reused: from now on other workers find it in the zone.
+    zone->store_token(cache_key(lcf, ctx), *ctx->identity, ctx->identity->exp + lcf.leeway);
+    worker_token_cache()->note_shared(ctx->cache_slot);
+  }
   zone->count(ctx->identity ? Counter::kTokenCacheHits : Counter::kTokenCacheMisses);
   return ctx->identity != nullptr;
 }
 
 void remember(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   time_t valid_until = ctx->identity->exp + lcf.leeway;
-  main_conf(r)->zone->store_token(ctx->cache_key, *ctx->identity, valid_until);
-  worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
-                              revocation_keys(ctx));
+  WorkerTokenCache* worker = worker_token_cache();
+  const TokenHash& key = cache_key(lcf, ctx);
+  // First verification here: this worker's table only; the zone when it
+  // proves reused (a hit, or a second verification here).
+  const bool shared = worker->seen_before(key);
+  if (shared) main_conf(r)->zone->store_token(key, *ctx->identity, valid_until);
+  worker->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                revocation_keys(ctx), shared);
 }
 
 // Keys → signature → claims → identity; suspends while keys are fetched.
@@ -386,10 +408,13 @@ ngx_int_t begin(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   if (lcf.token_cache && ctx->token.len <= lcf.token_max_size && recall(r, lcf, ctx)) {
     return finish(r, lcf, ctx, Status::kOk);
   }
-  if (!is_b64token(to_view(ctx->token))) return finish(r, lcf, ctx, Status::kTokenMalformed);
-
+  // A token inspect_token accepts is base64url segments joined by '.', so
+  // a b64token: the scan (RFC 6750 §2.1) only picks the reason for a token
+  // it refuses, and a new token does not pay for reading its bytes twice.
   Status s = inspect_token(to_view(ctx->token), *lcf.verifier, ctx->inspected);
+  if (s != Status::kOk && !is_b64token(to_view(ctx->token))) s = Status::kTokenMalformed;
   if (s != Status::kOk) return finish(r, lcf, ctx, s);
+  ctx->inspected.jwt.signing_input_sha256 = std::move(ctx->signing_input_sha256);
   return resolve(r, lcf, ctx);
 }
 

@@ -111,9 +111,33 @@ ngx_int_t rebuild(ngx_http_request_t* r, Keep keep) {
   return NGX_OK;
 }
 
-// Appends `name: <parts joined by ','>` to the request's headers, copied
-// into the request pool. Nothing is added when the parts are all empty.
-ngx_int_t push(ngx_http_request_t* r, const char* name, const std::string* parts, size_t count) {
+// A header name this module sets, its lowercase form and nginx's hash of
+// it (ngx_hash_key) worked out at compile time: what set_header computes
+// per request for a name only known then.
+struct HeaderName {
+  ngx_str_t key;
+  u_char* lowcase;
+  ngx_uint_t hash;
+};
+
+constexpr ngx_uint_t name_hash(const char* lowcase) {
+  ngx_uint_t h = 0;
+  for (; *lowcase != '\0'; ++lowcase) h = h * 31 + static_cast<u_char>(*lowcase);
+  return h;
+}
+
+// nginx's header fields hold non-const pointers, but nothing writes through
+// a header's name (challenge() points WWW-Authenticate at a literal too).
+u_char* literal(const char* s) { return reinterpret_cast<u_char*>(const_cast<char*>(s)); }
+
+#define REALM_AUTH_HEADER(name, lowcase) \
+  HeaderName { {sizeof(name) - 1, literal(name)}, literal(lowcase), name_hash(lowcase) }
+
+// Appends `name: <parts joined by ','>` to the request's headers, the
+// value copied into the request pool. Nothing is added when the parts are
+// all empty.
+ngx_int_t push(ngx_http_request_t* r, const HeaderName& name, const std::string* parts,
+               size_t count) {
   size_t value_len = 0;
   for (size_t i = 0; i < count; i++) value_len += parts[i].size() + 1;
   if (value_len <= count) return NGX_OK;  // nothing but separators
@@ -126,10 +150,14 @@ ngx_int_t push(ngx_http_request_t* r, const char* name, const std::string* parts
     if (i > 0) *p++ = ',';
     p = ngx_cpymem(p, parts[i].data(), parts[i].size());
   }
-  return set_header(r, h, name, ngx_str_t{value_len, data});
+  h->key = name.key;
+  h->lowcase_key = name.lowcase;
+  h->hash = name.hash;
+  h->value = ngx_str_t{value_len, data};
+  return NGX_OK;
 }
 
-ngx_int_t push(ngx_http_request_t* r, const char* name, const std::string& value) {
+ngx_int_t push(ngx_http_request_t* r, const HeaderName& name, const std::string& value) {
   return push(r, name, &value, 1);
 }
 
@@ -204,13 +232,21 @@ ngx_int_t set_identity_headers(ngx_http_request_t* r, const RequestCtx& ctx) {
   // realm) are left out rather than sent empty. Roles go out as
   // $realm_roles renders them (join_roles).
   const Identity& id = *ctx.identity;
-  bool ok = push(r, "X-Actor-Id", id.actor_id) == NGX_OK &&
-            push(r, "X-Tenant-Id", id.tenant_id) == NGX_OK &&
-            push(r, "X-Realm-Name", id.realm) == NGX_OK &&
-            push(r, "X-Actor-Roles", id.roles.data(), id.roles.size()) == NGX_OK &&
-            push(r, "X-Actor-Username", id.username) == NGX_OK &&
-            push(r, "X-Actor-Email", id.email) == NGX_OK &&
-            push(r, "X-Actor-Department-Id", id.department_id) == NGX_OK;
+  static const HeaderName kActorId = REALM_AUTH_HEADER("X-Actor-Id", "x-actor-id");
+  static const HeaderName kTenantId = REALM_AUTH_HEADER("X-Tenant-Id", "x-tenant-id");
+  static const HeaderName kRealmName = REALM_AUTH_HEADER("X-Realm-Name", "x-realm-name");
+  static const HeaderName kActorRoles = REALM_AUTH_HEADER("X-Actor-Roles", "x-actor-roles");
+  static const HeaderName kActorUsername =
+      REALM_AUTH_HEADER("X-Actor-Username", "x-actor-username");
+  static const HeaderName kActorEmail = REALM_AUTH_HEADER("X-Actor-Email", "x-actor-email");
+  static const HeaderName kActorDepartmentId =
+      REALM_AUTH_HEADER("X-Actor-Department-Id", "x-actor-department-id");
+  bool ok = push(r, kActorId, id.actor_id) == NGX_OK &&
+            push(r, kTenantId, id.tenant_id) == NGX_OK && push(r, kRealmName, id.realm) == NGX_OK &&
+            push(r, kActorRoles, id.roles.data(), id.roles.size()) == NGX_OK &&
+            push(r, kActorUsername, id.username) == NGX_OK &&
+            push(r, kActorEmail, id.email) == NGX_OK &&
+            push(r, kActorDepartmentId, id.department_id) == NGX_OK;
   return ok ? NGX_OK : NGX_ERROR;
 }
 

@@ -278,8 +278,26 @@ char* build_verifier(ngx_conf_t* cf, LocConf* conf) {
   v->limits.max_token_size = conf->token_max_size;
   v->role_clients = strings_of(conf->client_roles);
   conf->verifier = v;
-  conf->fingerprint = make_owned<std::string>(cf, v->fingerprint());
-  return conf->fingerprint == nullptr ? static_cast<char*>(NGX_CONF_ERROR) : NGX_CONF_OK;
+  // Locations with the same settings share one fingerprint object: this
+  // worker's token table is keyed by it, so a token verified in one of
+  // them is a hit in the others (as it is in the zone, keyed by its text).
+  auto* mcf =
+      static_cast<MainConf*>(ngx_http_conf_get_module_main_conf(cf, ngx_http_realm_auth_module));
+  if (mcf->fingerprints == nullptr) {
+    mcf->fingerprints = make_owned<std::vector<std::string*>>(cf);
+    if (mcf->fingerprints == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  std::string fingerprint = v->fingerprint();
+  for (std::string* known : *mcf->fingerprints) {
+    if (*known == fingerprint) {
+      conf->fingerprint = known;
+      return NGX_CONF_OK;
+    }
+  }
+  conf->fingerprint = make_owned<std::string>(cf, std::move(fingerprint));
+  if (conf->fingerprint == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
+  mcf->fingerprints->push_back(conf->fingerprint);
+  return NGX_CONF_OK;
 }
 
 // The location{} (or an if/limit_except in one) nginx is merging, null for

@@ -44,6 +44,8 @@ struct MainConf {
   ngx_int_t revocation_records;      // auth_realm_revocation_records (0 = off; unset = auto)
   ngx_msec_t revocation_interval;    // auth_realm_revocation_interval
   ngx_flag_t used;                   // some location has auth_realm on
+  // One object per distinct verification fingerprint (LocConf::fingerprint).
+  std::vector<std::string*>* fingerprints;
 };
 
 // server{} level (and http{} for the directive's default).
@@ -92,6 +94,8 @@ struct RequestCtx {
   Phase phase = Phase::kStart;
   ngx_str_t token{};                         // the credential (into the header or the variable)
   TokenHash cache_key{};                     // verified-token cache key (when the cache is on)
+  bool have_cache_key = false;               // cache_key computed
+  SigningInputDigest signing_input_sha256;   // computed with cache_key, reused by the RS256 check
   InspectedToken inspected;                  // parsed token awaiting keys; on a cache hit
                                              // authorize() may parse the claims into it
   std::shared_ptr<const Identity> identity;  // set when verified

@@ -1,5 +1,6 @@
 #include "worker_token_cache.h"
 
+#include <cstring>
 #include <functional>
 
 namespace realm_auth {
@@ -21,7 +22,7 @@ std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings, std
   const Slot& s = slots_[i];
   if (s.settings != settings || s.valid_until <= now || s.token != token) return nullptr;
   keys = s.keys;
-  ref = {i, s.generation};
+  ref = {i, s.generation, s.shared};
   return s.identity;
 }
 
@@ -33,7 +34,7 @@ void WorkerTokenCache::note_not_revoked(const TokenSlotRef& ref, uint64_t checke
 
 void WorkerTokenCache::store(const void* settings, std::string_view token,
                              std::shared_ptr<const Identity> identity, time_t valid_until,
-                             const RevocationKeys& keys) {
+                             const RevocationKeys& keys, bool shared) {
   Slot& s = slots_[index(settings, token)];
   s.settings = settings;
   s.token.assign(token);
@@ -41,6 +42,26 @@ void WorkerTokenCache::store(const void* settings, std::string_view token,
   s.valid_until = valid_until;
   s.keys = keys;
   s.generation = ++generations_;
+  s.shared = shared;
+}
+
+void WorkerTokenCache::note_shared(const TokenSlotRef& ref) {
+  if (ref.generation == 0 || ref.index >= slots_.size()) return;
+  Slot& s = slots_[ref.index];
+  if (s.generation == ref.generation) s.shared = true;
+}
+
+bool WorkerTokenCache::seen_before(const TokenHash& key) {
+  // The key is a SHA-256: any 8 bytes of it spread evenly. Bytes 0-7 pick
+  // the slot, bytes 8-15 are the tag (never 0, the empty mark).
+  uint64_t where = 0, tag = 0;
+  std::memcpy(&where, key.data(), sizeof where);
+  std::memcpy(&tag, key.data() + 8, sizeof tag);
+  tag |= 1;
+  uint64_t& slot = seen_[where % seen_.size()];
+  if (slot == tag) return true;
+  slot = tag;
+  return false;
 }
 
 void WorkerTokenCache::forget_issuer(const std::string& issuer) {

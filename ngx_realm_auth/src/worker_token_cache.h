@@ -3,6 +3,15 @@
 // so a cheap non-cryptographic hash is enough to pick the slot). A hit costs
 // no SHA-256, no lock and no copy of the identity; a miss falls through to
 // the zone's cache, which all workers share.
+//
+// Admission to the zone: a token this worker verified enters the zone only
+// once it proves reused, i.e. on its first hit here (the request that hits
+// shares it), or when this worker verifies it a second time (its entry
+// here was overwritten; seen_before). A token sent once never costs a
+// zone insert, an eviction or a deeper tree for every other lookup. Every
+// check (keys still published, tenant state, revocation) runs on a hit
+// from either tier, so where an entry lives changes only how often a
+// token is verified, never whether a request is accepted.
 #pragma once
 
 #include <ctime>
@@ -13,6 +22,7 @@
 
 #include "identity.h"
 #include "revocation_table.h"
+#include "token_hash.h"
 
 namespace realm_auth {
 
@@ -21,11 +31,12 @@ namespace realm_auth {
 struct TokenSlotRef {
   size_t index = 0;
   uint64_t generation = 0;  // 0: none
+  bool shared = true;       // the entry is in the zone too (or there is none)
 };
 
 class WorkerTokenCache {
  public:
-  explicit WorkerTokenCache(size_t slots) : slots_(slots) {}
+  explicit WorkerTokenCache(size_t slots) : slots_(slots), seen_(4 * slots) {}
 
   // `settings` identifies the location's verification settings (its
   // fingerprint object): an entry made under other settings never matches.
@@ -37,8 +48,19 @@ class WorkerTokenCache {
   // that the revocation table at `checked` (RevocationKeys::checked) does
   // not revoke it.
   void note_not_revoked(const TokenSlotRef& ref, uint64_t checked);
+  // `shared`: the token is in the zone too (it came from there, or was
+  // just stored there).
   void store(const void* settings, std::string_view token, std::shared_ptr<const Identity> identity,
-             time_t valid_until, const RevocationKeys& keys);
+             time_t valid_until, const RevocationKeys& keys, bool shared);
+  // Records that the entry `ref` names, if it still holds the same token,
+  // is now in the zone too.
+  void note_shared(const TokenSlotRef& ref);
+  // Whether this worker verified the token of cache key `key` before (and
+  // remembers it now): a verified token enters the zone only then, or on
+  // its first hit. A small direct-mapped table of 8-byte tags: a tag
+  // overwritten or shared by two tokens only moves the moment a token
+  // enters the zone (a cache), never an answer.
+  bool seen_before(const TokenHash& key);
 
   // Drops every entry of `issuer` (its tenant's incarnation ended). Walks
   // the whole table: rare, and bounded by its fixed size.
@@ -52,9 +74,11 @@ class WorkerTokenCache {
     time_t valid_until = 0;
     RevocationKeys keys;
     uint64_t generation = 0;  // changes on every store
+    bool shared = false;      // in the zone too
   };
   size_t index(const void* settings, std::string_view token) const;
   std::vector<Slot> slots_;
+  std::vector<uint64_t> seen_;  // seen_before's tags (0: empty)
   uint64_t generations_ = 0;
 };
 

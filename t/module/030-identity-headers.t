@@ -200,3 +200,21 @@ bearer() . "\nX-Tenant-Id: evil\nX-Actor-Id: evil\nX-Actor-Roles: platform_admin
 --- response_body
 uri: /echo/whoami
 x-other: kept
+
+
+
+=== TEST 13: proxy_set_header on an identity header's name replaces it (the header's hash is nginx's: proxy matches names by it)
+--- config
+    location /api/ {
+        auth_realm on;
+        auth_realm_issuer $TEST_NGINX_ISSUER/realms/tenant-*;
+        auth_realm_identity_headers on;
+        proxy_set_header X-Actor-Email "set by the location";
+        proxy_set_header X-Actor-Department-Id "";
+        proxy_set_header X-Realm-Name $realm_name;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_ISSUER_PORT/echo/;
+    }
+--- more_headers eval
+bearer()
+--- response_body eval
+"uri: /echo/whoami\n" . ::alice_headers('x-actor-email' => 'set by the location')

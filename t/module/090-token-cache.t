@@ -159,3 +159,30 @@ my $t = token(realm => 'tenant-a', aud => 'x', exp_in => -24);
 --- status_json
 verified 2
 token_cache.hits 0
+
+
+
+=== TEST 8: a token sent once stays out of the shared zone (this worker's table only)
+--- request eval
+["GET /a/1", "GET /realm-auth/status"]
+--- more_headers eval
+[auth($::TOKEN_A), ""]
+--- error_code eval
+[200, 200]
+--- status_json
+verified 1
+token_cache.entries 0
+
+
+
+=== TEST 9: a reused token enters the zone on its first hit, once
+--- request eval
+["GET /a/1", "GET /a/2", "GET /a/3", "GET /realm-auth/status"]
+--- more_headers eval
+[auth($::TOKEN_A), auth($::TOKEN_A), auth($::TOKEN_A), ""]
+--- error_code eval
+[200, 200, 200, 200]
+--- status_json
+verified 3
+token_cache.hits 2
+token_cache.entries 1

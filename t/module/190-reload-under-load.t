@@ -10,7 +10,7 @@
 # is the one loss HTTP/1.1 allows, retried like any client does, bounded
 # below); the zone outlives every worker generation: its counters only
 # grow and match what the generator counted exactly, the verified tokens
-# and keys stay cached (no valid token verified again, each new worker
+# and keys stay cached (no valid token verified again once reused, each new worker
 # parses each issuer's keys once from the zone) and the issuer sees exactly
 # one JWKS fetch per realm for the whole run.
 #
@@ -211,8 +211,15 @@ for my $class (sort keys %refusal) {
        "refused.$refusal{$class} = $class answers of the generator");
 }
 my $invalid_sent = RealmAuth::Load::count($tally) - RealmAuth::Load::count($tally, 'valid');
-is($s2->{token_cache}{misses} - $s0->{token_cache}{misses}, $invalid_sent,
-   'no valid token was verified again: cache misses during the reloads = invalid tokens');
+# A token a worker verified enters the zone once reused there (zone
+# admission, worker_token_cache.h): the warm-up's tokens were verified once
+# each, so the other worker of the first generation may verify one again
+# before the first worker's hit shares it, at most once per token (2
+# workers); after that every generation finds them in the zone.
+my $again = $s2->{token_cache}{misses} - $s0->{token_cache}{misses} - $invalid_sent;
+cmp_ok($again, '>=', 0, 'cache misses during the reloads >= invalid tokens');
+cmp_ok($again, '<=', scalar @valid,
+   'valid tokens verified again: at most once each (before their first reuse), never per reload');
 cmp_ok($s2->{token_cache}{entries}, '>=', scalar @valid, 'every valid token still cached');
 
 # Keys: one fetch per realm for the whole run; each new worker read them

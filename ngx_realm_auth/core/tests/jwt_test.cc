@@ -2,9 +2,11 @@
 // shapes an attacker sends (alg none, HMAC, crit, JWE, odd base64, typ).
 #include "jwt.h"
 
+#include <cstddef>
 #include <string>
 
 #include "base64url.h"
+#include "bearer.h"
 #include "cmocka_cxx.h"
 #include "rfc_vectors.h"
 
@@ -28,6 +30,33 @@ Status parse(const std::string& t, AlgSet allowed = kAllAlgs, ParseLimits limits
 
 std::string header_with(const std::string& members) {
   return R"({"alg":"RS256","kid":"k1")" + (members.empty() ? "" : "," + members) + "}";
+}
+
+// The module skips the b64token scan (bearer.h) for tokens parse_jwt
+// accepts: every accepted token must be one. Each byte of a good token,
+// replaced by each of the 256 values, inserted or removed.
+void accepted_tokens_are_b64tokens(void**) {
+  const std::string good = token();
+  size_t accepted = 0;
+  auto check = [&](const std::string& t) {
+    if (parse(t) != Status::kOk) return;
+    accepted++;
+    assert_true(is_b64token(t));
+  };
+  for (size_t i = 0; i <= good.size(); ++i) {
+    for (int c = 0; c < 256; ++c) {
+      if (i < good.size()) {
+        std::string t = good;
+        t[i] = static_cast<char>(c);
+        check(t);
+      }
+      std::string t = good;
+      t.insert(t.begin() + static_cast<std::ptrdiff_t>(i), static_cast<char>(c));
+      check(t);
+    }
+    if (i < good.size()) check(std::string(good).erase(i, 1));
+  }
+  assert_true(accepted > good.size());  // the test saw accepted variants
 }
 
 void parses_a_good_token(void**) {
@@ -199,6 +228,7 @@ int main() {
       cmocka_unit_test(payload_typ),
       cmocka_unit_test(key_headers_ignored),
       cmocka_unit_test(rfc_tokens),
+      cmocka_unit_test(accepted_tokens_are_b64tokens),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -16,6 +16,7 @@
 #include "cmocka_cxx.h"
 #include "rfc_vectors.h"
 #include "test_support.h"
+#include "token_hash.h"
 
 using namespace realm_auth;
 using namespace realm_auth::test;
@@ -342,6 +343,49 @@ void prepared_keeps_form_and_pss_rules(void**) {
   assert_int_equal(ERR_peek_error(), 0);
 }
 
+// A SHA-256 of the signing input computed elsewhere (the cache key's,
+// token_hash.h) replaces hashing again only where it covers exactly those
+// bytes and the algorithm signs a SHA-256 digest; otherwise it is ignored.
+void prepared_uses_known_digest_only_for_its_bytes(void**) {
+  EVP_PKEY* rsa = shared_rsa_key();
+  const std::string token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0";
+  const std::string_view input(token);
+  const std::string rs256 = sign(Alg::kRS256, rsa, input);
+  auto rs = PreparedVerifier::create(Alg::kRS256, rsa);
+  assert_non_null(rs.get());
+
+  SigningInputDigest right;
+  token_cache_key("fp", token + ".sig", &right);  // covers a copy of `input`
+  SigningInputDigest here{std::string(input), right.sha256};
+  assert_true(rs->verify(input, rs256, &here));
+  // A wrong digest over these bytes is used, and refuses: proof it is read.
+  SigningInputDigest wrong = here;
+  wrong.sha256[0] ^= 1;
+  assert_false(rs->verify(input, rs256, &wrong));
+  // A digest of other bytes is ignored: hashed again.
+  std::string changed(input);
+  changed.back() ^= 1;
+  SigningInputDigest elsewhere{changed, wrong.sha256};
+  assert_true(rs->verify(input, rs256, &elsewhere));
+  SigningInputDigest shorter{std::string(input.substr(0, input.size() - 1)), wrong.sha256};
+  assert_true(rs->verify(input, rs256, &shorter));
+  // RS384 hashes with SHA-384: a SHA-256 digest is never used.
+  const std::string rs384 = sign(Alg::kRS384, rsa, input);
+  auto rs3 = PreparedVerifier::create(Alg::kRS384, rsa);
+  assert_true(rs3->verify(input, rs384, &wrong));
+  // ES256 and PS256 take it as RS256 does.
+  EvpPkeyPtr p256 = generate_key(Alg::kES256);
+  const std::string es = sign(Alg::kES256, p256.get(), input);
+  auto es256 = PreparedVerifier::create(Alg::kES256, p256.get());
+  assert_true(es256->verify(input, es, &here));
+  assert_false(es256->verify(input, es, &wrong));
+  auto ps = PreparedVerifier::create(Alg::kPS256, rsa);
+  const std::string ps256 = sign(Alg::kPS256, rsa, input);
+  assert_true(ps->verify(input, ps256, &here));
+  assert_false(ps->verify(input, ps256, &wrong));
+  assert_int_equal(ERR_peek_error(), 0);
+}
+
 // One verifier shared by 4 threads × 200 verifications, as a Jwks is shared
 // between the sidecar's threads: every answer right, valid and invalid
 // interleaved. (Under the sanitizer build this also exercises the template
@@ -421,6 +465,7 @@ int main() {
       cmocka_unit_test(prepared_agrees_with_one_shot),
       cmocka_unit_test(prepared_refuses_mismatched_keys),
       cmocka_unit_test(prepared_keeps_form_and_pss_rules),
+      cmocka_unit_test(prepared_uses_known_digest_only_for_its_bytes),
       cmocka_unit_test(prepared_is_thread_safe),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -198,20 +198,124 @@ void fingerprint_covers_every_setting(void**) {
   assert_string_not_equal(a.fingerprint().c_str(), b.fingerprint().c_str());
 }
 
-void cache_key(void**) {
-  const TokenHash k1 = token_cache_key("fp", "token");
-  assert_true(k1 == token_cache_key("fp", "token"));
-  assert_false(k1 == token_cache_key("fp2", "token"));
-  assert_false(k1 == token_cache_key("fp", "token2"));
-  // The 0 separator keeps ("fpt", "oken") apart from ("fp", "token").
-  assert_false(k1 == token_cache_key("fpt", "oken"));
-  // SHA-256 over fingerprint || 0x00 || token.
-  const std::string framed = std::string("fp") + '\0' + "token";
-  TokenHash expected{};
+TokenHash sha256_of(std::string_view data) {
+  TokenHash out{};
   unsigned int len = 0;
-  assert_int_equal(
-      EVP_Digest(framed.data(), framed.size(), expected.data(), &len, EVP_sha256(), nullptr), 1);
-  assert_true(k1 == expected);
+  assert_int_equal(EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr),
+                   1);
+  return out;
+}
+
+void cache_key(void**) {
+  const TokenHash k1 = token_cache_key("fp", "h.p.sig");
+  assert_true(k1 == token_cache_key("fp", "h.p.sig"));
+  assert_false(k1 == token_cache_key("fp2", "h.p.sig"));
+  // Any byte of the token, signing input or signature, changes the key.
+  assert_false(k1 == token_cache_key("fp", "h.p.sih"));
+  assert_false(k1 == token_cache_key("fp", "h.q.sig"));
+  assert_false(k1 == token_cache_key("fp", "h.p.sig2"));
+  assert_false(k1 == token_cache_key("fp", "h.psig"));
+  // The separator keeps ("fph", ".p.sig") apart from ("fp", "h.p.sig").
+  assert_false(k1 == token_cache_key("fph", ".p.sig"));
+  // No '.': an empty signing input, never the key of a token with one.
+  assert_false(token_cache_key("fp", "sig") == token_cache_key("fp", ".sig"));
+  // SHA-256 over fingerprint || 0x01 || SHA-256(signing input) || ".sig".
+  const TokenHash inner = sha256_of("h.p");
+  const std::string framed = std::string("fp") + '\1' +
+                             std::string(reinterpret_cast<const char*>(inner.data()), 32) + ".sig";
+  assert_true(k1 == sha256_of(framed));
+}
+
+// The signing input's digest handed out with the key is the SHA-256 of
+// exactly the bytes before the last '.', and says which bytes it covers.
+void cache_key_hands_out_signing_input_digest(void**) {
+  const std::string token = "header.payload.signature";
+  SigningInputDigest d;
+  token_cache_key("fp", token, &d);
+  assert_true(d.sha256 == sha256_of("header.payload"));
+  assert_true(d.is_of(std::string_view(token).substr(0, 14)));
+  // Equal bytes anywhere are covered; other bytes are not.
+  const std::string copy = token;
+  assert_true(d.is_of(std::string_view(copy).substr(0, 14)));
+  assert_false(d.is_of("header.paylOad"));
+  assert_false(d.is_of(std::string_view(token).substr(0, 13)));
+  SigningInputDigest none;
+  token_cache_key("fp", "nodot", &none);
+  assert_false(none.is_of(""));
+  assert_true(none.covers.empty());
+}
+
+// The module hands verify_jws the signing input's SHA-256 computed with the
+// cache key (token_hash.h) before the token is parsed. For every algorithm
+// the signature must still be checked over the very bytes that were parsed:
+// a digest of other bytes, or of these bytes before they changed, is never
+// used, and a signature made with another hash is refused.
+Status run_with_digest(const std::string& token, const SigningInputDigest& digest,
+                       const Jwks& keys) {
+  InspectedToken t;
+  const VerifierConfig c = config();
+  Status s = inspect_token(token, c, t);
+  if (s != Status::kOk) return s;
+  t.jwt.signing_input_sha256 = digest;
+  Identity id;
+  return verify_token(t, keys, c, kNow, id);
+}
+
+void digest_reuse_never_trusts_other_bytes(void**) {
+  for (unsigned i = 0; i < static_cast<unsigned>(Alg::kCount); ++i) {
+    const Alg alg = static_cast<Alg>(i);
+    EvpPkeyPtr own = alg <= Alg::kPS512 ? nullptr : generate_key(alg);
+    EVP_PKEY* key = own ? own.get() : shared_rsa_key();
+    const std::string kid = std::string("kid-") + alg_name(alg);
+    auto keys = jwks(R"({"keys":[)" + public_jwk(key, kid, alg_name(alg)) + "]}");
+    const std::string token = make_token(alg, key, header(alg, kid), payload());
+    // Same length, another subject: the old signature does not cover it.
+    const std::string forged = replace_payload(token, payload(kIss, kNow + 300, R"("x":1)"));
+    std::string other_sub = payload();
+    other_sub.replace(other_sub.find("user-1"), 6, "user-2");
+    const std::string same_length = replace_payload(token, other_sub);
+    assert_int_equal(same_length.size(), token.size());
+
+    SigningInputDigest good;
+    token_cache_key("fp", token, &good);
+    assert_status(run_with_digest(token, good, *keys), Status::kOk);
+    // The digest of the good token handed with a forged one (another buffer).
+    assert_status(run_with_digest(forged, good, *keys), Status::kSignatureInvalid);
+    assert_status(run_with_digest(same_length, good, *keys), Status::kSignatureInvalid);
+    // The payload changed in place after hashing: same address, same length.
+    std::string buffer = token;
+    SigningInputDigest stale;
+    token_cache_key("fp", buffer, &stale);
+    buffer.replace(0, buffer.size(), same_length);
+    assert_status(run_with_digest(buffer, stale, *keys), Status::kSignatureInvalid);
+    // And the digest of the forged bytes themselves does not make them valid.
+    SigningInputDigest own_digest;
+    token_cache_key("fp", same_length, &own_digest);
+    assert_status(run_with_digest(same_length, own_digest, *keys), Status::kSignatureInvalid);
+  }
+}
+
+// A token that says RS256 but whose signature was made over the SHA-384 of
+// its signing input (RS384), and the reverse, against an RS256-only key:
+// refused with and without the precomputed SHA-256.
+void other_hash_signature_refused(void**) {
+  EVP_PKEY* rsa = shared_rsa_key();
+  auto keys = jwks(R"({"keys":[)" + public_jwk(rsa, "r", "RS256") + "]}");
+  const std::string h = header(Alg::kRS256, "r");
+  const std::string input = b64(h) + "." + b64(payload());
+  const std::string with_384 = input + "." + b64(sign(Alg::kRS384, rsa, input));
+  SigningInputDigest d;
+  token_cache_key("fp", with_384, &d);
+  assert_status(run_with_digest(with_384, d, *keys), Status::kSignatureInvalid);
+  assert_status(run(with_384, *keys), Status::kSignatureInvalid);
+  // PS256 (a SHA-256 digest too, other padding) under an RS256 header.
+  const std::string with_pss = input + "." + b64(sign(Alg::kPS256, rsa, input));
+  token_cache_key("fp", with_pss, &d);
+  assert_status(run_with_digest(with_pss, d, *keys), Status::kSignatureInvalid);
+  // An RS384 token against the RS256 key: the key's alg refuses it.
+  const std::string rs384 = make_token(Alg::kRS384, rsa, header(Alg::kRS384, "r"), payload());
+  token_cache_key("fp", rs384, &d);
+  assert_status(run_with_digest(rs384, d, *keys), Status::kKeyMismatch);
 }
 
 }  // namespace
@@ -225,6 +329,9 @@ int main() {
       cmocka_unit_test(algorithm_allowlist),
       cmocka_unit_test(fingerprint_covers_every_setting),
       cmocka_unit_test(cache_key),
+      cmocka_unit_test(cache_key_hands_out_signing_input_digest),
+      cmocka_unit_test(digest_reuse_never_trusts_other_bytes),
+      cmocka_unit_test(other_hash_signature_refused),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
