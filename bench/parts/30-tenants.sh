@@ -23,7 +23,7 @@ base=${BENCH_PORT_TENANTS:-18800}
 if [[ -n ${BENCH_QUICK:-} ]]; then
   cases=(1 100 1000) tokens_total=1000 cold=20 secs=2 rounds=1
 else
-  cases=(1 1000 10000) tokens_total=10000 cold=200 secs=${TENANTS_SECS:-5} rounds=${TENANTS_ROUNDS:-3}
+  cases=(1 1000 10000) tokens_total=10000 cold=200 secs=${TENANTS_SECS:-4} rounds=${TENANTS_ROUNDS:-5}
 fi
 largest=${cases[-1]}
 cold_first=$((largest + 1)) cold_last=$((largest + cold))
@@ -121,28 +121,40 @@ for n in "${cases[@]}"; do
   before_fetches[$n]=$(status "${port[$n]}" .jwks.http_fetches)
 done
 bad=0
-measure() {  # n -> req/s
-  local r
+# The worker's CPU time (utime + stime, clock ticks) from /proc: CPU per
+# request is steadier than req/s on a shared machine (time other processes
+# take from CPU 0 is not counted).
+worker_pid() { pgrep -P "$(cat "$work/c$1.pid")" | head -n1; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+measure() {  # n -> "req/s cpu-µs-per-request"
+  local r w c0 c1
+  w=$(worker_pid "$1")
+  c0=$(cpu_ticks "$w")
   r=$(TOKENS=${tokfile[$1]} taskset -c 1 wrk -t1 -c64 -d"${secs}s" -s "$root/bench/lib/token-mix.lua" \
     "http://127.0.0.1:${port[$1]}/cached/index.txt")
+  c1=$(cpu_ticks "$w")
   if grep -q 'Non-2xx' <<<"$r"; then
     echo "tenants: $1 issuers: $(grep Non-2xx <<<"$r")" >&2
     bad=1
   fi
-  awk '/Requests\/sec/ {print $2}' <<<"$r"
+  awk -v ticks=$((c1 - c0)) -v us="$tick_us" '/requests in/ {n = $1} /Requests\/sec/ {rps = $2}
+    END {printf "%s %.2f\n", rps, ticks * us / n}' <<<"$r"
 }
-declare -A ratios
+declare -A ratios cpu cpu_ratios
 for ((r = 1; r <= rounds; r++)); do
   # Rotate which case goes first, so drift within a round favours none.
   order=("${cases[@]:$(((r - 1) % 3))}" "${cases[@]:0:$(((r - 1) % 3))}")
-  declare -A got=()
+  declare -A got=() gotcpu=()
   for n in "${order[@]}"; do
-    got[$n]=$(measure "$n")
-    runs[$n]+="${got[$n]} "
-    echo "tenants: round $r, $n issuers: ${got[$n]} req/s" >&2
+    read -r got[$n] gotcpu[$n] < <(measure "$n")
+    runs[$n]+="${got[$n]%.*} "
+    cpu[$n]+="${gotcpu[$n]} "
+    echo "tenants: round $r, $n issuers: ${got[$n]} req/s, ${gotcpu[$n]} µs CPU/request" >&2
   done
   for n in "${cases[@]}"; do
     ratios[$n]+="$(echo "${got[$n]} / ${got[${cases[0]}]}" | bc -l | xargs printf '%.3f') "
+    cpu_ratios[$n]+="$(echo "${gotcpu[${cases[0]}]} / ${gotcpu[$n]}" | bc -l | xargs printf '%.3f') "
   done
 done
 misses=0 fetches=0
@@ -173,16 +185,19 @@ fmt() { printf "%'d" "${1%.*}"; }
   echo
   echo "One nginx worker on CPU 0 per case, wrk -t1 -c64 on CPU 1, $tokens_total reused tokens per case in a random order, ${secs} s × $rounds interleaved rounds (medians). Each issuer has its own RSA-2048 key; all keys and tokens cached before the run. Load average before the part: $load_before; after: $(load_now)."
   echo
-  echo "| issuers | tokens per issuer | req/s (rounds) | median | × 1 issuer (median of per-round ratios) | zone bytes per issuer | zone bytes per cached token |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  echo "| issuers | tokens per issuer | req/s (rounds) | median | × 1 issuer (median of per-round ratios) | worker CPU µs per request (median) | × 1 issuer by CPU (1-issuer µs ÷ this) | zone bytes per issuer | zone bytes per cached token |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for n in "${cases[@]}"; do
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(fmt "$n")" "$((tokens_total / n))" "${runs[$n]% }" \
-      "$(fmt "$(median <<<"${runs[$n]}")")" "$(median <<<"${ratios[$n]}")" "$(fmt "${per_issuer[$n]}")" "$(fmt "${per_token[$n]}")"
+    pi=$(fmt "${per_issuer[$n]}")
+    ((n == 1)) && pi="(one page: $pi)"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(fmt "$n")" "$((tokens_total / n))" "${runs[$n]% }" \
+      "$(fmt "$(median <<<"${runs[$n]}")")" "$(median <<<"${ratios[$n]}")" "$(median <<<"${cpu[$n]}")" \
+      "$(median <<<"${cpu_ratios[$n]}")" "$pi" "$(fmt "${per_token[$n]}")"
   done
   echo
   echo "Signature checks and JWKS fetches during the throughput rounds: $misses and $fetches (0: every request was a cache hit); non-2xx answers: $([[ $bad == 0 ]] && echo none || echo SOME, see the log)."
   echo "Zone: ${zone_mb} MiB ($(fmt "$pages") pages); with $(fmt "$largest") issuers and $(fmt "$tokens_total") tokens $(fmt "$free_end") pages are still free."
-  echo "Bytes per issuer: the zone's free pages before and after fetching every issuer's keys (through a location without the token cache), ÷ issuers; it includes the issuer's JWKS document as fetched (${doc_bytes[$largest]} bytes here: one RS256 key without x5c; a Keycloak realm's JWKS with its certificate chains and its RSA-OAEP key is about 3 KB and costs that much more). Bytes per cached token: the free pages before and after verifying every token once, ÷ tokens."
+  echo "Bytes per issuer: the zone's free pages before and after fetching every issuer's keys (through a location without the token cache), ÷ issuers; it includes the issuer's JWKS document as fetched (${doc_bytes[$largest]} bytes here: one RS256 key without x5c; a Keycloak realm's JWKS with its certificate chains and its RSA-OAEP key is about 3 KB and costs that much more). Bytes per cached token: the free pages before and after verifying every token once, ÷ tokens. Both are what the zone's slab allocator hands out (its size classes are powers of two: a cached token's entry takes a 512-byte chunk, an issuer's record and document 768 bytes together). Worker CPU per request: the worker's utime + stime from /proc over the run ÷ requests (clock ticks of $tick_us µs), less sensitive than req/s to other processes taking CPU 0."
   echo
   echo "| first request of … | requests | p50 ms | p99 ms | max ms |"
   echo "| --- | --- | --- | --- | --- |"

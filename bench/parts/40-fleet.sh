@@ -90,7 +90,7 @@ for p in "${ports[@]}"; do
   have=$(status "$p" .jwks.issuers_cached)
   [[ $have == "$issuers" ]] || { echo "fleet: instance $p has $have of $issuers issuers" >&2; exit 1; }
 done
-first_fetch=$(awk 'NR == 1 {print $1}' "$work/logs/fetches.log")
+first_fetch=$(awk '/\/certs / {print $1; exit}' "$work/logs/fetches.log")
 echo "fleet: warm-up done, $(wc -l <"$work/logs/fetches.log") fetches at the issuer" >&2
 
 # --- 2. idle ------------------------------------------------------------------------
@@ -125,7 +125,8 @@ kill "${scale_pids[0]}" 2>/dev/null || true
 
 # --- counting --------------------------------------------------------------------------
 # Fetches per TTL window (from the first fetch): count and distinct issuers.
-windows=$(awk -v t0="$first_fetch" -v ttl="$ttl" '
+windows=$(awk -v t0="$first_fetch" -v ttl="$ttl" '!/\/certs / {next}
+  
   { w = int(($1 - t0) / ttl); n[w]++; if (!seen[w, $2]++) d[w]++; if (w > max) max = w }
   END { for (w = 0; w <= max; w++) printf "%d %d %d\n", w, n[w], d[w] }' "$work/logs/fetches.log")
 # Redis commands in [a, b), by kind (command and key kind).
