@@ -22,7 +22,7 @@ base=${BENCH_PORT_FLEET:-18820}
 if [[ -n ${BENCH_QUICK:-} ]]; then
   issuers=50 ttl=5 idle=3
 else
-  issuers=${FLEET_ISSUERS:-200} ttl=${FLEET_TTL:-20} idle=${FLEET_IDLE:-5}
+  issuers=${FLEET_ISSUERS:-200} ttl=${FLEET_TTL:-20} idle=${FLEET_IDLE:-10}
 fi
 state_interval=5
 redis_port=$((base + 9))
