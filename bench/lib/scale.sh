@@ -25,8 +25,8 @@ scale_init() {
 scale_pids=()
 scale_cleanup() {
   local f
-  for f in "$work"/*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null; done
-  for f in "${scale_pids[@]}"; do kill "$f" 2>/dev/null; done
+  for f in "$work"/*.pid; do [[ -f $f ]] && { kill "$(cat "$f")" 2>/dev/null || true; }; done
+  for f in "${scale_pids[@]}"; do kill "$f" 2>/dev/null || true; done
   return 0
 }
 

@@ -154,6 +154,10 @@ d99=$(echo "$(p 99 "$work/slow.ms") - $(p 99 "$work/base.ms")" | bc -l)
   row "no slow issuer" "$work/base.ms"
   row "slow issuer's fetches in flight" "$work/slow.ms"
   echo
+  echo "Each run's p50 / p99 ms, in the order they ran: $(for f in $(ls -tr "$work"/base-*.csv "$work"/slow-[0-9].csv); do
+    n=$(basename "$f" .csv); awk -F, '$1 == 200 {print $2 / 1e6}' "$f" >"$work/run.ms"
+    printf '%s %.2f / %.2f; ' "${n%-*}" "$(p 50 "$work/run.ms")" "$(p 99 "$work/run.ms")"; done)"
+  echo
   printf 'p99 moved by **%+.3f ms** (target: less than 1 ms). Non-200 answers to the other tenants: %d without, %d with the slow issuer.\n' "$d99" "$base_bad" "$slow_bad"
   echo
   echo "The slow issuer's own tenants: $slow_sent requests, $slow_ok answered 200 (median $(printf '%.0f' "${slow_p50:-0}") ms: the ${slow_delay} s fetch, then the check), $slow_401 refused with 401; $slow_fetches fetches reached the slow issuer; new issuers refused while the keyless-fetch limit (16 in flight) was full: $refused_busy."
