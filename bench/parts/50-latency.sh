@@ -5,7 +5,8 @@
 # CPU 1, the tokens in a random order); then vegeta (a constant-rate load
 # generator, bench/lib/install-vegeta.sh installs the pinned release) sends
 # the same tokens at half that rate, on CPU 1, SECS seconds a run:
-#  - without the slow issuer;
+#  - without the slow issuer (a second vegeta sends a cached token of one
+#    of its tenants at the same low rate, so both cases load CPU 1 alike);
 #  - with it: another issuer (bench/lib/slow_issuer.py, its JWKS answered
 #    after 3 s) whose new tenants' tokens arrive at SLOW_RATE/s during the
 #    whole run (each a tenant never seen, so its fetch is in flight for 3 s;
@@ -38,7 +39,7 @@ vegeta=$("$root/bench/lib/install-vegeta.sh")
 python3 "$material" jwks "$cache" "$work/html" 1 100
 python3 "$material" jwks "$cache" "$work/slow" "$slow_key" "$slow_key"
 tokens=$(python3 "$material" tokens "$cache" "$iss" 1 100 10)
-slow_needed=$((slow_rate * (secs + 2) * rounds))
+slow_needed=$((slow_rate * (secs + 2) * rounds + 1))
 slow_tokens=$(python3 "$material" tokens "$cache" "$slow_iss" 1 $((slow_needed > 400 ? slow_needed : 400)) 1 \
   tenant-slow- "$slow_key")
 start_issuer "$issuer_port" "$work/html"
@@ -96,28 +97,35 @@ rate=$((max / 2))
 echo "latency: maximum $max_wrk req/s (wrk), $max req/s (vegeta), constant rate $rate req/s" >&2
 
 # The slow tenants: a fresh slice for each run, never a tenant seen before.
+# Line 1 is the control: a slow-issuer tenant cached before the runs.
 slow_slice=0
 slow_targets() {
-  sed -n "$((slow_slice * slow_rate * (secs + 2) + 1)),$(((slow_slice + 1) * slow_rate * (secs + 2)))p" "$slow_tokens" |
+  sed -n "$((slow_slice * slow_rate * (secs + 2) + 2)),$(((slow_slice + 1) * slow_rate * (secs + 2) + 1))p" "$slow_tokens" |
     targets /dev/stdin "$url" >"$work/slow-targets.txt"
   slow_slice=$((slow_slice + 1))
 }
+head -n 1 "$slow_tokens" | targets /dev/stdin "$url" >"$work/control-targets.txt"
+curl -fsS -o /dev/null -H "Authorization: Bearer $(head -n 1 "$slow_tokens" | cut -d' ' -f2)" "$url"  # 3 s: its fetch
 # run NAME with-slow(0|1): writes $work/NAME.csv (latency ns of each answer)
 # and, with the slow issuer, $work/NAME-slow.csv.
 run() {
-  local name=$1 slow=$2 sp=""
+  local name=$1 slow=$2 sp="" tf=$work/control-targets.txt
+  # Both cases run the same second vegeta at the same rate (the load
+  # generator's core does the same work): with the slow issuer, tokens of
+  # tenants never seen; without, the control tenant's token, cached.
   if ((slow)); then
     slow_targets
-    taskset -c 1 "$vegeta" attack -http2=false -rate="$slow_rate/1s" -duration="$((secs + 1))s" -timeout=10s \
-      -targets="$work/slow-targets.txt" >"$work/$name-slow.bin" &
-    sp=$!
-    sleep 1  # the slow tenants' fetches are in flight before the measured run starts
+    tf=$work/slow-targets.txt
   fi
+  taskset -c 1 "$vegeta" attack -http2=false -rate="$slow_rate/1s" -duration="$((secs + 1))s" -timeout=10s \
+    -targets="$tf" >"$work/$name-slow.bin" &
+  sp=$!
+  sleep 1  # the slow tenants' fetches are in flight before the measured run starts
   taskset -c 1 "$vegeta" attack -http2=false -workers=64 -max-workers=256 -rate="$rate/1s" -duration="${secs}s" -timeout=10s \
     -targets="$work/targets.txt" >"$work/$name.bin"
   [[ -z $sp ]] || wait "$sp"
   "$vegeta" encode --to csv "$work/$name.bin" | cut -d, -f2,3 >"$work/$name.csv"
-  [[ -z $sp ]] || "$vegeta" encode --to csv "$work/$name-slow.bin" | cut -d, -f2,3 >"$work/$name-slow.csv"
+  "$vegeta" encode --to csv "$work/$name-slow.bin" | cut -d, -f2,3 >"$work/$name-slow.csv"
 }
 for ((r = 1; r <= rounds; r++)); do
   if ((r % 2)); then
@@ -130,15 +138,15 @@ for ((r = 1; r <= rounds; r++)); do
   echo "latency: round $r done" >&2
 done
 slow_fetches=$(wc -l <"$work/logs/slow.log")
-cat "$work"/base-*.csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/base.ms"
+cat "$work"/base-[0-9].csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/base.ms"
 cat "$work"/slow-[0-9].csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/slow.ms"
 non200() { cat "$@" | awk -F, '$1 != 200 {n++} END {print n + 0}'; }
-base_bad=$(non200 "$work"/base-*.csv)
+base_bad=$(non200 "$work"/base-[0-9].csv)
 slow_bad=$(non200 "$work"/slow-[0-9].csv)
-slow_ok=$(cat "$work"/slow-*-slow.csv | awk -F, '$1 == 200 {n++} END {print n + 0}')
-slow_401=$(cat "$work"/slow-*-slow.csv | awk -F, '$1 == 401 {n++} END {print n + 0}')
-slow_sent=$(cat "$work"/slow-*-slow.csv | wc -l)
-slow_p50=$(cat "$work"/slow-*-slow.csv | awk -F, '$1 == 200 {print $2 / 1e6}' | percentile 50)
+slow_ok=$(cat "$work"/slow-[0-9]-slow.csv | awk -F, '$1 == 200 {n++} END {print n + 0}')
+slow_401=$(cat "$work"/slow-[0-9]-slow.csv | awk -F, '$1 == 401 {n++} END {print n + 0}')
+slow_sent=$(cat "$work"/slow-[0-9]-slow.csv | wc -l)
+slow_p50=$(cat "$work"/slow-[0-9]-slow.csv | awk -F, '$1 == 200 {print $2 / 1e6}' | percentile 50)
 refused_busy=$(status "$port" .jwks.issuers_refused)
 
 p() { percentile "$1" <"$2"; }
@@ -155,14 +163,14 @@ d99=$(echo "$(p 99 "$work/slow.ms") - $(p 99 "$work/base.ms")" | bc -l)
 {
   echo "## Latency at a fixed rate, with and without a slow issuer"
   echo
-  echo "One nginx worker on CPU 0; 100 tenants, 1,000 cached tokens (10 per tenant). Maximum, same tokens, ${max_secs} s: $(printf "%'d" "$max_wrk") req/s with wrk -t1 -c64, $(printf "%'d" "$max") req/s with vegeta flat out (Go's HTTP client on one core is the limit there); vegeta $(cat "$(dirname "$vegeta")/.vegeta-version") on CPU 1 sends them at half of vegeta's maximum, **$(printf "%'d" "$rate") req/s**, ${secs} s a run, $rounds rounds alternating the order, latencies pooled per case. Slow issuer: its JWKS answers after ${slow_delay} s; tokens of tenants never seen before arrive from it at ${slow_rate}/s through each run with it (started 1 s earlier), so about $((slow_rate * slow_delay)) of its fetches are in flight at any time. Load average before the part: $load_before; after: $(load_now)."
+  echo "One nginx worker on CPU 0; 100 tenants, 1,000 cached tokens (10 per tenant). Maximum, same tokens, ${max_secs} s: $(printf "%'d" "$max_wrk") req/s with wrk -t1 -c64, $(printf "%'d" "$max") req/s with vegeta flat out (Go's HTTP client on one core is the limit there); vegeta $(cat "$(dirname "$vegeta")/.vegeta-version") on CPU 1 sends them at half of vegeta's maximum, **$(printf "%'d" "$rate") req/s**, ${secs} s a run, $rounds rounds alternating the order, latencies pooled per case. Slow issuer: its JWKS answers after ${slow_delay} s; tokens of tenants never seen before arrive from it at ${slow_rate}/s through each run with it (started 1 s earlier; the runs without it send a cached token of one of its tenants at the same rate instead, so the load generator's core does the same work in both cases), so about $((slow_rate * slow_delay)) of its fetches are in flight at any time. Load average before the part: $load_before; after: $(load_now)."
   echo
   echo "| other tenants' requests | answers | p50 ms | p99 ms | p99.9 ms | max ms |"
   echo "| --- | --- | --- | --- | --- | --- |"
   row "no slow issuer" "$work/base.ms"
   row "slow issuer's fetches in flight" "$work/slow.ms"
   echo
-  echo "Each run's p50 / p99 ms, in the order they ran: $(for f in $(ls -tr "$work"/base-*.csv "$work"/slow-[0-9].csv); do
+  echo "Each run's p50 / p99 ms, in the order they ran: $(for f in $(ls -tr "$work"/base-[0-9].csv "$work"/slow-[0-9].csv); do
     n=$(basename "$f" .csv); awk -F, '$1 == 200 {print $2 / 1e6}' "$f" >"$work/run.ms"
     printf '%s %.2f / %.2f; ' "${n%-*}" "$(p 50 "$work/run.ms")" "$(p 99 "$work/run.ms")"; done)"
   echo
