@@ -177,6 +177,17 @@ JwksFetchOutcome obtain_jwks(const std::string& issuer, bool force_http,
     redis_ok = redis.wait_for_holder(body, found, locked);
     if (redis_ok && found) return from_redis(std::move(body), redis);
   }
+  // The lock is ours, but the holder before us may have stored the keys and
+  // released the lock between our read and our lock (a thread preempted
+  // there for a few ms is enough): read once more, or two instances
+  // refreshing the same issuer at once both fetch it.
+  if (redis_ok && locked && !force_http) {
+    redis_ok = redis.read(body, found);
+    if (redis_ok && found) {
+      redis.unlock();
+      return from_redis(std::move(body), redis);
+    }
+  }
 
   fetch_http(issuer, config, out);
   if (redis_ok && out.status == Status::kOk) redis_ok = redis.store(out.body);

@@ -3,8 +3,10 @@
 // Blocking: runs in the nginx thread pool or a sidecar thread only.
 //
 // Fleet-wide single flight: the instance that misses Redis takes a lock
-// (SET NX PX); the others poll Redis for the document until the lock
-// expires, then fetch themselves. Redis errors never fail the lookup: the
+// (SET NX PX) and reads Redis once more before fetching (the previous holder
+// may have stored the keys and let the lock go since its first read); the
+// others poll Redis for the document until the lock expires, then fetch
+// themselves. Redis errors never fail the lookup: the
 // fetch goes straight to HTTP ("Redis down → keep serving").
 //
 // Redis is not believed (docs/REDIS_TRUST.md): a document is used only when
