@@ -202,8 +202,9 @@ ngx_int_t finish(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx, Sta
       !ctx->inspected.match.tenant_id.empty()) {
     // A signer the tenant does not know, on a token from before its current
     // incarnation: the deleted incarnation's token.
-    if (const TenantRecordValue* info = tenants->known(ctx->inspected.match.tenant_id)) {
-      s = unverified_refusal(s, *info, claimed_iat(ctx->inspected));
+    TenantRecordValue info;
+    if (tenants->known(ctx->inspected.match.tenant_id, info)) {
+      s = unverified_refusal(s, info, claimed_iat(ctx->inspected));
     }
   }
   return decide(r, lcf, ctx, s);

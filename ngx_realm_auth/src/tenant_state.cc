@@ -82,9 +82,13 @@ Status TenantStates::admit(const Identity& identity, RequestCtx* ctx, bool& wait
   return admit_tenant_token(e.info, identity.iat);
 }
 
-const TenantRecordValue* TenantStates::known(const std::string& tenant_id) const {
+bool TenantStates::known(const std::string& tenant_id, TenantRecordValue& out) const {
   auto it = tenants_.find(tenant_id);
-  return it != tenants_.end() && it->second.known ? &it->second.info : nullptr;
+  if (it != tenants_.end() && it->second.known) {
+    out = it->second.info;
+    return true;
+  }
+  return zone_->shared_tenant_record(tenant_id, out);
 }
 
 bool TenantStates::post(std::vector<std::string> slugs, bool periodic) {

@@ -57,9 +57,13 @@ class TenantStates {
   // `ctx` to be woken when it lands and sets `wait`.
   Status admit(const Identity& identity, RequestCtx* ctx, bool& wait);
 
-  // This worker's record of the tenant, or null when it has not read one.
-  // No I/O: for choosing the reason of a refusal (unverified_refusal).
-  const TenantRecordValue* known(const std::string& tenant_id) const;
+  // The tenant's record as this worker read it, else as another worker of
+  // this nginx read it (the zone); false when none has. No I/O: for
+  // choosing the reason of a refusal (unverified_refusal). The zone matters
+  // here because a token verified once is held by its worker alone
+  // (worker_token_cache.h, admission): another worker meets it fresh and may
+  // never have read the tenant.
+  bool known(const std::string& tenant_id, TenantRecordValue& out) const;
 
  private:
   struct Entry {
