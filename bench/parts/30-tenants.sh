@@ -110,9 +110,9 @@ for n in "${cases[@]}"; do
     entries=$(status "${port[$n]}" .token_cache.entries)
     [[ $entries == "$tokens_total" ]] && break
   done
-  # A few may still be held by the worker's table only (admission); 99% is
+  # A few may still be held by the worker's table only (admission); 95% is
   # enough for the measurement, and the bytes are divided by what the zone holds.
-  ((entries * 100 >= tokens_total * 99)) || { echo "tenants: $n issuers: $entries cached tokens, want $tokens_total" >&2; exit 1; }
+  ((entries * 100 >= tokens_total * 95)) || { echo "tenants: $n issuers: $entries cached tokens, want $tokens_total" >&2; exit 1; }
   free2=$(status "${port[$n]}" .zone.free_pages)
   per_issuer[$n]=$(((free0 - free1) * 4096 / n))
   per_token[$n]=$(((free1 - free2) * 4096 / entries))
