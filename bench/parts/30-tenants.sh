@@ -202,7 +202,7 @@ fmt() { printf "%'d" "${1%.*}"; }
       "$(median <<<"${cpu_ratios[$n]}")" "$pi" "$(fmt "${per_token[$n]}")"
   done
   echo
-  echo "Signature checks and JWKS fetches during the throughput rounds: $misses and $fetches (0: every request was a cache hit); non-2xx answers: $([[ $bad == 0 ]] && echo none || echo SOME, see the log)."
+  echo "Signature checks and JWKS fetches during the throughput rounds: $misses and $fetches (0 would mean every request was a cache hit; a few are tokens the warm-up left in the worker table only); non-2xx answers: $([[ $bad == 0 ]] && echo none || echo SOME, see the log)."
   echo "Zone: ${zone_mb} MiB ($(fmt "$pages") pages); with $(fmt "$largest") issuers and $(fmt "$tokens_total") tokens $(fmt "$free_end") pages are still free."
   echo "Bytes per issuer: the zone's free pages before and after fetching every issuer's keys (through a location without the token cache), ÷ issuers; it includes the issuer's JWKS document as fetched (${doc_bytes[$largest]} bytes here: one RS256 key without x5c; a Keycloak realm's JWKS with its certificate chains and its RSA-OAEP key is about 3 KB and costs that much more). Bytes per cached token: the free pages before and after sending every token twice (a token enters the zone once reused), ÷ tokens. Both are what the zone's slab allocator hands out (power-of-two chunks: a cached token's entry takes 512 bytes; an issuer's record and its document about 768 together). With one issuer the figure is the page or two the first allocation takes, not a cost per issuer. Worker CPU per request: the worker's utime + stime from /proc over the run ÷ requests (clock ticks of $tick_us µs), less sensitive than req/s to other processes taking CPU 0."
   echo

@@ -57,7 +57,7 @@ class WorkerTokenCache {
   void note_shared(const TokenSlotRef& ref);
   // Whether this worker verified the token of cache key `key` before (and
   // remembers it now): a verified token enters the zone only then, or on
-  // its first hit. A direct-mapped table of 8-byte tags: a tag
+  // its first hit. A table of 8-byte tags, two places per token: a tag
   // overwritten or shared by two tokens only moves the moment a token
   // enters the zone (a cache), never an answer. It is 64 tags per slot
   // (2 MiB per worker with 4,096 slots) because a reused token must still
@@ -85,6 +85,7 @@ class WorkerTokenCache {
   size_t index(const void* settings, std::string_view token) const;
   std::vector<Slot> slots_;
   std::vector<uint64_t> seen_;  // seen_before's tags (0: empty)
+  uint64_t seen_writes_ = 0;    // which of a token's two places seen_before writes
   uint64_t generations_ = 0;
 };
 
