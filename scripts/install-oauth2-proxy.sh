@@ -19,19 +19,9 @@ if [[ -x $BIN && $(installed_version) == "$OAUTH2_PROXY_VERSION" ]]; then
   printf '%s\n' "$BIN"
   exit 0
 fi
-GO=$("$here/find-go.sh")
-mkdir -p "$BIN_DIR"
-log "building oauth2-proxy $OAUTH2_PROXY_VERSION with $(GOTOOLCHAIN=local "$GO" env GOVERSION) (a few minutes the first time)"
-export GOBIN=$BIN_DIR
-export GOPATH=${GOPATH:-$CACHE_DIR/go}
-export GOMODCACHE=${GOMODCACHE:-$GOPATH/pkg/mod}
-export CGO_ENABLED=${CGO_ENABLED:-0}
-export GOTOOLCHAIN=local
-unset GOROOT
 # The version string oauth2-proxy reports is set by its release build.
-"$GO" install -ldflags "-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION" \
-  "github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION" >&2 ||
-  { log "go install github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION failed"; exit 1; }
+"$here/go-install.sh" oauth2-proxy "github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION" \
+  -ldflags "-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION"
 [[ $(installed_version) == "$OAUTH2_PROXY_VERSION" ]] ||
   { log "$BIN does not report version $OAUTH2_PROXY_VERSION"; exit 1; }
 printf '%s\n' "$BIN"

@@ -27,22 +27,7 @@ if [[ -x $OPA && "v$(installed_version)" == "$OPA_VERSION" ]]; then
   exit 0
 fi
 
-GO=$("$here/find-go.sh")
-
-mkdir -p "$BIN_DIR"
-log "building opa $OPA_VERSION with $(GOTOOLCHAIN=local "$GO" env GOVERSION) (takes a few minutes the first time)"
-# Module and build caches also go under the cache dir unless the caller set them.
-export GOBIN=$BIN_DIR
-export GOPATH=${GOPATH:-$CACHE_DIR/go}
-export GOMODCACHE=${GOMODCACHE:-$GOPATH/pkg/mod}
-export CGO_ENABLED=${CGO_ENABLED:-0}
-# Never switch to another toolchain behind our back.
-export GOTOOLCHAIN=local
-unset GOROOT
-if ! "$GO" install "github.com/open-policy-agent/opa@$OPA_VERSION" >&2; then
-  log "go install github.com/open-policy-agent/opa@$OPA_VERSION failed"
-  exit 1
-fi
+"$here/go-install.sh" opa "github.com/open-policy-agent/opa@$OPA_VERSION"
 [[ "v$(installed_version)" == "$OPA_VERSION" ]] || {
   log "$OPA does not report version $OPA_VERSION"
   exit 1

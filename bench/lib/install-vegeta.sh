@@ -3,8 +3,8 @@
 #   bench/lib/install-vegeta.sh      # prints the path of the vegeta binary
 # Built with `go install` from its Go module through the Go module proxy
 # (go.sum checks every module) into ${REALM_AUTH_CACHE:-~/.cache/realm-auth}/bin.
-# Go: GO, else `go` on PATH, else /usr/local/go/bin, else the toolchain
-# scripts/install-opa.sh unpacks into the cache. Quiet when already there.
+# With the Go scripts/find-go.sh finds or provisions (scripts/go-install.sh).
+# Quiet when already there.
 set -euo pipefail
 VEGETA_VERSION=v12.13.0
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,15 +16,6 @@ if [[ -x $BIN && -f $stamp && $(cat "$stamp") == "$VEGETA_VERSION" ]]; then
   echo "$BIN"
   exit 0
 fi
-GO=${GO:-}
-for c in "$GO" "$(command -v go || true)" /usr/local/go/bin/go "$CACHE_DIR/go-toolchain/go$GO_TOOLCHAIN_VERSION/bin/go"; do
-  [[ -n $c && -x $c ]] && { GO=$c; break; }
-done
-[[ -n $GO ]] || { echo "install-vegeta: no Go found (set GO, or run scripts/install-opa.sh once)" >&2; exit 1; }
-echo "install-vegeta: building vegeta $VEGETA_VERSION with $($GO env GOVERSION)" >&2
-mkdir -p "$CACHE_DIR/bin"
-export GOBIN=$CACHE_DIR/bin GOPATH=${GOPATH:-$CACHE_DIR/go} GOTOOLCHAIN=local CGO_ENABLED=0
-unset GOROOT
-"$GO" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" >&2
+"$here/scripts/go-install.sh" vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 echo "$VEGETA_VERSION" >"$stamp"
 echo "$BIN"
