@@ -6,7 +6,8 @@
 #   bench/hot-path-perf.sh MODULE.so CASE SECONDS OUT.txt
 # CASE: new (TOKENS=file of never-seen tokens, JWKS=their key set, from
 # mint_tokens.pl for issuer http://127.0.0.1:$BENCH_PORT/realms/tenant-demo),
-# verify or cached (the first token of TOKENS), noauth+header.
+# verify or cached (the first token of TOKENS), noauth+header, noauth+new
+# (the never-seen tokens sent to the location without the module).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 module=$1 case=$2 secs=$3 out=$4
@@ -26,10 +27,11 @@ curl -fsS -o /dev/null -H "Authorization: Bearer $first" "http://127.0.0.1:$port
 curl -fsS -o /dev/null -H "Authorization: Bearer $first" "http://127.0.0.1:$port/cached/index.txt"
 worker=$(pgrep -P "$(cat "$work/nginx.pid")" | head -n1)
 path=${case%+header}
+path=${path%+new}
 [[ $path != new ]] || path=cached
 perf record -e cpu-clock -F 4999 -g -p "$worker" -o "$work/perf.data" -- sleep "$secs" 2>/dev/null &
 rec=$!
-if [[ $case == new ]]; then
+if [[ $case == new || $case == *+new ]]; then
   TOKENS=$TOKENS TOKEN_SKIP=1 taskset -c 1 wrk -t1 -c64 -d"${secs}s" -s "$root/bench/new-token.lua" \
     "http://127.0.0.1:$port/$path/index.txt" >"$work/wrk.txt" 2>"$work/wrk.err" || true
 else

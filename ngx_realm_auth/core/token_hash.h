@@ -27,14 +27,22 @@ struct SigningInputDigest {
   }
 };
 
-// SHA-256 over the fingerprint, a 1 byte, the SHA-256 of the token's
+// A location's verification settings (VerifierConfig::fingerprint), hashed
+// once when the configuration is read: every cache key starts with these
+// 32 bytes instead of the ~200-byte text.
+struct CacheKeySettings {
+  TokenHash sha256{};
+};
+CacheKeySettings cache_key_settings(std::string_view config_fingerprint);
+
+// SHA-256 over the settings' SHA-256, a 2 byte, the SHA-256 of the token's
 // signing input, then the rest of the token (its last '.' and signature):
 // a cache entry made in one location can only be found by a location with
 // the same settings, and two tokens share a key only if SHA-256 collides.
-// (The 1 byte keeps these keys apart from the earlier format, which hashed
-// the whole token after a 0 byte.) `digest`, when given, receives the
-// signing input's SHA-256.
-TokenHash token_cache_key(std::string_view config_fingerprint, std::string_view token,
+// (The 2 byte keeps these keys apart from the earlier formats: 1 hashed
+// the fingerprint text, 0 the whole token.) `digest`, when given, receives
+// the signing input's SHA-256.
+TokenHash token_cache_key(const CacheKeySettings& settings, std::string_view token,
                           SigningInputDigest* digest = nullptr);
 
 }  // namespace realm_auth

@@ -320,7 +320,7 @@ const TokenHash& cache_key(const LocConf& lcf, RequestCtx* ctx) {
     // The signing input's SHA-256 comes with the key: a new RS256 token's
     // signature check uses it instead of hashing the token again.
     ctx->cache_key =
-        token_cache_key(*lcf.fingerprint, to_view(ctx->token), &ctx->signing_input_sha256);
+        token_cache_key(lcf.cache_key_settings, to_view(ctx->token), &ctx->signing_input_sha256);
     ctx->have_cache_key = true;
   }
   return ctx->cache_key;

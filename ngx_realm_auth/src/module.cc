@@ -288,6 +288,7 @@ char* build_verifier(ngx_conf_t* cf, LocConf* conf) {
     if (mcf->fingerprints == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
   }
   std::string fingerprint = v->fingerprint();
+  conf->cache_key_settings = cache_key_settings(fingerprint);
   for (std::string* known : *mcf->fingerprints) {
     if (*known == fingerprint) {
       conf->fingerprint = known;

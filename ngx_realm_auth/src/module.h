@@ -73,6 +73,8 @@ struct LocConf {
   ngx_flag_t identity_headers;  // auth_realm_identity_headers
   VerifierConfig* verifier;     // built from the above when enable is on
   std::string* fingerprint;     // verifier->fingerprint(), computed once
+  // Its SHA-256, which every verified-token cache key starts with.
+  CacheKeySettings cache_key_settings;
   // auth_realm_token: where the token is read (null: Authorization: Bearer).
   ngx_http_complex_value_t* token_source;
   // Authorization rules (authorize.h); each list replaces the inherited one.

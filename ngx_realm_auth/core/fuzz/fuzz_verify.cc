@@ -31,7 +31,7 @@ constexpr int64_t kNow = 1700000000;
 struct Fixture {
   std::shared_ptr<const Jwks> keys;
   VerifierConfig config;
-  std::string fingerprint;
+  CacheKeySettings key_settings;
 
   Fixture() {
     if (Jwks::parse(kJwks, keys) != Status::kOk) __builtin_trap();
@@ -43,7 +43,7 @@ struct Fixture {
     }
     config.claims.audiences = {"svc"};
     config.role_clients = {"svc"};
-    fingerprint = config.fingerprint();
+    key_settings = cache_key_settings(config.fingerprint());
   }
 };
 
@@ -57,7 +57,7 @@ void run(const Fixture& f, std::string_view token) {
     extract_identity(t.jwt.payload.root(), t.match, t.issuer, f.config.role_clients, id);
     join_roles(id.roles);
   }
-  token_cache_key(f.fingerprint, token);
+  token_cache_key(f.key_settings, token);
 }
 
 }  // namespace

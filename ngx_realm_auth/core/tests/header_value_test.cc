@@ -1,6 +1,7 @@
 // header_safe, and the verifier applying it to every string of a token.
 #include "header_value.h"
 
+#include <cstdint>
 #include <string>
 
 #include "cmocka_cxx.h"
@@ -19,6 +20,53 @@ void bytes(void**) {
   for (int c = 0; c < 0x20; ++c) assert_false(header_safe(std::string("a") + char(c) + "b"));
   assert_false(header_safe("a\x7f"));
   assert_false(header_safe(std::string("\0", 1)));
+}
+
+// header_safe takes eight bytes at a time: every control byte at every
+// offset of strings long enough to fill several words, and the bytes
+// around the refused ranges (0x20, 0x7e, 0x80, 0xff) accepted there.
+void every_offset(void**) {
+  const unsigned char fine[] = {0x20, 0x7e, 0x80, 0xff, 'A'};
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'x');
+      for (int c = 0; c < 0x20; ++c) {
+        s[at] = static_cast<char>(c);
+        assert_false(header_safe(s));
+      }
+      s[at] = '\x7f';
+      assert_false(header_safe(s));
+      for (unsigned char c : fine) {
+        s[at] = static_cast<char>(c);
+        assert_true(header_safe(s));
+      }
+    }
+  }
+  // Words of nothing but the neighbours of the refused ranges.
+  assert_true(header_safe(std::string(64, '\x20')));
+  assert_true(header_safe(std::string(64, '\x80')));
+  assert_true(header_safe(std::string(64, '\x7e')));
+  assert_true(header_safe(std::string(64, '\xff')));
+  assert_true(header_safe(std::string(64, '\x21')));
+  // Against the rule byte by byte, on random strings mixing refused bytes
+  // with their neighbours (a fixed seed: the same strings every run).
+  uint32_t state = 12345;
+  const unsigned char mix[] = {0x00, 0x01, 0x1f, 0x20, 0x21, 0x7e, 0x7f,
+                               0x80, 0x9f, 0xa0, 0xfe, 0xff, 'a'};
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    size_t len = 1 + i % 33;
+    for (size_t j = 0; j < len; ++j) {
+      state = state * 1103515245 + 12345;
+      // Mostly plain bytes, so many strings pass and the words are exercised.
+      unsigned char c =
+          (state >> 16) % 8 == 0 ? mix[(state >> 20) % sizeof mix] : 'a' + (state >> 24) % 26;
+      s += static_cast<char>(c);
+    }
+    bool expected = true;
+    for (unsigned char c : s) expected = expected && c >= 0x20 && c != 0x7f;
+    assert_true(header_safe(s) == expected);
+  }
 }
 
 constexpr int64_t kNow = 1700000000;
@@ -63,6 +111,7 @@ void every_string_of_the_token(void**) {
 int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(bytes),
+      cmocka_unit_test(every_offset),
       cmocka_unit_test(every_string_of_the_token),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

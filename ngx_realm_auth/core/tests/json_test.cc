@@ -7,6 +7,7 @@
 
 #include "cmocka_cxx.h"
 #include "flat_json.h"
+#include "json_text_rules.h"
 
 using namespace realm_auth;
 
@@ -149,6 +150,50 @@ void get_string(void**) {
   assert_false(json_get_string(nullptr, "s", v));
 }
 
+// get() matches whole names only: same length or same first byte is not
+// enough, a nested member is never a match for its parent, "" is a name.
+void get_compares_whole_names(void**) {
+  FlatJson doc;
+  assert_status(doc.parse(R"({"o":{"exp":1},"exq":2,"ex":3,"xxp":4,"":5,"exp":6,"e":7})", 8,
+                          Status::kPayloadNotJson),
+                Status::kOk);
+  FlatJson::Value root = doc.root();
+  assert_true(root.get("exp").number() == 6.0);
+  assert_true(root.get("exq").number() == 2.0);
+  assert_true(root.get("ex").number() == 3.0);
+  assert_true(root.get("xxp").number() == 4.0);
+  assert_true(root.get("").number() == 5.0);
+  assert_true(root.get("e").number() == 7.0);
+  assert_false(root.get("exr").present());
+  assert_false(root.get("expp").present());
+  assert_true(root.get("o").get("exp").number() == 1.0);
+  assert_false(root.get("o").get("exq").present());
+  // The value found iterates on within its parent.
+  assert_true(root.get("xxp").next().get("").present() == false);
+  assert_true(root.get("xxp").next().number() == 5.0);
+  assert_false(root.get("e").next().present());
+}
+
+// The UTF-8 and NUL rule takes ASCII eight bytes at a time: a NUL, a
+// broken sequence or a valid one at every offset of a longer string.
+void utf8_rule_at_every_offset(void**) {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      std::string s(len, 'a');
+      s[at] = '\0';
+      assert_false(utf8_valid_without_nul(s));
+      s[at] = '\x80';  // a continuation byte first
+      assert_false(utf8_valid_without_nul(s));
+      s[at] = '\x7f';
+      assert_true(utf8_valid_without_nul(s));
+      std::string two = s.substr(0, at) + "\xc3\xa9" + s.substr(at + 1);
+      assert_true(utf8_valid_without_nul(two));
+      std::string cut = s.substr(0, at) + "\xc3";  // a sequence cut short at the end
+      assert_false(utf8_valid_without_nul(cut));
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -161,6 +206,8 @@ int main() {
       cmocka_unit_test(flat_navigation),
       cmocka_unit_test(bounds_depth),
       cmocka_unit_test(get_string),
+      cmocka_unit_test(get_compares_whole_names),
+      cmocka_unit_test(utf8_rule_at_every_offset),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
