@@ -155,8 +155,10 @@ std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PK
     ERR_clear_error();
     return nullptr;
   }
-  return std::unique_ptr<const PreparedVerifier>(
-      new PreparedVerifier(alg, a.md, a.ec_coord, modulus_len(a.family, key), ctx.release()));
+  std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1;
+  if (a.family == Family::kRsaPkcs1) rsa_pkcs1 = RsaPkcs1Verifier::create(alg, key);
+  return std::unique_ptr<const PreparedVerifier>(new PreparedVerifier(
+      alg, a.md, a.ec_coord, modulus_len(a.family, key), ctx.release(), std::move(rsa_pkcs1)));
 }
 
 PreparedVerifier::CtxPtr PreparedVerifier::take() const {
@@ -203,6 +205,10 @@ bool PreparedVerifier::verify(std::string_view signing_input, std::string_view s
   } else {
     hashed = EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, md_,
                         nullptr) == 1;
+  }
+  if (rsa_pkcs1_) {
+    // It keeps the error queue clean itself.
+    return hashed && rsa_pkcs1_->verify(digest, digest_len, signature);
   }
   CtxPtr ctx;
   bool ok = hashed && (ctx = take()) != nullptr &&

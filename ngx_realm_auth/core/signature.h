@@ -7,9 +7,11 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "algorithm.h"
+#include "rsa_pkcs1.h"
 #include "token_hash.h"
 
 namespace realm_auth {
@@ -58,8 +60,13 @@ class PreparedVerifier {
   using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 
   PreparedVerifier(Alg alg, const EVP_MD* md, size_t ec_coord, size_t rsa_len,
-                   EVP_PKEY_CTX* initialised)
-      : alg_(alg), md_(md), ec_coord_(ec_coord), rsa_len_(rsa_len), template_(initialised) {}
+                   EVP_PKEY_CTX* initialised, std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1)
+      : alg_(alg),
+        md_(md),
+        ec_coord_(ec_coord),
+        rsa_len_(rsa_len),
+        template_(initialised),
+        rsa_pkcs1_(std::move(rsa_pkcs1)) {}
 
   CtxPtr take() const;
   void give_back(CtxPtr ctx) const;
@@ -69,6 +76,9 @@ class PreparedVerifier {
   size_t ec_coord_;   // ES*: bytes of R and of S; 0 otherwise
   size_t rsa_len_;    // RS*/PS*: bytes of a signature (the modulus); 0 otherwise
   CtxPtr template_;   // verify-initialised, hash and padding set
+  // RS*: the check without OpenSSL's provider layer (rsa_pkcs1.h); null
+  // for other algorithms, which take template_.
+  std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1_;
 
   static constexpr size_t kMaxIdle = 4;  // a worker needs one; the sidecar a few
   mutable std::mutex idle_mutex_;

@@ -248,6 +248,67 @@ void rsa_signature_is_exactly_modulus_long(void**) {
   }
 }
 
+// RS* take rsa_pkcs1.h, not OpenSSL's verify: the same answers on
+// signatures that are not below the modulus (s + n is the same number mod
+// n: a second spelling of a valid signature), on the modulus itself, and
+// on every single-byte change of a valid signature of each hash.
+void rsa_pkcs1_matches_openssl(void**) {
+  EVP_PKEY* key = shared_rsa_key();
+  BIGNUM* n = nullptr;
+  assert_int_equal(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+  const int k = BN_num_bytes(n);
+  BIGNUM* big = BN_new();
+  std::string input, sig, spelled(static_cast<size_t>(k), '\0');
+  bool found = false;
+  for (int i = 0; i < 2000 && !found; ++i) {
+    input = "eyJhbGciOiJ4In0.eyJuIjo" + std::to_string(i) + "In0";
+    sig = sign(Alg::kRS256, key, input);
+    // s + n, when it still fits in k bytes.
+    assert_non_null(BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), k, big));
+    assert_int_equal(BN_add(big, big, n), 1);
+    found = BN_num_bytes(big) <= k;
+  }
+  assert_true(found);
+  assert_int_equal(BN_bn2binpad(big, reinterpret_cast<unsigned char*>(spelled.data()), k), k);
+  agree(Alg::kRS256, key, input, sig, true);
+  agree(Alg::kRS256, key, input, spelled, false);
+  // n itself, and n - 1 (in range, but no valid block).
+  std::string edge(static_cast<size_t>(k), '\0');
+  assert_int_equal(BN_bn2binpad(n, reinterpret_cast<unsigned char*>(edge.data()), k), k);
+  agree(Alg::kRS256, key, input, edge, false);
+  assert_int_equal(BN_sub_word(n, 1), 1);
+  assert_int_equal(BN_bn2binpad(n, reinterpret_cast<unsigned char*>(edge.data()), k), k);
+  agree(Alg::kRS256, key, input, edge, false);
+  agree(Alg::kRS256, key, input, std::string(static_cast<size_t>(k), '\0'), false);
+  agree(Alg::kRS256, key, input, std::string(static_cast<size_t>(k), '\xff'), false);
+  BN_free(big);
+  BN_free(n);
+
+  for (Alg alg : {Alg::kRS256, Alg::kRS384, Alg::kRS512}) {
+    const std::string good = sign(alg, key, input);
+    auto prepared = PreparedVerifier::create(alg, key);
+    assert_non_null(prepared.get());
+    assert_true(prepared->verify(input, good));
+    for (size_t at = 0; at < good.size(); at += 7) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ (1 << (at % 8)));
+      assert_false(prepared->verify(input, bad));
+      assert_false(verify_signature(alg, key, input, bad));
+    }
+    // The right signature of other bytes.
+    assert_false(prepared->verify(input + "x", good));
+  }
+  // Nothing to prepare for other algorithms or keys.
+  assert_null(RsaPkcs1Verifier::create(Alg::kPS256, key).get());
+  assert_null(RsaPkcs1Verifier::create(Alg::kES256, key).get());
+  EvpPkeyPtr ec = generate_key(Alg::kES256);
+  assert_null(RsaPkcs1Verifier::create(Alg::kRS256, ec.get()).get());
+  auto direct = RsaPkcs1Verifier::create(Alg::kRS256, key);
+  assert_non_null(direct.get());
+  unsigned char digest[32] = {0};
+  assert_false(direct->verify(digest, 31, sig));  // a digest of the wrong length
+}
+
 void prepared_agrees_with_one_shot(void**) {
   static EvpPkeyPtr other_rsa = generate_key(Alg::kRS256);
   for (unsigned i = 0; i < static_cast<unsigned>(Alg::kCount); ++i) {
@@ -462,6 +523,7 @@ int main() {
       cmocka_unit_test(key_and_algorithm_must_agree),
       cmocka_unit_test(pss_parameters_are_fixed),
       cmocka_unit_test(rsa_signature_is_exactly_modulus_long),
+      cmocka_unit_test(rsa_pkcs1_matches_openssl),
       cmocka_unit_test(prepared_agrees_with_one_shot),
       cmocka_unit_test(prepared_refuses_mismatched_keys),
       cmocka_unit_test(prepared_keeps_form_and_pss_rules),
