@@ -131,24 +131,28 @@ class FlatJsonBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, F
   Status status_ = Status::kOk;
 };
 
-Status FlatJson::parse(std::string_view text, size_t max_depth, Status not_object) {
-  nodes_.clear();
-  strings_.clear();
-  // As in parse_json_object: RapidJSON's memory stream stops at a NUL byte.
-  if (std::memchr(text.data(), 0, text.size()) != nullptr) return not_object;
-  // Unescaped strings are never longer than their JSON text.
-  strings_.reserve(text.size());
-  nodes_.reserve(std::min<size_t>(text.size() / 8 + 4, 1024));
+namespace {
 
-  FlatJsonBuilder builder(*this, max_depth);
-  // One reader per thread: its parse stack is reused instead of allocated.
+// One reader per thread: its parse stack is reused instead of allocated.
+rapidjson::Reader& thread_reader() {
   thread_local rapidjson::Reader reader;
-  rapidjson::MemoryStream stream(text.data(), text.size());
+  return reader;
+}
+
+}  // namespace
+
+template <unsigned kExtraFlags, typename Stream>
+Status FlatJson::parse_stream(Stream& stream, size_t text_size, size_t max_depth,
+                              Status not_object) {
+  // Unescaped strings are never longer than their JSON text.
+  strings_.reserve(text_size);
+  nodes_.reserve(std::min<size_t>(text_size / 8 + 4, 1024));
+  FlatJsonBuilder builder(*this, max_depth);
   // Recursive descent is safe here: open() refuses past max_depth before the
   // reader descends, so its recursion is bounded by the depth limit.
-  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag;
+  constexpr unsigned kFlags = rapidjson::kParseNumbersAsStringsFlag | kExtraFlags;
   Status result = Status::kOk;
-  if (reader.Parse<kFlags>(stream, builder).IsError()) {
+  if (thread_reader().Parse<kFlags>(stream, builder).IsError()) {
     result = builder.status() != Status::kOk ? builder.status() : not_object;
   } else if (nodes_.empty() || nodes_[0].type != Type::kObject) {
     result = not_object;
@@ -158,6 +162,28 @@ Status FlatJson::parse(std::string_view text, size_t max_depth, Status not_objec
     strings_.clear();
   }
   return result;
+}
+
+Status FlatJson::parse(std::string_view text, size_t max_depth, Status not_object) {
+  nodes_.clear();
+  strings_.clear();
+  // As in parse_json_object: RapidJSON's memory stream stops at a NUL byte.
+  if (std::memchr(text.data(), 0, text.size()) != nullptr) return not_object;
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  return parse_stream<0>(stream, text.size(), max_depth, not_object);
+}
+
+Status FlatJson::parse_in_place(std::string& text, size_t max_depth, Status not_object) {
+  nodes_.clear();
+  strings_.clear();
+  // The in-place stream ends at the first NUL: one inside the text would
+  // hide the rest of it, so it is refused as in parse().
+  if (std::memchr(text.data(), 0, text.size()) != nullptr) return not_object;
+  // RapidJSON unescapes each string where it stands and hands it over from
+  // there, instead of copying it to its stack first: a new token's claims
+  // are copied once (into strings_), not twice.
+  rapidjson::InsituStringStream stream(text.data());
+  return parse_stream<rapidjson::kParseInsituFlag>(stream, text.size(), max_depth, not_object);
 }
 
 FlatJson::Value FlatJson::root() const {

@@ -65,6 +65,9 @@ class FlatJson {
   // (the top object is depth 1), otherwise `not_object`. On error the
   // FlatJson is empty and root() is absent.
   Status parse(std::string_view text, size_t max_depth, Status not_object);
+  // The same, for a text the caller no longer needs: parsed where it
+  // stands, which leaves it changed (strings unescaped in place).
+  Status parse_in_place(std::string& text, size_t max_depth, Status not_object);
 
   Value root() const;
 
@@ -91,6 +94,9 @@ class FlatJson {
   std::string_view key(uint32_t index) const {
     return text(nodes_[index].key_offset, nodes_[index].key_size);
   }
+
+  template <unsigned kExtraFlags, typename Stream>
+  Status parse_stream(Stream& stream, size_t text_size, size_t max_depth, Status not_object);
 
   std::vector<Node> nodes_;  // document order; a container's members follow it
   std::string strings_;      // every member name and string value, unescaped

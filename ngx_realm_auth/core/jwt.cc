@@ -110,9 +110,9 @@ Status parse_jwt(std::string_view token, const ParseLimits& limits, AlgSet allow
     return Status::kBadBase64;
   }
 
-  Status s = out.header.parse(header_json, limits.max_depth, Status::kHeaderNotJson);
+  Status s = out.header.parse_in_place(header_json, limits.max_depth, Status::kHeaderNotJson);
   if (s != Status::kOk) return s;
-  s = out.payload.parse(payload_json, limits.max_depth, Status::kPayloadNotJson);
+  s = out.payload.parse_in_place(payload_json, limits.max_depth, Status::kPayloadNotJson);
   if (s != Status::kOk) return s;
 
   s = check_header(out.header.root(), allowed, use, out);
@@ -132,7 +132,7 @@ Status parse_jwt_payload(std::string_view token, size_t max_depth, FlatJson& out
   if (!base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json)) {
     return Status::kBadBase64;
   }
-  return out.parse(payload_json, max_depth, Status::kPayloadNotJson);
+  return out.parse_in_place(payload_json, max_depth, Status::kPayloadNotJson);
 }
 
 }  // namespace realm_auth

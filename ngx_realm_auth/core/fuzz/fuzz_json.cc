@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "flat_json.h"
@@ -115,6 +116,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       flat.parse(text, kMaxDepth, realm_auth::Status::kPayloadNotJson) == realm_auth::Status::kOk;
   if (flat_ok != got_ok) std::abort();
   if (flat_ok && !same(got.get(), flat.root())) std::abort();
+  // In place (token segments): the same answer and the same values.
+  std::string buffer(text);
+  realm_auth::FlatJson in_place;
+  bool in_place_ok =
+      in_place.parse_in_place(buffer, kMaxDepth, realm_auth::Status::kPayloadNotJson) ==
+      realm_auth::Status::kOk;
+  if (in_place_ok != flat_ok) std::abort();
+  if (in_place_ok && !same(got.get(), in_place.root())) std::abort();
 
   if (expect_ok && !got_ok &&
       (text.find('\0') != std::string_view::npos || has_zero_with_huge_exponent(text))) {

@@ -82,15 +82,38 @@ void rejects_nonzero_trailing_bits(void**) {
   assert_false(base64url_decode("Zm_", out));
 }
 
+// Each of the 256 byte values at each place of a group and of a tail,
+// inside a longer string: accepted exactly when it is in the alphabet, and
+// then decoded to its value.
+void every_byte_at_every_place(void**) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (size_t at = 0; at < 10; ++at) {  // 8 full-group places, 2 tail places
+    for (int c = 0; c < 256; ++c) {
+      std::string text =
+          "QUJD"
+          "REVG"
+          "AA";  // "ABCDEF" + a tail of one zero byte
+      text[at] = static_cast<char>(c);
+      size_t value = alphabet.find(static_cast<char>(c));
+      bool in_alphabet = c != 0 && value != std::string::npos;
+      // The tail's second character keeps 2 bits only: its low 4 bits must be 0.
+      bool canonical = at != 9 || (in_alphabet && (value & 0x0f) == 0);
+      std::string out;
+      assert_int_equal(base64url_decode(text, out), in_alphabet && canonical);
+      if (in_alphabet && canonical) {
+        assert_true(base64url_encode(out) == text);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(rfc4648_vectors),
-      cmocka_unit_test(url_safe_alphabet),
-      cmocka_unit_test(round_trip_all_lengths),
-      cmocka_unit_test(rejects_foreign_spellings),
-      cmocka_unit_test(rejects_nonzero_trailing_bits),
+      cmocka_unit_test(rfc4648_vectors),           cmocka_unit_test(url_safe_alphabet),
+      cmocka_unit_test(round_trip_all_lengths),    cmocka_unit_test(every_byte_at_every_place),
+      cmocka_unit_test(rejects_foreign_spellings), cmocka_unit_test(rejects_nonzero_trailing_bits),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -20,6 +20,11 @@ Status parse(const std::string& text, size_t max_depth = 8) {
   FlatJson flat;
   assert_status(flat.parse(text, max_depth, Status::kPayloadNotJson), s);
   assert_true((s == Status::kOk) == flat.root().is_object());
+  // Parsed in place (as token segments are): the same answer, the same strings.
+  std::string copy = text;
+  FlatJson in_place;
+  assert_status(in_place.parse_in_place(copy, max_depth, Status::kPayloadNotJson), s);
+  assert_true(in_place.all_strings() == flat.all_strings());
   return s;
 }
 
