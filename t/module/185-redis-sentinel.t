@@ -157,8 +157,22 @@ my %tok = (
     valid  => [ map { token(realm => $_, username => 'alice') } @warm ],
     off    => token(realm => 'tenant-off', username => 'carol'),
 );
-for my $t (@{ $tok{valid} }, $tok{off}) {
+for my $t (@{ $tok{valid} }) {
     is(status_of($_->[0], $t), 200, "$_->[1]: accepted before any state") for @fleet;
+}
+# tenant-off goes to the first worker of each instance only, so the second
+# meets it for the first time in the load below. Had the second served it
+# before the disable (a new connection lands on either worker), it would
+# keep serving it until its next read, up to the 1 s interval later, and on
+# a busy machine the load started inside that second (12 wrong answers,
+# all before the kill).
+for my $n (@fleet) {
+    my $got = -1;
+    for (1 .. 5) {    # -1: the connection moved to the other worker, pinned again
+        $got = ask_worker($n, $pinned{ $n->[1] }[0], $tok{off});
+        last if $got != -1;
+    }
+    is($got, 200, "$n->[1]: tenant-off accepted before any state (its first worker)");
 }
 $tok{revoked} = token(realm => 'tenant-warm1', username => 'mallory');
 publish_revocation_for('mallory');
