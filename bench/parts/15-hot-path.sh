@@ -207,6 +207,12 @@ label() {
     "$new_us" "$(echo "100 * $limit / $new_us" | bc -l)" "$(echo "$new_us - $limit" | bc -l)"
   printf -- '- The floor measured in nginx (same client, tokens and core): %s µs, the limit above + %.2f µs; the never-seen token is **%.1f%% of the floor**, %.2f µs above it\n' \
     "$floor_us" "$(echo "$floor_us - $limit" | bc -l)" "$(echo "100 * $floor_us / $new_us" | bc -l)" "$(echo "$new_us - $floor_us" | bc -l)"
+  # Round by round (each round runs the two back to back, so a slow
+  # stretch of the machine hits both): floor µs ÷ module µs.
+  paired=$(paste -d' ' <(tr ' ' '\n' <<<"${us[floor]}") <(tr ' ' '\n' <<<"${us[new]}") |
+    awk 'NF == 2 && $2 > 0 {printf "%.3f\n", $1 / $2}')
+  printf -- '- Floor ÷ never-seen, round by round: %s; median **%s**\n' \
+    "$(tr '\n' ' ' <<<"$paired")" "$(median <<<"$(tr '\n' ' ' <<<"$paired")")"
   printf -- '- Reused token: %s µs, **%.3f×** of nginx with the header (target ≥ 0.97)\n' \
     "$re_us" "$(echo "$hdr_us / $re_us" | bc -l)"
 } >"$out"
