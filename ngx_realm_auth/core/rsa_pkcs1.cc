@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 
 #include <cstring>
+#include <utility>
 
 #include "ossl.h"
 
@@ -44,7 +45,7 @@ struct RsaPkcs1Verifier::Key {
   size_t digest_len = 0;
 };
 
-std::shared_ptr<const RsaPkcs1Verifier> RsaPkcs1Verifier::create(Alg alg, EVP_PKEY* key) {
+std::unique_ptr<const RsaPkcs1Verifier> RsaPkcs1Verifier::create(Alg alg, EVP_PKEY* key) {
   auto k = std::make_unique<Key>();
   switch (alg) {
     case Alg::kRS256:
@@ -80,10 +81,12 @@ std::shared_ptr<const RsaPkcs1Verifier> RsaPkcs1Verifier::create(Alg alg, EVP_PK
     ERR_clear_error();
     return nullptr;
   }
-  return std::shared_ptr<const RsaPkcs1Verifier>(new RsaPkcs1Verifier(k.release()));
+  return std::unique_ptr<const RsaPkcs1Verifier>(new RsaPkcs1Verifier(std::move(k)));
 }
 
-RsaPkcs1Verifier::~RsaPkcs1Verifier() { delete key_; }
+RsaPkcs1Verifier::RsaPkcs1Verifier(std::unique_ptr<Key> key) : key_(std::move(key)) {}
+
+RsaPkcs1Verifier::~RsaPkcs1Verifier() = default;
 
 bool RsaPkcs1Verifier::verify(const unsigned char* digest, size_t digest_len,
                               std::string_view signature) const {

@@ -29,7 +29,7 @@ class RsaPkcs1Verifier {
  public:
   // nullptr unless `key` is an RSA key and `alg` one of RS256, RS384 and
   // RS512 (the caller then keeps OpenSSL's path).
-  static std::shared_ptr<const RsaPkcs1Verifier> create(Alg alg, EVP_PKEY* key);
+  static std::unique_ptr<const RsaPkcs1Verifier> create(Alg alg, EVP_PKEY* key);
 
   // `digest`: the alg's hash of the signing input (32, 48 or 64 bytes).
   // True only for a signature of exactly the modulus length whose number
@@ -43,8 +43,8 @@ class RsaPkcs1Verifier {
 
  private:
   struct Key;  // n, e and the Montgomery context (rsa_pkcs1.cc)
-  explicit RsaPkcs1Verifier(Key* key) : key_(key) {}
-  Key* key_;
+  explicit RsaPkcs1Verifier(std::unique_ptr<Key> key);
+  std::unique_ptr<Key> key_;
 };
 
 }  // namespace realm_auth

@@ -155,7 +155,7 @@ std::unique_ptr<const PreparedVerifier> PreparedVerifier::create(Alg alg, EVP_PK
     ERR_clear_error();
     return nullptr;
   }
-  std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1;
+  std::unique_ptr<const RsaPkcs1Verifier> rsa_pkcs1;
   if (a.family == Family::kRsaPkcs1) rsa_pkcs1 = RsaPkcs1Verifier::create(alg, key);
   return std::unique_ptr<const PreparedVerifier>(new PreparedVerifier(
       alg, a.md, a.ec_coord, modulus_len(a.family, key), ctx.release(), std::move(rsa_pkcs1)));

@@ -27,6 +27,8 @@ bool verify_signature(Alg alg, EVP_PKEY* key, std::string_view signing_input,
 // create(), on a template EVP_PKEY_CTX. verify() hashes the input with a
 // pre-fetched digest and checks the signature with a copy of the template,
 // kept for reuse: no lookup and no allocation per call in the steady state.
+// RS256/384/512 skip the template: rsa_pkcs1.h checks them with the key's
+// Montgomery context, built here too.
 // Same answers as verify_signature for the same (alg, key, input, signature).
 //
 // One PreparedVerifier may be used from several threads at once (a Jwks is
@@ -60,7 +62,7 @@ class PreparedVerifier {
   using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 
   PreparedVerifier(Alg alg, const EVP_MD* md, size_t ec_coord, size_t rsa_len,
-                   EVP_PKEY_CTX* initialised, std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1)
+                   EVP_PKEY_CTX* initialised, std::unique_ptr<const RsaPkcs1Verifier> rsa_pkcs1)
       : alg_(alg),
         md_(md),
         ec_coord_(ec_coord),
@@ -78,7 +80,7 @@ class PreparedVerifier {
   CtxPtr template_;   // verify-initialised, hash and padding set
   // RS*: the check without OpenSSL's provider layer (rsa_pkcs1.h); null
   // for other algorithms, which take template_.
-  std::shared_ptr<const RsaPkcs1Verifier> rsa_pkcs1_;
+  std::unique_ptr<const RsaPkcs1Verifier> rsa_pkcs1_;
 
   static constexpr size_t kMaxIdle = 4;  // a worker needs one; the sidecar a few
   mutable std::mutex idle_mutex_;
