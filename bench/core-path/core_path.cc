@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   }
   config.issuers.push_back(pattern);
   config.claims.audiences = {"tenant-services"};
-  const CacheKeySettings settings = cache_key_settings(config.fingerprint());
+  const CacheKeySettings settings = cache_key_settings(config.fingerprint()).value();
   std::vector<char> junk(std::stoul(argv[4]) * 1024 + 1);
 
   std::vector<double> key_ns, inspect_ns, verify_ns;

@@ -8,7 +8,6 @@
 set -euo pipefail
 VEGETA_VERSION=v12.13.0
 here=$(cd "$(dirname "$0")/../.." && pwd)
-. "$here/scripts/deps/versions.env"
 CACHE_DIR=${REALM_AUTH_CACHE:-$HOME/.cache/realm-auth}
 BIN=$CACHE_DIR/bin/vegeta
 stamp=$CACHE_DIR/bin/.vegeta-version

@@ -3,8 +3,8 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 
-#include <cstring>
 #include <utility>
+#include <vector>
 
 #include "ossl.h"
 
@@ -41,23 +41,26 @@ struct RsaPkcs1Verifier::Key {
   ossl::BignumPtr e;
   ossl::BnMontCtxPtr mont;  // of n; only read by BN_mod_exp_mont
   size_t k = 0;             // bytes of n: every signature and block is this long
-  const unsigned char* prefix = nullptr;
   size_t digest_len = 0;
+  // The block every valid signature gives, up to the digest (EMSA-PKCS1-v1_5,
+  // §9.2): 00 01, FF padding, 00, the hash's DigestInfo prefix. Built once.
+  std::vector<unsigned char> encoded_prefix;
 };
 
 std::unique_ptr<const RsaPkcs1Verifier> RsaPkcs1Verifier::create(Alg alg, EVP_PKEY* key) {
   auto k = std::make_unique<Key>();
+  const unsigned char* prefix = nullptr;
   switch (alg) {
     case Alg::kRS256:
-      k->prefix = kSha256Prefix;
+      prefix = kSha256Prefix;
       k->digest_len = 32;
       break;
     case Alg::kRS384:
-      k->prefix = kSha384Prefix;
+      prefix = kSha384Prefix;
       k->digest_len = 48;
       break;
     case Alg::kRS512:
-      k->prefix = kSha512Prefix;
+      prefix = kSha512Prefix;
       k->digest_len = 64;
       break;
     default:
@@ -81,6 +84,12 @@ std::unique_ptr<const RsaPkcs1Verifier> RsaPkcs1Verifier::create(Alg alg, EVP_PK
     ERR_clear_error();
     return nullptr;
   }
+  const size_t pad = k->k - 3 - kPrefixLen - k->digest_len;
+  k->encoded_prefix.assign(2 + pad, 0xff);
+  k->encoded_prefix[0] = 0x00;
+  k->encoded_prefix[1] = 0x01;
+  k->encoded_prefix.push_back(0x00);
+  k->encoded_prefix.insert(k->encoded_prefix.end(), prefix, prefix + kPrefixLen);
   return std::unique_ptr<const RsaPkcs1Verifier>(new RsaPkcs1Verifier(std::move(k)));
 }
 
@@ -113,16 +122,10 @@ bool RsaPkcs1Verifier::verify(const unsigned char* digest, size_t digest_len,
     ERR_clear_error();
     return false;
   }
-  // EMSA-PKCS1-v1_5 (§9.2): 00 01, FF padding, 00, DigestInfo prefix, digest.
-  const size_t pad = key.k - 3 - kPrefixLen - key.digest_len;
-  unsigned char expected[kMaxModulusBytes];
-  expected[0] = 0x00;
-  expected[1] = 0x01;
-  std::memset(expected + 2, 0xff, pad);
-  expected[2 + pad] = 0x00;
-  std::memcpy(expected + 3 + pad, key.prefix, kPrefixLen);
-  std::memcpy(expected + 3 + pad + kPrefixLen, digest, key.digest_len);
-  return CRYPTO_memcmp(block, expected, key.k) == 0;
+  // The whole block: the fixed part built at create(), then the digest.
+  const size_t fixed = key.encoded_prefix.size();
+  return CRYPTO_memcmp(block, key.encoded_prefix.data(), fixed) == 0 &&
+         CRYPTO_memcmp(block + fixed, digest, key.digest_len) == 0;
 }
 
 }  // namespace realm_auth

@@ -27,11 +27,13 @@ bool sha256(EVP_MD_CTX* ctx, std::string_view bytes, TokenHash& out) {
 
 }  // namespace
 
-CacheKeySettings cache_key_settings(std::string_view config_fingerprint) {
+std::optional<CacheKeySettings> cache_key_settings(std::string_view config_fingerprint) {
   CacheKeySettings s;
-  EVP_MD_CTX* ctx = scratch_md_ctx();
-  // Configuration time: out of memory here stops nginx from starting.
-  if (ctx == nullptr || !sha256(ctx, config_fingerprint, s.sha256)) std::abort();
+  unsigned int len = 0;
+  if (EVP_Digest(config_fingerprint.data(), config_fingerprint.size(), s.sha256.data(), &len,
+                 ossl::sha256(), nullptr) != 1) {
+    return std::nullopt;
+  }
   return s;
 }
 

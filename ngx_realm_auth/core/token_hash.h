@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,11 +30,12 @@ struct SigningInputDigest {
 
 // A location's verification settings (VerifierConfig::fingerprint), hashed
 // once when the configuration is read: every cache key starts with these
-// 32 bytes instead of the ~200-byte text.
+// 32 bytes instead of the ~200-byte text. Empty only when OpenSSL cannot
+// hash (out of memory): the configuration then fails.
 struct CacheKeySettings {
   TokenHash sha256{};
 };
-CacheKeySettings cache_key_settings(std::string_view config_fingerprint);
+std::optional<CacheKeySettings> cache_key_settings(std::string_view config_fingerprint);
 
 // SHA-256 over the settings' SHA-256, a 2 byte, the SHA-256 of the token's
 // signing input, then the rest of the token (its last '.' and signature):

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <optional>
 
 #include "authorize.h"
 #include "guard.h"
@@ -288,7 +289,12 @@ char* build_verifier(ngx_conf_t* cf, LocConf* conf) {
     if (mcf->fingerprints == nullptr) return static_cast<char*>(NGX_CONF_ERROR);
   }
   std::string fingerprint = v->fingerprint();
-  conf->cache_key_settings = cache_key_settings(fingerprint);
+  std::optional<CacheKeySettings> key_settings = cache_key_settings(fingerprint);
+  if (!key_settings) {
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "realm_auth: cannot hash the verification settings");
+    return static_cast<char*>(NGX_CONF_ERROR);
+  }
+  conf->cache_key_settings = *key_settings;
   for (std::string* known : *mcf->fingerprints) {
     if (*known == fingerprint) {
       conf->fingerprint = known;

@@ -43,7 +43,7 @@ struct Fixture {
     }
     config.claims.audiences = {"svc"};
     config.role_clients = {"svc"};
-    key_settings = cache_key_settings(config.fingerprint());
+    key_settings = cache_key_settings(config.fingerprint()).value();
   }
 };
 

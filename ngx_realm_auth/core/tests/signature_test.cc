@@ -416,7 +416,7 @@ void prepared_uses_known_digest_only_for_its_bytes(void**) {
   assert_non_null(rs.get());
 
   SigningInputDigest right;
-  token_cache_key(cache_key_settings("fp"), token + ".sig", &right);  // covers a copy of `input`
+  token_cache_key(*cache_key_settings("fp"), token + ".sig", &right);  // covers a copy of `input`
   SigningInputDigest here{std::string(input), right.sha256};
   assert_true(rs->verify(input, rs256, &here));
   // A wrong digest over these bytes is used, and refuses: proof it is read.

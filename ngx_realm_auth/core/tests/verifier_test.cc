@@ -207,18 +207,19 @@ TokenHash sha256_of(std::string_view data) {
 }
 
 void cache_key(void**) {
-  const CacheKeySettings fp = cache_key_settings("fp");
+  assert_true(cache_key_settings("fp").has_value());
+  const CacheKeySettings fp = *cache_key_settings("fp");
   const TokenHash k1 = token_cache_key(fp, "h.p.sig");
   assert_true(k1 == token_cache_key(fp, "h.p.sig"));
-  assert_true(k1 == token_cache_key(cache_key_settings("fp"), "h.p.sig"));
-  assert_false(k1 == token_cache_key(cache_key_settings("fp2"), "h.p.sig"));
+  assert_true(k1 == token_cache_key(*cache_key_settings("fp"), "h.p.sig"));
+  assert_false(k1 == token_cache_key(*cache_key_settings("fp2"), "h.p.sig"));
   // Any byte of the token, signing input or signature, changes the key.
   assert_false(k1 == token_cache_key(fp, "h.p.sih"));
   assert_false(k1 == token_cache_key(fp, "h.q.sig"));
   assert_false(k1 == token_cache_key(fp, "h.p.sig2"));
   assert_false(k1 == token_cache_key(fp, "h.psig"));
   // The settings are a fixed 32 bytes: ("fph", ".p.sig") is not ("fp", "h.p.sig").
-  assert_false(k1 == token_cache_key(cache_key_settings("fph"), ".p.sig"));
+  assert_false(k1 == token_cache_key(*cache_key_settings("fph"), ".p.sig"));
   // No '.': an empty signing input, never the key of a token with one.
   assert_false(token_cache_key(fp, "sig") == token_cache_key(fp, ".sig"));
   assert_false(token_cache_key(fp, "") == token_cache_key(fp, "."));
@@ -243,7 +244,7 @@ void cache_key(void**) {
 void cache_key_hands_out_signing_input_digest(void**) {
   const std::string token = "header.payload.signature";
   SigningInputDigest d;
-  token_cache_key(cache_key_settings("fp"), token, &d);
+  token_cache_key(*cache_key_settings("fp"), token, &d);
   assert_true(d.sha256 == sha256_of("header.payload"));
   assert_true(d.is_of(std::string_view(token).substr(0, 14)));
   // Equal bytes anywhere are covered; other bytes are not.
@@ -252,7 +253,7 @@ void cache_key_hands_out_signing_input_digest(void**) {
   assert_false(d.is_of("header.paylOad"));
   assert_false(d.is_of(std::string_view(token).substr(0, 13)));
   SigningInputDigest none;
-  token_cache_key(cache_key_settings("fp"), "nodot", &none);
+  token_cache_key(*cache_key_settings("fp"), "nodot", &none);
   assert_false(none.is_of(""));
   assert_true(none.covers.empty());
 }
@@ -289,7 +290,7 @@ void digest_reuse_never_trusts_other_bytes(void**) {
     assert_int_equal(same_length.size(), token.size());
 
     SigningInputDigest good;
-    token_cache_key(cache_key_settings("fp"), token, &good);
+    token_cache_key(*cache_key_settings("fp"), token, &good);
     assert_status(run_with_digest(token, good, *keys), Status::kOk);
     // The digest of the good token handed with a forged one (another buffer).
     assert_status(run_with_digest(forged, good, *keys), Status::kSignatureInvalid);
@@ -297,12 +298,12 @@ void digest_reuse_never_trusts_other_bytes(void**) {
     // The payload changed in place after hashing: same address, same length.
     std::string buffer = token;
     SigningInputDigest stale;
-    token_cache_key(cache_key_settings("fp"), buffer, &stale);
+    token_cache_key(*cache_key_settings("fp"), buffer, &stale);
     buffer.replace(0, buffer.size(), same_length);
     assert_status(run_with_digest(buffer, stale, *keys), Status::kSignatureInvalid);
     // And the digest of the forged bytes themselves does not make them valid.
     SigningInputDigest own_digest;
-    token_cache_key(cache_key_settings("fp"), same_length, &own_digest);
+    token_cache_key(*cache_key_settings("fp"), same_length, &own_digest);
     assert_status(run_with_digest(same_length, own_digest, *keys), Status::kSignatureInvalid);
   }
 }
@@ -317,16 +318,16 @@ void other_hash_signature_refused(void**) {
   const std::string input = b64(h) + "." + b64(payload());
   const std::string with_384 = input + "." + b64(sign(Alg::kRS384, rsa, input));
   SigningInputDigest d;
-  token_cache_key(cache_key_settings("fp"), with_384, &d);
+  token_cache_key(*cache_key_settings("fp"), with_384, &d);
   assert_status(run_with_digest(with_384, d, *keys), Status::kSignatureInvalid);
   assert_status(run(with_384, *keys), Status::kSignatureInvalid);
   // PS256 (a SHA-256 digest too, other padding) under an RS256 header.
   const std::string with_pss = input + "." + b64(sign(Alg::kPS256, rsa, input));
-  token_cache_key(cache_key_settings("fp"), with_pss, &d);
+  token_cache_key(*cache_key_settings("fp"), with_pss, &d);
   assert_status(run_with_digest(with_pss, d, *keys), Status::kSignatureInvalid);
   // An RS384 token against the RS256 key: the key's alg refuses it.
   const std::string rs384 = make_token(Alg::kRS384, rsa, header(Alg::kRS384, "r"), payload());
-  token_cache_key(cache_key_settings("fp"), rs384, &d);
+  token_cache_key(*cache_key_settings("fp"), rs384, &d);
   assert_status(run_with_digest(rs384, d, *keys), Status::kKeyMismatch);
 }
 
