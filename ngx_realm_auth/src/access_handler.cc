@@ -332,24 +332,28 @@ const TokenHash& cache_key(const LocConf& lcf, RequestCtx* ctx) {
 bool recall(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   Zone* zone = main_conf(r)->zone;
   time_t now = ngx_time();
+  KeyCheckMemo key_check;
   ctx->identity = worker_token_cache()->find(lcf.fingerprint, to_view(ctx->token), now,
-                                             ctx->revocation_keys, ctx->cache_slot);
+                                             ctx->revocation_keys, key_check, ctx->cache_slot);
   ctx->have_revocation_keys = ctx->identity != nullptr;
   if (!ctx->identity) {
     Identity found;
     if (zone->find_token(cache_key(lcf, ctx), now, found)) {
       time_t valid_until = found.exp + lcf.leeway;
       ctx->identity = std::make_shared<const Identity>(std::move(found));
-      worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
-                                  revocation_keys(ctx), true);
+      ctx->cache_slot =
+          worker_token_cache()->store(lcf.fingerprint, to_view(ctx->token), ctx->identity,
+                                      valid_until, revocation_keys(ctx), true);
     }
   }
-  if (ctx->identity &&
-      !worker_key_store()->still_published(ctx->identity->issuer, ctx->identity->tenant_id,
-                                           ctx->identity->key_id, lcf)) {
-    ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
-    ctx->have_revocation_keys = false;
-    ctx->cache_slot = TokenSlotRef{};
+  if (ctx->identity) {
+    if (worker_key_store()->still_published(*ctx->identity, lcf, key_check)) {
+      worker_token_cache()->note_key_check(ctx->cache_slot, key_check);
+    } else {
+      ctx->identity = nullptr;  // its key was unpublished (or its keys expired): verify again
+      ctx->have_revocation_keys = false;
+      ctx->cache_slot = TokenSlotRef{};
+    }
   }
   if (ctx->identity && !ctx->cache_slot.shared) {
     // Reused: from now on other workers find it in the zone.
@@ -368,8 +372,8 @@ void remember(ngx_http_request_t* r, const LocConf& lcf, RequestCtx* ctx) {
   // proves reused (a hit, or a second verification here).
   const bool shared = worker->seen_before(key);
   if (shared) main_conf(r)->zone->store_token(key, *ctx->identity, valid_until);
-  worker->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
-                revocation_keys(ctx), shared);
+  ctx->cache_slot = worker->store(lcf.fingerprint, to_view(ctx->token), ctx->identity, valid_until,
+                                  revocation_keys(ctx), shared);
 }
 
 // Keys → signature → claims → identity; suspends while keys are fetched.

@@ -62,6 +62,16 @@ KeyStore::Issuer* KeyStore::find_entry(const std::string& issuer) {
   return it == issuers_.end() ? nullptr : &it->second;
 }
 
+void KeyStore::set_keys(Issuer& w, std::shared_ptr<const Jwks> keys) {
+  w.keys = std::move(keys);
+  w.keys_serial = ++keys_serials_;
+}
+
+void KeyStore::erase_entry(std::unordered_map<std::string, Issuer>::iterator it) {
+  if (it->second.keys_serial != 0) ++keyed_erasures_;
+  issuers_.erase(it);
+}
+
 KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
   if (issuers_.size() >= sweep_at_) {
     // Entries left by requests that gave up waiting (the client went away,
@@ -69,8 +79,9 @@ KeyStore::Issuer& KeyStore::issuer_entry(const std::string& issuer) {
     // twice what is left before the next sweep, so sweeping stays O(1)
     // per entry made.
     for (auto it = issuers_.begin(); it != issuers_.end();) {
-      bool idle = !it->second.keys && ngx_queue_empty(&it->second.waiters);
-      it = idle ? issuers_.erase(it) : std::next(it);
+      auto next = std::next(it);
+      if (!it->second.keys && ngx_queue_empty(&it->second.waiters)) erase_entry(it);
+      it = next;
     }
     sweep_at_ = std::max(kFirstSweep, 2 * issuers_.size());
   }
@@ -88,7 +99,7 @@ KeyStore::Lookup KeyStore::wait_for(const std::string& issuer) {
 void KeyStore::forget_if_idle(const std::string& issuer) {
   auto it = issuers_.find(issuer);
   if (it != issuers_.end() && !it->second.keys && ngx_queue_empty(&it->second.waiters)) {
-    issuers_.erase(it);
+    erase_entry(it);
   }
 }
 
@@ -99,7 +110,7 @@ KeyStore::Issuer* KeyStore::refresh_from_zone(const std::string& issuer, Issuer*
     // Zone::forget_issuer ended the tenant's incarnation. Drop them too, or
     // this worker would serve them until their TTL.
     if (w != nullptr && w->keys && w->generation != 0) {
-      w->keys.reset();
+      set_keys(*w, nullptr);
       w->generation = 0;
       w->fetched_at = 0;
     }
@@ -112,7 +123,7 @@ KeyStore::Issuer* KeyStore::refresh_from_zone(const std::string& issuer, Issuer*
   std::shared_ptr<const Jwks> keys;
   if (Jwks::parse(snap.document, keys) != Status::kOk) return w;  // stored only after parsing
   if (w == nullptr) w = &issuer_entry(issuer);
-  w->keys = std::move(keys);
+  set_keys(*w, std::move(keys));
   w->generation = snap.generation;
   w->fetched_at = snap.fetched_at;
   zone_->count(Counter::kZoneHits);
@@ -213,34 +224,42 @@ KeyStore::Lookup KeyStore::refetch(const std::string& issuer, const LocConf& lcf
   return {Result::kFail, nullptr, Status::kKeyNotFound};
 }
 
-bool KeyStore::still_published(const std::string& issuer, const std::string& tenant_id,
-                               const std::string& kid, const LocConf& lcf) {
-  Issuer* w = find_entry(issuer);
+bool KeyStore::still_published(const Identity& identity, const LocConf& lcf, KeyCheckMemo& memo) {
+  // The memo's entry is alive while no keyed entry was erased since (an
+  // entry the memo names had keys). Otherwise the lookup by name.
+  const bool memo_alive = memo.entry != nullptr && memo.erasures == keyed_erasures_;
+  Issuer* w = memo_alive ? static_cast<Issuer*>(const_cast<void*>(memo.entry))
+                         : find_entry(identity.issuer);
   uint64_t epoch = zone_->jwks_epoch();
   if (w == nullptr || w->epoch != epoch) {
     ClaimPolicy look_only;
     look_only.create = false;
     IssuerSnapshot snap;
-    if (zone_->look_up_issuer(issuer, w ? w->generation : 0, look_only, snap)) {
-      w = refresh_from_zone(issuer, w, snap);
+    if (zone_->look_up_issuer(identity.issuer, w ? w->generation : 0, look_only, snap)) {
+      w = refresh_from_zone(identity.issuer, w, snap);
       if (w != nullptr) w->epoch = epoch;
     }
   }
   if (w == nullptr || !w->keys) return true;  // keys not known here: nothing says otherwise
-  if (!w->keys->has_kid(kid)) return false;
+  // A key set never changes: the one that held the kid at the last check
+  // still does.
+  if (memo.entry != w || memo.erasures != keyed_erasures_ || memo.keys_serial != w->keys_serial) {
+    if (!w->keys->has_kid(identity.key_id)) return false;
+    memo = {w, keyed_erasures_, w->keys_serial};
+  }
   if (elapsed(w->fetched_at, ngx_current_msec) < lcf.jwks_ttl) return true;
   // Keys past their TTL: start their refresh as a verification would, so a
   // key the issuer removed stops vouching for cached tokens too, even when
   // every request is a cache hit. Meanwhile they serve as stale keys do.
-  Lookup l = acquire(issuer, tenant_id, lcf, false);
-  return l.result == Result::kReady && l.keys->has_kid(kid);
+  Lookup l = acquire(identity.issuer, identity.tenant_id, lcf, false);
+  return l.result == Result::kReady && l.keys->has_kid(identity.key_id);
 }
 
 void KeyStore::forget(const std::string& issuer) {
   auto it = issuers_.find(issuer);
   if (it == issuers_.end()) return;
   wake_all(&it->second.waiters);  // they re-run the access phase and find no entry
-  issuers_.erase(it);
+  erase_entry(it);
 }
 
 void KeyStore::wait(RequestCtx* ctx, ngx_queue_t* queue) {
@@ -374,7 +393,7 @@ void KeyStore::finish_fetch(FetchJob& job) {
   record_outcome(job, generation, age);
   if (job.outcome.status == Status::kOk) {
     Issuer& w = issuer_entry(job.issuer);
-    w.keys = job.parsed;
+    set_keys(w, job.parsed);
     w.generation = generation;
     w.fetched_at = ngx_current_msec - age;
     w.epoch = zone_->jwks_epoch();

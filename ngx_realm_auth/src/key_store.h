@@ -18,8 +18,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "identity.h"
 #include "jwks.h"
 #include "jwks_source.h"
+#include "key_check_memo.h"
 #include "module.h"
 #include "ngx.h"
 #include "redis_rejections.h"
@@ -64,12 +66,14 @@ class KeyStore {
   // within auth_realm_jwks_refetch_interval. kWait, or kFail(kKeyNotFound).
   Lookup refetch(const std::string& issuer, const LocConf& lcf);
 
-  // Whether the issuer still publishes `kid`, as far as this nginx knows
-  // (no I/O): a cached identity whose key was unpublished is not reused.
-  // Keys past the location's TTL are refreshed as acquire() would, and
-  // vouch only while they may serve stale.
-  bool still_published(const std::string& issuer, const std::string& tenant_id,
-                       const std::string& kid, const LocConf& lcf);
+  // Whether the issuer still publishes the identity's key, as far as this
+  // nginx knows (no I/O): a cached identity whose key was unpublished is
+  // not reused. Keys past the location's TTL are refreshed as acquire()
+  // would, and vouch only while they may serve stale. `memo`: what the
+  // previous check of this token found (key_check_memo.h), updated here;
+  // while the issuer's entry and its key set are the same, the kid is not
+  // looked for again.
+  bool still_published(const Identity& identity, const LocConf& lcf, KeyCheckMemo& memo);
 
   // Erases this worker's entry of `issuer` (its tenant's incarnation
   // ended), waking its waiters first.
@@ -85,6 +89,7 @@ class KeyStore {
  private:
   struct Issuer {
     std::shared_ptr<const Jwks> keys;  // parsed document
+    uint64_t keys_serial = 0;          // which key set `keys` is (set_keys); 0: never had one
     uint64_t generation = 0;           // zone generation of `keys`
     ngx_msec_t fetched_at = 0;         // when the zone got that document
     uint64_t epoch = 0;                // zone epoch when last compared with the zone
@@ -93,6 +98,11 @@ class KeyStore {
   struct FetchJob;
 
   Issuer* find_entry(const std::string& issuer);
+  // The only ways keys are set and entries erased: both keep every
+  // KeyCheckMemo honest (a new serial per key set; an erased entry that
+  // ever had keys invalidates every memo, whose pointer may name it).
+  void set_keys(Issuer& w, std::shared_ptr<const Jwks> keys);
+  void erase_entry(std::unordered_map<std::string, KeyStore::Issuer>::iterator it);
   Issuer& issuer_entry(const std::string& issuer);
   // A kWait lookup: the request waits on the issuer's entry.
   Lookup wait_for(const std::string& issuer);
@@ -124,6 +134,8 @@ class KeyStore {
   std::unordered_map<std::string, Issuer> issuers_;  // nodes are stable: waiters link into them
   std::unordered_set<FetchJob*> in_flight_;          // posted, completion not run yet
   size_t sweep_at_ = kFirstSweep;                    // sweep idle entries past this size
+  uint64_t keys_serials_ = 0;                        // the last serial set_keys gave
+  uint64_t keyed_erasures_ = 0;                      // entries erased that once had keys
   ngx_msec_t last_warn_ = 0;
   static constexpr size_t kFirstSweep = 1024;
 };

@@ -17,11 +17,13 @@ size_t WorkerTokenCache::index(const void* settings, std::string_view token) con
 
 std::shared_ptr<const Identity> WorkerTokenCache::find(const void* settings, std::string_view token,
                                                        time_t now, RevocationKeys& keys,
+                                                       KeyCheckMemo& memo,
                                                        TokenSlotRef& ref) const {
   size_t i = index(settings, token);
   const Slot& s = slots_[i];
   if (s.settings != settings || s.valid_until <= now || s.token != token) return nullptr;
   keys = s.keys;
+  memo = s.key_check;
   ref = {i, s.generation, s.shared};
   return s.identity;
 }
@@ -32,17 +34,26 @@ void WorkerTokenCache::note_not_revoked(const TokenSlotRef& ref, uint64_t checke
   if (s.generation == ref.generation) s.keys.checked = checked;
 }
 
-void WorkerTokenCache::store(const void* settings, std::string_view token,
-                             std::shared_ptr<const Identity> identity, time_t valid_until,
-                             const RevocationKeys& keys, bool shared) {
-  Slot& s = slots_[index(settings, token)];
+void WorkerTokenCache::note_key_check(const TokenSlotRef& ref, const KeyCheckMemo& memo) {
+  if (ref.generation == 0 || ref.index >= slots_.size()) return;
+  Slot& s = slots_[ref.index];
+  if (s.generation == ref.generation) s.key_check = memo;
+}
+
+TokenSlotRef WorkerTokenCache::store(const void* settings, std::string_view token,
+                                     std::shared_ptr<const Identity> identity, time_t valid_until,
+                                     const RevocationKeys& keys, bool shared) {
+  size_t i = index(settings, token);
+  Slot& s = slots_[i];
   s.settings = settings;
   s.token.assign(token);
   s.identity = std::move(identity);
   s.valid_until = valid_until;
   s.keys = keys;
+  s.key_check = KeyCheckMemo{};
   s.generation = ++generations_;
   s.shared = shared;
+  return {i, s.generation, shared};
 }
 
 void WorkerTokenCache::note_shared(const TokenSlotRef& ref) {

@@ -1,8 +1,9 @@
 // First tier of the verified-token cache, private to one worker: a
 // direct-mapped table keyed by the token bytes themselves (compared in full,
 // so a cheap non-cryptographic hash is enough to pick the slot). A hit costs
-// no SHA-256, no lock and no copy of the identity; a miss falls through to
-// the zone's cache, which all workers share.
+// no SHA-256, no lock and no copy of the identity, and, through the entry's
+// key check memo, no lookup of its issuer while that issuer's keys stay the
+// same; a miss falls through to the zone's cache, which all workers share.
 //
 // Admission to the zone: a token this worker verified enters the zone only
 // once it proves reused, i.e. on its first hit here (the request that hits
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "identity.h"
+#include "key_check_memo.h"
 #include "revocation_table.h"
 #include "token_hash.h"
 
@@ -41,17 +43,23 @@ class WorkerTokenCache {
   // `settings` identifies the location's verification settings (its
   // fingerprint object): an entry made under other settings never matches.
   // `keys`: the token's revocation table keys, kept with it so a hit does
-  // no hashing (revocation_table.h); find() copies them out on a hit.
+  // no hashing (revocation_table.h); find() copies them out on a hit, and
+  // the entry's key check memo (key_check_memo.h) with them.
   std::shared_ptr<const Identity> find(const void* settings, std::string_view token, time_t now,
-                                       RevocationKeys& keys, TokenSlotRef& ref) const;
+                                       RevocationKeys& keys, KeyCheckMemo& memo,
+                                       TokenSlotRef& ref) const;
   // Records in the entry `ref` names, if it still holds the same token,
   // that the revocation table at `checked` (RevocationKeys::checked) does
   // not revoke it.
   void note_not_revoked(const TokenSlotRef& ref, uint64_t checked);
+  // Records in the entry `ref` names, if it still holds the same token,
+  // what the latest key check found.
+  void note_key_check(const TokenSlotRef& ref, const KeyCheckMemo& memo);
   // `shared`: the token is in the zone too (it came from there, or was
-  // just stored there).
-  void store(const void* settings, std::string_view token, std::shared_ptr<const Identity> identity,
-             time_t valid_until, const RevocationKeys& keys, bool shared);
+  // just stored there). Returns the entry it now holds.
+  TokenSlotRef store(const void* settings, std::string_view token,
+                     std::shared_ptr<const Identity> identity, time_t valid_until,
+                     const RevocationKeys& keys, bool shared);
   // Records that the entry `ref` names, if it still holds the same token,
   // is now in the zone too.
   void note_shared(const TokenSlotRef& ref);
@@ -79,6 +87,7 @@ class WorkerTokenCache {
     std::shared_ptr<const Identity> identity;
     time_t valid_until = 0;
     RevocationKeys keys;
+    KeyCheckMemo key_check;
     uint64_t generation = 0;  // changes on every store
     bool shared = false;      // in the zone too
   };
