@@ -122,10 +122,12 @@ fuzz: deps
 
 ## deps-bench: what `make bench` compares against: apache2 + libapache2-mod-auth-openidc
 ## (scripts/deps/apt-packages-bench.txt, no service started) and oauth2-proxy (Go module proxy,
-## pinned in scripts/deps/versions.env, into $(REALM_AUTH_CACHE)/bin)
+## pinned in scripts/deps/versions.env, into $(REALM_AUTH_CACHE)/bin); vegeta, the fixed-rate
+## load generator (Go module proxy)
 deps-bench: deps
 	@REALM_AUTH_APT_LIST=$(CURDIR)/scripts/deps/apt-packages-bench.txt scripts/install-deps.sh
 	@scripts/install-oauth2-proxy.sh >/dev/null
+	@bench/lib/install-vegeta.sh >/dev/null
 
 ## bench: every part of bench/parts in one run, one results file (bench/results/<date>.md; bench/README.md);
 ## BENCH_PARTS="20-contenders …" a subset, BENCH_QUICK=1 a smoke run. Never part of `make test`.

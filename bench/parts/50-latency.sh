@@ -11,8 +11,11 @@
 #    after 3 s) whose new tenants' tokens arrive at SLOW_RATE/s during the
 #    whole run (each a tenant never seen, so its fetch is in flight for 3 s;
 #    auth_realm_fetch_timeout 5s so those fetches land).
-# Rounds alternate the order (base, slow; slow, base); each case's latencies
-# are pooled over the rounds, and each round's pair gives a p99 difference
+#  - the reference: the same requests to a location of the same nginx
+#    without auth_realm (the header sent and ignored), with the same second
+#    vegeta: the tail the generator and the machine give on their own.
+# Rounds alternate the order (plain, base, slow; slow, base, plain); each
+# case's latencies are pooled over the rounds, and each round's pair gives a p99 difference
 # (the machine's load drifts less within a pair than across the run): their
 # median is the movement. Target: the other tenants' p99 moves < 1 ms.
 # Writes its "## " section to $1; BENCH_QUICK=1: 3 s runs, one round.
@@ -69,10 +72,13 @@ http {
             auth_realm_fetch_timeout 5s;
             auth_realm_identity_headers on;
         }
+        location /plain/ { }
         location = /status { auth_realm_status; }
     }
 }
 CONF
+mkdir -p "$work/html/plain"
+echo ok >"$work/html/plain/index.txt"
 start_nginx n
 wait_up "http://127.0.0.1:$port/status"
 url="http://127.0.0.1:$port/cached/index.txt"
@@ -90,6 +96,7 @@ done
 targets() { awk -v url="$2" '{print "GET " url; print "Authorization: Bearer " $2; print ""}' "$1"; }
 # Shuffled once, so the tenants interleave as in the wrk runs.
 shuf --random-source=<(yes) "$tokens" | targets /dev/stdin "$url" >"$work/targets.txt"
+shuf --random-source=<(yes) "$tokens" | targets /dev/stdin "http://127.0.0.1:$port/plain/index.txt" >"$work/plain-targets.txt"
 
 # --- the maximum ------------------------------------------------------------------
 # wrk's maximum is the server's; vegeta (Go's HTTP client, on one core)
@@ -113,10 +120,10 @@ slow_targets() {
 }
 head -n 1 "$slow_tokens" | targets /dev/stdin "$url" >"$work/control-targets.txt"
 curl -fsS -o /dev/null -H "Authorization: Bearer $(head -n 1 "$slow_tokens" | cut -d' ' -f2)" "$url"  # 3 s: its fetch
-# run NAME with-slow(0|1): writes $work/NAME.csv (latency ns of each answer)
-# and, with the slow issuer, $work/NAME-slow.csv.
+# run NAME with-slow(0|1) [TARGETS]: writes $work/NAME.csv (latency ns of
+# each answer) and $work/NAME-slow.csv (the second vegeta's).
 run() {
-  local name=$1 slow=$2 sp="" tf=$work/control-targets.txt
+  local name=$1 slow=$2 main=${3:-$work/targets.txt} sp="" tf=$work/control-targets.txt
   # Both cases run the same second vegeta at the same rate (the load
   # generator's core does the same work): with the slow issuer, tokens of
   # tenants never seen; without, the control tenant's token, cached.
@@ -129,24 +136,27 @@ run() {
   sp=$!
   sleep 1  # the slow tenants' fetches are in flight before the measured run starts
   taskset -c 1 "$vegeta" attack -http2=false -workers=64 -max-workers=256 -rate="$rate/1s" -duration="${secs}s" -timeout=10s \
-    -targets="$work/targets.txt" >"$work/$name.bin"
+    -targets="$main" >"$work/$name.bin"
   [[ -z $sp ]] || wait "$sp"
   "$vegeta" encode --to csv "$work/$name.bin" | cut -d, -f2,3 >"$work/$name.csv"
   "$vegeta" encode --to csv "$work/$name-slow.bin" | cut -d, -f2,3 >"$work/$name-slow.csv"
 }
 for ((r = 1; r <= rounds; r++)); do
   if ((r % 2)); then
+    run "plain-$r" 0 "$work/plain-targets.txt"
     run "base-$r" 0
     run "slow-$r" 1
   else
     run "slow-$r" 1
     run "base-$r" 0
+    run "plain-$r" 0 "$work/plain-targets.txt"
   fi
   echo "latency: round $r done" >&2
 done
 slow_fetches=$(wc -l <"$work/logs/slow.log")
 cat "$work"/base-[0-9].csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/base.ms"
 cat "$work"/slow-[0-9].csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/slow.ms"
+cat "$work"/plain-[0-9].csv | awk -F, '$1 == 200 {print $2 / 1e6}' >"$work/plain.ms"
 non200() { cat "$@" | awk -F, '$1 != 200 {n++} END {print n + 0}'; }
 base_bad=$(non200 "$work"/base-[0-9].csv)
 slow_bad=$(non200 "$work"/slow-[0-9].csv)
@@ -176,8 +186,11 @@ d99=$(echo "$(p 99 "$work/slow.ms") - $(p 99 "$work/base.ms")" | bc -l)
   echo "| --- | --- | --- | --- | --- | --- |"
   row "no slow issuer" "$work/base.ms"
   row "slow issuer's fetches in flight" "$work/slow.ms"
+  row "reference: the same requests, a location without the module" "$work/plain.ms"
   echo
-  echo "Each run's p50 / p99 ms, in the order they ran: $(for f in $(ls -tr "$work"/base-[0-9].csv "$work"/slow-[0-9].csv); do
+  echo "The reference is what vegeta and this machine measure on their own at this rate: nginx answering the same requests (header sent and ignored) from a location without auth_realm, in the same nginx, interleaved with the other runs. A difference between the first two rows smaller than the reference's spread from run to run (below) is not resolved here."
+  echo
+  echo "Each run's p50 / p99 ms, in the order they ran: $(for f in $(ls -tr "$work"/base-[0-9].csv "$work"/slow-[0-9].csv "$work"/plain-[0-9].csv); do
     n=$(basename "$f" .csv); awk -F, '$1 == 200 {print $2 / 1e6}' "$f" >"$work/run.ms"
     printf '%s %.2f / %.2f; ' "${n%-*}" "$(p 50 "$work/run.ms")" "$(p 99 "$work/run.ms")"; done)"
   echo
