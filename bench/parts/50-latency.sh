@@ -15,9 +15,9 @@
 #    without auth_realm (the header sent and ignored), with the same second
 #    vegeta: the tail the generator and the machine give on their own.
 # Rounds alternate the order (plain, base, slow; slow, base, plain); each
-# case's latencies are pooled over the rounds, and each round's pair gives a p99 difference
-# (the machine's load drifts less within a pair than across the run): their
-# median is the movement. Target: the other tenants' p99 moves < 1 ms.
+# case's latencies are pooled over the rounds, and each round's base/slow
+# pair gives a p99 difference (the machine's load drifts less within a pair
+# than across the run): their median is the movement. Target: the other tenants' p99 moves < 1 ms.
 # Writes its "## " section to $1; BENCH_QUICK=1: 3 s runs, one round.
 set -euo pipefail
 . "$(dirname "$0")/../lib/scale.sh"

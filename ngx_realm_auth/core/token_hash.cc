@@ -29,11 +29,8 @@ bool sha256(EVP_MD_CTX* ctx, std::string_view bytes, TokenHash& out) {
 
 std::optional<CacheKeySettings> cache_key_settings(std::string_view config_fingerprint) {
   CacheKeySettings s;
-  unsigned int len = 0;
-  if (EVP_Digest(config_fingerprint.data(), config_fingerprint.size(), s.sha256.data(), &len,
-                 ossl::sha256(), nullptr) != 1) {
-    return std::nullopt;
-  }
+  EVP_MD_CTX* ctx = scratch_md_ctx();
+  if (ctx == nullptr || !sha256(ctx, config_fingerprint, s.sha256)) return std::nullopt;
   return s;
 }
 

@@ -11,9 +11,9 @@
 namespace realm_auth {
 
 struct KeyCheckMemo {
-  const void* entry = nullptr;  // KeyStore's entry of the issuer (null: none)
-  uint64_t erasures = 0;        // KeyStore's count of erased keyed entries then
-  uint64_t keys_serial = 0;     // the entry's key set that published the kid
+  void* entry = nullptr;     // KeyStore's entry of the issuer (null: none)
+  uint64_t erasures = 0;     // KeyStore's count of erased keyed entries then
+  uint64_t keys_serial = 0;  // the entry's key set that published the kid
 };
 
 }  // namespace realm_auth

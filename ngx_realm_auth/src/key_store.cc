@@ -228,8 +228,7 @@ bool KeyStore::still_published(const Identity& identity, const LocConf& lcf, Key
   // The memo's entry is alive while no keyed entry was erased since (an
   // entry the memo names had keys). Otherwise the lookup by name.
   const bool memo_alive = memo.entry != nullptr && memo.erasures == keyed_erasures_;
-  Issuer* w = memo_alive ? static_cast<Issuer*>(const_cast<void*>(memo.entry))
-                         : find_entry(identity.issuer);
+  Issuer* w = memo_alive ? static_cast<Issuer*>(memo.entry) : find_entry(identity.issuer);
   uint64_t epoch = zone_->jwks_epoch();
   if (w == nullptr || w->epoch != epoch) {
     ClaimPolicy look_only;
@@ -242,8 +241,9 @@ bool KeyStore::still_published(const Identity& identity, const LocConf& lcf, Key
   }
   if (w == nullptr || !w->keys) return true;  // keys not known here: nothing says otherwise
   // A key set never changes: the one that held the kid at the last check
-  // still does.
-  if (memo.entry != w || memo.erasures != keyed_erasures_ || memo.keys_serial != w->keys_serial) {
+  // still does. (A live memo's entry is `w`: the zone refresh above keeps
+  // an entry it was given.)
+  if (!memo_alive || memo.keys_serial != w->keys_serial) {
     if (!w->keys->has_kid(identity.key_id)) return false;
     memo = {w, keyed_erasures_, w->keys_serial};
   }
